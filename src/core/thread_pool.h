@@ -1,0 +1,47 @@
+// A fixed set of worker threads that split one loop at a time. Kernels use it to spread
+// the output panels of a matrix product across cores; with zero workers (the single-threaded
+// WebAssembly build) everything runs inline on the caller.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kyutai {
+
+class ThreadPool {
+ public:
+  // `threads` counts the caller: 1 means no worker threads.
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int threads() const { return int(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) on disjoint ranges covering [0, n); returns when all are done.
+  // Ranges are contiguous chunks, one per thread, so each thread streams its own weights.
+  void parallel_for(int n, const std::function<void(int, int)>& fn);
+
+  // Threads this build can run (1 when the build has no thread support).
+  static int hardware_threads();
+
+ private:
+  void worker_loop(int index);
+  void run_chunk(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  const std::function<void(int, int)>* job_ = nullptr;
+  int job_n_ = 0;
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace kyutai

@@ -1,0 +1,44 @@
+// Matrix products against packed weights: y[r] = W x[r] (+ bias) for a few rows r.
+// One row is the per-frame matrix-vector product; several rows (teacher-forced forward,
+// the codec's two steps per frame) reuse each weight panel while it is in cache.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/packed_matrix.h"
+
+namespace kyutai {
+
+class ThreadPool;
+
+// x: [rows, w.in] row-major; y: [rows, w.out]; bias: [w.out] or nullptr.
+void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float* bias,
+          ThreadPool* pool);
+
+// Name of the kernel family `gemm` uses for this matrix ("simd128", "scalar", "xnnpack").
+const char* gemm_kernel_name(const PackedMatrix& w);
+
+// Integer activations for the quantized kernels: one scale per row, values in int16,
+// padded with zeros to `in_padded`. Exposed for tests.
+struct QuantizedRows {
+  std::vector<int16_t> values;
+  std::vector<float> scales;
+};
+void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRows* out);
+
+namespace scalar {
+// The portable reference; the SIMD kernels reproduce its arithmetic order, so quantized
+// results are bit-identical and float results equal up to nothing (same per-output order).
+void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
+                 int panel_begin, int panel_end);
+}  // namespace scalar
+
+#ifdef __wasm_simd128__
+namespace simd128 {
+void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
+                 int panel_begin, int panel_end);
+}  // namespace simd128
+#endif
+
+}  // namespace kyutai

@@ -1,0 +1,59 @@
+// Element-wise and row-wise kernels a frame needs besides matrix products. They know
+// nothing about models: sizes and constants come from the caller.
+#pragma once
+
+#include <cstdint>
+
+namespace kyutai {
+
+// y = x * alpha / sqrt(mean(x^2) + eps); alpha may be nullptr (ones). In-place allowed.
+void rms_norm(const float* x, const float* alpha, float eps, int n, float* y);
+// y = (x - mean) / sqrt(var + eps) * weight + bias (biased variance); weight/bias may be null.
+void layer_norm(const float* x, const float* weight, const float* bias, float eps, int n, float* y);
+// In place over n values; NaN-safe (a NaN row stays NaN).
+void softmax(float* x, int n);
+float dot(const float* a, const float* b, int n);
+// y += a * x
+void axpy(float a, const float* x, int n, float* y);
+// y += x
+void add_inplace(const float* x, int n, float* y);
+// y *= s (per channel when `per_channel`, else scalar s[0])
+void scale_inplace(const float* s, int n, float* y);
+
+enum class Activation { Gelu, Silu, Sigmoid, Tanh, Relu, LeakyRelu, Elu, Mish, Softsign, Identity };
+float activate(Activation a, float x);
+void activate_inplace(Activation a, float* x, int n);
+
+// Rotates pairs of each of `heads` vectors of `d_head` values by position * freq_i,
+// freq_i = exp(-ln(max_period) * 2i / d_head): interleaved pairs (2i, 2i+1) or, when
+// `interleave` is false, (i, i + d_head/2). Computed in float32 the way Kyutai's code does.
+void apply_rope(float* v, int heads, int d_head, int64_t position, double max_period, bool interleave);
+
+// Kyutai's sinusoidal embedding for one position: [cos(phase_0..half-1) | sin(...)],
+// phase_i = pos / max_period^(i / (half - 1)); y += scale * E.
+void add_sin_embedding(float* y, int dim, int64_t position, double max_period, float scale);
+
+// out[0..width) = sum over tables of table[t][token_t * width ...], skipping tokens < 0.
+// `tables[t]` are float32 rows (bf16 variant below). Overwrites out.
+void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out);
+void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int count, int width, float* out);
+
+namespace scalar {
+void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out);
+void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int count, int width, float* out);
+void rms_norm(const float* x, const float* alpha, float eps, int n, float* y);
+float dot(const float* a, const float* b, int n);
+void axpy(float a, const float* x, int n, float* y);
+}  // namespace scalar
+
+#ifdef __wasm_simd128__
+namespace simd128 {
+void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out);
+void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int count, int width, float* out);
+void rms_norm(const float* x, const float* alpha, float eps, int n, float* y);
+float dot(const float* a, const float* b, int n);
+void axpy(float a, const float* x, int n, float* y);
+}  // namespace simd128
+#endif
+
+}  // namespace kyutai

@@ -1,0 +1,260 @@
+#include "kernels/packed_matrix.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/error.h"
+
+namespace kyutai {
+
+const char* weight_format_name(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::F32: return "f32";
+    case WeightFormat::BF16: return "bf16";
+    case WeightFormat::Q8: return "q8";
+    case WeightFormat::Q4: return "q4";
+  }
+  return "?";
+}
+
+bool parse_weight_format(const std::string& name, WeightFormat* out) {
+  for (WeightFormat f : {WeightFormat::F32, WeightFormat::BF16, WeightFormat::Q8, WeightFormat::Q4})
+    if (name == weight_format_name(f)) {
+      *out = f;
+      return true;
+    }
+  return false;
+}
+
+namespace {
+
+int padded_inputs(WeightFormat format, int in) {
+  switch (format) {
+    case WeightFormat::Q8: return (in + 1) / 2 * 2;
+    case WeightFormat::Q4: return (in + kQ4Block - 1) / kQ4Block * kQ4Block;
+    default: return in;
+  }
+}
+
+size_t panel_bytes(WeightFormat format, int in_padded) {
+  switch (format) {
+    case WeightFormat::F32: return size_t(in_padded) * kPanel * 4;
+    case WeightFormat::BF16: return size_t(in_padded) * kPanel * 2;
+    case WeightFormat::Q8: return size_t(in_padded) * kPanel;
+    case WeightFormat::Q4: return size_t(in_padded) * kPanel / 2;
+  }
+  return 0;
+}
+
+PackedMatrix allocate(WeightFormat format, int out, int in) {
+  if (out <= 0 || in <= 0)
+    fail(ErrorCode::InvalidArgument, "matrix of shape [", out, ", ", in, "] cannot be packed");
+  PackedMatrix m;
+  m.out = out;
+  m.in = in;
+  m.format = format;
+  m.in_padded = padded_inputs(format, in);
+  m.data.resize(panel_bytes(format, m.in_padded) * m.panels());
+  if (format == WeightFormat::Q8) m.scales.resize(size_t(m.panels()) * kPanel);
+  if (format == WeightFormat::Q4) m.scales.resize(size_t(m.panels()) * m.blocks() * kPanel);
+  return m;
+}
+
+// Byte offset of (row r within panel, input k) in the Q8 panel layout.
+inline size_t q8_offset(int r, int k) {
+  return size_t(k / 2) * 32 + (r / 8) * 16 + (r % 8) * 2 + (k % 2);
+}
+
+// Byte offset and nibble (0 low, 1 high) of (row r within panel, input k) in a Q4 panel.
+inline size_t q4_offset(int r, int k, int* high) {
+  *high = r / 8;
+  return size_t(k / 2) * 16 + (r % 8) * 2 + (k % 2);
+}
+
+int8_t round_clamp(float v, int lo, int hi) {
+  float r = std::round(v);
+  return int8_t(std::min<float>(hi, std::max<float>(lo, r)));
+}
+
+void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
+  const int in = m.in;
+  uint8_t* base = m.data.data() + panel_bytes(m.format, m.in_padded) * panel;
+  switch (m.format) {
+    case WeightFormat::F32: {
+      float* p = reinterpret_cast<float*>(base);
+      for (int r = 0; r < count; ++r)
+        for (int k = 0; k < in; ++k) p[size_t(k) * kPanel + r] = rows[size_t(r) * in + k];
+      break;
+    }
+    case WeightFormat::BF16: {
+      uint16_t* p = reinterpret_cast<uint16_t*>(base);
+      for (int r = 0; r < count; ++r)
+        for (int k = 0; k < in; ++k) p[size_t(k) * kPanel + r] = f32_to_bf16(rows[size_t(r) * in + k]);
+      break;
+    }
+    case WeightFormat::Q8: {
+      for (int r = 0; r < count; ++r) {
+        const float* w = rows + size_t(r) * in;
+        float amax = 0;
+        for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[k]));
+        float scale = amax > 0 ? amax / 127.0f : 1.0f;
+        m.scales[size_t(panel) * kPanel + r] = scale;
+        for (int k = 0; k < in; ++k)
+          base[q8_offset(r, k)] = uint8_t(round_clamp(w[k] / scale, -127, 127));
+      }
+      break;
+    }
+    case WeightFormat::Q4: {
+      const int blocks = m.blocks();
+      for (int r = 0; r < count; ++r) {
+        const float* w = rows + size_t(r) * in;
+        for (int b = 0; b < blocks; ++b) {
+          int k0 = b * kQ4Block, k1 = std::min(in, k0 + kQ4Block);
+          float amax = 0;
+          for (int k = k0; k < k1; ++k) amax = std::max(amax, std::fabs(w[k]));
+          float scale = amax > 0 ? amax / 7.0f : 1.0f;
+          m.scales[(size_t(panel) * blocks + b) * kPanel + r] = scale;
+          for (int k = k0; k < k0 + kQ4Block; ++k) {
+            int q = k < k1 ? round_clamp(w[k] / scale, -8, 7) : 0;
+            int high;
+            size_t off = q4_offset(r, k, &high);
+            uint8_t nib = uint8_t(q + 8);
+            base[off] = high ? uint8_t((base[off] & 0x0f) | (nib << 4)) : uint8_t((base[off] & 0xf0) | nib);
+          }
+        }
+      }
+      // Padding rows hold q = 0, i.e. nibble 8.
+      for (int r = count; r < kPanel; ++r)
+        for (int k = 0; k < m.in_padded; ++k) {
+          int high;
+          size_t off = q4_offset(r, k, &high);
+          base[off] = high ? uint8_t((base[off] & 0x0f) | 0x80) : uint8_t((base[off] & 0xf0) | 0x08);
+        }
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source) {
+  PackedMatrix m = allocate(format, out, in);
+  std::vector<float> rows(size_t(kPanel) * in);
+  for (int p = 0; p < m.panels(); ++p) {
+    int count = std::min(kPanel, out - p * kPanel);
+    reader(source, p * kPanel, count, in, rows.data());
+    pack_panel(m, p, rows.data(), count);
+  }
+  return m;
+}
+
+PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows) {
+  return pack_matrix(format, out, in,
+                     [](const void* src, int row, int count, int in, float* dst) {
+                       std::memcpy(dst, static_cast<const float*>(src) + size_t(row) * in,
+                                   sizeof(float) * size_t(count) * in);
+                     },
+                     rows);
+}
+
+PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight,
+                               const float* scale) {
+  PackedMatrix m = allocate(format, out, in);
+  if (format == WeightFormat::Q8) {
+    for (int o = 0; o < out; ++o) {
+      int p = o / kPanel, r = o % kPanel;
+      uint8_t* base = m.data.data() + panel_bytes(format, m.in_padded) * p;
+      for (int k = 0; k < in; ++k) base[q8_offset(r, k)] = weight[size_t(o) * in + k];
+      m.scales[o] = scale[o];
+    }
+  } else if (format == WeightFormat::Q4) {
+    const int blocks = m.blocks();
+    const size_t row_bytes = size_t(blocks) * kQ4Block / 2;
+    for (int p = 0; p < m.panels(); ++p) {
+      uint8_t* base = m.data.data() + panel_bytes(format, m.in_padded) * p;
+      for (int r = 0; r < kPanel; ++r) {
+        int o = p * kPanel + r;
+        for (int k = 0; k < m.in_padded; ++k) {
+          uint8_t nib = 8;
+          if (o < out && k < in) {
+            uint8_t byte = weight[size_t(o) * row_bytes + k / 2];
+            nib = (k % 2) ? uint8_t(byte >> 4) : uint8_t(byte & 0x0f);
+          }
+          int high;
+          size_t off = q4_offset(r, k, &high);
+          base[off] = high ? uint8_t((base[off] & 0x0f) | (nib << 4)) : uint8_t((base[off] & 0xf0) | nib);
+        }
+        if (o < out)
+          for (int b = 0; b < blocks; ++b)
+            m.scales[(size_t(p) * blocks + b) * kPanel + r] = scale[size_t(o) * blocks + b];
+      }
+    }
+  } else {
+    fail(ErrorCode::InvalidArgument, "pack_prequantized: format ", weight_format_name(format),
+         " is not quantized");
+  }
+  return m;
+}
+
+void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::vector<float>* scale) {
+  const size_t pb = panel_bytes(m.format, m.in_padded);
+  if (m.format == WeightFormat::Q8) {
+    weight->assign(size_t(m.out) * m.in, 0);
+    scale->assign(m.out, 0);
+    for (int o = 0; o < m.out; ++o) {
+      const uint8_t* base = m.data.data() + pb * (o / kPanel);
+      for (int k = 0; k < m.in; ++k) (*weight)[size_t(o) * m.in + k] = base[q8_offset(o % kPanel, k)];
+      (*scale)[o] = m.scales[o];
+    }
+  } else if (m.format == WeightFormat::Q4) {
+    const int blocks = m.blocks();
+    const size_t row_bytes = size_t(blocks) * kQ4Block / 2;
+    weight->assign(size_t(m.out) * row_bytes, 0x88);
+    scale->assign(size_t(m.out) * blocks, 0);
+    for (int o = 0; o < m.out; ++o) {
+      int p = o / kPanel, r = o % kPanel;
+      const uint8_t* base = m.data.data() + pb * p;
+      for (int k = 0; k < m.in_padded; ++k) {
+        int high;
+        size_t off = q4_offset(r, k, &high);
+        uint8_t nib = high ? uint8_t(base[off] >> 4) : uint8_t(base[off] & 0x0f);
+        uint8_t& byte = (*weight)[size_t(o) * row_bytes + k / 2];
+        byte = (k % 2) ? uint8_t((byte & 0x0f) | (nib << 4)) : uint8_t((byte & 0xf0) | nib);
+      }
+      for (int b = 0; b < blocks; ++b)
+        (*scale)[size_t(o) * blocks + b] = m.scales[(size_t(p) * blocks + b) * kPanel + r];
+    }
+  } else {
+    fail(ErrorCode::InvalidArgument, "export_quantized: format ", weight_format_name(m.format),
+         " is not quantized");
+  }
+}
+
+void unpack_row(const PackedMatrix& m, int row, float* out) {
+  const int p = row / kPanel, r = row % kPanel;
+  const uint8_t* base = m.data.data() + panel_bytes(m.format, m.in_padded) * p;
+  for (int k = 0; k < m.in; ++k) {
+    switch (m.format) {
+      case WeightFormat::F32:
+        out[k] = reinterpret_cast<const float*>(base)[size_t(k) * kPanel + r];
+        break;
+      case WeightFormat::BF16:
+        out[k] = bf16_to_f32(reinterpret_cast<const uint16_t*>(base)[size_t(k) * kPanel + r]);
+        break;
+      case WeightFormat::Q8:
+        out[k] = float(int8_t(base[q8_offset(r, k)])) * m.scales[row];
+        break;
+      case WeightFormat::Q4: {
+        int high;
+        size_t off = q4_offset(r, k, &high);
+        int q = int(high ? base[off] >> 4 : base[off] & 0x0f) - 8;
+        out[k] = float(q) * m.scales[(size_t(p) * m.blocks() + k / kQ4Block) * kPanel + r];
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace kyutai

@@ -1,0 +1,72 @@
+// Weight matrices in the layout the matrix-vector kernels stream fastest.
+//
+// A linear layer y = W x with W [out, in] is stored as panels of kPanel = 16 output rows.
+// Within a panel the weights of all 16 rows for one input index are adjacent, so a panel is
+// one sequential read and each input value is broadcast once per 16 outputs (the "axpy" form
+// that reached 93% of DRAM bandwidth here, ../shared/notes/gemv-anchors.md).
+//
+// Quantized formats keep that order for pairs of inputs, because the SIMD128 integer dot
+// product (i32x4.dot_i16x8_s) multiplies and adds adjacent pairs:
+//   Q8: per k-pair, 32 int8 bytes: rows 0..7 then 8..15, each row's (k, k+1); one f32 scale
+//       per row (absmax / 127).
+//   Q4: blocks of 32 inputs with one f32 scale per (row, block) (absmax / 7); per k-pair,
+//       16 bytes whose low nibbles hold rows 0..7 and high nibbles rows 8..15, each value
+//       stored as q + 8.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/aligned_buffer.h"
+#include "io/dtype.h"
+
+namespace kyutai {
+
+enum class WeightFormat { F32, BF16, Q8, Q4 };
+const char* weight_format_name(WeightFormat f);
+bool parse_weight_format(const std::string& name, WeightFormat* out);
+
+constexpr int kPanel = 16;
+constexpr int kQ4Block = 32;
+// Q8 integer sums are flushed to float every kQ8Flush inputs so int32 lanes cannot overflow
+// (each lane adds kQ8Flush/2 pair products of at most 2 * 127 * 32767).
+constexpr int kQ8Flush = 256;
+
+// Produces rows [row, row + count) of W as float32, row-major with `in` columns. Lets packing
+// convert a bf16/f16 tensor a panel at a time instead of holding a float copy of the matrix.
+using RowReader = void (*)(const void* source, int row, int count, int in, float* out);
+
+class NativeLinear;  // backend-specific prepared operator (XNNPACK), native builds only
+
+struct PackedMatrix {
+  int out = 0;
+  int in = 0;
+  WeightFormat format = WeightFormat::F32;
+  int in_padded = 0;                 // inputs rounded up to the format's pairing / block size
+  AlignedBuffer<uint8_t> data;       // panels, see above
+  AlignedBuffer<float> scales;       // Q8: [panels * 16]; Q4: [panels][blocks][16]
+  std::shared_ptr<NativeLinear> native;  // when set, products go through it
+
+  int panels() const { return (out + kPanel - 1) / kPanel; }
+  int blocks() const { return in_padded / kQ4Block; }
+  size_t bytes() const { return data.bytes() + scales.bytes(); }
+};
+
+// Packs W [out, in] read through `reader`. Quantization rounds to nearest (ties away from 0).
+PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source);
+PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows);
+
+// Pre-quantized tensors as stored by the converter: Q8 `weight` int8 [out, in] with
+// `scale` [out]; Q4 `weight` uint8 [out, ceil(in/32)*16] (two values per byte, low nibble
+// first, q + 8) with `scale` [out, ceil(in/32)].
+PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight,
+                               const float* scale);
+// The inverse: what the converter writes (row-major quantized values + scales).
+void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::vector<float>* scale);
+
+// Reconstructs row `row` as float32 (tests, accuracy reports, WebGPU upload).
+void unpack_row(const PackedMatrix& m, int row, float* out);
+
+}  // namespace kyutai

@@ -1,0 +1,53 @@
+// The Depformer: a small transformer run over the codebook positions of one time step,
+// predicting audio codebook k from the temporal transformer's output and the token of
+// position k - 1 (position 0 reads the text token).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lm/lm_config.h"
+#include "lm/scaled_embedding.h"
+#include "nn/transformer.h"
+
+namespace kyutai {
+
+class ThreadPool;
+class WeightLoader;
+
+class Depformer {
+ public:
+  explicit Depformer(const LmConfig& config);
+  void declare_weights(WeightLoader& loader);
+
+  int positions() const { return dep_q_; }
+  int card() const { return card_; }
+  int64_t max_token(int position) const { return embedding(position).max_token(); }
+
+  // Streaming over positions (reset at every time step): capacity = dep_q.
+  TransformerState new_state() const;
+  // Logits [card] of position `k` (= state.offset) given its input token.
+  void step(int k, int32_t token, const float* transformer_out, TransformerState& state, float* logits,
+            ThreadPool* pool) const;
+  // All positions of one time step at once (teacher forcing): tokens[dep_q] -> logits
+  // [dep_q, card]. `inputs` / `layers` receive intermediates when non-null.
+  void forward_step(const int32_t* tokens, const float* transformer_out, float* logits, ThreadPool* pool,
+                    std::vector<float>* inputs = nullptr, LayerObserver* layers = nullptr) const;
+  size_t weight_bytes() const;
+
+ private:
+  const ScaledEmbedding& embedding(int position) const { return position == 0 ? text_emb_ : emb_[position - 1]; }
+  void input(int k, int32_t token, const float* transformer_out, float* out, ThreadPool* pool) const;
+  void head(int k, const float* x, float* logits, ThreadPool* pool) const;
+
+  const LmConfig& config_;
+  int dep_q_, dim_, card_;
+  std::vector<Linear> in_;          // depformer_in.{j}
+  ScaledEmbedding text_emb_;        // depformer_text_emb
+  std::vector<ScaledEmbedding> emb_;  // depformer_emb.{k}
+  Transformer transformer_;
+  std::vector<Norm> norms_;         // depformer_norms.{k} (identity when absent)
+  std::vector<Linear> linears_;     // linears.{k}
+};
+
+}  // namespace kyutai

@@ -1,0 +1,357 @@
+#include "nn/transformer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "nn/weight_loader.h"
+
+namespace kyutai {
+
+bool parse_pos_emb(const std::string& name, PosEmb* out) {
+  for (PosEmb p : {PosEmb::None, PosEmb::Sin, PosEmb::Rope, PosEmb::SinRope, PosEmb::RopeConcat})
+    if (name == pos_emb_name(p)) {
+      *out = p;
+      return true;
+    }
+  return false;
+}
+
+const char* pos_emb_name(PosEmb p) {
+  switch (p) {
+    case PosEmb::None: return "none";
+    case PosEmb::Sin: return "sin";
+    case PosEmb::Rope: return "rope";
+    case PosEmb::SinRope: return "sin_rope";
+    case PosEmb::RopeConcat: return "rope_concat";
+  }
+  return "?";
+}
+
+bool parse_gating(const std::string& name, bool* gated, Activation* activation) {
+  static const std::pair<const char*, Activation> table[] = {
+      {"gelu", Activation::Gelu},       {"silu", Activation::Silu},
+      {"sigmoid", Activation::Sigmoid}, {"tanh", Activation::Tanh},
+      {"relu", Activation::Relu},       {"leaky_relu", Activation::LeakyRelu},
+      {"elu", Activation::Elu},         {"mish", Activation::Mish},
+      {"softsign", Activation::Softsign}, {"identity", Activation::Identity}};
+  if (name == "none") {
+    *gated = false;
+    *activation = Activation::Gelu;
+    return true;
+  }
+  for (const auto& [n, a] : table)
+    if (name == n) {
+      *gated = true;
+      *activation = a;
+      return true;
+    }
+  return false;
+}
+
+void PositionalEncoding::add_to_input(float* x, int rows, int dim, int64_t first_position) const {
+  if (!pos_has_sin(kind)) return;
+  for (int t = 0; t < rows; ++t) add_sin_embedding(x + size_t(t) * dim, dim, first_position + t, max_period, scale);
+}
+
+void PositionalEncoding::rotate(float* v, int heads, int d_head, int64_t position) const {
+  if (!pos_has_rope(kind)) return;
+  apply_rope(v, heads, d_head, position, max_period, kind != PosEmb::RopeConcat);
+}
+
+int TransformerConfig::num_weight_sets() const {
+  if (weights_per_step == 0) return 1;
+  if (!weights_per_step_schedule.empty())
+    return *std::max_element(weights_per_step_schedule.begin(), weights_per_step_schedule.end()) + 1;
+  return weights_per_step;
+}
+
+int TransformerConfig::weight_set(int64_t position) const {
+  if (num_weight_sets() == 1) return 0;
+  if (position < 0 || position >= weights_per_step)
+    fail(ErrorCode::InvalidState, "per-step weights exist for positions 0..", weights_per_step - 1,
+         ", got position ", position);
+  return weights_per_step_schedule.empty() ? int(position) : weights_per_step_schedule[position];
+}
+
+int TransformerConfig::ffn_hidden(int set) const {
+  int dff = ffn_dim(set);
+  if (!gated) return dff;
+  return dff == 4 * d_model ? (21 * d_model) / 8 : (2 * dff) / 3;
+}
+
+void TransformerConfig::validate(const std::string& what) const {
+  if (d_model <= 0 || num_heads <= 0 || d_model % num_heads != 0)
+    fail(ErrorCode::InvalidConfig, what, ": dim ", d_model, " must be a positive multiple of num_heads ", num_heads);
+  if (head_dim() % 2 != 0 && (pos_has_rope(positional.kind)))
+    fail(ErrorCode::InvalidConfig, what, ": RoPE needs an even head dimension, got ", head_dim());
+  if (pos_has_sin(positional.kind) && (d_model % 2 != 0 || d_model < 4))
+    fail(ErrorCode::InvalidConfig, what, ": the sinusoidal embedding needs an even dim >= 4, got ", d_model);
+  if (kv_repeat <= 0 || num_heads % kv_repeat != 0)
+    fail(ErrorCode::InvalidConfig, what, ": kv_repeat ", kv_repeat, " must divide num_heads ", num_heads);
+  if (num_layers < 0) fail(ErrorCode::InvalidConfig, what, ": num_layers must be >= 0");
+  if (!gated && weights_per_step)
+    fail(ErrorCode::InvalidConfig, what,
+         ": weights_per_step without gating not supported for now (Kyutai's code rejects gating 'none' with per-step weights)");
+  if (!gated && dim_feedforward.size() > 1)
+    fail(ErrorCode::InvalidConfig, what, ": a list dim_feedforward needs gating");
+  if (!weights_per_step_schedule.empty()) {
+    if (!weights_per_step)
+      fail(ErrorCode::InvalidConfig, what, ": depformer_weights_per_step_schedule needs depformer_weights_per_step");
+    if (int(weights_per_step_schedule.size()) != weights_per_step)
+      fail(ErrorCode::InvalidConfig, what, ": weights_per_step_schedule has ", weights_per_step_schedule.size(),
+           " entries, expected ", weights_per_step);
+    for (int s : weights_per_step_schedule)
+      if (s < 0) fail(ErrorCode::InvalidConfig, what, ": negative entry in weights_per_step_schedule");
+  }
+  if (dim_feedforward.empty()) fail(ErrorCode::InvalidConfig, what, ": missing dim_feedforward");
+  if (dim_feedforward.size() != 1 && int(dim_feedforward.size()) != num_weight_sets())
+    fail(ErrorCode::InvalidConfig, what, ": dim_feedforward has ", dim_feedforward.size(),
+         " entries, expected ", num_weight_sets(), " (one per weight set)");
+  for (int s = 0; s < num_weight_sets(); ++s)
+    if (ffn_hidden(s) <= 0) fail(ErrorCode::InvalidConfig, what, ": feed-forward size must be positive");
+  if (context && *context <= 0) fail(ErrorCode::InvalidConfig, what, ": context must be positive");
+}
+
+void KvCache::allocate(int cap, int heads, int dh) {
+  capacity = cap;
+  kv_heads = heads;
+  d_head = dh;
+  keys.resize(size_t(heads) * cap * dh);
+  values.resize(size_t(heads) * cap * dh);
+  positions.assign(cap, -1);
+  end = 0;
+}
+
+void KvCache::reset() {
+  std::fill(positions.begin(), positions.end(), -1);
+  end = 0;
+}
+
+void TransformerState::reset() {
+  offset = 0;
+  for (auto& l : layers) l.reset();
+}
+
+size_t TransformerState::bytes() const {
+  size_t n = 0;
+  for (const auto& l : layers) n += l.keys.bytes() + l.values.bytes() + l.positions.size() * 8;
+  for (const auto* v : {&normed, &qkv, &attn, &proj, &hidden, &scores}) n += v->capacity() * 4;
+  return n;
+}
+
+Transformer::Transformer(TransformerConfig config) : config_(std::move(config)) {
+  layers_.resize(config_.num_layers);
+}
+
+void Transformer::declare_weights(WeightLoader& loader, const std::string& prefix) {
+  const TransformerConfig& c = config_;
+  const int D = c.d_model;
+  const int sets = c.num_weight_sets();
+  const int qkv_rows = D + 2 * c.num_kv_heads() * c.head_dim();
+  for (int i = 0; i < c.num_layers; ++i) {
+    std::string p = prefix + "layers." + std::to_string(i) + ".";
+    TransformerLayer& L = layers_[i];
+    loader.norm(p + "norm1", c.norm, D, &L.norm1);
+    loader.norm(p + "norm2", c.norm, D, &L.norm2);
+    loader.linear_set(p + "self_attn.in_proj_weight",
+                      [p](int s) { return p + "self_attn.in_projs." + std::to_string(s); }, sets, qkv_rows, D,
+                      &L.in_proj);
+    loader.linear_set(p + "self_attn.out_proj.weight",
+                      [p](int s) { return p + "self_attn.out_projs." + std::to_string(s); }, sets, D, D,
+                      &L.out_proj);
+    L.ffn_in.resize(sets);
+    L.ffn_out.resize(sets);
+    if (c.gated) {
+      for (int s = 0; s < sets; ++s) {
+        std::string g = c.weights_per_step ? p + "gating." + std::to_string(s) + "." : p + "gating.";
+        int hidden = c.ffn_hidden(s);
+        loader.linear(g + "linear_in", 2 * hidden, D, &L.ffn_in[s]);
+        loader.linear(g + "linear_out", D, hidden, &L.ffn_out[s]);
+      }
+    } else {
+      loader.linear(p + "linear1", c.ffn_dim(0), D, &L.ffn_in[0]);
+      loader.linear(p + "linear2", D, c.ffn_dim(0), &L.ffn_out[0]);
+    }
+    if (c.layer_scale) {
+      loader.vector(p + "layer_scale_1.scale", {D}, &L.scale1);
+      loader.vector(p + "layer_scale_2.scale", {D}, &L.scale2);
+    }
+  }
+}
+
+int Transformer::streaming_capacity() const {
+  if (config_.context) return *config_.context;
+  if (config_.weights_per_step) return config_.weights_per_step;
+  fail(ErrorCode::InvalidConfig,
+       "Cannot create a streaming KVCache without a context to estimate capacity (context is null)");
+}
+
+TransformerState Transformer::new_state(int capacity) const {
+  TransformerState st;
+  st.layers.resize(config_.num_layers);
+  for (auto& l : st.layers) l.allocate(capacity, config_.num_kv_heads(), config_.head_dim());
+  return st;
+}
+
+size_t Transformer::weight_bytes() const {
+  size_t n = 0;
+  for (const auto& L : layers_) {
+    for (const auto* v : {&L.in_proj, &L.out_proj, &L.ffn_in, &L.ffn_out})
+      for (const auto& l : *v) n += l.weight.bytes();
+  }
+  return n;
+}
+
+namespace {
+
+// Runs `linears[set(t)]` on each row, batching consecutive rows that share a set.
+void per_step_linear(const std::vector<Linear>& linears, const TransformerConfig& c, int64_t offset,
+                     const float* x, int T, float* y, ThreadPool* pool) {
+  if (linears.size() == 1) {
+    linears[0].forward(x, T, y, pool);
+    return;
+  }
+  for (int t = 0; t < T; ++t) {
+    const Linear& l = linears[c.weight_set(offset + t)];
+    l.forward(x + size_t(t) * l.in(), 1, y + size_t(t) * l.out(), pool);
+  }
+}
+
+void residual_add(const float* update, const std::vector<float>& scale, int T, int D, float* x) {
+  for (int t = 0; t < T; ++t) {
+    const float* u = update + size_t(t) * D;
+    float* xt = x + size_t(t) * D;
+    if (scale.empty())
+      for (int i = 0; i < D; ++i) xt[i] += u[i];
+    else
+      for (int i = 0; i < D; ++i) xt[i] += scale[i] * u[i];
+  }
+}
+
+}  // namespace
+
+void Transformer::attention_block(const TransformerLayer& L, KvCache& cache, float* x, int T,
+                                  TransformerState& st, ThreadPool* pool) const {
+  const TransformerConfig& c = config_;
+  const int D = c.d_model, H = c.num_heads, KH = c.num_kv_heads(), dh = c.head_dim();
+  const int qkv_rows = D + 2 * KH * dh;
+  st.normed.resize(size_t(T) * D);
+  st.qkv.resize(size_t(T) * qkv_rows);
+  st.attn.resize(size_t(T) * D);
+  st.proj.resize(size_t(T) * D);
+  L.norm1.forward(x, T, st.normed.data());
+  per_step_linear(L.in_proj, c, st.offset, st.normed.data(), T, st.qkv.data(), pool);
+
+  // Rotate and write the whole chunk into the cache before any query attends.
+  for (int t = 0; t < T; ++t) {
+    float* q = st.qkv.data() + size_t(t) * qkv_rows;
+    float* k = q + D;
+    float* v = k + KH * dh;
+    const int64_t pos = st.offset + t;
+    c.positional.rotate(q, H, dh, pos);
+    c.positional.rotate(k, KH, dh, pos);
+    int slot = int((cache.end + t) % cache.capacity);
+    for (int h = 0; h < KH; ++h) {
+      std::memcpy(cache.keys.data() + (size_t(h) * cache.capacity + slot) * dh, k + size_t(h) * dh, dh * 4);
+      std::memcpy(cache.values.data() + (size_t(h) * cache.capacity + slot) * dh, v + size_t(h) * dh, dh * 4);
+    }
+    cache.positions[slot] = cache.end + t;
+  }
+  cache.end += T;
+
+  const float inv_sqrt = 1.0f / std::sqrt(float(dh));
+  st.scores.resize(cache.capacity);
+  std::fill(st.attn.begin(), st.attn.end(), 0.0f);
+  for (int t = 0; t < T; ++t) {
+    const int64_t qpos = st.offset + t;
+    const float* q = st.qkv.data() + size_t(t) * qkv_rows;
+    for (int h = 0; h < H; ++h) {
+      const int kh = h / c.kv_repeat;
+      const float* keys = cache.keys.data() + size_t(kh) * cache.capacity * dh;
+      const float* values = cache.values.data() + size_t(kh) * cache.capacity * dh;
+      int n = 0;
+      // Slot order does not matter: softmax and the weighted sum are order-free.
+      float* out = st.attn.data() + size_t(t) * D + size_t(h) * dh;
+      float m = -INFINITY;
+      for (int s = 0; s < cache.capacity; ++s) {
+        int64_t kpos = cache.positions[s];
+        int64_t delta = qpos - kpos;
+        bool ok = kpos >= 0 && delta >= 0 && (!c.context || delta < *c.context);
+        float score = ok ? dot(q + size_t(h) * dh, keys + size_t(s) * dh, dh) * inv_sqrt : -INFINITY;
+        st.scores[s] = score;
+        if (ok) {
+          ++n;
+          m = std::max(m, score);
+        }
+      }
+      if (n == 0) continue;  // nothing visible: zero output (cannot happen causally)
+      float sum = 0;
+      for (int s = 0; s < cache.capacity; ++s) {
+        float e = st.scores[s] == -INFINITY ? 0.0f : std::exp(st.scores[s] - m);
+        st.scores[s] = e;
+        sum += e;
+      }
+      const float inv = 1.0f / sum;
+      for (int s = 0; s < cache.capacity; ++s)
+        if (st.scores[s] != 0.0f) axpy(st.scores[s] * inv, values + size_t(s) * dh, dh, out);
+    }
+  }
+  per_step_linear(L.out_proj, c, st.offset, st.attn.data(), T, st.proj.data(), pool);
+  residual_add(st.proj.data(), L.scale1, T, D, x);
+}
+
+void Transformer::ffn_block(const TransformerLayer& L, float* x, int T, TransformerState& st,
+                            ThreadPool* pool) const {
+  const TransformerConfig& c = config_;
+  const int D = c.d_model;
+  st.normed.resize(size_t(T) * D);
+  st.proj.resize(size_t(T) * D);
+  L.norm2.forward(x, T, st.normed.data());
+  int max_in = 0;
+  for (const auto& l : L.ffn_in) max_in = std::max(max_in, l.out());
+  st.hidden.resize(size_t(T) * max_in);
+  for (int t0 = 0; t0 < T;) {
+    // Rows sharing a weight set run as one product.
+    int set = L.ffn_in.size() == 1 ? 0 : c.weight_set(st.offset + t0);
+    int t1 = t0 + 1;
+    while (t1 < T && (L.ffn_in.size() == 1 || c.weight_set(st.offset + t1) == set)) ++t1;
+    const Linear& lin = L.ffn_in[set];
+    const Linear& lout = L.ffn_out[set];
+    const int rows = t1 - t0;
+    lin.forward(st.normed.data() + size_t(t0) * D, rows, st.hidden.data(), pool);
+    const int hidden = lout.in();
+    if (c.gated) {
+      // [a | b] = linear_in(x); act(a) * b, compacted in place to [rows, hidden].
+      for (int r = 0; r < rows; ++r) {
+        const float* a = st.hidden.data() + size_t(r) * 2 * hidden;
+        const float* b = a + hidden;
+        float* dst = st.hidden.data() + size_t(r) * hidden;
+        for (int i = 0; i < hidden; ++i) dst[i] = activate(c.activation, a[i]) * b[i];
+      }
+    } else {
+      activate_inplace(c.activation, st.hidden.data(), rows * hidden);
+    }
+    lout.forward(st.hidden.data(), rows, st.proj.data() + size_t(t0) * D, pool);
+    t0 = t1;
+  }
+  residual_add(st.proj.data(), L.scale2, T, D, x);
+}
+
+void Transformer::forward(float* x, int T, TransformerState& state, ThreadPool* pool,
+                          LayerObserver* observer) const {
+  if (T <= 0) return;
+  if (state.layers.size() != layers_.size())
+    fail(ErrorCode::InvalidState, "transformer state has ", state.layers.size(), " layers, model has ",
+         layers_.size());
+  config_.positional.add_to_input(x, T, config_.d_model, state.offset);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    attention_block(layers_[i], state.layers[i], x, T, state, pool);
+    ffn_block(layers_[i], x, T, state, pool);
+    if (observer) observer->emplace_back(x, x + size_t(T) * config_.d_model);
+  }
+  state.offset += T;
+}
+
+}  // namespace kyutai

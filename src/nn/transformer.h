@@ -1,0 +1,131 @@
+// Kyutai's StreamingTransformer (moshi.modules.transformer): pre-norm layers of
+// self-attention (RoPE, grouped KV, causal window, ring KV cache) and a feed-forward block
+// (plain GELU MLP or an activation-gated one), optional layer scale, optional per-step weights.
+// The same class runs the LM's temporal transformer, its Depformer and Mimi's transformers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/aligned_buffer.h"
+#include "kernels/ops.h"
+#include "nn/linear.h"
+#include "nn/norm.h"
+
+namespace kyutai {
+
+class ThreadPool;
+class WeightLoader;
+
+enum class PosEmb { None, Sin, Rope, SinRope, RopeConcat };
+bool parse_pos_emb(const std::string& name, PosEmb* out);
+const char* pos_emb_name(PosEmb p);
+inline bool pos_has_sin(PosEmb p) { return p == PosEmb::Sin || p == PosEmb::SinRope; }
+inline bool pos_has_rope(PosEmb p) { return p == PosEmb::Rope || p == PosEmb::SinRope || p == PosEmb::RopeConcat; }
+
+// "none" is the plain MLP (linear1 -> GELU -> linear2); anything else gates.
+bool parse_gating(const std::string& name, bool* gated, Activation* activation);
+
+// Positional encoding of one transformer: the sinusoid added to its input and/or the
+// rotation of queries and keys, both at absolute positions (streaming offset included).
+struct PositionalEncoding {
+  PosEmb kind = PosEmb::None;
+  double max_period = 10000;
+  float scale = 1.0f;  // positional_scale
+
+  void add_to_input(float* x, int rows, int dim, int64_t first_position) const;
+  // v holds `heads` vectors of d_head values at `position`.
+  void rotate(float* v, int heads, int d_head, int64_t position) const;
+};
+
+struct TransformerConfig {
+  int d_model = 0;
+  int num_heads = 1;
+  int num_layers = 0;
+  int kv_repeat = 1;
+  NormKind norm = NormKind::LayerNorm;
+  PositionalEncoding positional;
+  bool gated = false;
+  Activation activation = Activation::Gelu;
+  std::vector<int> dim_feedforward;        // one per weight set (a single value is broadcast)
+  std::optional<double> layer_scale;       // present -> layer_scale_{1,2}.scale tensors
+  std::optional<int> context;              // attention window; none -> unbounded
+  int weights_per_step = 0;                // 0: one weight set
+  std::vector<int> weights_per_step_schedule;
+
+  int head_dim() const { return d_model / num_heads; }
+  int num_kv_heads() const { return num_heads / kv_repeat; }
+  int num_weight_sets() const;
+  int weight_set(int64_t position) const;  // set used at a (streaming) position
+  int ffn_hidden(int set) const;           // Kyutai's hidden-size rule
+  int ffn_dim(int set) const { return dim_feedforward.size() == 1 ? dim_feedforward[0] : dim_feedforward[set]; }
+  void validate(const std::string& what) const;  // throws InvalidConfig naming `what`
+};
+
+struct TransformerLayer {
+  Norm norm1, norm2;
+  std::vector<Linear> in_proj, out_proj;   // per weight set
+  std::vector<Linear> ffn_in, ffn_out;     // gating.linear_in/out or linear1/linear2
+  std::vector<float> scale1, scale2;       // layer scale (empty: identity)
+};
+
+// Ring KV cache of one layer (moshi's RingKVCache): keys/values of the last `capacity`
+// positions; a chunk of T steps is written before its queries attend, as in Kyutai's code.
+struct KvCache {
+  int capacity = 0;
+  int kv_heads = 0;
+  int d_head = 0;
+  AlignedBuffer<float> keys, values;  // [kv_heads][capacity][d_head]
+  std::vector<int64_t> positions;     // per slot; -1 = empty
+  int64_t end = 0;                    // positions written so far
+
+  void allocate(int capacity, int kv_heads, int d_head);
+  void reset();
+};
+
+struct TransformerState {
+  int64_t offset = 0;
+  std::vector<KvCache> layers;
+  // Scratch reused across calls so a frame allocates nothing once warm.
+  std::vector<float> normed, qkv, attn, proj, hidden, scores;
+
+  void reset();
+  size_t bytes() const;
+};
+
+// Optional per-layer outputs (the residual stream after each layer), for conformance tests.
+using LayerObserver = std::vector<std::vector<float>>;
+
+class Transformer {
+ public:
+  explicit Transformer(TransformerConfig config);
+  const TransformerConfig& config() const { return config_; }
+
+  // Declares `<prefix>layers.{i}....` tensors.
+  void declare_weights(WeightLoader& loader, const std::string& prefix);
+
+  // Streaming state holding `capacity` past positions (the context, or the number of
+  // Depformer steps); a non-streaming pass over T steps uses capacity T.
+  TransformerState new_state(int capacity) const;
+  int streaming_capacity() const;  // throws when the config cannot stream
+
+  // x [T, d_model]: input embeddings in, residual stream out (no final norm). Positions
+  // start at state.offset, which advances by T.
+  void forward(float* x, int T, TransformerState& state, ThreadPool* pool,
+               LayerObserver* observer = nullptr) const;
+
+  size_t weight_bytes() const;
+
+ private:
+  void attention_block(const TransformerLayer& layer, KvCache& cache, float* x, int T,
+                       TransformerState& st, ThreadPool* pool) const;
+  void ffn_block(const TransformerLayer& layer, float* x, int T, TransformerState& st,
+                 ThreadPool* pool) const;
+
+  TransformerConfig config_;
+  std::vector<TransformerLayer> layers_;
+};
+
+}  // namespace kyutai

@@ -1,0 +1,265 @@
+#include "nn/weight_loader.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "core/error.h"
+#include "kernels/native_linear.h"
+
+namespace kyutai {
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+bool is_float(DType t) { return t == DType::F32 || t == DType::BF16 || t == DType::F16; }
+
+void expect_shape(const TensorInfo& info, const std::vector<int64_t>& shape) {
+  if (info.shape != shape)
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "': expected shape ", shape_str(shape),
+         ", got ", info.shape_string());
+}
+
+void expect_float(const TensorInfo& info) {
+  if (!is_float(info.dtype))
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "': expected a float dtype (F32, BF16, F16), got ",
+         dtype_name(info.dtype));
+}
+
+std::vector<float> to_f32(const TensorInfo& info, const uint8_t* bytes) {
+  std::vector<float> out(info.numel());
+  convert_to_f32(info.dtype, bytes, out.size(), out.data());
+  return out;
+}
+
+struct RowSource {
+  const uint8_t* bytes;
+  DType dtype;
+  int row_offset;
+};
+
+void read_rows(const void* src, int row, int count, int in, float* out) {
+  auto s = static_cast<const RowSource*>(src);
+  size_t elem = dtype_size(s->dtype);
+  convert_to_f32(s->dtype, s->bytes + (size_t(s->row_offset) + row) * in * elem, size_t(count) * in, out);
+}
+
+}  // namespace
+
+WeightFormat WeightLoader::target_format(DType source) const {
+  if (options_.format) return *options_.format;
+  return source == DType::BF16 ? WeightFormat::BF16 : WeightFormat::F32;
+}
+
+PackedMatrix WeightLoader::pack_float(const TensorInfo& info, const uint8_t* bytes, int row_offset, int out,
+                                      int in) const {
+  WeightFormat format = target_format(info.dtype);
+  RowSource src{bytes, info.dtype, row_offset};
+  if (format == WeightFormat::F32 && options_.use_xnnpack && xnnpack_available()) {
+    // XNNPACK packs its own copy; keep only that (the panel data stays empty).
+    std::vector<float> w(size_t(out) * in);
+    read_rows(&src, 0, out, in, w.data());
+    PackedMatrix m;
+    m.out = out;
+    m.in = in;
+    m.in_padded = in;
+    m.format = WeightFormat::F32;
+    m.native = make_xnnpack_f32(out, in, w.data(), options_.threads);
+    return m;
+  }
+  return pack_matrix(format, out, in, read_rows, &src);
+}
+
+void WeightLoader::declare(const std::string& name,
+                           std::function<void(const TensorInfo&, const uint8_t*)> load,
+                           const std::string& group) {
+  if (entries_.count(name)) fail(ErrorCode::Internal, "tensor '", name, "' declared twice");
+  entries_[name] = Entry{std::move(load), false, group};
+}
+
+void WeightLoader::load_linear(const std::string& name, int out, int in, Linear* dst,
+                               const TensorInfo& info, const uint8_t* bytes) {
+  if (is_float(info.dtype)) {
+    expect_shape(info, {out, in});
+    dst->weight = pack_float(info, bytes, 0, out, in);
+    return;
+  }
+  // Pre-quantized: needs the weight and its scale; whichever comes first waits.
+  if (info.dtype != DType::I8 && info.dtype != DType::U8)
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "': dtype ", dtype_name(info.dtype),
+         " is neither float nor a quantized weight (I8 = q8, U8 = q4)");
+  WeightFormat format = info.dtype == DType::I8 ? WeightFormat::Q8 : WeightFormat::Q4;
+  int blocks = (in + kQ4Block - 1) / kQ4Block;
+  if (format == WeightFormat::Q8) expect_shape(info, {out, in});
+  else expect_shape(info, {out, int64_t(blocks) * kQ4Block / 2});
+  const std::string scale_name = name + ".weight_scale";
+  auto it = pending_.find(scale_name);
+  if (it == pending_.end()) {
+    pending_[name + ".weight"] = std::vector<uint8_t>(bytes, bytes + info.byte_size());
+    pending_info_[name + ".weight"] = info;
+    return;
+  }
+  const TensorInfo& sinfo = pending_info_[scale_name];
+  if (sinfo.dtype != DType::F32)
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", scale_name, "': expected F32, got ", dtype_name(sinfo.dtype));
+  if (format == WeightFormat::Q8) expect_shape(sinfo, {out});
+  else expect_shape(sinfo, {out, blocks});
+  std::vector<float> scale(sinfo.numel());
+  std::memcpy(scale.data(), it->second.data(), scale.size() * 4);
+  dst->weight = pack_prequantized(format, out, in, bytes, scale.data());
+  pending_.erase(it);
+  pending_info_.erase(scale_name);
+}
+
+void WeightLoader::load_scale(const std::string& name, int out, int in, Linear* dst,
+                              const TensorInfo& info, const uint8_t* bytes) {
+  // Stash the scale; if its weight already waits, load them now.
+  pending_[info.name] = std::vector<uint8_t>(bytes, bytes + info.byte_size());
+  pending_info_[info.name] = info;
+  const std::string wname = name + ".weight";
+  auto it = pending_.find(wname);
+  if (it == pending_.end()) return;
+  std::vector<uint8_t> w = std::move(it->second);
+  TensorInfo winfo = pending_info_[wname];
+  pending_.erase(wname);
+  pending_info_.erase(wname);
+  load_linear(name, out, in, dst, winfo, w.data());
+}
+
+void WeightLoader::linear(const std::string& name, int out, int in, Linear* dst, bool with_bias) {
+  declare(name + ".weight", [=](const TensorInfo& info, const uint8_t* bytes) {
+    load_linear(name, out, in, dst, info, bytes);
+  });
+  // The scale of a pre-quantized weight: optional (float checkpoints have none).
+  declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
+    load_scale(name, out, in, dst, info, bytes);
+  }, "optional");
+  if (with_bias) vector(name + ".bias", {out}, &dst->bias);
+}
+
+void WeightLoader::linear_set(const std::string& concat_name, std::function<std::string(int)> split_name,
+                              int sets, int out, int in, std::vector<Linear>* dst) {
+  dst->resize(sets);
+  declare(concat_name, [=](const TensorInfo& info, const uint8_t* bytes) {
+    expect_float(info);
+    expect_shape(info, {int64_t(sets) * out, in});
+    for (int s = 0; s < sets; ++s) (*dst)[s].weight = pack_float(info, bytes, s * out, out, in);
+  }, concat_name);
+  for (int s = 0; s < sets; ++s) {
+    std::string name = split_name(s);
+    Linear* target = &(*dst)[s];
+    declare(name + ".weight", [=](const TensorInfo& info, const uint8_t* bytes) {
+      load_linear(name, out, in, target, info, bytes);
+    }, concat_name);
+    declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
+      load_scale(name, out, in, target, info, bytes);
+    }, "optional");
+  }
+}
+
+void WeightLoader::vector(const std::string& name, std::vector<int64_t> shape, std::vector<float>* dst) {
+  declare(name, [=](const TensorInfo& info, const uint8_t* bytes) {
+    expect_float(info);
+    expect_shape(info, shape);
+    *dst = to_f32(info, bytes);
+  });
+}
+
+void WeightLoader::norm(const std::string& prefix, NormKind kind, int dim, Norm* dst) {
+  dst->kind = kind;
+  dst->eps = norm_eps(kind);
+  dst->dim = dim;
+  if (is_rms(kind)) {
+    vector(prefix + ".alpha", {1, 1, dim}, &dst->weight);
+  } else {
+    vector(prefix + ".weight", {dim}, &dst->weight);
+    vector(prefix + ".bias", {dim}, &dst->bias);
+  }
+}
+
+void WeightLoader::table(const std::string& name, int rows, int width, EmbeddingTable* dst) {
+  declare(name, [=](const TensorInfo& info, const uint8_t* bytes) {
+    expect_float(info);
+    expect_shape(info, {rows, width});
+    dst->rows = rows;
+    dst->width = width;
+    size_t n = size_t(rows) * width;
+    bool want_f32 = options_.format ? *options_.format == WeightFormat::F32 : info.dtype != DType::BF16;
+    dst->bf16 = !want_f32;
+    if (dst->bf16) {
+      dst->bf16_data.resize(n);
+      if (info.dtype == DType::BF16) {
+        std::memcpy(dst->bf16_data.data(), bytes, n * 2);
+      } else {
+        std::vector<float> tmp = to_f32(info, bytes);
+        for (size_t i = 0; i < n; ++i) dst->bf16_data[i] = f32_to_bf16(tmp[i]);
+      }
+    } else {
+      dst->f32_data.resize(n);
+      convert_to_f32(info.dtype, bytes, n, dst->f32_data.data());
+    }
+  });
+}
+
+void WeightLoader::ignore(const std::string& name) {
+  declare(name, [](const TensorInfo&, const uint8_t*) {}, "optional");
+}
+
+void WeightLoader::add(const TensorInfo& info, const uint8_t* bytes) {
+  auto it = entries_.find(info.name);
+  if (it == entries_.end())
+    fail(ErrorCode::InvalidCheckpoint, "unexpected tensor '", info.name, "' ", info.shape_string(),
+         ": this configuration has no such weight");
+  Entry& e = it->second;
+  if (e.done) fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "' appears twice");
+  if (!e.group.empty() && e.group != "optional") {
+    // The other layout of the same linear set must not also be present.
+    for (auto& [name, other] : entries_)
+      if (other.group == e.group && other.done && (name == e.group) != (info.name == e.group))
+        fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "' and '", name,
+             "' give the same weights in two layouts; keep one");
+  }
+  e.load(info, bytes);
+  e.done = true;
+  ++loaded_;
+}
+
+void WeightLoader::finish() {
+  std::vector<std::string> missing;
+  std::set<std::string> groups_ok;
+  for (auto& [name, e] : entries_)
+    if (name == e.group && e.done) groups_ok.insert(e.group);
+  // A split set is complete when all of its members arrived.
+  std::map<std::string, bool> split_complete;
+  for (auto& [name, e] : entries_) {
+    if (e.group.empty() || e.group == "optional" || name == e.group) continue;
+    auto [it, inserted] = split_complete.emplace(e.group, true);
+    it->second = it->second && e.done;
+  }
+  for (auto& [g, complete] : split_complete)
+    if (complete) groups_ok.insert(g);
+  for (auto& [name, e] : entries_) {
+    if (e.done || e.group == "optional") continue;
+    if (!e.group.empty() && groups_ok.count(e.group)) continue;
+    if (!e.group.empty() && name == e.group) continue;  // reported through its split members
+    missing.push_back(name);
+  }
+  for (auto& [name, bytes] : pending_)
+    missing.push_back(name.size() > 13 && name.compare(name.size() - 13, 13, ".weight_scale") == 0
+                          ? name.substr(0, name.size() - 6)  // scale without its weight
+                          : name + "_scale");
+  if (!missing.empty()) {
+    std::string list;
+    for (size_t i = 0; i < missing.size() && i < 12; ++i) list += (i ? ", " : "") + ("'" + missing[i] + "'");
+    if (missing.size() > 12) list += str_cat(" and ", missing.size() - 12, " more");
+    fail(ErrorCode::InvalidCheckpoint, "checkpoint is missing ", missing.size(), " tensor",
+         missing.size() > 1 ? "s" : "", ": ", list);
+  }
+}
+
+}  // namespace kyutai

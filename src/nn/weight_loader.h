@@ -1,0 +1,79 @@
+// Name -> destination registry through which every checkpoint tensor flows. A model first
+// declares each tensor it needs (name, shape, where it goes); tensors are then fed one at a
+// time in file order, converted straight into their final format (packed f32 / bf16 / q8 /
+// q4), so a checkpoint is never held whole. Validation happens here, once, with messages
+// naming the tensor: unknown, missing, mis-shaped, wrong dtype.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "kernels/packed_matrix.h"
+#include "nn/embedding_table.h"
+#include "nn/linear.h"
+#include "nn/norm.h"
+
+namespace kyutai {
+
+struct LoadOptions {
+  // Format of linear weights; nullopt keeps the checkpoint's precision (f32 stays f32,
+  // bf16 stays bf16, f16 becomes f32). Pre-quantized tensors keep their own format.
+  std::optional<WeightFormat> format;
+  bool use_xnnpack = true;  // native builds: f32 products through XNNPACK
+  int threads = 1;
+};
+
+class WeightLoader {
+ public:
+  explicit WeightLoader(LoadOptions options) : options_(std::move(options)) {}
+
+  // `name` without the ".weight" suffix. Accepts float tensors [out, in], or pre-quantized
+  // ones (I8 -> q8, U8 -> q4) with a sibling "<name>.weight_scale".
+  void linear(const std::string& name, int out, int in, Linear* dst, bool with_bias = false);
+  // A set of per-step linears stored either as `split_name(i)` each, or concatenated along
+  // dim 0 under `concat_name` (Kyutai's released in_proj_weight / out_proj.weight layout).
+  void linear_set(const std::string& concat_name, std::function<std::string(int)> split_name,
+                  int sets, int out, int in, std::vector<Linear>* dst);
+  // Small float tensors kept as f32 vectors (norm gains, biases, layer scales).
+  void vector(const std::string& name, std::vector<int64_t> shape, std::vector<float>* dst);
+  void norm(const std::string& prefix, NormKind kind, int dim, Norm* dst);
+  void table(const std::string& name, int rows, int width, EmbeddingTable* dst);
+  // Tensors a released file holds that this configuration does not use.
+  void ignore(const std::string& name);
+
+  void add(const TensorInfo& info, const uint8_t* bytes);
+  // Throws naming every missing tensor.
+  void finish();
+
+  const LoadOptions& options() const { return options_; }
+  size_t tensors_loaded() const { return loaded_; }
+
+ private:
+  struct Entry {
+    std::function<void(const TensorInfo&, const uint8_t*)> load;
+    bool done = false;
+    std::string group;  // entries satisfied together (linear sets: split or concatenated)
+  };
+  void declare(const std::string& name, std::function<void(const TensorInfo&, const uint8_t*)> load,
+               const std::string& group = "");
+  void load_linear(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
+                   const uint8_t* bytes);
+  void load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
+                  const uint8_t* bytes);
+  WeightFormat target_format(DType source) const;
+  PackedMatrix pack_float(const TensorInfo& info, const uint8_t* bytes, int row_offset, int out, int in) const;
+
+  LoadOptions options_;
+  std::map<std::string, Entry> entries_;
+  std::map<std::string, std::vector<uint8_t>> pending_;  // quantized weight waiting for its scale
+  std::map<std::string, TensorInfo> pending_info_;
+  size_t loaded_ = 0;
+};
+
+}  // namespace kyutai
