@@ -4,6 +4,7 @@
 
 #include "lm/delays.h"
 #include "lm/lm_model.h"
+#include "lm_fixture.h"
 #include "test_util.h"
 
 namespace kyutai {
@@ -13,27 +14,13 @@ using test::max_abs_diff;
 using test::tensor;
 using test::VTensor;
 
-struct Fixture {
-  LmConfig config;
-  std::unique_ptr<LmModel> model;
-};
-
-Fixture& fixture(const std::string& dir) {
-  static std::map<std::string, std::unique_ptr<Fixture>> cache;
-  auto& f = cache[dir];
-  if (!f) {
-    f = std::make_unique<Fixture>();
-    f->config = LmConfig::parse(test::read_text(test::data_path(dir + "/config.json")));
-    auto bytes = test::read_file(test::data_path(dir + "/weights.safetensors"));
-    f->model = load_lm(f->config, bytes.data(), bytes.size());
-  }
-  return *f;
-}
+using test::LmFixture;
+LmFixture& fixture(const std::string& dir) { return test::lm_fixture(dir); }
 
 class LmConformance : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LmConformance, EmbeddingSumMatchesKyutai) {
-  Fixture& f = fixture(GetParam());
+  LmFixture& f = fixture(GetParam());
   for (const Json& c : test::vectors(GetParam()).at("cases").as_array()) {
     SCOPED_TRACE(c.at("name").as_string());
     MultistreamInput input = test::multistream(tensor(c.at("model_input")));
@@ -43,7 +30,7 @@ TEST_P(LmConformance, EmbeddingSumMatchesKyutai) {
 }
 
 TEST_P(LmConformance, DelayedInputMatchesKyutai) {
-  Fixture& f = fixture(GetParam());
+  LmFixture& f = fixture(GetParam());
   for (const Json& c : test::vectors(GetParam()).at("cases").as_array()) {
     SCOPED_TRACE(c.at("name").as_string());
     VTensor expected = tensor(c.at("model_input"));
@@ -59,7 +46,7 @@ TEST_P(LmConformance, DelayedInputMatchesKyutai) {
 }
 
 TEST_P(LmConformance, ForwardMatchesKyutai) {
-  Fixture& f = fixture(GetParam());
+  LmFixture& f = fixture(GetParam());
   for (const Json& c : test::vectors(GetParam()).at("cases").as_array()) {
     SCOPED_TRACE(c.at("name").as_string());
     LmForward out = f.model->forward(test::multistream(tensor(c.at("codes"))), true);
@@ -94,14 +81,7 @@ TEST_P(LmConformance, ForwardMatchesKyutai) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Checkpoints, LmConformance,
-                         ::testing::Values("lm", "lm-variants/v1_layernorm_sin_plainffn",
-                                           "lm-variants/v2_rmsnorm_sinrope_schedule_lowrank_demux",
-                                           "lm-variants/v3_layernormf32_ropeconcat_textcardout"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           return n == "lm" ? std::string("lm") : n.substr(12, 2);
-                         });
+INSTANTIATE_TEST_SUITE_P(Checkpoints, LmConformance, ::testing::ValuesIn(test::lm_checkpoints()), test::checkpoint_name);
 
 }  // namespace
 }  // namespace kyutai

@@ -1,0 +1,52 @@
+// Speech recognition over audio token frames, aligned as Kyutai's Rust ASR
+// (moshi-core asr.rs, `State::step_tokens`): one LM step per frame; step 0 reads the initial
+// tokens (text_card, card) and keeps the frame; step t >= 1 reads the text token of step
+// t - 1 and the frame received at step t - 1. No frame is dropped; the audio lags one step.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lm/lm_model.h"
+#include "lm/sampling.h"
+
+namespace kyutai {
+
+struct AsrOptions {
+  float temperature = 0.0f;  // <= 0: argmax (Kyutai's default for STT)
+  uint64_t seed = 0;
+};
+
+struct AsrStep {
+  int64_t step = 0;                     // steps taken, this one included (Kyutai's step_idx)
+  int32_t text_token = -1;
+  bool is_padding = false;              // existing_text_padding_id or end-of-padding id
+  std::vector<float> vad;               // [heads, extra_heads_dim] softmax of each extra head
+  std::vector<int32_t> model_input;     // [K] what the network read
+  std::vector<float> text_logits;
+  std::vector<float> transformer_out;
+};
+
+class AsrSession {
+ public:
+  AsrSession(const LmModel& model, AsrOptions options = {});
+  // `codes` holds n_q audio codes (the codebooks the model reads).
+  AsrStep push_frame(const int32_t* codes, int count);
+  void reset();
+
+  const LmModel& model() const { return model_; }
+  int64_t steps() const { return step_; }
+  size_t state_bytes() const { return state_.bytes(); }
+  bool is_padding(int32_t token) const;
+
+ private:
+  const LmModel& model_;
+  AsrOptions options_;
+  Random rng_;
+  LmState state_;
+  int64_t step_ = 0;
+  int32_t text_token_ = 0;
+  std::vector<int32_t> pending_frame_;  // the frame the next step will read
+};
+
+}  // namespace kyutai

@@ -1,0 +1,47 @@
+// Sessions that generate audio with the Depformer, on top of LmGen.
+//   TtsSession:    text tokens in (teacher-forced text stream), audio token frames out.
+//   DuplexSession: the user's audio frames in (Moshi), the model's text and audio out.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "lm/lm_gen.h"
+
+namespace kyutai {
+
+struct GeneratedFrame {
+  int64_t step = 0;
+  int32_t text_token = -1;             // text sampled or forced at this step
+  bool has_frame = false;              // the undelayed frame below is complete
+  int32_t frame_text = -1;             // text token of the undelayed frame
+  std::vector<int32_t> audio;          // [dep_q] codebooks the Depformer writes
+};
+
+class TtsSession {
+ public:
+  TtsSession(const LmModel& model, GenerationParams params);
+  // One step with `text_token` on the text stream (-1: no text; padding ids allowed).
+  GeneratedFrame push_text(int32_t text_token);
+  void reset() { gen_.reset(); }
+  size_t state_bytes() const { return gen_.state_bytes(); }
+
+ private:
+  LmGen gen_;
+  std::vector<int32_t> silent_user_;  // user stream absent: -1 (zero embedding)
+};
+
+class DuplexSession {
+ public:
+  DuplexSession(const LmModel& model, GenerationParams params);
+  // `user` holds the n_q - dep_q codes of the user's audio stream.
+  GeneratedFrame push_frame(const int32_t* user, int count);
+  void reset() { gen_.reset(); }
+  size_t state_bytes() const { return gen_.state_bytes(); }
+
+ private:
+  LmGen gen_;
+};
+
+}  // namespace kyutai

@@ -1,0 +1,34 @@
+#include <gtest/gtest.h>
+
+#include "lm_fixture.h"
+
+#include <map>
+
+#include "test_util.h"
+
+namespace kyutai::test {
+
+LmFixture& lm_fixture(const std::string& dir) {
+  static std::map<std::string, std::unique_ptr<LmFixture>> cache;
+  auto& f = cache[dir];
+  if (!f) {
+    f = std::make_unique<LmFixture>();
+    f->config = LmConfig::parse(read_text(data_path(dir + "/config.json")));
+    auto bytes = read_file(data_path(dir + "/weights.safetensors"));
+    f->model = load_lm(f->config, bytes.data(), bytes.size());
+  }
+  return *f;
+}
+
+std::vector<std::string> lm_checkpoints() {
+  return {"lm", "lm-variants/v1_layernorm_sin_plainffn", "lm-variants/v2_rmsnorm_sinrope_schedule_lowrank_demux",
+          "lm-variants/v3_layernormf32_ropeconcat_textcardout"};
+}
+
+std::string checkpoint_name(const ::testing::TestParamInfo<std::string>& info) {
+  const std::string& n = info.param;
+  if (n.rfind("lm-variants/", 0) == 0) return n.substr(12, 2);
+  return n;
+}
+
+}  // namespace kyutai::test
