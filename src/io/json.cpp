@@ -236,8 +236,9 @@ KYUTAI_JSON_ACCESSOR(const Json::Object&, as_object, Object, "object")
 const Json* Json::find(std::string_view key) const {
   auto obj = std::get_if<Object>(&value_);
   if (!obj) return nullptr;
-  for (const auto& kv : *obj)
-    if (kv.first == key) return &kv.second;
+  // Duplicate keys: the last one wins, as with Python's json module (which wrote these files).
+  for (auto it = obj->rbegin(); it != obj->rend(); ++it)
+    if (it->first == key) return &it->second;
   return nullptr;
 }
 

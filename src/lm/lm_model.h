@@ -107,6 +107,7 @@ class LmLoader {
   // Validates that every tensor arrived; the loader is empty afterwards.
   std::unique_ptr<LmModel> finish();
   size_t tensors_loaded() const { return loader_.tensors_loaded(); }
+  std::vector<WeightLoader::Expected> expected() const { return loader_.expected(); }
 
  private:
   std::unique_ptr<LmModel> model_;

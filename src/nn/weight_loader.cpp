@@ -77,9 +77,18 @@ PackedMatrix WeightLoader::pack_float(const TensorInfo& info, const uint8_t* byt
 
 void WeightLoader::declare(const std::string& name,
                            std::function<void(const TensorInfo&, const uint8_t*)> load,
-                           const std::string& group) {
+                           const std::string& group, std::vector<int64_t> shape, Kind kind) {
   if (entries_.count(name)) fail(ErrorCode::Internal, "tensor '", name, "' declared twice");
-  entries_[name] = Entry{std::move(load), false, group};
+  entries_[name] = Entry{std::move(load), false, group, std::move(shape), kind};
+}
+
+std::vector<WeightLoader::Expected> WeightLoader::expected() const {
+  std::vector<Expected> out;
+  for (const auto& [name, e] : entries_) {
+    if (e.group == "optional" || (!e.group.empty() && name == e.group)) continue;
+    out.push_back({name, e.shape, e.kind});
+  }
+  return out;
 }
 
 void WeightLoader::load_linear(const std::string& name, int out, int in, Linear* dst,
@@ -134,7 +143,7 @@ void WeightLoader::load_scale(const std::string& name, int out, int in, Linear* 
 void WeightLoader::linear(const std::string& name, int out, int in, Linear* dst, bool with_bias) {
   declare(name + ".weight", [=](const TensorInfo& info, const uint8_t* bytes) {
     load_linear(name, out, in, dst, info, bytes);
-  });
+  }, "", {out, in}, Kind::Linear);
   // The scale of a pre-quantized weight: optional (float checkpoints have none).
   declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
     load_scale(name, out, in, dst, info, bytes);
@@ -155,7 +164,7 @@ void WeightLoader::linear_set(const std::string& concat_name, std::function<std:
     Linear* target = &(*dst)[s];
     declare(name + ".weight", [=](const TensorInfo& info, const uint8_t* bytes) {
       load_linear(name, out, in, target, info, bytes);
-    }, concat_name);
+    }, concat_name, {out, in}, Kind::Linear);
     declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
       load_scale(name, out, in, target, info, bytes);
     }, "optional");
@@ -167,7 +176,7 @@ void WeightLoader::vector(const std::string& name, std::vector<int64_t> shape, s
     expect_float(info);
     expect_shape(info, shape);
     *dst = to_f32(info, bytes);
-  });
+  }, "", shape, Kind::Vector);
 }
 
 void WeightLoader::norm(const std::string& prefix, NormKind kind, int dim, Norm* dst) {
@@ -203,7 +212,7 @@ void WeightLoader::table(const std::string& name, int rows, int width, Embedding
       dst->f32_data.resize(n);
       convert_to_f32(info.dtype, bytes, n, dst->f32_data.data());
     }
-  });
+  }, "", {rows, width}, Kind::Table);
 }
 
 void WeightLoader::ignore(const std::string& name) {

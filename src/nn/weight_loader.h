@@ -47,6 +47,16 @@ class WeightLoader {
   // Tensors a released file holds that this configuration does not use.
   void ignore(const std::string& name);
 
+  // What the declared model expects, in the split (state-dict) layout: the specification a
+  // synthetic checkpoint generator writes. Optional and alternative-layout names excluded.
+  enum class Kind { Linear, Vector, Table };
+  struct Expected {
+    std::string name;
+    std::vector<int64_t> shape;
+    Kind kind;
+  };
+  std::vector<Expected> expected() const;
+
   void add(const TensorInfo& info, const uint8_t* bytes);
   // Throws naming every missing tensor.
   void finish();
@@ -59,9 +69,11 @@ class WeightLoader {
     std::function<void(const TensorInfo&, const uint8_t*)> load;
     bool done = false;
     std::string group;  // entries satisfied together (linear sets: split or concatenated)
+    std::vector<int64_t> shape;
+    Kind kind = Kind::Vector;
   };
   void declare(const std::string& name, std::function<void(const TensorInfo&, const uint8_t*)> load,
-               const std::string& group = "");
+               const std::string& group = "", std::vector<int64_t> shape = {}, Kind kind = Kind::Vector);
   void load_linear(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
                    const uint8_t* bytes);
   void load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,

@@ -1,0 +1,25 @@
+// Checkpoints with Kyutai's exact tensor names and shapes for any LM config, filled with
+// deterministic pseudo-random values (uniform, with the scale of each kind of tensor Kyutai's
+// test checkpoints use). Tests, benchmarks and the full-size generator use it: real weights
+// cannot be downloaded here, and a real-shape model is what a speed or memory figure needs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "lm/lm_config.h"
+
+namespace kyutai {
+
+using TensorSink = std::function<void(const TensorInfo&, const uint8_t*)>;
+
+// Headers of every tensor (split layout) in safetensors order with offsets filled in.
+std::vector<TensorInfo> synthetic_lm_tensors(const LmConfig& config, DType dtype);
+// Generates one tensor at a time (peak memory: the largest tensor) into `sink`.
+void generate_synthetic_lm(const LmConfig& config, DType dtype, uint64_t seed, const TensorSink& sink);
+// A whole safetensors file in memory (small configs only).
+std::vector<uint8_t> synthetic_lm_safetensors(const LmConfig& config, DType dtype, uint64_t seed);
+
+}  // namespace kyutai
