@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: GoogleTest natively and as WebAssembly (Node), the Node tests of the
+# built module, and the Playwright suite in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/build.sh
+
+echo "== GoogleTest (native)"
+ctest --test-dir build/native --output-on-failure -j 2
+echo "== GoogleTest (WebAssembly, Node)"
+ctest --test-dir build/wasm --output-on-failure
+echo "== Node tests of the built module"
+node --test tests/node/

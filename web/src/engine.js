@@ -1,0 +1,199 @@
+// The engine: the WebAssembly module and thin wrappers over its classes. It runs wherever it
+// is imported: inside the package's Web Worker in browsers, or in-process in Node.
+// Every method is synchronous here; the public API (index.js) makes them asynchronous.
+import { KyutaiError, unwrap } from './errors.js';
+import { toMultistream } from './tokens.js';
+import { readChunks } from './sources.js';
+
+const isNode = typeof process === 'object' && !!process.versions?.node;
+
+// Picks the pthreads build when the page is cross-origin isolated (SharedArrayBuffer).
+export function threadsAvailable() {
+  if (isNode) return false;
+  return typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated === true;
+}
+
+export async function createEngine({ threads, moduleUrl, locateFile } = {}) {
+  const useThreads = threads === undefined ? threadsAvailable() : threads > 1 && threadsAvailable();
+  const url = moduleUrl ?? new URL(useThreads ? '../../dist/kyutai-mt.mjs' : '../../dist/kyutai.mjs', import.meta.url).href;
+  const { default: factory } = await import(/* @vite-ignore */ url);
+  const module = await factory(locateFile ? { locateFile } : {});
+  return new Engine(module, useThreads);
+}
+
+export class Engine {
+  constructor(module, threaded) {
+    this.module = module;
+    this.threaded = threaded;
+  }
+
+  // Bytes currently used by the WebAssembly heap (grows, never shrinks).
+  heapBytes() {
+    return this.module.HEAPU8.length;
+  }
+
+  // Feeds bytes from any source (ArrayBuffer, typed array, Blob, Response, ReadableStream,
+  // async iterable of chunks) into `push(ptr, size)`, one bounded heap buffer at a time.
+  async #stream(source, push, onProgress) {
+    const M = this.module;
+    let buffer = 0;
+    let capacity = 0;
+    try {
+      for await (const chunk of readChunks(source)) {
+        for (let offset = 0; offset < chunk.length; offset += 1 << 22) {
+          const part = chunk.subarray(offset, offset + (1 << 22));
+          if (part.length > capacity) {
+            if (buffer) M._free(buffer);
+            capacity = part.length;
+            buffer = M._malloc(capacity);
+            if (!buffer) throw new KyutaiError('out of memory allocating a load buffer', 'OUT_OF_MEMORY');
+          }
+          M.HEAPU8.set(part, buffer);
+          const progress = unwrap(push(buffer, part.length));
+          onProgress?.(progress);
+        }
+      }
+    } finally {
+      if (buffer) M._free(buffer);
+    }
+  }
+
+  // config: JSON text or object; weights: a safetensors source. Returns an LmModel.
+  async loadLm(config, weights, { format, threads, onProgress } = {}) {
+    const M = this.module;
+    const configText = typeof config === 'string' ? config : JSON.stringify(config);
+    const loader = new M.LmLoader();
+    const model = new M.LmModel();
+    try {
+      unwrap(loader.init(configText, { format: format ?? 'auto', threads: threads ?? 1 }));
+      await this.#stream(weights, (ptr, size) => loader.push(ptr, size), onProgress);
+      unwrap(model.load(loader));
+    } catch (e) {
+      model.delete();  // a failed load leaves no half-made model behind
+      throw e;
+    } finally {
+      loader.delete();
+    }
+    return new LmModel(this, model);
+  }
+}
+
+class Disposable {
+  #handle;
+  constructor(handle) {
+    this.#handle = handle;
+  }
+  get handle() {
+    if (!this.#handle) throw new KyutaiError(`${this.constructor.name} was disposed`, 'INVALID_STATE');
+    return this.#handle;
+  }
+  get disposed() {
+    return !this.#handle;
+  }
+  dispose() {
+    if (this.#handle) {
+      this.#handle.delete();
+      this.#handle = null;
+    }
+  }
+}
+
+export class LmModel extends Disposable {
+  constructor(engine, handle) {
+    super(handle);
+    this.engine = engine;
+    this.config = unwrap(handle.config());
+    this.sessions = new Set();
+  }
+  weightBytes() {
+    return unwrap(this.handle.weightBytes());
+  }
+  // Kyutai's embedding sum of text + audio tokens: {values: Float32Array, shape: [B, T, dim]}.
+  embeddingSum(input) {
+    return unwrap(this.handle.embeddingSum(toMultistream(input)));
+  }
+  // The fused transformer input under the configured strategy (with positional terms).
+  fuse(input, offset = 0) {
+    return unwrap(this.handle.fuse(toMultistream(input), offset));
+  }
+  forwardText(modelInput) {
+    return unwrap(this.handle.forwardText(toMultistream(modelInput)));
+  }
+  // Teacher-forced forward on pre-delay codes: text and audio logits (LMOutput view too).
+  forward(codes) {
+    return unwrap(this.handle.forward(toMultistream(codes)));
+  }
+  #session(Kind, Wrapper, options) {
+    const handle = new this.engine.module[Kind]();
+    try {
+      unwrap(handle.init(this.handle, options ?? {}));
+    } catch (e) {
+      handle.delete();
+      throw e;
+    }
+    const session = new Wrapper(this, handle);
+    this.sessions.add(session);
+    return session;
+  }
+  createAsrSession(options) {
+    return this.#session('AsrSession', AsrSession, options);
+  }
+  createTtsSession(options) {
+    return this.#session('TtsSession', TtsSession, options);
+  }
+  createDuplexSession(options) {
+    return this.#session('DuplexSession', DuplexSession, options);
+  }
+  createGenerator(options) {
+    return this.#session('LmGen', Generator, options);
+  }
+  // Disposes the model and every session created from it.
+  dispose() {
+    for (const s of this.sessions) s.dispose();
+    this.sessions.clear();
+    super.dispose();
+  }
+}
+
+class Session extends Disposable {
+  constructor(model, handle) {
+    super(handle);
+    this.model = model;
+  }
+  reset() {
+    unwrap(this.handle.reset());
+  }
+  dispose() {
+    this.model.sessions.delete(this);
+    super.dispose();
+  }
+}
+
+export class AsrSession extends Session {
+  // codes: the n_q audio codes of one frame -> {step, textToken, isPadding, vad}
+  pushFrame(codes) {
+    return unwrap(this.handle.pushFrame(codes));
+  }
+}
+
+export class TtsSession extends Session {
+  // One text token (or -1) per frame -> {step, textToken, audio: Int32Array | null}
+  pushText(token) {
+    return unwrap(this.handle.pushText(token));
+  }
+}
+
+export class DuplexSession extends Session {
+  pushFrame(codes) {
+    return unwrap(this.handle.pushFrame(codes));
+  }
+}
+
+export class Generator extends Session {
+  step(userCodes) {
+    return unwrap(this.handle.step(userCodes));
+  }
+  reset() {
+    throw new KyutaiError('create a new generator to restart', 'UNSUPPORTED');
+  }
+}
