@@ -5,10 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
+B=${BUILD_DIR:-build}
 
 echo "== GoogleTest (native)"
-ctest --test-dir build/native --output-on-failure -j 2
+ctest --test-dir $B/native --output-on-failure -j 2
 echo "== GoogleTest (WebAssembly, Node)"
-ctest --test-dir build/wasm --output-on-failure
+ctest --test-dir $B/wasm --output-on-failure
 echo "== Node tests of the built module"
 node --test tests/node/
