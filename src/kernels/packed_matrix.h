@@ -9,7 +9,8 @@
 // product (i32x4.dot_i16x8_s) multiplies and adds adjacent pairs:
 //   Q8: per k-pair, 32 int8 bytes: rows 0..7 then 8..15, each row's (k, k+1); one f32 scale
 //       per row (absmax / 127).
-//   Q4: blocks of 32 inputs with one f32 scale per (row, block) (absmax / 7); per k-pair,
+//   Q4: blocks of 32 inputs with one f32 scale per (row, block) (least-squares, see
+//       q4_block_scale); per k-pair,
 //       16 bytes whose low nibbles hold rows 0..7 and high nibbles rows 8..15, each value
 //       stored as q + 8.
 #pragma once
@@ -65,6 +66,9 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
                                const float* scale);
 // The inverse: what the converter writes (row-major quantized values + scales).
 void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::vector<float>* scale);
+
+// Scale of one 4-bit block (may be negative: the signed absmax maps to -8).
+float q4_block_scale(const float* w, int n);
 
 // Reconstructs row `row` as float32 (tests, accuracy reports, WebGPU upload).
 void unpack_row(const PackedMatrix& m, int row, float* out);

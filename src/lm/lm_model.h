@@ -108,6 +108,7 @@ class LmLoader {
   std::unique_ptr<LmModel> finish();
   size_t tensors_loaded() const { return loader_.tensors_loaded(); }
   std::vector<WeightLoader::Expected> expected() const { return loader_.expected(); }
+  const WeightLoader& weights() const { return loader_; }
 
  private:
   std::unique_ptr<LmModel> model_;

@@ -77,9 +77,16 @@ PackedMatrix WeightLoader::pack_float(const TensorInfo& info, const uint8_t* byt
 
 void WeightLoader::declare(const std::string& name,
                            std::function<void(const TensorInfo&, const uint8_t*)> load,
-                           const std::string& group, std::vector<int64_t> shape, Kind kind) {
+                           const std::string& group, std::vector<int64_t> shape, Kind kind,
+                           const void* target) {
   if (entries_.count(name)) fail(ErrorCode::Internal, "tensor '", name, "' declared twice");
-  entries_[name] = Entry{std::move(load), false, group, std::move(shape), kind};
+  entries_[name] = Entry{std::move(load), false, group, std::move(shape), kind, target};
+}
+
+void WeightLoader::visit(
+    const std::function<void(const std::string&, Kind, const void*, const std::vector<int64_t>&)>& fn) const {
+  for (const auto& [name, e] : entries_)
+    if (e.target) fn(name, e.kind, e.target, e.shape);
 }
 
 std::vector<WeightLoader::Expected> WeightLoader::expected() const {
@@ -143,7 +150,7 @@ void WeightLoader::load_scale(const std::string& name, int out, int in, Linear* 
 void WeightLoader::linear(const std::string& name, int out, int in, Linear* dst, bool with_bias) {
   declare(name + ".weight", [=](const TensorInfo& info, const uint8_t* bytes) {
     load_linear(name, out, in, dst, info, bytes);
-  }, "", {out, in}, Kind::Linear);
+  }, "", {out, in}, Kind::Linear, dst);
   // The scale of a pre-quantized weight: optional (float checkpoints have none).
   declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
     load_scale(name, out, in, dst, info, bytes);
@@ -164,7 +171,7 @@ void WeightLoader::linear_set(const std::string& concat_name, std::function<std:
     Linear* target = &(*dst)[s];
     declare(name + ".weight", [=](const TensorInfo& info, const uint8_t* bytes) {
       load_linear(name, out, in, target, info, bytes);
-    }, concat_name, {out, in}, Kind::Linear);
+    }, concat_name, {out, in}, Kind::Linear, target);
     declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
       load_scale(name, out, in, target, info, bytes);
     }, "optional");
@@ -176,7 +183,7 @@ void WeightLoader::vector(const std::string& name, std::vector<int64_t> shape, s
     expect_float(info);
     expect_shape(info, shape);
     *dst = to_f32(info, bytes);
-  }, "", shape, Kind::Vector);
+  }, "", shape, Kind::Vector, dst);
 }
 
 void WeightLoader::norm(const std::string& prefix, NormKind kind, int dim, Norm* dst) {
@@ -198,7 +205,9 @@ void WeightLoader::table(const std::string& name, int rows, int width, Embedding
     dst->rows = rows;
     dst->width = width;
     size_t n = size_t(rows) * width;
-    bool want_f32 = options_.format ? *options_.format == WeightFormat::F32 : info.dtype != DType::BF16;
+    // Tables are only gathered (one row per token), so their size costs memory, not time:
+    // they keep the checkpoint's precision unless bf16 is asked for explicitly.
+    bool want_f32 = info.dtype != DType::BF16 && !(options_.format && *options_.format == WeightFormat::BF16);
     dst->bf16 = !want_f32;
     if (dst->bf16) {
       dst->bf16_data.resize(n);
@@ -212,7 +221,7 @@ void WeightLoader::table(const std::string& name, int rows, int width, Embedding
       dst->f32_data.resize(n);
       convert_to_f32(info.dtype, bytes, n, dst->f32_data.data());
     }
-  }, "", {rows, width}, Kind::Table);
+  }, "", {rows, width}, Kind::Table, dst);
 }
 
 void WeightLoader::ignore(const std::string& name) {

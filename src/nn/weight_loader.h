@@ -57,6 +57,12 @@ class WeightLoader {
   };
   std::vector<Expected> expected() const;
 
+  // After loading: every declared destination by tensor name (split layout), for tools that
+  // re-export a loaded model (the quantizing converter). `target` is a Linear*, a
+  // std::vector<float>* or an EmbeddingTable* according to `kind`.
+  void visit(const std::function<void(const std::string& name, Kind kind, const void* target,
+                                      const std::vector<int64_t>& shape)>& fn) const;
+
   void add(const TensorInfo& info, const uint8_t* bytes);
   // Throws naming every missing tensor.
   void finish();
@@ -71,9 +77,11 @@ class WeightLoader {
     std::string group;  // entries satisfied together (linear sets: split or concatenated)
     std::vector<int64_t> shape;
     Kind kind = Kind::Vector;
+    const void* target = nullptr;
   };
   void declare(const std::string& name, std::function<void(const TensorInfo&, const uint8_t*)> load,
-               const std::string& group = "", std::vector<int64_t> shape = {}, Kind kind = Kind::Vector);
+               const std::string& group = "", std::vector<int64_t> shape = {}, Kind kind = Kind::Vector,
+               const void* target = nullptr);
   void load_linear(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
                    const uint8_t* bytes);
   void load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,

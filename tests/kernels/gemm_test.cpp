@@ -1,0 +1,177 @@
+// Packed-weight matrix products: every format against a plain reference, SIMD128 against
+// scalar (bit-identical by construction), threads against one thread, quantization bounds.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/thread_pool.h"
+#include "kernels/gemm.h"
+#include "kernels/packed_matrix.h"
+#include "lm/sampling.h"
+
+namespace kyutai {
+namespace {
+
+std::vector<float> random_matrix(int rows, int cols, uint64_t seed, float scale = 1.0f) {
+  Random rng(seed);
+  std::vector<float> m(size_t(rows) * cols);
+  for (auto& v : m) v = scale * float(2 * rng.uniform() - 1);
+  return m;
+}
+
+// y = W x in double precision from the *dequantized* packed weights (what the format holds).
+std::vector<double> reference(const PackedMatrix& w, const std::vector<float>& x, int rows) {
+  std::vector<double> y(size_t(rows) * w.out);
+  std::vector<float> row(w.in);
+  for (int o = 0; o < w.out; ++o) {
+    unpack_row(w, o, row.data());
+    for (int r = 0; r < rows; ++r) {
+      double s = 0;
+      for (int k = 0; k < w.in; ++k) s += double(row[k]) * x[size_t(r) * w.in + k];
+      y[size_t(r) * w.out + o] = s;
+    }
+  }
+  return y;
+}
+
+struct Shape {
+  int out, in, rows;
+};
+
+class GemmFormats : public ::testing::TestWithParam<std::tuple<WeightFormat, Shape>> {};
+
+TEST_P(GemmFormats, MatchesDequantizedReference) {
+  auto [format, shape] = GetParam();
+  auto w = random_matrix(shape.out, shape.in, 1);
+  auto x = random_matrix(shape.rows, shape.in, 2);
+  PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data());
+  std::vector<float> y(size_t(shape.rows) * shape.out);
+  gemm(m, x.data(), shape.rows, y.data(), nullptr, nullptr);
+  std::vector<double> ref = reference(m, x, shape.rows);
+  // Float formats: summation order only. Quantized: int16 activations add <= 1/32767 of
+  // max|x| per element, i.e. at most in * max|w| * max|x| / 32767.
+  const bool quantized = format == WeightFormat::Q8 || format == WeightFormat::Q4;
+  const double tol = quantized ? shape.in * 1.0 / 32767 + 1e-4 : 1e-4 * std::sqrt(double(shape.in));
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], tol) << "index " << i;
+}
+
+TEST_P(GemmFormats, QuantizationErrorIsBoundedByTheFormat) {
+  auto [format, shape] = GetParam();
+  auto w = random_matrix(shape.out, shape.in, 3);
+  PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data());
+  std::vector<float> row(shape.in);
+  double worst = 0, squares = 0;
+  for (int o = 0; o < shape.out; ++o) {
+    unpack_row(m, o, row.data());
+    for (int k = 0; k < shape.in; ++k) {
+      double d = std::fabs(row[k] - w[size_t(o) * shape.in + k]);
+      worst = std::max(worst, d);
+      squares += d * d;
+    }
+  }
+  const double rms = std::sqrt(squares / (double(shape.out) * shape.in));
+  // |w| <= 1. q8: half a step of the row's absmax (1/254). bf16: 2^-9 relative. q4: the
+  // scale is the least-squares choice per block, which may clip the largest value a little:
+  // bound the RMS error by a third of a step (uniform rounding error is step / sqrt 12).
+  if (format == WeightFormat::Q4) {
+    EXPECT_LE(rms, 1.0 / 7 / 3);
+    EXPECT_LE(worst, 0.25);
+  } else {
+    const double bound = format == WeightFormat::Q8 ? 0.5 / 127 : format == WeightFormat::BF16 ? 1.0 / 256 : 0.0;
+    EXPECT_LE(worst, bound + 1e-7);
+  }
+}
+
+TEST_P(GemmFormats, ThreadsGiveTheSameResultAsOneThread) {
+  auto [format, shape] = GetParam();
+  auto w = random_matrix(shape.out, shape.in, 5);
+  auto x = random_matrix(shape.rows, shape.in, 6);
+  PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data());
+  std::vector<float> one(size_t(shape.rows) * shape.out), many(one.size());
+  gemm(m, x.data(), shape.rows, one.data(), nullptr, nullptr);
+  ThreadPool pool(3);
+  gemm(m, x.data(), shape.rows, many.data(), nullptr, &pool);
+  EXPECT_EQ(one, many);
+}
+
+TEST_P(GemmFormats, Simd128IsBitIdenticalToScalar) {
+#ifndef __wasm_simd128__
+  GTEST_SKIP() << "SIMD128 kernels exist only in the WebAssembly build";
+#else
+  auto [format, shape] = GetParam();
+  auto w = random_matrix(shape.out, shape.in, 7);
+  auto x = random_matrix(shape.rows, shape.in, 8, 3.0f);
+  PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data());
+  QuantizedRows xq;
+  const bool quantized = format == WeightFormat::Q8 || format == WeightFormat::Q4;
+  if (quantized) quantize_rows(x.data(), shape.rows, m.in, m.in_padded, &xq);
+  std::vector<float> a(size_t(shape.rows) * shape.out), b(a.size());
+  simd128::gemm_panels(m, x.data(), quantized ? &xq : nullptr, shape.rows, a.data(), 0, m.panels());
+  scalar::gemm_panels(m, x.data(), quantized ? &xq : nullptr, shape.rows, b.data(), 0, m.panels());
+  EXPECT_EQ(a, b);
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, GemmFormats,
+    ::testing::Combine(::testing::Values(WeightFormat::F32, WeightFormat::BF16, WeightFormat::Q8, WeightFormat::Q4),
+                       ::testing::Values(Shape{16, 32, 1}, Shape{37, 61, 3}, Shape{130, 600, 2}, Shape{5, 7, 1})),
+    [](const auto& info) {
+      auto s = std::get<1>(info.param);
+      return std::string(weight_format_name(std::get<0>(info.param))) + "_" + std::to_string(s.out) + "x" +
+             std::to_string(s.in) + "x" + std::to_string(s.rows);
+    });
+
+TEST(Quantization, PrequantizedExportRoundTripsExactly) {
+  for (WeightFormat format : {WeightFormat::Q8, WeightFormat::Q4})
+    for (Shape shape : {Shape{16, 32, 1}, Shape{37, 61, 1}, Shape{5, 7, 1}}) {
+      SCOPED_TRACE(weight_format_name(format));
+      auto w = random_matrix(shape.out, shape.in, 4);
+      PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data());
+      std::vector<uint8_t> q;
+      std::vector<float> s;
+      export_quantized(m, &q, &s);
+      PackedMatrix back = pack_prequantized(format, shape.out, shape.in, q.data(), s.data());
+      ASSERT_EQ(back.data.bytes(), m.data.bytes());
+      EXPECT_EQ(std::memcmp(back.data.data(), m.data.data(), m.data.bytes()), 0);
+      EXPECT_EQ(std::memcmp(back.scales.data(), m.scales.data(), m.scales.bytes()), 0);
+    }
+}
+
+TEST(Gemm, BiasIsAddedPerOutput) {
+  auto w = random_matrix(20, 9, 9);
+  auto x = random_matrix(2, 9, 10);
+  std::vector<float> bias(20);
+  for (int i = 0; i < 20; ++i) bias[i] = float(i);
+  PackedMatrix m = pack_matrix_f32(WeightFormat::F32, 20, 9, w.data());
+  std::vector<float> with(40), without(40);
+  gemm(m, x.data(), 2, with.data(), bias.data(), nullptr);
+  gemm(m, x.data(), 2, without.data(), nullptr, nullptr);
+  for (int i = 0; i < 40; ++i) EXPECT_FLOAT_EQ(with[i], without[i] + float(i % 20));
+}
+
+TEST(Gemm, NonFiniteInputGivesNanNotGarbage) {
+  auto w = random_matrix(16, 40, 11);
+  std::vector<float> x(40, 0.5f);
+  x[3] = NAN;
+  for (WeightFormat f : {WeightFormat::F32, WeightFormat::Q8, WeightFormat::Q4}) {
+    PackedMatrix m = pack_matrix_f32(f, 16, 40, w.data());
+    std::vector<float> y(16);
+    gemm(m, x.data(), 1, y.data(), nullptr, nullptr);
+    for (float v : y) EXPECT_TRUE(std::isnan(v)) << weight_format_name(f);
+  }
+}
+
+TEST(ThreadPool, CoversTheRangeExactlyOnce) {
+  ThreadPool pool(4);
+  std::vector<int> hits(1001, 0);
+  pool.parallel_for(1001, [&](int b, int e) {
+    for (int i = b; i < e; ++i) hits[i]++;
+  });
+  for (int h : hits) ASSERT_EQ(h, 1);
+  EXPECT_EQ(pool.threads(), ThreadPool::hardware_threads() > 0 ? pool.threads() : 1);
+}
+
+}  // namespace
+}  // namespace kyutai

@@ -1,0 +1,170 @@
+// Weight formats against f32 on the conformance checkpoints: top-1 agreement of text and
+// audio logits (q8 must agree on >= 99% of positions; q4 and bf16 are reported), and the
+// converter's quantized files reproduce load-time quantization exactly.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "lm/lm_model.h"
+#include "lm/quantized_export.h"
+#include "lm/sampling.h"
+#include "lm_fixture.h"
+#include "test_util.h"
+
+using kyutai::test::VTensor;
+
+namespace kyutai {
+namespace {
+
+std::unique_ptr<LmModel> load_as(const std::string& dir, WeightFormat format) {
+  LoadOptions o;
+  o.format = format;
+  auto bytes = test::read_file(test::data_path(dir + "/weights.safetensors"));
+  return load_lm(test::lm_fixture(dir).config, bytes.data(), bytes.size(), o);
+}
+
+struct Agreement {
+  int same = 0, total = 0;
+  double max_diff = 0;
+  void add(const std::vector<float>& a, const std::vector<float>& b, int n) {
+    for (size_t i = 0; i + n <= a.size(); i += n) {
+      if (std::isnan(a[i])) continue;
+      same += argmax(a.data() + i, n) == argmax(b.data() + i, n);
+      ++total;
+    }
+    max_diff = std::max(max_diff, test::max_abs_diff(a, b));
+  }
+  double rate() const { return total ? double(same) / total : 1.0; }
+};
+
+// Every teacher-forced position of the `cases` (random-weight logits: many near-ties).
+Agreement case_agreement(WeightFormat format) {
+  Agreement ag;
+  for (const std::string& dir : test::lm_checkpoints()) {
+    const LmModel& ref = *test::lm_fixture(dir).model;
+    auto q = load_as(dir, format);
+    for (const Json& c : test::vectors(dir).at("cases").as_array()) {
+      MultistreamInput codes = test::multistream(test::tensor(c.at("codes")));
+      LmForward a = ref.forward(codes), b = q->forward(codes);
+      ag.add(a.text.text_logits, b.text.text_logits, ref.config().text_card_out);
+      ag.add(a.audio_logits, b.audio_logits, ref.config().card);
+    }
+  }
+  return ag;
+}
+
+// The decisions of Kyutai's greedy runs (text and every Depformer position at each step, fed
+// the reference history): the vectors whose seeds were chosen for a clear top-1 margin.
+Agreement decision_agreement(WeightFormat format) {
+  Agreement ag;
+  for (const std::string& dir : test::lm_checkpoints()) {
+    auto q = load_as(dir, format);
+    const LmConfig& c = q->config();
+    const Json& g = test::vectors(dir).at("greedy_generation");
+    VTensor mi = test::tensor(g.at("model_input")), text = test::tensor(g.at("sampled_text"));
+    VTensor audio = test::tensor(g.at("sampled_audio")), dep_in = test::tensor(g.at("depformer_input_tokens"));
+    const int T = int(mi.shape[2]), K = int(mi.shape[1]), Q = c.dep_q;
+    LmState state = q->new_state();
+    std::vector<int32_t> column(K);
+    std::vector<float> tout(c.dim), logits(c.text_card_out), dep(c.card);
+    for (int t = 0; t < T; ++t) {
+      for (int k = 0; k < K; ++k) column[k] = int32_t(mi.i[size_t(k) * T + t]);
+      q->step(column.data(), state, tout.data(), logits.data());
+      ag.same += argmax(logits.data(), c.text_card_out) == text.i[t];
+      ++ag.total;
+      state.depformer.reset();
+      for (int k = 0; k < Q; ++k) {
+        q->depformer_step(k, int32_t(dep_in.i[size_t(t) * Q + k]), tout.data(), state, dep.data());
+        ag.same += argmax(dep.data(), c.card) == audio.i[size_t(k) * T + t];
+        ++ag.total;
+      }
+    }
+  }
+  return ag;
+}
+
+void report(const char* what, WeightFormat f, const Agreement& ag) {
+  std::printf("[ accuracy ] %s vs f32, %s: top-1 agreement %.2f%% of %d positions%s\n", weight_format_name(f), what,
+              100 * ag.rate(), ag.total,
+              ag.max_diff > 0 ? (", max |logit diff| " + std::to_string(ag.max_diff)).c_str() : "");
+}
+
+TEST(Quantization, Q8AgreesWithF32OnAtLeast99PercentOfGreedyDecisions) {
+  Agreement decisions = decision_agreement(WeightFormat::Q8);
+  Agreement cases = case_agreement(WeightFormat::Q8);
+  report("greedy decisions", WeightFormat::Q8, decisions);
+  report("all teacher-forced positions", WeightFormat::Q8, cases);
+  RecordProperty("q8_top1_decisions", std::to_string(decisions.rate()));
+  RecordProperty("q8_top1_all_positions", std::to_string(cases.rate()));
+  EXPECT_GE(decisions.rate(), 0.99);
+  // Random weights leave near-ties in ordinary positions; even bf16 flips about 1% of them.
+  EXPECT_GE(cases.rate(), 0.95);
+}
+
+TEST(Quantization, Q4AndBf16AgreementIsReported) {
+  for (WeightFormat f : {WeightFormat::Q4, WeightFormat::BF16}) {
+    Agreement decisions = decision_agreement(f), cases = case_agreement(f);
+    report("greedy decisions", f, decisions);
+    report("all teacher-forced positions", f, cases);
+    RecordProperty(std::string(weight_format_name(f)) + "_top1_decisions", std::to_string(decisions.rate()));
+    EXPECT_GT(decisions.rate(), f == WeightFormat::BF16 ? 0.99 : 0.6);
+  }
+}
+
+TEST(Quantization, ConvertedFileLoadsToTheSameModelAsLoadTimeQuantization) {
+  for (WeightFormat f : {WeightFormat::Q8, WeightFormat::Q4}) {
+    SCOPED_TRACE(weight_format_name(f));
+    const std::string dir = "lm-variants/v1_layernorm_sin_plainffn";  // biases, norms, layer scale
+    LoadOptions o;
+    o.format = f;
+    o.use_xnnpack = false;
+    LmLoader loader(test::lm_fixture(dir).config, o);
+    auto bytes = test::read_file(test::data_path(dir + "/weights.safetensors"));
+    SafetensorsFile st(bytes.data(), bytes.size());
+    for (const auto& t : st.header().tensors) loader.add_tensor(t, st.tensor_data(t));
+    auto model = loader.finish();
+    std::vector<uint8_t> file;
+    export_weights(loader.weights(), {{"kyutai_wasm.format", weight_format_name(f)}},
+                   [&](const uint8_t* p, size_t n) { file.insert(file.end(), p, p + n); });
+    EXPECT_LT(file.size(), bytes.size() * (f == WeightFormat::Q8 ? 0.6 : 0.5)) << "the quantized file is smaller";
+    SafetensorsFile converted(file.data(), file.size());
+    ASSERT_NE(converted.header().find("transformer.layers.0.linear1.weight_scale"), nullptr);
+    EXPECT_EQ(converted.header().find("transformer.layers.0.linear1.weight")->dtype,
+              f == WeightFormat::Q8 ? DType::I8 : DType::U8);
+    auto reloaded = load_lm(test::lm_fixture(dir).config, file.data(), file.size());  // no format asked
+    MultistreamInput codes = test::multistream(test::tensor(test::vectors(dir).at("cases").as_array()[0].at("codes")));
+    LmForward a = model->forward(codes), b = reloaded->forward(codes);
+    EXPECT_EQ(a.audio_logits, b.audio_logits);
+    EXPECT_EQ(a.text.text_logits, b.text.text_logits);
+  }
+}
+
+TEST(Quantization, QuantizedWeightWithoutItsScaleIsNamed) {
+  const std::string dir = "lm";
+  LoadOptions o;
+  o.format = WeightFormat::Q8;
+  o.use_xnnpack = false;
+  LmLoader loader(test::lm_fixture(dir).config, o);
+  auto bytes = test::read_file(test::data_path(dir + "/weights.safetensors"));
+  SafetensorsFile st(bytes.data(), bytes.size());
+  for (const auto& t : st.header().tensors) loader.add_tensor(t, st.tensor_data(t));
+  auto model = loader.finish();
+  std::vector<uint8_t> file;
+  export_weights(loader.weights(), {}, [&](const uint8_t* p, size_t n) { file.insert(file.end(), p, p + n); });
+  SafetensorsFile converted(file.data(), file.size());
+  std::vector<TensorToWrite> kept;
+  for (const auto& t : converted.header().tensors)
+    if (t.name != "text_linear.weight_scale")
+      kept.push_back({t.name, t.dtype, t.shape,
+                      std::vector<uint8_t>(converted.tensor_data(t), converted.tensor_data(t) + t.byte_size())});
+  auto broken = serialize_safetensors(kept);
+  try {
+    load_lm(test::lm_fixture(dir).config, broken.data(), broken.size());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'text_linear.weight_scale'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace kyutai
