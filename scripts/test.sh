@@ -11,5 +11,9 @@ echo "== GoogleTest (native)"
 ctest --test-dir $B/native --output-on-failure -j 2
 echo "== GoogleTest (WebAssembly, Node)"
 ctest --test-dir $B/wasm --output-on-failure
-echo "== Node tests of the built module"
+echo "== Node tests of the built module and the JS package"
 node --test tests/node/
+echo "== Browser tests (Playwright, headless Chromium: demo, worklets, worker, threads, microphone)"
+npx playwright test --project=browser --project=microphone
+echo "== Package test (npm pack, install the tarball, use it from Node and Chromium)"
+npx playwright test --project=package

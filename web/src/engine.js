@@ -27,6 +27,11 @@ export class Engine {
     this.threaded = threaded;
   }
 
+  // "wasm-simd-threads" for the pthreads build, "wasm-simd" otherwise.
+  get backend() {
+    return this.threaded ? 'wasm-simd-threads' : 'wasm-simd';
+  }
+
   // Bytes currently used by the WebAssembly heap (grows, never shrinks).
   heapBytes() {
     return this.module.HEAPU8.length;
@@ -107,6 +112,10 @@ export class LmModel extends Disposable {
   }
   weightBytes() {
     return unwrap(this.handle.weightBytes());
+  }
+  // Threads the model's kernels run on (the caller included; 1 in the single-threaded build).
+  threads() {
+    return unwrap(this.handle.threads());
   }
   // Kyutai's embedding sum of text + audio tokens: {values: Float32Array, shape: [B, T, dim]}.
   embeddingSum(input) {

@@ -16,3 +16,33 @@ export function unwrap(result) {
   }
   return result;
 }
+
+// Errors cross the worker boundary as plain data: structured cloning keeps only the
+// message of an Error (Chromium drops custom names and properties such as `code`), so the
+// host sends {name, code, message} and the caller rebuilds the same kind of error.
+export function serializeError(error) {
+  if (error instanceof Error) {
+    return { name: error.name, code: error.code, message: error.message, stack: error.stack };
+  }
+  return { name: 'Error', message: String(error) };
+}
+
+const STANDARD_ERRORS = { TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError };
+
+export function deserializeError(data) {
+  let error;
+  if (data.name === 'KyutaiError' || data.code !== undefined) {
+    error = new KyutaiError(data.message, data.code ?? 'INTERNAL');
+  } else {
+    const Kind = STANDARD_ERRORS[data.name] ?? Error;
+    error = new Kind(data.message);
+    if (error.name !== data.name) error.name = data.name;
+  }
+  // Keep the engine-side stack (where it failed) below the caller's own frames.
+  if (data.stack) {
+    const lines = data.stack.split('\n');
+    if (lines[0].includes(data.message)) lines.shift();  // "Name: message" is already on top
+    error.stack = `${error.stack}\n    --- in the engine ---\n${lines.join('\n')}`;
+  }
+  return error;
+}

@@ -1,0 +1,46 @@
+// Playwright: headless Debian Chromium (/usr/bin/chromium; no browser is downloaded) against
+// the project's own static server (scripts/serve.mjs), which also serves every path under
+// /coi/ with the cross-origin isolation headers the threaded build needs.
+import { defineConfig } from '@playwright/test';
+import { SPEECH_WAV } from './e2e/env.mjs';
+
+const PORT = Number(process.env.KYUTAI_E2E_PORT ?? 8931);
+
+const chromium = '/usr/bin/chromium';
+const args = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+// Chromium's fake capture device plays this file (looped) as the microphone; the fake UI
+// grants the permission prompt.
+const microphone = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  `--use-file-for-fake-audio-capture=${SPEECH_WAV}`, '--autoplay-policy=no-user-gesture-required'];
+
+export default defineConfig({
+  testDir: 'e2e',
+  testMatch: '*.spec.mjs',
+  // Two cores: one worker, generous timeouts, no retries (a flaky test should be fixed, not retried).
+  workers: 1,
+  fullyParallel: false,
+  retries: 0,
+  timeout: 120_000,
+  expect: { timeout: 30_000 },
+  reporter: [['list']],
+  outputDir: 'test-results',
+  globalSetup: './e2e/global-setup.mjs',
+  globalTeardown: './e2e/global-teardown.mjs',
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    launchOptions: { executablePath: chromium, args },
+  },
+  projects: [
+    { name: 'browser', testIgnore: ['microphone.spec.mjs', 'package.spec.mjs'] },
+    { name: 'microphone', testMatch: 'microphone.spec.mjs', use: { launchOptions: { executablePath: chromium, args: [...args, ...microphone] } } },
+    { name: 'package', testMatch: 'package.spec.mjs' },
+  ],
+  webServer: {
+    command: `node scripts/serve.mjs --port ${PORT}`,
+    url: `http://127.0.0.1:${PORT}/package.json`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: 'ignore',
+  },
+});

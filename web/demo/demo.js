@@ -1,0 +1,180 @@
+// The demo page: loads the bundled model in a worker, then streams the microphone or a file
+// through the capture worklet into an ASR session and shows what comes out.
+// State for tests and the curious: window.kyutaiDemo.
+import { loadModel, createCapture, FRAME_SIZE, SAMPLE_RATE } from '../src/index.js';
+import { BUNDLE_URL, BUNDLE_FILES } from './bundle.js';
+import { TokenGrid } from './token-grid.js';
+
+const $ = (id) => document.getElementById(id);
+const state = (window.kyutaiDemo = {
+  ready: false, error: null, model: null, source: null, running: false,
+  results: [], words: [], stats: null, captureStats: null, runs: 0,
+});
+
+let model = null;
+let grid = null;
+let run = null;  // {session, stream, capture, context}
+
+function setStatus(text, isError = false) {
+  $('status').textContent = text;
+  $('status').classList.toggle('error', isError);
+}
+
+function showError(e) {
+  console.error(e);
+  state.error = { name: e.name, code: e.code, message: e.message };
+  setStatus(`${e.name}${e.code ? ` (${e.code})` : ''}: ${e.message}`, true);
+}
+
+const ms = (v) => (v === undefined || v === null ? '–' : `${v.toFixed(1)} ms`);
+
+function showStats(s) {
+  if (!s) return;
+  state.stats = s;
+  $('frames').textContent = s.framesProcessed;
+  $('dropped').textContent = s.dropped;
+  $('queued').textContent = s.queued;
+  $('latency').textContent = ms(s.latencyMs);
+  $('compute').textContent = `${ms(s.computeMs)} (mean ${s.meanComputeMs.toFixed(1)})`;
+  $('rtf').textContent = s.rtf.toFixed(3);
+}
+
+function showWords(words) {
+  for (const w of words) {
+    state.words.push({ text: w.text, tokens: Array.from(w.tokens), start: w.start });
+    const span = document.createElement('span');
+    if (w.text !== null) span.textContent = `${w.text} `;
+    else {
+      span.className = 'ids';  // no text tokenizer in the bundle: show the word's token ids
+      span.textContent = `[${Array.from(w.tokens).join(' ')}] `;
+    }
+    $('text').append(span);
+  }
+}
+
+async function init() {
+  const t0 = performance.now();
+  const tokenizer = BUNDLE_FILES.tokenizer ? new URL(BUNDLE_FILES.tokenizer, BUNDLE_URL) : undefined;
+  const frameTokenizer = BUNDLE_FILES.mimi
+    ? { type: 'mimi', config: new URL(BUNDLE_FILES.mimi.config, BUNDLE_URL), weights: new URL(BUNDLE_FILES.mimi.weights, BUNDLE_URL) }
+    : 'band-energy';
+  model = await loadModel({
+    config: new URL(BUNDLE_FILES.config, BUNDLE_URL),
+    weights: new URL(BUNDLE_FILES.weights, BUNDLE_URL),
+    tokenizer,
+    frameTokenizer,
+    onProgress: ({ loaded, total }) => {
+      if (total) $('load-progress').value = loaded / total;
+    },
+  });
+  const c = model.config;
+  const loadMs = performance.now() - t0;
+  $('load-progress').value = 1;
+  $('model-name').textContent = `${c.modelType || 'lm'} · ${BUNDLE_URL.pathname}`;
+  $('model-shape').textContent = `dim ${c.dim}, ${c.numLayers} layers, ${c.nQ} codebooks × ${c.card}, text vocabulary ${c.textCard}, ${(model.weightBytes / 1e6).toFixed(2)} MB of weights`;
+  $('backend').textContent = model.backend;
+  $('threads').textContent = String(model.threads);
+  const ft = model.frameTokenizer;
+  $('frame-tokenizer').textContent = `${ft.kind}${ft.kind === 'band-energy' ? ' (placeholder until Mimi)' : ''}: ${ft.codebooks} codes per ${ft.frameSize} samples`;
+  $('text-tokenizer').textContent = model.textTokenizer ? `SentencePiece, ${model.textTokenizer.vocabSize} pieces` : 'none in this bundle: words shown as token ids';
+  $('isolation').textContent = crossOriginIsolated
+    ? 'This page is cross-origin isolated: the pthreads build runs.'
+    : 'Not cross-origin isolated: single-threaded build. The same page under /coi/ runs the threaded build.';
+  grid = new TokenGrid($('tokens'), { codebooks: c.nQ, card: c.card, paddingIds: [c.textPaddingId, c.textEndPaddingId] });
+  Object.assign(state, {
+    ready: true,
+    model: { backend: model.backend, threads: model.threads, config: c, weightBytes: model.weightBytes, frameTokenizer: ft, loadMs, crossOriginIsolated },
+  });
+  $('mic').disabled = false;
+  $('file').disabled = false;
+  setStatus(`ready (loaded in ${loadMs.toFixed(0)} ms)`);
+}
+
+// A fresh session per run; results go to the grid, the text and the readouts.
+async function begin(source) {
+  await stop();
+  state.runs++;
+  state.source = source;
+  state.results = [];
+  state.words = [];
+  state.stats = null;
+  $('text').textContent = '';
+  grid.clear();
+  run = { session: await model.createAsrSession() };
+  return run;
+}
+
+function listen(stream) {
+  stream.addEventListener('result', ({ detail: r }) => {
+    state.results.push({ step: r.step, textToken: r.textToken, codes: Array.from(r.codes), seq: r.seq, latencyMs: r.timing.latencyMs });
+    grid.push(r.textToken, r.codes);
+    showWords(r.words);
+    showStats(r.stats);
+  });
+  stream.addEventListener('stats', ({ detail }) => showStats(detail));
+  stream.addEventListener('error', ({ detail }) => showError(detail));
+  stream.addEventListener('end', ({ detail }) => {
+    showWords(detail.words);
+    showStats(detail.stats);
+  });
+}
+
+async function startMicrophone() {
+  const r = await begin('microphone');
+  r.context = new AudioContext({ sampleRate: SAMPLE_RATE });
+  await r.context.resume();
+  r.capture = await createCapture(r.context, { source: 'microphone' });
+  r.capture.addEventListener('stats', ({ detail }) => {
+    if (!state.captureStats || detail.framesPosted >= state.captureStats.framesPosted) state.captureStats = detail;
+  });
+  r.stream = await r.session.connect(r.capture, { maxQueuedFrames: 25 });
+  listen(r.stream);
+  state.running = true;
+  $('stop').disabled = false;
+  setStatus(`listening (${r.context.sampleRate} Hz)…`);
+}
+
+// A file is not live: it is rendered through the same worklet by an OfflineAudioContext (much
+// faster than real time), and every frame is kept (no queue bound).
+async function runFile(file) {
+  const r = await begin('file');
+  setStatus(`decoding ${file.name}…`);
+  const decoded = await new OfflineAudioContext(1, 1, SAMPLE_RATE).decodeAudioData(await file.arrayBuffer());
+  const frames = Math.ceil(decoded.length / FRAME_SIZE);
+  r.context = new OfflineAudioContext(1, frames * FRAME_SIZE, SAMPLE_RATE);  // the last frame padded with silence
+  const source = r.context.createBufferSource();
+  source.buffer = decoded;
+  r.capture = await createCapture(r.context, { source });
+  r.stream = await r.session.connect(r.capture, { maxQueuedFrames: Infinity });
+  listen(r.stream);
+  state.running = true;
+  setStatus(`transcribing ${file.name} (${frames} frames)…`);
+  source.start();
+  await r.context.startRendering();
+  // Every frame the worklet posted must come back as a result before the stream is closed.
+  state.captureStats = await r.capture.stats();
+  await r.stream.whenProcessed(state.captureStats.framesPosted);
+  await stop();
+  setStatus(`done: ${file.name}, ${frames} frames`);
+}
+
+async function stop() {
+  if (!run) return;
+  const r = run;
+  run = null;
+  state.running = false;
+  $('stop').disabled = true;
+  if (r.capture) state.captureStats = await r.capture.dispose();  // final: nothing is posted after
+  if (r.stream) showStats((await r.stream.close()).stats);
+  if (r.context && r.context.state !== 'closed' && r.context.close) await r.context.close();
+  await r.session.dispose();
+}
+
+$('mic').addEventListener('click', () => startMicrophone().catch(showError));
+$('stop').addEventListener('click', () => stop().then(() => setStatus('stopped')).catch(showError));
+$('file').addEventListener('change', (e) => {
+  const file = e.target.files[0];
+  if (file) runFile(file).catch(showError);
+});
+
+init().catch(showError);

@@ -1,0 +1,676 @@
+// The engine side of the RPC layer. A Host owns one Engine (the WebAssembly module) and a
+// table of live objects (models, sessions, tokenizers, audio streams) by numeric id, and
+// executes request messages against them. The same Host runs inside the package's Web
+// Worker (worker.js) and, in Node or with {worker: false}, in the caller's own thread
+// (client.js connects to it directly); both paths exchange exactly the same messages:
+//
+//   caller -> host   {type: 'call', id, target, method, args}        target 0 is the host
+//   host -> caller   {type: 'result', id, value}
+//                    {type: 'error', id, error: {name, code, message, stack}}
+//                    {type: 'progress', id, data}                     during a long call
+//                    {type: 'event', target, name, data}              from a live object
+//
+// Only methods listed in a class's static `remote` are callable. Typed arrays in results are
+// fresh copies, so their buffers are transferred (no copy) when a worker posts them back.
+import { createEngine } from './engine.js';
+import { KyutaiError, serializeError } from './errors.js';
+import { readChunks } from './sources.js';
+import { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_RATE } from './frame-tokenizer.js';
+import { FrameQueue } from './frame-queue.js';
+import { WordAssembler } from './words.js';
+
+const now = () => performance.now();
+const FRAME_MS = 1000 / FRAME_RATE;  // 80 ms of audio per frame
+
+// Lets queued messages (new frames, calls) in between two frames of inference.
+// setImmediate in Node; a MessageChannel elsewhere (setTimeout would be clamped to 4 ms).
+let yieldChannel = null;
+const yieldQueue = [];
+function yieldToEventLoop() {
+  if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
+  if (!yieldChannel) {
+    yieldChannel = new MessageChannel();
+    yieldChannel.port1.onmessage = () => yieldQueue.shift()?.();
+  }
+  return new Promise((resolve) => {
+    yieldQueue.push(resolve);
+    yieldChannel.port2.postMessage(0);
+  });
+}
+
+// Buffers of the typed arrays in a result, for the transfer list.
+export function collectTransfer(value, out = new Set(), depth = 0) {
+  if (!value || typeof value !== 'object' || depth > 4) return out;
+  if (ArrayBuffer.isView(value)) {
+    if (value.buffer instanceof ArrayBuffer && value.byteLength === value.buffer.byteLength) out.add(value.buffer);
+    return out;
+  }
+  for (const v of Array.isArray(value) ? value : Object.values(value)) collectTransfer(v, out, depth + 1);
+  return out;
+}
+
+async function readAll(source) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of readChunks(source)) {
+    chunks.push(c);
+    size += c.length;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+function needEngineMethod(engine, name, what) {
+  if (typeof engine[name] !== 'function') {
+    throw new KyutaiError(`${what} is not available in this build of the engine (engine.${name} is missing)`, 'UNSUPPORTED');
+  }
+}
+
+// Throttled progress: at most one message per 1% or per 100 ms, plus the last one.
+function progressReporter(send, knownTotal) {
+  let lastTime = -Infinity;
+  let lastFraction = -1;
+  return (p) => {
+    const total = p.totalBytes ?? knownTotal;
+    const data = { loaded: p.bytes, total, tensors: p.tensors };
+    const fraction = total ? p.bytes / total : 0;
+    const t = now();
+    if (fraction >= 1 || t - lastTime >= 100 || fraction - lastFraction >= 0.01) {
+      lastTime = t;
+      lastFraction = fraction;
+      send(data);
+    }
+  };
+}
+
+export class Host {
+  static remote = ['init', 'loadModel', 'dispose', 'describe'];
+
+  #post;
+  #engine = null;
+  #engineOptions = {};
+  #objects = new Map();
+  #nextId = 1;
+
+  // post(message, transfer) delivers a message to the caller.
+  constructor(post, { engine = null } = {}) {
+    this.#post = post;
+    this.#engine = engine ? Promise.resolve(engine) : null;
+  }
+
+  // ---- the message loop ----
+  async handle(message) {
+    if (!message || message.type !== 'call') return;
+    const { id, target, method, args = [] } = message;
+    try {
+      const receiver = target === 0 ? this : this.#objects.get(target);
+      if (!receiver) throw new KyutaiError(`object #${target} does not exist (it was disposed)`, 'INVALID_STATE');
+      if (!receiver.constructor.remote?.includes(method)) {
+        throw new KyutaiError(`${receiver.constructor.name} has no remote method '${method}'`, 'INVALID_ARGUMENT');
+      }
+      const ctx = { progress: (data) => this.#post({ type: 'progress', id, data }) };
+      // Synchronous methods run to completion right here, before the next message is
+      // handled, so calls on one session keep their order.
+      const value = await receiver[method](ctx, ...args);
+      this.#post({ type: 'result', id, value }, [...collectTransfer(value)]);
+    } catch (error) {
+      this.#post({ type: 'error', id, error: serializeError(error) });
+    }
+  }
+
+  emit(target, name, data, transfer = []) {
+    this.#post({ type: 'event', target, name, data }, transfer);
+  }
+
+  register(object) {
+    const id = this.#nextId++;
+    this.#objects.set(id, object);
+    object.id = id;
+    return id;
+  }
+
+  unregister(id) {
+    this.#objects.delete(id);
+  }
+
+  get engine() {
+    if (!this.#engine) this.#engine = createEngine(this.#engineOptions);
+    return this.#engine;
+  }
+
+  // ---- remote methods of the host itself (target 0) ----
+  async init(ctx, { threads, moduleUrl } = {}) {
+    if (!this.#engine) {
+      this.#engineOptions = { threads, moduleUrl };
+    }
+    return this.describe(ctx);
+  }
+
+  async describe() {
+    const engine = await this.engine;
+    return {
+      backend: engine.backend,
+      threaded: engine.threaded,
+      hardwareConcurrency: globalThis.navigator?.hardwareConcurrency ?? 1,
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
+      heapBytes: engine.heapBytes(),
+      textTokenizer: typeof engine.loadTokenizer === 'function',
+      mimi: typeof engine.loadMimi === 'function',
+    };
+  }
+
+  async loadModel(ctx, { config, weights, format, threads, tokenizer = null, frameTokenizer, weightsSize } = {}) {
+    const engine = await this.engine;
+    if (typeof config !== 'string') throw new KyutaiError('config: expected JSON text', 'INVALID_ARGUMENT');
+    // Fail before the (long) weight download when the engine lacks a part asked for.
+    const hasTokenizer = tokenizer !== null && tokenizer !== undefined;
+    if (hasTokenizer) needEngineMethod(engine, 'loadTokenizer', 'the SentencePiece text tokenizer');
+    if (frameTokenizer?.type === 'mimi') needEngineMethod(engine, 'loadMimi', 'the Mimi codec');
+    if (threads === undefined || threads === null) threads = defaultThreads(engine);
+    else if (engine.threaded) threads = Math.max(1, Math.min(threads, poolSize()));
+    const lm = await engine.loadLm(config, weights, {
+      format, threads, onProgress: progressReporter(ctx.progress, weightsSize),
+    });
+    let text = null;
+    let frames = null;
+    try {
+      if (hasTokenizer) text = await engine.loadTokenizer(await readAll(tokenizer));
+      frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, threads);
+    } catch (e) {
+      text?.dispose();
+      lm.dispose();
+      throw e;
+    }
+    const model = new ModelServant(this, lm, text, frames);
+    return model.describe();
+  }
+
+  dispose(ctx, id) {
+    const object = this.#objects.get(id);
+    if (object) object.dispose();
+    return !!object;
+  }
+}
+
+function poolSize() {
+  return Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
+}
+
+// Threads the LM uses by default: one per core in the pthreads build (the pthread pool holds
+// navigator.hardwareConcurrency workers; asking for more than the pool could wait forever
+// for a worker that only starts once this thread yields), one otherwise.
+function defaultThreads(engine) {
+  return engine.threaded ? poolSize() : 1;
+}
+
+// ---- frame tokenizers, one per session ----
+// Stateless-to-create tokenizers (the placeholder, user modules) get a fresh instance per
+// session. The engine's Mimi object is one stream: a session leases it exclusively and
+// resets it, so two sessions never interleave frames in one codec state.
+class FrameTokenizerSource {
+  static async create(engine, spec, config, threads) {
+    spec ??= 'band-energy';
+    if (spec === 'band-energy' || spec.type === 'band-energy') {
+      const options = { codebooks: config.nQ, card: config.card, ...(spec.options ?? {}) };
+      new BandEnergyTokenizer(options);  // validate now, not at the first frame
+      return new FrameTokenizerSource('band-energy', () => new BandEnergyTokenizer(options));
+    }
+    if (spec.type === 'mimi') {
+      needEngineMethod(engine, 'loadMimi', 'the Mimi codec');
+      const mimi = await engine.loadMimi(spec.config, spec.weights, { threads });
+      return new FrameTokenizerSource('mimi', null, checkFrameTokenizer(new MimiFrameTokenizer(mimi), 'Mimi'));
+    }
+    if (typeof spec.module === 'string') {
+      // A user tokenizer that can live in the worker: a module whose default export (or
+      // `createFrameTokenizer`) makes one tokenizer: (options, {engine, config}) => tokenizer.
+      const mod = await import(/* @vite-ignore */ spec.module);
+      const factory = mod.createFrameTokenizer ?? mod.default;
+      if (typeof factory !== 'function') {
+        throw new KyutaiError(`frame tokenizer module ${spec.module} exports no function (default or createFrameTokenizer)`, 'INVALID_ARGUMENT');
+      }
+      const make = async () => checkFrameTokenizer(await factory(spec.options ?? {}, { engine, config }), spec.module);
+      const first = await make();
+      first.dispose?.();
+      return new FrameTokenizerSource(first.kind ?? 'custom', make);
+    }
+    if (typeof spec.encode === 'function') {
+      // An object made by the caller; only possible in-process (functions do not cross to a worker).
+      return new FrameTokenizerSource(spec.kind ?? 'custom', null, checkFrameTokenizer(spec), false);
+    }
+    throw new KyutaiError(`frameTokenizer: expected 'band-energy', {type: 'mimi', config, weights}, {module: url} or a tokenizer object, got ${JSON.stringify(spec)}`, 'INVALID_ARGUMENT');
+  }
+
+  constructor(kind, make, shared = null, owned = true) {
+    this.kind = kind;
+    this.make = make;
+    this.shared = shared;
+    this.owned = owned;  // dispose the shared instance with the model
+    this.owner = null;
+    if (shared) this.info = describeTokenizer(kind, shared);
+  }
+
+  async describe() {
+    if (!this.info) {
+      const t = await this.make();
+      this.info = describeTokenizer(this.kind, t);
+      t.dispose?.();
+    }
+    return this.info;
+  }
+
+  async acquire(owner) {
+    if (!this.shared) return this.make();
+    if (this.owner && this.owner !== owner) {
+      throw new KyutaiError(`the ${this.kind} frame tokenizer is in use by another session; dispose it first`, 'INVALID_STATE');
+    }
+    this.owner = owner;
+    this.shared.reset?.();
+    return this.shared;
+  }
+
+  release(owner, tokenizer) {
+    if (!this.shared) tokenizer.dispose?.();
+    else if (this.owner === owner) this.owner = null;
+  }
+
+  dispose() {
+    if (this.shared && this.owned) this.shared.dispose?.();
+    this.shared = null;
+  }
+}
+
+function describeTokenizer(kind, t) {
+  return { kind, frameSize: t.frameSize, codebooks: t.codebooks, canDecode: typeof t.decode === 'function' };
+}
+
+// ---- models ----
+class ModelServant {
+  static remote = ['createSession', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece'];
+
+  constructor(host, lm, text, frames) {
+    this.host = host;
+    this.lm = lm;
+    this.text = text;
+    this.frames = frames;
+    this.sessions = new Set();
+    host.register(this);
+  }
+
+  async describe() {
+    return {
+      id: this.id,
+      config: this.lm.config,
+      weightBytes: this.lm.weightBytes(),
+      threads: this.lm.threads(),
+      backend: this.lm.engine.backend,
+      textTokenizer: this.text ? { vocabSize: this.text.vocabSize } : null,
+      frameTokenizer: await this.frames.describe(),
+    };
+  }
+
+  createSession(ctx, kind, options = {}) {
+    const make = { asr: 'createAsrSession', tts: 'createTtsSession', duplex: 'createDuplexSession' }[kind];
+    if (!make) throw new KyutaiError(`unknown session kind '${kind}' (asr, tts, duplex)`, 'INVALID_ARGUMENT');
+    const session = new SessionServant(this, kind, this.lm[make](options ?? {}));
+    return { id: session.id, kind, step: 0 };
+  }
+
+  // The text tokenizer (SentencePiece), when the model has one.
+  #text() {
+    if (!this.text) throw new KyutaiError('this model was loaded without a text tokenizer (pass `tokenizer` to loadModel)', 'INVALID_STATE');
+    return this.text;
+  }
+  textEncode(ctx, text) {
+    return this.#text().encode(text);
+  }
+  textDecode(ctx, ids) {
+    return this.#text().decode(ids);
+  }
+  textDecodeWord(ctx, ids) {
+    return this.#text().decodeWord(ids);
+  }
+  textIdToPiece(ctx, id) {
+    return this.#text().idToPiece(id);
+  }
+
+  dispose() {
+    for (const s of [...this.sessions]) s.dispose();
+    this.frames.dispose();
+    this.text?.dispose();
+    this.lm.dispose();
+    this.host.unregister(this.id);
+  }
+}
+
+// ---- sessions: the pipeline frame -> codes -> LM step -> words / audio ----
+class SessionServant {
+  static remote = ['pushFrame', 'pushAudio', 'pushText', 'flush', 'reset', 'connect', 'speak'];
+
+  constructor(model, kind, session) {
+    this.model = model;
+    this.kind = kind;
+    this.session = session;
+    this.tokenizer = null;
+    this.streams = new Set();
+    const c = model.lm.config;
+    // Codes the LM reads per frame: all n_q codebooks for ASR; the user's half for Moshi.
+    this.inputCodebooks = kind === 'asr' ? c.nQ : c.nQ - c.depQ;
+    this.words = new WordAssembler({
+      paddingId: c.textPaddingId,
+      endPaddingId: c.textEndPaddingId,
+      delaySteps: kind === 'asr' ? c.asrDelayInTokens : 0,
+      frameRate: FRAME_RATE,
+      tokenizer: model.text,
+    });
+    model.sessions.add(this);
+    model.host.register(this);
+  }
+
+  async frameTokenizer() {
+    if (!this.tokenizer) {
+      const t = await this.model.frames.acquire(this);
+      if (this.kind !== 'tts' && t.codebooks < this.inputCodebooks) {
+        this.model.frames.release(this, t);
+        throw new KyutaiError(`the ${this.model.frames.kind} frame tokenizer gives ${t.codebooks} codebooks per frame, the model reads ${this.inputCodebooks}`, 'INVALID_ARGUMENT');
+      }
+      this.tokenizer = t;
+    }
+    return this.tokenizer;
+  }
+
+  #withWords(result, token) {
+    const { words, ended } = this.words.push(result.step, token);
+    result.words = words;
+    result.ended = ended;
+    return result;
+  }
+
+  // Generated audio codes -> samples, when the frame tokenizer can decode.
+  #decode(result) {
+    result.pcm = result.audio && this.tokenizer?.decode ? this.tokenizer.decode(result.audio) : null;
+    return result;
+  }
+
+  pushFrame(ctx, codes) {
+    if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text: use pushText', 'INVALID_STATE');
+    const r = this.session.pushFrame(codes);
+    return this.#withWords(this.kind === 'duplex' ? this.#decode(r) : r, r.textToken);
+  }
+
+  // Synchronous core of pushAudio and of audio streams (the tokenizer is acquired already).
+  processAudio(samples) {
+    const t = this.tokenizer;
+    if (!(samples instanceof Float32Array) || samples.length !== t.frameSize) {
+      throw new KyutaiError(`audio frame: expected a Float32Array of ${t.frameSize} samples, got ${samples?.constructor?.name}(${samples?.length})`, 'INVALID_ARGUMENT');
+    }
+    const codes = t.encode(samples);
+    if (codes.length === 0) return null;  // a streaming codec still filling its window
+    if (codes.length !== t.codebooks) {
+      throw new KyutaiError(`frame tokenizer returned ${codes.length} codes, expected ${t.codebooks}`, 'INTERNAL');
+    }
+    const input = codes.length === this.inputCodebooks ? codes : codes.slice(0, this.inputCodebooks);
+    const result = this.pushFrame(null, input);
+    result.codes = codes.slice();  // ours to transfer, whatever the tokenizer keeps
+    return result;
+  }
+
+  async pushAudio(ctx, samples) {
+    if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text: use pushText', 'INVALID_STATE');
+    await this.frameTokenizer();
+    return this.processAudio(samples);
+  }
+
+  async pushText(ctx, token) {
+    if (this.kind !== 'tts') throw new KyutaiError('pushText is for TTS sessions', 'INVALID_STATE');
+    if (this.model.frames && !this.tokenizer) await this.frameTokenizer();
+    return this.textStep(token);
+  }
+
+  textStep(token) {
+    const r = this.#decode(this.session.pushText(token));
+    return this.#withWords(r, token);
+  }
+
+  flush() {
+    return this.words.flush();
+  }
+
+  reset() {
+    for (const s of [...this.streams]) s.close();
+    this.session.reset();
+    this.tokenizer?.reset?.();
+    this.words.reset();
+  }
+
+  // Audio frames from a MessagePort (the capture worklet) -> results as events.
+  async connect(ctx, port, options = {}) {
+    if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text, not audio', 'INVALID_STATE');
+    await this.frameTokenizer();
+    const stream = new AudioStreamServant(this, port, options);
+    return { id: stream.id };
+  }
+
+  // TTS: text tokens -> frames as events (and to a playback port).
+  async speak(ctx, tokens, options = {}) {
+    if (this.kind !== 'tts') throw new KyutaiError('speak is for TTS sessions', 'INVALID_STATE');
+    if (!this.tokenizer) await this.frameTokenizer();
+    const job = new SpeechServant(this, tokens, options);
+    return { id: job.id, frames: job.total };
+  }
+
+  dispose() {
+    for (const s of [...this.streams]) s.close();
+    if (this.tokenizer) this.model.frames.release(this, this.tokenizer);
+    this.tokenizer = null;
+    this.session.dispose();
+    this.model.sessions.delete(this);
+    this.model.host.unregister(this.id);
+  }
+}
+
+// Running averages and counters shared by the live streams.
+class StreamStats {
+  constructor() {
+    this.framesReceived = 0;
+    this.framesProcessed = 0;
+    this.dropped = 0;
+    this.queued = 0;
+    this.computeMs = 0;      // last frame: tokenizer + LM step (+ decode)
+    this.latencyMs = 0;      // last frame: arrival in the engine thread -> result
+    this.meanComputeMs = 0;
+    this.rtf = 0;            // mean compute time / audio duration of a frame (< 1: faster than real time)
+  }
+  record(computeMs, latencyMs, frameMs) {
+    this.framesProcessed++;
+    this.computeMs = computeMs;
+    this.latencyMs = latencyMs;
+    this.meanComputeMs += (computeMs - this.meanComputeMs) / this.framesProcessed;
+    this.rtf = this.meanComputeMs / frameMs;
+  }
+  snapshot() {
+    return { ...this };
+  }
+}
+
+class AudioStreamServant {
+  static remote = ['stats', 'close'];
+
+  constructor(session, port, { maxQueuedFrames = 25, playback = null, recycle = true } = {}) {
+    this.session = session;
+    this.port = port;
+    this.playback = playback;
+    this.recycle = recycle;
+    this.queue = new FrameQueue(maxQueuedFrames);
+    this.stats = new StreamStats();
+    this.frameMs = (session.tokenizer.frameSize / 24000) * 1000;
+    this.pumping = false;
+    this.closed = false;
+    session.streams.add(this);
+    session.model.host.register(this);
+    port.onmessage = (e) => this.#onMessage(e.data);
+  }
+
+  #onMessage(data) {
+    if (this.closed) return;
+    const samples = data instanceof Float32Array ? data : data?.samples;
+    if (!(samples instanceof Float32Array)) return;
+    this.stats.framesReceived++;
+    const dropped = this.queue.push({ samples, seq: data.seq, arrival: now() });
+    if (dropped) {
+      this.stats.dropped = this.queue.dropped;
+      this.#giveBack(dropped.samples);
+      this.#emit('stats', this.#snapshot());
+    }
+    this.#pump();
+  }
+
+  // Hands the frame's buffer back to the capture worklet for reuse (no allocation there).
+  #giveBack(samples) {
+    if (this.recycle && samples.buffer instanceof ArrayBuffer) {
+      try {
+        this.port.postMessage({ type: 'recycle', samples }, [samples.buffer]);
+      } catch {}
+    }
+  }
+
+  #snapshot() {
+    const s = this.stats.snapshot();
+    s.queued = this.queue.length;
+    return s;
+  }
+
+  #emit(name, data, transfer = []) {
+    this.session.model.host.emit(this.id, name, data, transfer);
+  }
+
+  async #pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (!this.closed && this.queue.length) {
+        const item = this.queue.shift();
+        const t0 = now();
+        let result;
+        try {
+          result = this.session.processAudio(item.samples);
+        } catch (error) {
+          this.#emit('error', serializeError(error));
+          this.close();
+          return;
+        }
+        const t1 = now();
+        this.#giveBack(item.samples);
+        this.stats.record(t1 - t0, t1 - item.arrival, this.frameMs);
+        if (result) {
+          result.seq = item.seq;
+          result.timing = { queuedMs: t0 - item.arrival, computeMs: t1 - t0, latencyMs: t1 - item.arrival };
+          result.stats = this.#snapshot();
+          if (result.pcm && this.playback) {
+            this.playback.postMessage({ type: 'frame', samples: result.pcm }, [result.pcm.buffer]);
+            result.pcm = null;  // moved to the playback worklet
+          }
+          this.#emit('result', result, [...collectTransfer(result)]);
+        }
+        await yieldToEventLoop();  // let frames that arrived meanwhile into the bounded queue
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  stats() {
+    return this.#snapshot();
+  }
+
+  close() {
+    if (this.closed) return this.#snapshot();
+    this.closed = true;
+    // Final stats first: `queued` then counts the frames received but never processed.
+    const stats = this.#snapshot();
+    for (const item of this.queue.clear()) this.#giveBack(item.samples);
+    this.port.onmessage = null;
+    this.port.close();
+    this.playback?.close?.();
+    const words = this.session.words.flush();
+    this.#emit('end', { stats, words });
+    this.session.streams.delete(this);
+    this.session.model.host.unregister(this.id);
+    return stats;
+  }
+
+  dispose() {
+    this.close();
+  }
+}
+
+// TTS: forces one text token per frame, then `tailFrames` frames of padding, emitting a
+// result event per frame and sending decoded audio to the playback port when given.
+class SpeechServant {
+  static remote = ['close'];
+
+  constructor(session, tokens, { tailFrames = 0, playback = null } = {}) {
+    this.session = session;
+    const pad = session.model.lm.config.textPaddingId;
+    this.tokens = [...tokens, ...Array(Math.max(0, tailFrames)).fill(pad)];
+    this.total = this.tokens.length;
+    this.playback = playback;
+    this.closed = false;
+    this.stats = new StreamStats();
+    session.streams.add(this);
+    session.model.host.register(this);
+    this.#run();
+  }
+
+  #emit(name, data, transfer = []) {
+    this.session.model.host.emit(this.id, name, data, transfer);
+  }
+
+  async #run() {
+    await yieldToEventLoop();  // the caller gets the id (and subscribes) before the first frame
+    const frameMs = FRAME_MS;
+    for (const token of this.tokens) {
+      if (this.closed) return;
+      const t0 = now();
+      let result;
+      try {
+        result = this.session.textStep(token);
+      } catch (error) {
+        this.#emit('error', serializeError(error));
+        this.close();
+        return;
+      }
+      const t1 = now();
+      this.stats.framesReceived++;
+      this.stats.record(t1 - t0, t1 - t0, frameMs);
+      result.timing = { queuedMs: 0, computeMs: t1 - t0, latencyMs: t1 - t0 };
+      result.stats = this.stats.snapshot();
+      if (result.pcm && this.playback) {
+        this.playback.postMessage({ type: 'frame', samples: result.pcm }, [result.pcm.buffer]);
+        result.pcm = null;
+      }
+      this.#emit('result', result, [...collectTransfer(result)]);
+      await yieldToEventLoop();
+    }
+    this.close();
+  }
+
+  close() {
+    if (this.closed) return this.stats.snapshot();
+    this.closed = true;
+    const words = this.session.words.flush();
+    this.#emit('end', { stats: this.stats.snapshot(), words });
+    this.session.streams.delete(this);
+    this.session.model.host.unregister(this.id);
+    return this.stats.snapshot();
+  }
+
+  dispose() {
+    this.close();
+  }
+}
