@@ -4,6 +4,12 @@
 
 namespace kyutai {
 
+namespace {
+// Spin iterations before a worker goes to sleep (about 0.1-0.5 ms): longer than the gap
+// between the products of one frame, shorter than the gap between frames.
+constexpr int kSpinBeforeSleep = 200000;
+}  // namespace
+
 ThreadPool::ThreadPool(int threads) {
   int workers = std::max(0, threads - 1);
 #if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
@@ -15,7 +21,7 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -42,33 +48,45 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn) {
     fn(0, n);
     return;
   }
-  {
+  job_ = &fn;
+  job_n_ = n;
+  pending_.store(int(workers_.size()));
+  generation_.fetch_add(1);  // publishes job_ (sequentially consistent)
+  if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
-    job_ = &fn;
-    job_n_ = n;
-    pending_ = int(workers_.size());
-    ++generation_;
+    wake_.notify_all();
   }
-  wake_.notify_all();
   run_chunk(0);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return pending_ == 0; });
+  // Spin briefly, then block: a blocked WebAssembly main thread still runs the calls other
+  // threads proxy to it, a spinning one would not.
+  for (int spins = 0; pending_.load() != 0 && spins < kSpinBeforeSleep; ++spins) {
+  }
+  if (pending_.load() != 0) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    caller_waiting_.store(true);
+    done_.wait(lock, [this] { return pending_.load() == 0; });
+    caller_waiting_.store(false);
+  }
   job_ = nullptr;
 }
 
 void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+  uint64_t seen = 0;  // the generation at construction: a job posted before this thread runs is not missed
   for (;;) {
-    {
+    int spins = 0;
+    while (generation_.load() == seen && !stop_.load() && spins < kSpinBeforeSleep) ++spins;
+    if (generation_.load() == seen && !stop_.load()) {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+      sleepers_.fetch_add(1);
+      wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      sleepers_.fetch_sub(1);
     }
+    if (stop_.load()) return;
+    seen = generation_.load();
     run_chunk(index);
-    {
+    if (pending_.fetch_sub(1) == 1 && caller_waiting_.load()) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+      done_.notify_one();
     }
   }
 }

@@ -1,6 +1,11 @@
 // A fixed set of worker threads that split one loop at a time. Kernels use it to spread
 // the output panels of a matrix product across cores; with zero workers (the single-threaded
 // WebAssembly build) everything runs inline on the caller.
+//
+// A frame issues about a hundred short products (each well under a millisecond), so the
+// hand-off must be cheap: workers spin briefly on an atomic generation counter before
+// sleeping, and the caller spins for completion. Waking a sleeping WebAssembly thread
+// (Atomics.wait/notify) costs tens of microseconds; spinning avoids it while work flows.
 #pragma once
 
 #include <atomic>
@@ -24,6 +29,7 @@ class ThreadPool {
 
   // Calls fn(begin, end) on disjoint ranges covering [0, n); returns when all are done.
   // Ranges are contiguous chunks, one per thread, so each thread streams its own weights.
+  // Not reentrant: one parallel_for at a time per pool.
   void parallel_for(int n, const std::function<void(int, int)>& fn);
 
   // Threads this build can run (1 when the build has no thread support).
@@ -37,11 +43,13 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
+  std::atomic<bool> caller_waiting_{false};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
   const std::function<void(int, int)>* job_ = nullptr;
   int job_n_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
 };
 
 }  // namespace kyutai

@@ -11,6 +11,8 @@ namespace kyutai {
 void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRows* out) {
   out->values.assign(size_t(rows) * in_padded, 0);
   out->scales.assign(rows, 0.0f);
+  const int blocks = in_padded / kQ4Block;
+  out->block_sums.assign(size_t(rows) * blocks, 0);
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + size_t(r) * in;
     float amax = 0;
@@ -31,6 +33,12 @@ void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRow
     for (int k = 0; k < in; ++k) {
       float v = std::round(xr[k] * inv);
       q[k] = int16_t(std::min(32767.0f, std::max(-32767.0f, v)));
+    }
+    // The 4-bit kernel multiplies stored nibbles (q + 8) and subtracts 8 * sum(x) per block.
+    for (int b = 0; b < blocks; ++b) {
+      int32_t sum = 0;
+      for (int k = b * kQ4Block; k < (b + 1) * kQ4Block; ++k) sum += q[k];
+      out->block_sums[size_t(r) * blocks + b] = sum;
     }
   }
 }

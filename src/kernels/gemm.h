@@ -24,6 +24,7 @@ const char* gemm_kernel_name(const PackedMatrix& w);
 struct QuantizedRows {
   std::vector<int16_t> values;
   std::vector<float> scales;
+  std::vector<int32_t> block_sums;  // [rows, in_padded / 32]: sum of each 32-value block
 };
 void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRows* out);
 

@@ -59,8 +59,8 @@ void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
       const uint8_t* bytes = block + j * 16;
       int k = b * kQ4Block + 2 * j;
       for (int o = 0; o < kPanel; ++o) {
-        const uint8_t* q = bytes + (o % 8) * 2;
-        int shift = (o / 8) * 4;
+        const uint8_t* q = bytes + (o / 8) * 8 + (o % 4) * 2;
+        int shift = ((o / 4) % 2) * 4;
         int q0 = int((q[0] >> shift) & 0x0f) - 8, q1 = int((q[1] >> shift) & 0x0f) - 8;
         isum[o] += q0 * xq[k] + q1 * xq[k + 1];
       }

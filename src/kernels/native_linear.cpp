@@ -31,23 +31,21 @@ class XnnF32 : public NativeLinear {
     if (xnn_create_fully_connected_nc_f32(in, out, in, out, w, nullptr, -INFINITY, INFINITY, 0, &op_) !=
         xnn_status_success)
       fail(ErrorCode::Internal, "xnn_create_fully_connected_nc_f32 failed for [", out, ", ", in, "]");
-    if (threads > 1) pool_ = pthreadpool_create(threads);
+    // One pthreadpool per operator would mean hundreds of pools of spinning threads; the
+    // native path is the reference, so products run on the calling thread.
+    (void)threads;
   }
-  ~XnnF32() override {
-    xnn_delete_operator(op_);
-    if (pool_) pthreadpool_destroy(pool_);
-  }
+  ~XnnF32() override { xnn_delete_operator(op_); }
   void run(const float* x, int rows, float* y) const override {
     std::lock_guard<std::mutex> lock(mutex_);  // setup mutates the operator
-    if (xnn_setup_fully_connected_nc_f32(op_, rows, x, y, pool_) != xnn_status_success ||
-        xnn_run_operator(op_, pool_) != xnn_status_success)
+    if (xnn_setup_fully_connected_nc_f32(op_, rows, x, y, nullptr) != xnn_status_success ||
+        xnn_run_operator(op_, nullptr) != xnn_status_success)
       fail(ErrorCode::Internal, "XNNPACK fully-connected [", out_, ", ", in_, "] failed");
   }
 
  private:
   int out_, in_;
   xnn_operator_t op_ = nullptr;
-  pthreadpool_t pool_ = nullptr;
   mutable std::mutex mutex_;
 };
 

@@ -10,9 +10,9 @@
 //   Q8: per k-pair, 32 int8 bytes: rows 0..7 then 8..15, each row's (k, k+1); one f32 scale
 //       per row (absmax / 127).
 //   Q4: blocks of 32 inputs with one f32 scale per (row, block) (least-squares, see
-//       q4_block_scale); per k-pair,
-//       16 bytes whose low nibbles hold rows 0..7 and high nibbles rows 8..15, each value
-//       stored as q + 8.
+//       q4_block_scale); per k-pair 16 bytes, each value stored as q + 8 in a nibble:
+//       bytes 0..7 hold rows 0..3 (low nibbles) and 4..7 (high), bytes 8..15 rows 8..11
+//       and 12..15, each row's (k, k+1) adjacent.
 #pragma once
 
 #include <cstdint>
@@ -52,7 +52,8 @@ struct PackedMatrix {
 
   int panels() const { return (out + kPanel - 1) / kPanel; }
   int blocks() const { return in_padded / kQ4Block; }
-  size_t bytes() const { return data.bytes() + scales.bytes(); }
+  // Bytes a product streams (a native operator holds its own f32 copy).
+  size_t bytes() const { return native ? size_t(out) * in * 4 : data.bytes() + scales.bytes(); }
 };
 
 // Packs W [out, in] read through `reader`. Quantization rounds to nearest (ties away from 0).

@@ -38,6 +38,13 @@ size_t Depformer::weight_bytes() const {
   return n;
 }
 
+size_t Depformer::streamed_bytes() const {
+  size_t n = transformer_.weight_bytes();
+  for (const auto* v : {&in_, &linears_})
+    for (const auto& l : *v) n += l.weight.bytes();
+  return n;
+}
+
 TransformerState Depformer::new_state() const { return transformer_.new_state(transformer_.streaming_capacity()); }
 
 void Depformer::input(int k, int32_t token, const float* transformer_out, float* out, ThreadPool* pool) const {

@@ -34,6 +34,7 @@ class Depformer {
   void forward_step(const int32_t* tokens, const float* transformer_out, float* logits, ThreadPool* pool,
                     std::vector<float>* inputs = nullptr, LayerObserver* layers = nullptr) const;
   size_t weight_bytes() const;
+  size_t streamed_bytes() const;  // matrix bytes a frame reads (tables are gathered)
 
  private:
   const ScaledEmbedding& embedding(int position) const { return position == 0 ? text_emb_ : emb_[position - 1]; }

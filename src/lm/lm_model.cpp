@@ -121,6 +121,13 @@ LmForward LmModel::forward(const MultistreamInput& codes, bool keep) const {
   return out;
 }
 
+size_t LmModel::bytes_read_per_frame() const {
+  size_t n = transformer_.weight_bytes() + text_linear_.weight.bytes();
+  for (const auto& h : extra_heads_) n += h.weight.bytes();
+  if (depformer_) n += depformer_->streamed_bytes();
+  return n;
+}
+
 LmState LmModel::new_state() const {
   LmState s;
   s.transformer = transformer_.new_state(transformer_.streaming_capacity());

@@ -67,6 +67,9 @@ class LmModel {
   ThreadPool* pool() const { return pool_.get(); }
   int threads() const { return pool_->threads(); }
   size_t weight_bytes() const;
+  // Weight bytes one streaming frame reads: every matrix product (embedding tables are only
+  // gathered, one row per stream). The denominator of the bandwidth floor.
+  size_t bytes_read_per_frame() const;
 
   // --- whole sequences ---------------------------------------------------------------
   // Post-delay input (what the temporal transformer reads).

@@ -81,6 +81,49 @@ export class Engine {
     }
     return new LmModel(this, model);
   }
+
+  // A SentencePiece `.model` (Kyutai's text tokenizer) from any byte source.
+  async loadTokenizer(source) {
+    const bytes = await readAllBytes(source);
+    const handle = new this.module.Tokenizer();
+    try {
+      const vocabSize = unwrap(withHeapBytes(this.module, bytes, (ptr, size) => handle.load(ptr, size)));
+      return new Tokenizer(handle, vocabSize);
+    } catch (e) {
+      handle.delete();
+      throw e;
+    }
+  }
+}
+
+
+// Copies bytes onto the WebAssembly heap for the duration of `use(ptr, size)`.
+function withHeapBytes(module, bytes, use) {
+  const ptr = module._malloc(Math.max(1, bytes.length));
+  if (!ptr) throw new KyutaiError('out of memory copying input bytes', 'OUT_OF_MEMORY');
+  try {
+    module.HEAPU8.set(bytes, ptr);
+    return use(ptr, bytes.length);
+  } finally {
+    module._free(ptr);
+  }
+}
+
+async function readAllBytes(source) {
+  const parts = [];
+  let total = 0;
+  for await (const chunk of readChunks(source)) {
+    parts.push(chunk);
+    total += chunk.length;
+  }
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 class Disposable {
@@ -100,6 +143,29 @@ class Disposable {
       this.#handle.delete();
       this.#handle = null;
     }
+  }
+}
+
+export class Tokenizer extends Disposable {
+  constructor(handle, vocabSize) {
+    super(handle);
+    this.vocabSize = vocabSize;
+  }
+  encode(text) {
+    return unwrap(this.handle.encode(String(text)));
+  }
+  decode(ids) {
+    return unwrap(this.handle.decode(ids));
+  }
+  // One word's pieces as text, without the space its leading word marker stands for.
+  decodeWord(ids) {
+    return unwrap(this.handle.decodeWord(ids));
+  }
+  idToPiece(id) {
+    return unwrap(this.handle.idToPiece(id));
+  }
+  startsWord(id) {
+    return unwrap(this.handle.startsWord(id));
   }
 }
 

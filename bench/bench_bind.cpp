@@ -1,0 +1,10 @@
+// The benchmark as an Embind module (Node and browser runs of the same measurements).
+#include <emscripten/bind.h>
+
+#include "bench_core.h"
+
+EMSCRIPTEN_BINDINGS(kyutai_bench) {
+  emscripten::function("readBandwidth", &kyutai::bench::read_bandwidth);
+  emscripten::function("gemv", &kyutai::bench::gemv);
+  emscripten::function("frame", &kyutai::bench::frame);
+}

@@ -1,0 +1,280 @@
+#include "bench_core.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#if defined(__GLIBC__) || defined(__EMSCRIPTEN__)
+#include <malloc.h>
+#endif
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
+
+#include "core/aligned_buffer.h"
+#include "core/thread_pool.h"
+#include "kernels/gemm.h"
+#include "kernels/native_linear.h"
+#include "lm/lm_model.h"
+#include "lm/sampling.h"
+#include "lm/synthetic_checkpoint.h"
+#include "session/asr_session.h"
+
+namespace kyutai::bench {
+
+namespace {
+
+double now_ms() {
+  using namespace std::chrono;
+  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Times `run` (which performs `calls` operations) `repeats` times; median ms per operation.
+double time_per_call(int repeats, int calls, const std::function<void()>& run) {
+  run();  // warm-up
+  std::vector<double> samples;
+  for (int r = 0; r < repeats; ++r) {
+    double t0 = now_ms();
+    run();
+    samples.push_back((now_ms() - t0) / calls);
+  }
+  return median(samples);
+}
+
+size_t heap_in_use() {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  return mallinfo2().uordblks;
+#elif defined(__EMSCRIPTEN__)
+  return size_t(mallinfo().uordblks);
+#else
+  return 0;
+#endif
+}
+
+size_t heap_size() {
+#ifdef __EMSCRIPTEN__
+  return size_t(__builtin_wasm_memory_size(0)) * 65536;
+#else
+  return 0;
+#endif
+}
+
+const char* platform() {
+#if defined(__EMSCRIPTEN_PTHREADS__)
+  return "wasm-simd128-threads";
+#elif defined(__wasm_simd128__)
+  return "wasm-simd128";
+#else
+  return "native";
+#endif
+}
+
+float sum_floats(const float* p, size_t n) {
+#ifdef __wasm_simd128__
+  v128_t a[8];
+  for (auto& v : a) v = wasm_f32x4_splat(0);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 8; ++j) a[j] = wasm_f32x4_add(a[j], wasm_v128_load(p + i + 4 * j));
+  v128_t s = a[0];
+  for (int j = 1; j < 8; ++j) s = wasm_f32x4_add(s, a[j]);
+  float r = wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) + wasm_f32x4_extract_lane(s, 2) +
+            wasm_f32x4_extract_lane(s, 3);
+  for (; i < n; ++i) r += p[i];
+  return r;
+#else
+  float acc[16] = {0};
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += p[i + j];
+  float r = 0;
+  for (float v : acc) r += v;
+  for (; i < n; ++i) r += p[i];
+  return r;
+#endif
+}
+
+volatile float g_sink;
+
+std::string json_line(const std::string& body) { return "{\"platform\": \"" + std::string(platform()) + "\", " + body + "}"; }
+
+}  // namespace
+
+std::string read_bandwidth(int megabytes, int threads) {
+  const size_t n = size_t(megabytes) << 18;  // floats
+  AlignedBuffer<float> buf(n);
+  for (size_t i = 0; i < n; i += 1024) buf[i] = 1.0f;  // touch every page
+  ThreadPool pool(threads);
+  double ms = time_per_call(5, 1, [&] {
+    std::vector<float> partial(pool.threads(), 0.0f);
+    pool.parallel_for(pool.threads(), [&](int b, int e) {
+      for (int t = b; t < e; ++t) {
+        size_t begin = n * t / pool.threads(), end = n * (t + 1) / pool.threads();
+        partial[t] = sum_floats(buf.data() + begin, end - begin);
+      }
+    });
+    float s = 0;
+    for (float v : partial) s += v;
+    g_sink = s;
+  });
+  char out[256];
+  std::snprintf(out, sizeof out, "\"kind\": \"bandwidth\", \"megabytes\": %d, \"threads\": %d, \"gb_per_s\": %.3f",
+                megabytes, pool.threads(), double(n) * 4 / (ms * 1e6));
+  return json_line(out);
+}
+
+std::string gemv(int k, int n, const std::string& format_name, bool cold, int threads) {
+  Random rng(1);
+  std::vector<float> w(size_t(n) * k), x(k), y(n);
+  for (auto& v : w) v = float(2 * rng.uniform() - 1) / std::sqrt(float(k));
+  for (auto& v : x) v = float(2 * rng.uniform() - 1);
+  const bool xnn = format_name.rfind("xnnpack", 0) == 0;
+  WeightFormat format = WeightFormat::F32;
+  if (!xnn && !parse_weight_format(format_name, &format)) return json_line("\"kind\": \"error\", \"message\": \"unknown format\"");
+  size_t bytes_per_copy = 0;
+  std::vector<PackedMatrix> copies;
+  std::vector<std::unique_ptr<XnnQs8Gemv>> qs8;
+  std::vector<int8_t> xq(k), yq(n), wq(size_t(n) * k);
+  int count = 1;
+  auto make = [&] {
+    if (format_name == "xnnpack-qs8") {
+      for (size_t i = 0; i < wq.size(); ++i) wq[i] = int8_t(std::lround(w[i] * 127 * std::sqrt(float(k))) % 128);
+      qs8.push_back(make_xnnpack_qs8(n, k, wq.data()));
+      bytes_per_copy = size_t(n) * k;
+      return;
+    }
+    PackedMatrix m;
+    if (xnn) {
+      m.out = n;
+      m.in = k;
+      m.in_padded = k;
+      m.native = make_xnnpack_f32(n, k, w.data(), threads);
+    } else {
+      m = pack_matrix_f32(format, n, k, w.data());
+    }
+    bytes_per_copy = m.bytes();
+    copies.push_back(std::move(m));
+  };
+  make();
+  if (xnn && !copies.empty() && !copies[0].native) return json_line("\"kind\": \"skip\", \"reason\": \"no XNNPACK\"");
+  if (cold) count = std::max(2, int((size_t(1100) << 20) / bytes_per_copy + 1));  // > 1.1 GB of weights
+  for (int i = 1; i < count; ++i) {
+    if (xnn || !qs8.empty()) {
+      make();  // native operators own their packed weights
+      continue;
+    }
+    PackedMatrix copy;  // our own packing: duplicate the bytes, packing once is enough
+    copy.out = n;
+    copy.in = k;
+    copy.in_padded = copies[0].in_padded;
+    copy.format = copies[0].format;
+    copy.data.resize(copies[0].data.size());
+    std::memcpy(copy.data.data(), copies[0].data.data(), copy.data.bytes());
+    copy.scales.resize(copies[0].scales.size());
+    if (!copy.scales.empty()) std::memcpy(copy.scales.data(), copies[0].scales.data(), copy.scales.bytes());
+    copies.push_back(std::move(copy));
+  }
+  ThreadPool pool(threads);
+  const int calls = cold ? count : std::max(10, int((size_t(512) << 20) / bytes_per_copy));
+  double ms = time_per_call(5, calls, [&] {
+    for (int c = 0; c < calls; ++c) {
+      if (!qs8.empty()) qs8[c % qs8.size()]->run(xq.data(), yq.data());
+      else gemm(copies[c % copies.size()], x.data(), 1, y.data(), nullptr, &pool);
+    }
+  });
+  char out[320];
+  std::snprintf(out, sizeof out,
+                "\"kind\": \"gemv\", \"k\": %d, \"n\": %d, \"format\": \"%s\", \"cold\": %s, \"threads\": %d, "
+                "\"ms\": %.4f, \"weight_bytes\": %zu, \"gb_per_s\": %.3f",
+                k, n, format_name.c_str(), cold ? "true" : "false", pool.threads(), ms, bytes_per_copy,
+                double(bytes_per_copy) / (ms * 1e6));
+  return json_line(out);
+}
+
+namespace {
+
+std::string shape_config(const std::string& shape) {
+  if (shape == "stt-1b")  // Kyutai STT 1B (en/fr), from its released config.json
+    return R"({"dim": 2048, "text_card": 8000, "existing_text_padding_id": 3, "n_q": 32, "dep_q": 0, "card": 2048,
+               "num_heads": 16, "num_layers": 16, "hidden_scale": 4.125, "causal": true, "context": 750,
+               "max_period": 100000, "gating": "silu", "norm": "rms_norm_f32", "positional_embedding": "rope",
+               "depformer_dim": 1024, "depformer_num_heads": 16, "depformer_num_layers": 6,
+               "depformer_multi_linear": true, "depformer_pos_emb": "none", "depformer_weights_per_step": true,
+               "delays": [0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],
+               "extra_heads_num_heads": 4, "extra_heads_dim": 6})";
+  if (shape == "moshi-7b-2l")  // Moshi 7B's temporal transformer, 2 of its 32 layers, and its text head
+    return R"({"dim": 4096, "text_card": 32000, "n_q": 1, "dep_q": 0, "card": 2048, "num_heads": 32,
+               "num_layers": 2, "hidden_scale": 4.125, "context": 3000, "max_period": 10000, "gating": "silu",
+               "norm": "rms_norm_f32", "positional_embedding": "rope", "delays": [0, 0]})";
+  return "";
+}
+
+}  // namespace
+
+std::string frame(const std::string& shape, const std::string& format_name, int threads, int frames) {
+  std::string config_json = shape_config(shape);
+  if (config_json.empty()) return json_line("\"kind\": \"error\", \"message\": \"unknown shape\"");
+  LmConfig config = LmConfig::parse(config_json);
+  LoadOptions options;
+  options.threads = threads;
+  if (format_name == "xnnpack-f32") {
+    options.format = WeightFormat::F32;
+  } else {
+    WeightFormat f;
+    if (!parse_weight_format(format_name, &f)) return json_line("\"kind\": \"error\", \"message\": \"unknown format\"");
+    options.format = f;
+    options.use_xnnpack = false;
+  }
+  double convert_ms = 0;
+  double t0 = now_ms();
+  std::unique_ptr<LmModel> model;
+  size_t peak = 0;
+  try {
+    LmLoader loader(config, options);
+    generate_synthetic_lm(config, DType::BF16, 7, [&](const TensorInfo& t, const uint8_t* bytes) {
+      double c0 = now_ms();
+      loader.add_tensor(t, bytes);
+      convert_ms += now_ms() - c0;
+      peak = std::max(peak, heap_in_use());
+    });
+    model = loader.finish();
+  } catch (const std::exception& e) {
+    return json_line("\"kind\": \"frame\", \"shape\": \"" + shape + "\", \"format\": \"" + format_name +
+                     "\", \"error\": \"" + std::string(e.what()) + "\"");
+  }
+  double load_ms = now_ms() - t0;
+  AsrSession session(*model);
+  Random rng(3);
+  std::vector<int32_t> codes(config.n_q);
+  auto step = [&] {
+    for (auto& c : codes) c = int32_t(rng.next() % config.card);
+    session.push_frame(codes.data(), int(codes.size()));
+  };
+  for (int i = 0; i < 3; ++i) step();
+  std::vector<double> samples;
+  for (int i = 0; i < frames; ++i) {
+    double f0 = now_ms();
+    step();
+    samples.push_back(now_ms() - f0);
+  }
+  char out[512];
+  std::snprintf(out, sizeof out,
+                "\"kind\": \"frame\", \"shape\": \"%s\", \"format\": \"%s\", \"threads\": %d, \"frames\": %d, "
+                "\"ms_per_frame\": %.3f, \"bytes_per_frame\": %zu, \"load_ms\": %.0f, \"convert_ms\": %.0f, "
+                "\"heap_in_use\": %zu, \"heap_size\": %zu, \"peak_in_use\": %zu",
+                shape.c_str(), format_name.c_str(), model->threads(), frames, median(samples),
+                model->bytes_read_per_frame(), load_ms, convert_ms, heap_in_use(), heap_size(), peak);
+  return json_line(out);
+}
+
+}  // namespace kyutai::bench

@@ -1,0 +1,24 @@
+// Benchmark kernels shared by the native CLI, the WebAssembly module run under Node and the
+// browser page. Each returns one JSON object (a line of the report); timing uses the median
+// of several runs so a noisy shared machine perturbs it less.
+#pragma once
+
+#include <string>
+
+namespace kyutai::bench {
+
+// Single-stream-set read bandwidth over `megabytes` of memory (larger than any cache), the
+// floor every weight-streaming frame is compared with. `threads` > 1 splits the buffer.
+std::string read_bandwidth(int megabytes, int threads);
+
+// y = W x with W [n, k] in `format`, cycling through enough copies of W to exceed
+// `cold_megabytes` (cold: weights come from DRAM, as in a real frame) or one copy (hot).
+std::string gemv(int k, int n, const std::string& format, bool cold, int threads);
+
+// One streaming frame of a synthetic model of a released shape ("stt-1b", or "moshi-7b-2l":
+// two of Moshi 7B's 32 temporal-transformer layers plus its text head), weights generated in
+// memory as bf16 and converted at load to `format`. Reports load time, ms/frame, the weight
+// bytes read per frame and the heap in use.
+std::string frame(const std::string& shape, const std::string& format, int threads, int frames);
+
+}  // namespace kyutai::bench

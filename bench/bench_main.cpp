@@ -1,0 +1,24 @@
+// Native benchmark CLI: one JSON line per measurement.
+//   kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT THREADS FRAMES
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "bench_core.h"
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  auto arg = [&](int i) { return i < argc ? std::string(argv[i]) : std::string(); };
+  std::string out;
+  if (mode == "bandwidth" && argc == 4) out = kyutai::bench::read_bandwidth(std::atoi(argv[2]), std::atoi(argv[3]));
+  else if (mode == "gemv" && argc == 7)
+    out = kyutai::bench::gemv(std::atoi(argv[2]), std::atoi(argv[3]), arg(4), arg(5) == "cold", std::atoi(argv[6]));
+  else if (mode == "frame" && argc == 6)
+    out = kyutai::bench::frame(arg(2), arg(3), std::atoi(argv[4]), std::atoi(argv[5]));
+  else {
+    std::fprintf(stderr, "usage: kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT THREADS FRAMES\n");
+    return 2;
+  }
+  std::printf("%s\n", out.c_str());
+  return 0;
+}
