@@ -156,6 +156,7 @@ LmLoader::LmLoader(LmConfig config, const LoadOptions& options)
 std::unique_ptr<LmModel> LmLoader::finish() {
   if (!model_) fail(ErrorCode::InvalidState, "LmLoader::finish called twice");
   loader_.finish();
+  model_->set_tensors(loader_.directory());
   return std::move(model_);
 }
 

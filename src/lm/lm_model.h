@@ -70,6 +70,9 @@ class LmModel {
   // Weight bytes one streaming frame reads: every matrix product (embedding tables are only
   // gathered, one row per stream). The denominator of the bandwidth floor.
   size_t bytes_read_per_frame() const;
+  // Every weight by its checkpoint name (split layout), filled by LmLoader::finish.
+  const std::vector<WeightLoader::TensorRef>& tensors() const { return tensors_; }
+  void set_tensors(std::vector<WeightLoader::TensorRef> t) { tensors_ = std::move(t); }
 
   // --- whole sequences ---------------------------------------------------------------
   // Post-delay input (what the temporal transformer reads).
@@ -97,6 +100,7 @@ class LmModel {
   Linear text_linear_;
   std::vector<Linear> extra_heads_;
   std::unique_ptr<Depformer> depformer_;
+  std::vector<WeightLoader::TensorRef> tensors_;
 };
 
 // Loading: from a whole safetensors buffer, or tensor by tensor (streamed downloads).

@@ -83,6 +83,14 @@ void WeightLoader::declare(const std::string& name,
   entries_[name] = Entry{std::move(load), false, group, std::move(shape), kind, target};
 }
 
+std::vector<WeightLoader::TensorRef> WeightLoader::directory() const {
+  std::vector<TensorRef> out;
+  visit([&](const std::string& name, Kind kind, const void* target, const std::vector<int64_t>& shape) {
+    out.push_back({name, kind, target, shape});
+  });
+  return out;
+}
+
 void WeightLoader::visit(
     const std::function<void(const std::string&, Kind, const void*, const std::vector<int64_t>&)>& fn) const {
   for (const auto& [name, e] : entries_)

@@ -63,6 +63,16 @@ class WeightLoader {
   void visit(const std::function<void(const std::string& name, Kind kind, const void* target,
                                       const std::vector<int64_t>& shape)>& fn) const;
 
+  // A loaded tensor by name, for consumers that need the weights themselves (the WebGPU
+  // backend uploads them; the converter re-exports them).
+  struct TensorRef {
+    std::string name;
+    Kind kind;
+    const void* target;  // Linear*, std::vector<float>* or EmbeddingTable*
+    std::vector<int64_t> shape;
+  };
+  std::vector<TensorRef> directory() const;
+
   void add(const TensorInfo& info, const uint8_t* bytes);
   // Throws naming every missing tensor.
   void finish();
