@@ -2,9 +2,11 @@
 #include <emscripten/bind.h>
 
 #include "bench_core.h"
+#include "bench_mimi.h"
 
 EMSCRIPTEN_BINDINGS(kyutai_bench) {
   emscripten::function("readBandwidth", &kyutai::bench::read_bandwidth);
   emscripten::function("gemv", &kyutai::bench::gemv);
   emscripten::function("frame", &kyutai::bench::frame);
+  emscripten::function("mimiFrame", &kyutai::bench::mimi_frame);
 }

@@ -1,0 +1,161 @@
+// `npm run bench`: every figure measured in this one run, on this machine, with ratios
+// against references measured in the same run. No pass/fail: the output is a report.
+//
+//   (a) GEMV 2048x2048 and 2048x5632: our f32/bf16/q8/q4 WebAssembly kernels, onnxruntime-web
+//       and tfjs-backend-wasm (Node, one thread), native XNNPACK f32/qs8 as a reference;
+//   (b) one streaming frame of the STT-1B shape and of Moshi 7B's temporal transformer
+//       (2 of its 32 layers + text head) per format, against the memory-bandwidth floor;
+//   (c) the STT-1B frame in headless Chromium, single- and multi-threaded;
+//   plus the Mimi codec per 80 ms frame and WebGPU beside WASM when those are built.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { preparePeers } from './peers.mjs';
+import { withBrowser } from './browser.mjs';
+
+const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const build = path.resolve(root, process.env.BUILD_DIR ?? 'build');
+const quick = process.env.BENCH_QUICK === '1';
+const FRAME_MS = 80;
+const results = [];
+const log = (r) => {
+  results.push(r);
+  return r;
+};
+
+const { default: createBench } = await import(pathToFileURL(path.join(build, 'wasm/bench/kyutai-bench.mjs')).href);
+const wasm = await createBench();
+const call = (fn, ...args) => log(JSON.parse(wasm[fn](...args)));
+const native = (...args) => {
+  const bin = path.join(build, 'native/bench/kyutai_bench');
+  return log(JSON.parse(execFileSync(bin, args.map(String), { encoding: 'utf8', maxBuffer: 1 << 20 }).trim()));
+};
+
+const fmt = (v, d = 2) => (v === undefined || v === null || Number.isNaN(v) ? '-' : Number(v).toFixed(d));
+function table(title, header, rows) {
+  console.log(`\n${title}`);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => '| ' + cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of rows) console.log(line(r));
+}
+
+// ---- memory bandwidth: the floor every weight-streaming figure is compared with ----
+const bwNode = call('readBandwidth', 1024, 1);
+const bwNative = native('bandwidth', 1024, 1);
+console.log(`read bandwidth (1 GiB, 1 thread): WebAssembly in Node ${fmt(bwNode.gb_per_s)} GB/s, native ${fmt(bwNative.gb_per_s)} GB/s`);
+
+// ---- (a) GEMV ----
+const shapes = [[2048, 2048], [2048, 5632]];
+const gemvRows = [];
+const ROUNDS = quick ? 1 : 3;
+const medianBy = (runs) => {
+  const sorted = [...runs].sort((a, b) => a.ms - b.ms);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+for (const [K, N] of shapes) {
+  // Interleaved rounds: every implementation runs once per round; the median round is kept.
+  const peers = await preparePeers(K, N, true);
+  const runs = { ort: [], tfjs: [], f32: [], bf16: [], q8: [], q4: [], xnnF32: [], xnnQs8: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    runs.ort.push(log(await peers.ort.time()));
+    runs.tfjs.push(log(await peers.tfjs.time()));
+    for (const f of ['f32', 'bf16', 'q8', 'q4']) runs[f].push(call('gemv', K, N, f, true, 1));
+    runs.xnnF32.push(native('gemv', K, N, 'xnnpack-f32', 'cold', 1));
+    runs.xnnQs8.push(native('gemv', K, N, 'xnnpack-qs8', 'cold', 1));
+  }
+  await peers.ort.release();
+  await peers.tfjs.release();
+  const ort = medianBy(runs.ort), tfjs = medianBy(runs.tfjs), xnnF32 = medianBy(runs.xnnF32), xnnQs8 = medianBy(runs.xnnQs8);
+  const ours = { f32: medianBy(runs.f32), bf16: medianBy(runs.bf16), q8: medianBy(runs.q8), q4: medianBy(runs.q4) };
+  const row = (name, r, ratios = true) => [
+    `${K}x${N}`, name, fmt(r.ms, 3), fmt(r.gb_per_s), fmt((100 * r.gb_per_s) / (name.startsWith('native') ? bwNative.gb_per_s : bwNode.gb_per_s), 0) + '%',
+    ratios ? fmt(ort.ms / r.ms) : '', ratios ? fmt(tfjs.ms / r.ms) : '',
+  ];
+  gemvRows.push(row('kyutai-wasm f32 (SIMD128)', ours.f32), row('kyutai-wasm bf16', ours.bf16), row('kyutai-wasm q8', ours.q8),
+    row('kyutai-wasm q4', ours.q4), row('onnxruntime-web f32', ort), row('tfjs-backend-wasm f32', tfjs),
+    row('native XNNPACK f32', xnnF32, false), row('native XNNPACK qs8', xnnQs8, false));
+}
+table(`(a) GEMV y = W x, batch 1, one thread, cold (weights cycled through > 1.1 GB); median of ${ROUNDS} interleaved rounds; GB/s of weight bytes; vs = their time / ours`,
+  ['K x N', 'implementation', 'ms', 'GB/s', '% of read BW', 'vs ORT', 'vs tfjs'], gemvRows);
+
+// ---- (b) frames in Node ----
+const frameRows = [];
+const frames = quick ? 4 : 10;
+const frameRow = (r, bw, label, extra = '') => {
+  if (r.error) return [r.shape, label, r.format, r.threads ?? '', '-', '-', '-', '-', '-', r.error];
+  const floor = r.bytes_per_frame / (bw * 1e6);
+  return [r.shape, label, r.format, r.threads, fmt(r.ms_per_frame, 1), fmt(r.bytes_per_frame / 1e6, 0), fmt(floor, 1),
+    fmt(r.ms_per_frame / floor), fmt(r.ms_per_frame / FRAME_MS), `load ${fmt(r.load_ms / 1000, 1)} s, heap ${fmt(r.heap_size / 2 ** 20, 0)} MiB${extra}`];
+};
+const sttFormats = quick ? ['q4'] : ['bf16', 'q8', 'q4'];
+// The floor uses the bandwidth measured right after each frame run (same machine state).
+const bwNow = () => call('readBandwidth', 512, 1).gb_per_s;
+for (const f of sttFormats) {
+  const r = call('frame', 'stt-1b', f, 1, frames);
+  frameRows.push(frameRow(r, bwNow(), 'wasm Node'));
+}
+frameRows.push(['stt-1b', 'wasm Node', 'f32', 1, '-', '3440', '-', '-', '-', 'not run: 3.4 GB of f32 weights + tables do not fit a 4 GB wasm32 heap']);
+{
+  const r = native('frame', 'stt-1b', 'xnnpack-f32', 1, frames);
+  frameRows.push(frameRow(r, native('bandwidth', 512, 1).gb_per_s, 'native XNNPACK'));
+}
+for (const f of quick ? ['q4'] : ['f32', 'bf16', 'q8', 'q4']) {
+  const r = call('frame', 'moshi-7b-2l', f, 1, frames);
+  frameRows.push(frameRow(r, bwNow(), 'wasm Node', r.ms_per_frame ? `; 32 layers ~ ${fmt((r.ms_per_frame * 16) / 1000, 2)} s/frame` : ''));
+}
+table(`(b) one streaming frame, synthetic weights of the real shapes; floor = weight bytes read per frame / read bandwidth (measured above); RTF = ms / ${FRAME_MS} ms`,
+  ['shape', 'where', 'format', 'threads', 'ms/frame', 'MB/frame', 'floor ms', 'x floor', 'RTF', 'notes'], frameRows);
+
+// ---- (c) Chromium, single- and multi-threaded; Mimi ----
+const browserRows = [];
+const mimiRows = [];
+if (typeof wasm.mimiFrame === 'function') mimiRows.push(['Node', 1, log(JSON.parse(wasm.mimiFrame(1, frames)))]);
+await withBrowser(build, async (open) => {
+  for (const threads of [1, 2]) {
+    const page = await open(threads > 1);
+    for (const f of quick ? ['q4'] : ['q8', 'q4']) {
+      const r = log(JSON.parse(await page.call('frame', 'stt-1b', f, threads, frames)));
+      const bw = log(JSON.parse(await page.call('readBandwidth', 512, threads)));
+      browserRows.push(frameRow(r, bw.gb_per_s, threads > 1 ? 'Chromium /coi/' : 'Chromium', `; read BW ${fmt(bw.gb_per_s)} GB/s`));
+    }
+    try {
+      const m = await page.call('mimiFrame', threads, frames);
+      mimiRows.push([threads > 1 ? 'Chromium /coi/' : 'Chromium', threads, log(JSON.parse(m))]);
+    } catch (e) {
+      if (!/no mimiFrame/.test(String(e))) throw e;
+    }
+    await page.close();
+  }
+});
+table('(c) STT-1B frame in headless Chromium (floor from the bandwidth measured in the same page and thread count)',
+  ['shape', 'where', 'format', 'threads', 'ms/frame', 'MB/frame', 'floor ms', 'x floor', 'RTF', 'notes'], browserRows);
+if (mimiRows.length) {
+  table('Mimi codec at the released shape (synthetic weights): streaming encode + decode of one 80 ms frame',
+    ['where', 'threads', 'encode ms', 'decode ms', 'RTF (enc+dec)'],
+    mimiRows.map(([where, t, r]) => [where, t, fmt(r.encode_ms), fmt(r.decode_ms), fmt((r.encode_ms + r.decode_ms) / FRAME_MS)]));
+}
+
+// ---- WebGPU beside WASM (when the backend is built) ----
+const webgpu = path.join(root, 'bench/webgpu.mjs');
+if (fs.existsSync(webgpu)) {
+  console.log('\nWebGPU (SwiftShader, a software adapter: these numbers are only a functional check, not GPU speed)');
+  try {
+    const out = execFileSync(process.execPath, [webgpu], { encoding: 'utf8', env: { ...process.env, BUILD_DIR: build } });
+    for (const line of out.trim().split('\n')) {
+      console.log('  ' + line);
+      try {
+        log(JSON.parse(line));
+      } catch {}
+    }
+  } catch (e) {
+    console.log('  webgpu benchmark failed: ' + (e.stderr || e.message));
+  }
+}
+
+fs.mkdirSync(path.join(build, 'bench'), { recursive: true });
+fs.writeFileSync(path.join(build, 'bench/results.jsonl'), results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+console.log(`\nraw results: ${path.relative(root, path.join(build, 'bench/results.jsonl'))}`);
+process.exit(0);
