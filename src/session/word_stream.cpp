@@ -1,0 +1,55 @@
+#include "session/word_stream.h"
+
+#include <algorithm>
+
+namespace kyutai {
+
+WordStream::WordStream(int delay, int32_t padding_id, int32_t end_padding_id, double frame_rate)
+    : delay_(delay), padding_(padding_id), end_padding_(end_padding_id), frame_rate_(frame_rate) {}
+
+void WordStream::reset() {
+  step_ = 0;
+  pieces_.clear();
+  unended_ = false;
+  last_stop_ = 0;
+}
+
+double WordStream::now() const { return double(std::max<int64_t>(0, step_ - delay_)) / frame_rate_; }
+
+void WordStream::push(int32_t token, std::vector<WordEvent>* out) {
+  ++step_;
+  if (step_ < delay_) return;
+  if (token == padding_ || token == end_padding_) {
+    if (!pieces_.empty()) {
+      out->push_back({WordEvent::Kind::Word, std::move(pieces_), last_stop_});
+      pieces_.clear();
+      unended_ = true;
+    }
+  } else {
+    pieces_.push_back(token);
+  }
+  if (token == end_padding_) {
+    const double stop = double(step_ - delay_) / frame_rate_;
+    if (unended_) {
+      unended_ = false;
+      out->push_back({WordEvent::Kind::EndWord, {}, stop});
+    }
+    last_stop_ = stop;
+  }
+}
+
+void WordStream::flush(std::vector<WordEvent>* out) {
+  const double stop = now();
+  if (!pieces_.empty()) {
+    out->push_back({WordEvent::Kind::Word, std::move(pieces_), last_stop_});
+    pieces_.clear();
+    unended_ = true;
+  }
+  if (unended_) {
+    unended_ = false;
+    out->push_back({WordEvent::Kind::EndWord, {}, stop});
+  }
+  last_stop_ = stop;
+}
+
+}  // namespace kyutai

@@ -1,0 +1,51 @@
+// The text stream of a speech-to-text model turned into words, exactly as Kyutai's STT
+// server does it (moshi-core asr.rs, `State::step_tokens`):
+//  * nothing is reported while fewer than `asr_delay_in_tokens` steps were taken;
+//  * a padding token (3) or end-of-padding token (0) closes the word being spelled:
+//    `Word{tokens, start = last stop time}`, and the word is marked unended;
+//  * any other token is appended to the word being spelled;
+//  * token 0 also stamps `stop = (step - delay) / frame_rate`: an unended word gets
+//    `EndWord{stop}`, and the stop becomes the start of the next word.
+// Kyutai hard-codes 3 and 0; here they come from the config (existing_text_padding_id,
+// existing_text_end_padding_id), which hold 3 and 0 in every released model.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace kyutai {
+
+struct WordEvent {
+  enum class Kind { Word, EndWord };
+  Kind kind;
+  std::vector<int32_t> tokens;  // Word: the word's pieces
+  double time = 0;              // Word: start time; EndWord: stop time (seconds)
+};
+
+class WordStream {
+ public:
+  WordStream(int asr_delay_in_tokens, int32_t padding_id, int32_t end_padding_id, double frame_rate = 12.5);
+
+  // The text token predicted at one step. Appends the events it causes to `out`.
+  void push(int32_t token, std::vector<WordEvent>* out);
+  // End of input: a word still being spelled is emitted, then ended, at the current time;
+  // an emitted but unended word gets its EndWord.
+  void flush(std::vector<WordEvent>* out);
+  void reset();
+
+  int64_t steps() const { return step_; }
+  // Seconds of audio the stream has reported on (the step clock minus the delay).
+  double now() const;
+  bool word_open() const { return !pieces_.empty(); }
+
+ private:
+  int delay_;
+  int32_t padding_, end_padding_;
+  double frame_rate_;
+  int64_t step_ = 0;
+  std::vector<int32_t> pieces_;
+  bool unended_ = false;
+  double last_stop_ = 0;
+};
+
+}  // namespace kyutai

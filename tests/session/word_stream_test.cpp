@@ -1,0 +1,128 @@
+// Kyutai's word rules on hand-made token sequences (padding 3, end-of-padding 0).
+#include <gtest/gtest.h>
+
+#include "session/word_stream.h"
+
+namespace kyutai {
+namespace {
+
+using Kind = WordEvent::Kind;
+
+std::vector<WordEvent> run(WordStream& s, const std::vector<int32_t>& tokens) {
+  std::vector<WordEvent> out;
+  for (int32_t t : tokens) s.push(t, &out);
+  return out;
+}
+
+void expect_word(const WordEvent& e, std::vector<int32_t> tokens, double start) {
+  EXPECT_EQ(e.kind, Kind::Word);
+  EXPECT_EQ(e.tokens, tokens);
+  EXPECT_DOUBLE_EQ(e.time, start);
+}
+
+void expect_end(const WordEvent& e, double stop) {
+  EXPECT_EQ(e.kind, Kind::EndWord);
+  EXPECT_DOUBLE_EQ(e.time, stop);
+}
+
+TEST(WordStream, WordEndingInEndOfPaddingIsEmittedAndEndedAtThatStep) {
+  WordStream s(0, 3, 0);
+  auto ev = run(s, {7, 8, 0});
+  ASSERT_EQ(ev.size(), 2u);
+  expect_word(ev[0], {7, 8}, 0.0);
+  expect_end(ev[1], 3 / 12.5);
+}
+
+TEST(WordStream, WordEndingInPaddingStaysUnendedUntilTheNextEndOfPadding) {
+  WordStream s(0, 3, 0);
+  auto ev = run(s, {7, 3, 3});
+  ASSERT_EQ(ev.size(), 1u);
+  expect_word(ev[0], {7}, 0.0);
+  ev = run(s, {3, 0});
+  ASSERT_EQ(ev.size(), 1u);
+  expect_end(ev[0], 5 / 12.5);
+}
+
+TEST(WordStream, RunsOfPaddingEmitNothingButEndOfPaddingMovesTheNextStart) {
+  WordStream s(0, 3, 0);
+  EXPECT_TRUE(run(s, {3, 3, 3, 0, 3, 3, 0, 3}).empty());
+  auto ev = run(s, {9, 10, 0});
+  ASSERT_EQ(ev.size(), 2u);
+  expect_word(ev[0], {9, 10}, 7 / 12.5);  // start = the last end-of-padding stamp (step 7)
+  expect_end(ev[1], 11 / 12.5);
+}
+
+TEST(WordStream, ConsecutiveWordsStartWhereThePreviousStopped) {
+  WordStream s(0, 3, 0);
+  auto ev = run(s, {5, 0, 6, 6, 0, 3, 7, 3});
+  ASSERT_EQ(ev.size(), 5u);
+  expect_word(ev[0], {5}, 0.0);
+  expect_end(ev[1], 2 / 12.5);
+  expect_word(ev[2], {6, 6}, 2 / 12.5);
+  expect_end(ev[3], 5 / 12.5);
+  expect_word(ev[4], {7}, 5 / 12.5);
+}
+
+TEST(WordStream, NothingIsReportedInsideTheDelayWindow) {
+  WordStream s(6, 3, 0);
+  // Steps 1..5 are ignored entirely, even a word-like token and an end-of-padding.
+  EXPECT_TRUE(run(s, {11, 12, 0, 13, 0}).empty());
+  EXPECT_FALSE(s.word_open());
+  auto ev = run(s, {14, 15, 0});  // steps 6, 7, 8
+  ASSERT_EQ(ev.size(), 2u);
+  expect_word(ev[0], {14, 15}, 0.0);
+  expect_end(ev[1], (8 - 6) / 12.5);
+}
+
+TEST(WordStream, TimestampsAreExactFrames) {
+  WordStream s(6, 3, 0);
+  std::vector<int32_t> tokens(6, 3);  // the delay window
+  for (int i = 0; i < 37; ++i) tokens.push_back(3);
+  tokens.push_back(0);   // step 44: stop (44 - 6) / 12.5 = 3.04 s
+  tokens.push_back(21);  // step 45
+  tokens.push_back(0);   // step 46
+  auto ev = run(s, tokens);
+  ASSERT_EQ(ev.size(), 2u);
+  expect_word(ev[0], {21}, 38 / 12.5);
+  expect_end(ev[1], 40 / 12.5);
+  EXPECT_DOUBLE_EQ(ev[0].time, 3.04);
+}
+
+TEST(WordStream, FlushEmitsAWordStillOpenAndEndsIt) {
+  WordStream s(0, 3, 0);
+  auto ev = run(s, {4, 0, 8, 9});
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_TRUE(s.word_open());
+  std::vector<WordEvent> tail;
+  s.flush(&tail);
+  ASSERT_EQ(tail.size(), 2u);
+  expect_word(tail[0], {8, 9}, 2 / 12.5);
+  expect_end(tail[1], 4 / 12.5);
+  tail.clear();
+  s.flush(&tail);
+  EXPECT_TRUE(tail.empty()) << "a second flush has nothing left";
+}
+
+TEST(WordStream, FlushEndsAnEmittedButUnendedWord) {
+  WordStream s(0, 3, 0);
+  auto ev = run(s, {4, 3, 3});
+  ASSERT_EQ(ev.size(), 1u);
+  std::vector<WordEvent> tail;
+  s.flush(&tail);
+  ASSERT_EQ(tail.size(), 1u);
+  expect_end(tail[0], 3 / 12.5);
+}
+
+TEST(WordStream, ResetStartsOver) {
+  WordStream s(2, 3, 0);
+  run(s, {1, 2, 5, 6});
+  s.reset();
+  EXPECT_EQ(s.steps(), 0);
+  EXPECT_FALSE(s.word_open());
+  auto ev = run(s, {1, 7, 0});
+  ASSERT_EQ(ev.size(), 2u);
+  expect_word(ev[0], {7}, 0.0);
+}
+
+}  // namespace
+}  // namespace kyutai
