@@ -31,7 +31,7 @@ void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRow
     float inv = 1.0f / scale;
     int16_t* q = out->values.data() + size_t(r) * in_padded;
     for (int k = 0; k < in; ++k) {
-      float v = std::round(xr[k] * inv);
+      float v = std::nearbyint(xr[k] * inv);  // one f32.nearest in WebAssembly
       q[k] = int16_t(std::min(32767.0f, std::max(-32767.0f, v)));
     }
     // The 4-bit kernel multiplies stored nibbles (q + 8) and subtracts 8 * sum(x) per block.

@@ -77,9 +77,11 @@ inline size_t q4_offset(int r, int k, int* high) {
   return size_t(k / 2) * 16 + (group / 2) * 8 + (r % 4) * 2 + (k % 2);
 }
 
-int8_t round_clamp(float v, int lo, int hi) {
-  float r = std::round(v);
-  return int8_t(std::min<float>(hi, std::max<float>(lo, r)));
+// Round to nearest (ties to even: one f32.nearest in WebAssembly, where std::round is a
+// library call) and clamp.
+inline int8_t round_clamp(float v, int lo, int hi) {
+  float r = std::nearbyint(v);
+  return int8_t(std::min<float>(float(hi), std::max<float>(float(lo), r)));
 }
 
 void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
@@ -99,41 +101,40 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
       break;
     }
     case WeightFormat::Q8: {
+      std::vector<int8_t> q(in);
       for (int r = 0; r < count; ++r) {
         const float* w = rows + size_t(r) * in;
         float amax = 0;
         for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[k]));
-        float scale = amax > 0 ? amax / 127.0f : 1.0f;
+        const float scale = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
         m.scales[size_t(panel) * kPanel + r] = scale;
-        for (int k = 0; k < in; ++k)
-          base[q8_offset(r, k)] = uint8_t(round_clamp(w[k] / scale, -127, 127));
+        for (int k = 0; k < in; ++k) q[k] = round_clamp(w[k] * inv, -127, 127);
+        uint8_t* dst = base + q8_offset(r, 0);
+        for (int k = 0; k < in; ++k) dst[size_t(k / 2) * 32 + (k % 2)] = uint8_t(q[k]);
       }
       break;
     }
     case WeightFormat::Q4: {
-      const int blocks = m.blocks();
+      // Nibbles (q + 8) of the whole panel first, padding rows and inputs holding q = 0.
+      const int blocks = m.blocks(), kp = m.in_padded;
+      std::vector<uint8_t> nib(size_t(kPanel) * kp, 8);
       for (int r = 0; r < count; ++r) {
         const float* w = rows + size_t(r) * in;
+        uint8_t* n = nib.data() + size_t(r) * kp;
         for (int b = 0; b < blocks; ++b) {
-          int k0 = b * kQ4Block, k1 = std::min(in, k0 + kQ4Block);
-          float scale = q4_block_scale(w + k0, k1 - k0);
+          const int k0 = b * kQ4Block, k1 = std::min(in, k0 + kQ4Block);
+          const float scale = q4_block_scale(w + k0, k1 - k0), inv = 1.0f / scale;
           m.scales[(size_t(panel) * blocks + b) * kPanel + r] = scale;
-          for (int k = k0; k < k0 + kQ4Block; ++k) {
-            int q = k < k1 ? round_clamp(w[k] / scale, -8, 7) : 0;
-            int high;
-            size_t off = q4_offset(r, k, &high);
-            uint8_t nib = uint8_t(q + 8);
-            base[off] = high ? uint8_t((base[off] & 0x0f) | (nib << 4)) : uint8_t((base[off] & 0xf0) | nib);
-          }
+          for (int k = k0; k < k1; ++k) n[k] = uint8_t(round_clamp(w[k] * inv, -8, 7) + 8);
         }
       }
-      // Padding rows hold q = 0, i.e. nibble 8.
-      for (int r = count; r < kPanel; ++r)
-        for (int k = 0; k < m.in_padded; ++k) {
-          int high;
-          size_t off = q4_offset(r, k, &high);
-          base[off] = high ? uint8_t((base[off] & 0x0f) | 0x80) : uint8_t((base[off] & 0xf0) | 0x08);
-        }
+      for (int r = 0; r < kPanel; ++r) {
+        int high;
+        uint8_t* dst = base + q4_offset(r, 0, &high);
+        const uint8_t* n = nib.data() + size_t(r) * kp;
+        const int shift = 4 * high;
+        for (int k = 0; k < kp; ++k) dst[size_t(k / 2) * 16 + (k % 2)] |= uint8_t(n[k] << shift);
+      }
       break;
     }
   }
@@ -157,14 +158,15 @@ float q4_block_scale(const float* w, int n) {
   float best_scale = signed_max / kLevels[0], best_err = INFINITY;
   for (float level : kLevels) {
     const float scale = signed_max / level, inv = level / signed_max;
-    float err = 0;
+    float err[4] = {0, 0, 0, 0};  // four partial sums, the order a 4-lane loop would use
     for (int i = 0; i < n; ++i) {
       float q = std::min(7.0f, std::max(-8.0f, std::nearbyint(w[i] * inv)));
       float d = w[i] - q * scale;
-      err += d * d;
+      err[i % 4] += d * d;
     }
-    if (err < best_err) {
-      best_err = err;
+    const float total = (err[0] + err[1]) + (err[2] + err[3]);
+    if (total < best_err) {
+      best_err = total;
       best_scale = scale;
     }
   }
