@@ -4,6 +4,7 @@
 
 #include "bind_util.h"
 #include "io/safetensors.h"
+#include "lm/footprint.h"
 #include "lm/lm_gen.h"
 #include "lm/lm_model.h"
 #include "session/asr_session.h"
@@ -89,16 +90,31 @@ val config_object(const LmConfig& c) {
 
 }  // namespace
 
-// Streams a safetensors file chunk by chunk into the final weight format.
+// Streams a safetensors file (or the shards of one, file after file) chunk by chunk into
+// the final weight format. With `maxBytes`, the first header is checked against it before
+// any tensor is converted, so a model that cannot fit is refused before the download.
 class LmLoaderHandle {
  public:
   val init(std::string config_json, val options) {
     return guarded([&] {
       config_ = std::make_unique<LmConfig>(LmConfig::parse(config_json));
       options_ = load_options(options);
+      if (!options.isUndefined() && !options.isNull() && !options["maxBytes"].isUndefined())
+        max_bytes_ = uint64_t(options["maxBytes"].as<double>());
       loader_ = std::make_unique<LmLoader>(*config_, options_);
-      stream_ = std::make_unique<SafetensorsStream>(
-          nullptr, [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
+      new_stream();
+      return val::undefined();
+    });
+  }
+  // Starts the next shard of a sharded checkpoint (model-0000k-of-0000n.safetensors).
+  val begin_file() {
+    return guarded([&] {
+      if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
+      if (stream_->bytes_received() > 0) {
+        stream_->finish();
+        received_before_ += stream_->bytes_received();
+      }
+      new_stream();
       return val::undefined();
     });
   }
@@ -108,7 +124,7 @@ class LmLoaderHandle {
       if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
       stream_->push(reinterpret_cast<const uint8_t*>(ptr), size);
       val p = val::object();
-      p.set("bytes", double(stream_->bytes_received()));
+      p.set("bytes", double(received_before_ + stream_->bytes_received()));
       p.set("tensors", double(loader_->tensors_loaded()));
       p.set("headerReady", stream_->header_ready());
       if (stream_->header_ready()) p.set("totalBytes", double(stream_->header().data_start() + stream_->header().data_bytes));
@@ -127,8 +143,20 @@ class LmLoaderHandle {
  private:
   std::unique_ptr<LmConfig> config_;
   LoadOptions options_;
+  void new_stream() {
+    stream_ = std::make_unique<SafetensorsStream>(
+        [this](const SafetensorsHeader& h) {
+          if (max_bytes_ && !checked_) check_lm_fits(*config_, h, options_.format, max_bytes_);
+          checked_ = true;
+        },
+        [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
+  }
+
   std::unique_ptr<LmLoader> loader_;
   std::unique_ptr<SafetensorsStream> stream_;
+  uint64_t max_bytes_ = 0;
+  uint64_t received_before_ = 0;
+  bool checked_ = false;
 };
 
 class LmModelHandle {
@@ -348,6 +376,7 @@ EMSCRIPTEN_BINDINGS(kyutai_lm) {
   class_<LmLoaderHandle>("LmLoader")
       .constructor<>()
       .function("init", &LmLoaderHandle::init)
+      .function("beginFile", &LmLoaderHandle::begin_file)
       .function("push", &LmLoaderHandle::push);
   class_<LmModelHandle>("LmModel")
       .constructor<>()

@@ -1,0 +1,79 @@
+#include "lm/footprint.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "lm/lm_model.h"
+
+namespace kyutai {
+
+namespace {
+
+uint64_t packed_bytes(WeightFormat f, int64_t out, int64_t in) {
+  const int64_t rows = (out + kPanel - 1) / kPanel * kPanel;
+  switch (f) {
+    case WeightFormat::F32: return uint64_t(rows * in * 4);
+    case WeightFormat::BF16: return uint64_t(rows * in * 2);
+    case WeightFormat::Q8: return uint64_t(rows * ((in + 1) / 2 * 2) + rows * 4);
+    case WeightFormat::Q4: {
+      const int64_t blocks = (in + kQ4Block - 1) / kQ4Block;
+      return uint64_t(rows * blocks * kQ4Block / 2 + rows * blocks * 4);
+    }
+  }
+  return 0;
+}
+
+std::string mib(uint64_t bytes) { return str_cat(bytes / (1u << 20), " MiB"); }
+
+}  // namespace
+
+LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeader& header,
+                                  std::optional<WeightFormat> format) {
+  LoadOptions options;
+  options.use_xnnpack = false;
+  LmFootprint fp;
+  for (const auto& e : LmLoader(config, options).expected()) {
+    const TensorInfo* t = header.find(e.name);
+    const DType source = t ? t->dtype : DType::BF16;
+    uint64_t numel = 1;
+    for (int64_t d : e.shape) numel *= uint64_t(d);
+    switch (e.kind) {
+      case WeightLoader::Kind::Linear: {
+        WeightFormat f = format ? *format : (source == DType::BF16 ? WeightFormat::BF16 : WeightFormat::F32);
+        if (source == DType::I8) f = WeightFormat::Q8;
+        if (source == DType::U8) f = WeightFormat::Q4;
+        fp.weights += packed_bytes(f, e.shape[0], e.shape[1]);
+        break;
+      }
+      case WeightLoader::Kind::Table: {
+        const bool f32 = source != DType::BF16 && !(format && *format == WeightFormat::BF16);
+        fp.weights += numel * (f32 ? 4 : 2);
+        break;
+      }
+      case WeightLoader::Kind::Vector: fp.weights += numel * 4; break;
+    }
+  }
+  for (const auto& t : header.tensors) fp.load_buffer = std::max<uint64_t>(fp.load_buffer, t.byte_size());
+  const TransformerConfig tc = config.main_transformer();
+  fp.kv_cache = uint64_t(config.num_layers) * uint64_t(config.context.value_or(0)) * tc.num_kv_heads() * tc.head_dim() * 2 * 4;
+  return fp;
+}
+
+void check_lm_fits(const LmConfig& config, const SafetensorsHeader& header, std::optional<WeightFormat> format,
+                   uint64_t available_bytes) {
+  const LmFootprint fp = estimate_lm_footprint(config, header, format);
+  if (fp.total() <= available_bytes) return;
+  std::string alternative = "no weight format fits (even q4)";
+  for (WeightFormat f : {WeightFormat::BF16, WeightFormat::Q8, WeightFormat::Q4}) {
+    const LmFootprint alt = estimate_lm_footprint(config, header, f);
+    if (alt.total() <= available_bytes) {
+      alternative = str_cat("format '", weight_format_name(f), "' would need ", mib(alt.total()), " and fits");
+      break;
+    }
+  }
+  fail(ErrorCode::LimitExceeded, "model does not fit: ", format ? weight_format_name(*format) : "checkpoint precision",
+       " needs ", mib(fp.total()), " (weights ", mib(fp.weights), ", KV cache ", mib(fp.kv_cache), ", load buffer ",
+       mib(fp.load_buffer), ") but the WebAssembly heap can take ", mib(available_bytes), " more; ", alternative);
+}
+
+}  // namespace kyutai

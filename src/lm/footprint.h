@@ -1,0 +1,33 @@
+// How much memory a model will take in a given weight format, known from its config and the
+// safetensors header alone, so a browser can refuse a checkpoint that cannot fit its heap
+// before downloading the rest of it (a wasm32 heap holds at most 4 GiB).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "io/safetensors.h"
+#include "kernels/packed_matrix.h"
+#include "lm/lm_config.h"
+
+namespace kyutai {
+
+struct LmFootprint {
+  uint64_t weights = 0;      // packed matrices + embedding tables + small tensors
+  uint64_t kv_cache = 0;     // one streaming session's KV caches
+  uint64_t load_buffer = 0;  // the largest tensor held while it is converted
+  uint64_t total() const { return weights + kv_cache + load_buffer; }
+};
+
+// `format` nullopt keeps each tensor's precision (as LoadOptions does). Tensor dtypes come
+// from `header` when it holds the tensor (bf16 tables stay bf16).
+LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeader& header,
+                                  std::optional<WeightFormat> format);
+
+// Throws LimitExceeded when the model does not fit `available_bytes`, naming the sizes and
+// the most precise format that would fit (or saying that none does).
+void check_lm_fits(const LmConfig& config, const SafetensorsHeader& header, std::optional<WeightFormat> format,
+                   uint64_t available_bytes);
+
+}  // namespace kyutai

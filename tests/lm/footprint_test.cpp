@@ -1,0 +1,79 @@
+// Memory estimates from config + header, checked against what loading really allocates,
+// and the refusal message for a model that cannot fit.
+#include <gtest/gtest.h>
+
+#include "lm/footprint.h"
+#include "lm/lm_model.h"
+#include "lm/synthetic_checkpoint.h"
+#include "lm_fixture.h"
+#include "test_util.h"
+
+namespace kyutai {
+namespace {
+
+SafetensorsHeader header_of(const std::vector<uint8_t>& file) { return SafetensorsFile(file.data(), file.size()).header(); }
+
+TEST(Footprint, WeightEstimateMatchesWhatTheLoadedModelHolds) {
+  const LmConfig& c = test::lm_fixture("lm").config;
+  auto file = test::read_file(test::data_path("lm/weights.safetensors"));
+  for (WeightFormat f : {WeightFormat::F32, WeightFormat::BF16, WeightFormat::Q8, WeightFormat::Q4}) {
+    SCOPED_TRACE(weight_format_name(f));
+    LoadOptions o;
+    o.format = f;
+    o.use_xnnpack = false;
+    auto model = load_lm(c, file.data(), file.size(), o);
+    size_t held = 0;
+    for (const auto& t : model->tensors()) {
+      if (t.kind == WeightLoader::Kind::Linear) held += static_cast<const Linear*>(t.target)->weight.bytes();
+      if (t.kind == WeightLoader::Kind::Table) held += static_cast<const EmbeddingTable*>(t.target)->bytes();
+      if (t.kind == WeightLoader::Kind::Vector) held += static_cast<const std::vector<float>*>(t.target)->size() * 4;
+    }
+    EXPECT_EQ(estimate_lm_footprint(c, header_of(file), f).weights, held);
+  }
+}
+
+TEST(Footprint, Stt1bShapeInEachFormat) {
+  // The released STT-1B shape, bf16 checkpoint: only the header is needed.
+  LmConfig c = LmConfig::parse(R"({"dim": 2048, "text_card": 8000, "n_q": 32, "dep_q": 0, "card": 2048,
+      "num_heads": 16, "num_layers": 16, "hidden_scale": 4.125, "context": 750, "gating": "silu",
+      "norm": "rms_norm_f32", "positional_embedding": "rope", "max_period": 100000,
+      "delays": [0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],
+      "extra_heads_num_heads": 4, "extra_heads_dim": 6})");
+  SafetensorsHeader h;
+  h.tensors = synthetic_lm_tensors(c, DType::BF16);
+  auto q4 = estimate_lm_footprint(c, h, WeightFormat::Q4), q8 = estimate_lm_footprint(c, h, WeightFormat::Q8);
+  auto bf16 = estimate_lm_footprint(c, h, std::nullopt);
+  // 0.84e9 matrix weights: q4 0.52 GB + bf16 tables 0.28 GB = 787 MiB; q8 0.85 GB + tables.
+  EXPECT_GT(q4.weights, 700u << 20);
+  EXPECT_LT(q4.weights, 900u << 20);
+  EXPECT_LT(q4.weights, q8.weights);
+  EXPECT_LT(q8.weights, bf16.weights);
+  EXPECT_EQ(q4.kv_cache, uint64_t(16) * 750 * 2048 * 2 * 4);
+  EXPECT_EQ(q4.load_buffer, uint64_t(2) * 5632 * 2048 * 2);  // the gating linear_in, bf16
+}
+
+TEST(Footprint, TooLargeIsRefusedNamingSizesAndAFormatThatFits) {
+  const LmConfig& c = test::lm_fixture("lm").config;
+  auto file = test::read_file(test::data_path("lm/weights.safetensors"));
+  const SafetensorsHeader h = header_of(file);
+  const uint64_t q4 = estimate_lm_footprint(c, h, WeightFormat::Q4).total();
+  try {
+    check_lm_fits(c, h, WeightFormat::F32, q4 + 1);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::LimitExceeded);
+    std::string m = e.what();
+    EXPECT_NE(m.find("model does not fit: f32 needs"), std::string::npos) << m;
+    EXPECT_NE(m.find("format 'q4' would need"), std::string::npos) << m;
+  }
+  EXPECT_NO_THROW(check_lm_fits(c, h, WeightFormat::Q4, q4));
+  try {
+    check_lm_fits(c, h, WeightFormat::Q4, 1000);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no weight format fits"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace kyutai
