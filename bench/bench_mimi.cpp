@@ -11,6 +11,9 @@
 #if defined(__GLIBC__) || defined(__EMSCRIPTEN__)
 #include <malloc.h>
 #endif
+#if !defined(__EMSCRIPTEN__)
+#include <time.h>
+#endif
 
 #include "codec/mimi.h"
 #include "lm/sampling.h"
@@ -39,6 +42,16 @@ constexpr double kPi = 3.14159265358979323846;
 double now_ms() {
   using namespace std::chrono;
   return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU time of the calling thread (native only; < 0 where unavailable). On a shared machine
+// the wall-clock median includes time other processes took; with one thread this does not.
+double thread_cpu_ms() {
+#if !defined(__EMSCRIPTEN__) && defined(CLOCK_THREAD_CPUTIME_ID)
+  timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+#endif
+  return -1;
 }
 
 double median(std::vector<double> v) {
@@ -170,34 +183,41 @@ std::string mimi_frame(int threads, int frames) {
   };
   int distinct = 0;  // codes of the semantic codebook that changed from the previous frame
   int32_t last = -1;
-  std::vector<double> enc, dec;
+  std::vector<double> enc, dec, enc_cpu, dec_cpu;
   const int warmup = 3;
   for (int i = 0; i < warmup + frames; ++i) {
     next_frame();
-    const double a = now_ms();
+    const double a = now_ms(), ca = thread_cpu_ms();
     mimi->encode_step(frame.data(), state, codes.data());
-    const double b = now_ms();
+    const double b = now_ms(), cb = thread_cpu_ms();
     mimi->decode_step(codes.data(), state, out.data());
-    const double c = now_ms();
+    const double c = now_ms(), cc = thread_cpu_ms();
     if (codes[0] != last) ++distinct;
     last = codes[0];
     if (i >= warmup) {
       enc.push_back(b - a);
       dec.push_back(c - b);
+      enc_cpu.push_back(cb - ca);
+      dec_cpu.push_back(cc - cb);
     }
   }
   double peak = 0;
   for (float v : out) peak = std::max(peak, double(std::fabs(v)));
   const double frame_ms = 1000.0 / mimi->frame_rate();
   const double e = median(enc), d = median(dec);
-  char line[640];
+  // Caller-thread CPU ms per frame: the whole cost with one thread; -1 when not measurable
+  // (WebAssembly) or not the whole cost (workers add theirs).
+  const bool cpu = thread_cpu_ms() >= 0 && mimi->pool()->threads() == 1;
+  const double ec = cpu ? median(enc_cpu) : -1, dc = cpu ? median(dec_cpu) : -1;
+  char line[768];
   std::snprintf(line, sizeof line,
                 "{\"platform\": \"%s\", \"kind\": \"mimi\", \"shape\": \"mimi-released\", \"threads\": %d, "
                 "\"frames\": %d, \"codebooks\": %d, \"encode_ms_per_frame\": %.3f, \"decode_ms_per_frame\": %.3f, "
                 "\"ms_per_frame\": %.3f, \"rtf\": %.4f, \"encode_rtf\": %.4f, \"decode_rtf\": %.4f, "
+                "\"encode_cpu_ms_per_frame\": %.3f, \"decode_cpu_ms_per_frame\": %.3f, "
                 "\"load_ms\": %.0f, \"heap_in_use\": %zu, \"changed_semantic_codes\": %d, \"output_peak\": %.4g}",
                 platform(), mimi->pool()->threads(), frames, codebooks, e, d, e + d, (e + d) / frame_ms,
-                e / frame_ms, d / frame_ms, load_ms, heap_in_use(), distinct, peak);
+                e / frame_ms, d / frame_ms, ec, dc, load_ms, heap_in_use(), distinct, peak);
   return line;
 }
 

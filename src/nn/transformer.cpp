@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/attention.h"
 #include "nn/weight_loader.h"
 
 namespace kyutai {
@@ -261,43 +263,26 @@ void Transformer::attention_block(const TransformerLayer& L, KvCache& cache, flo
   }
   cache.end += T;
 
-  const float inv_sqrt = 1.0f / std::sqrt(float(dh));
-  st.scores.resize(cache.capacity);
-  std::fill(st.attn.begin(), st.attn.end(), 0.0f);
-  for (int t = 0; t < T; ++t) {
-    const int64_t qpos = st.offset + t;
-    const float* q = st.qkv.data() + size_t(t) * qkv_rows;
-    for (int h = 0; h < H; ++h) {
-      const int kh = h / c.kv_repeat;
-      const float* keys = cache.keys.data() + size_t(kh) * cache.capacity * dh;
-      const float* values = cache.values.data() + size_t(kh) * cache.capacity * dh;
-      int n = 0;
-      // Slot order does not matter: softmax and the weighted sum are order-free.
-      float* out = st.attn.data() + size_t(t) * D + size_t(h) * dh;
-      float m = -INFINITY;
-      for (int s = 0; s < cache.capacity; ++s) {
-        int64_t kpos = cache.positions[s];
-        int64_t delta = qpos - kpos;
-        bool ok = kpos >= 0 && delta >= 0 && (!c.context || delta < *c.context);
-        float score = ok ? dot(q + size_t(h) * dh, keys + size_t(s) * dh, dh) * inv_sqrt : -INFINITY;
-        st.scores[s] = score;
-        if (ok) {
-          ++n;
-          m = std::max(m, score);
-        }
-      }
-      if (n == 0) continue;  // nothing visible: zero output (cannot happen causally)
-      float sum = 0;
-      for (int s = 0; s < cache.capacity; ++s) {
-        float e = st.scores[s] == -INFINITY ? 0.0f : std::exp(st.scores[s] - m);
-        st.scores[s] = e;
-        sum += e;
-      }
-      const float inv = 1.0f / sum;
-      for (int s = 0; s < cache.capacity; ++s)
-        if (st.scores[s] != 0.0f) axpy(st.scores[s] * inv, values + size_t(s) * dh, dh, out);
+  // One task per (step, head): heads are independent, and a full 750-entry window over 16
+  // heads is worth splitting across threads.
+  const float scale = 1.0f / std::sqrt(float(dh));
+  const int64_t window = c.context ? *c.context : 0;
+  const int tasks = T * H;
+  st.scores.resize(size_t(tasks) * cache.capacity);
+  auto attend_range = [&](int begin, int end) {
+    for (int task = begin; task < end; ++task) {
+      const int t = task / H, h = task % H, kh = h / c.kv_repeat;
+      const float* q = st.qkv.data() + size_t(t) * qkv_rows + size_t(h) * dh;
+      attend(q, cache.keys.data() + size_t(kh) * cache.capacity * dh,
+             cache.values.data() + size_t(kh) * cache.capacity * dh, cache.positions.data(), cache.capacity, dh,
+             st.offset + t, window, scale, st.scores.data() + size_t(task) * cache.capacity,
+             st.attn.data() + size_t(t) * D + size_t(h) * dh);
     }
-  }
+  };
+  if (pool && pool->threads() > 1 && size_t(tasks) * cache.capacity * dh >= 32 * 1024)
+    pool->parallel_for(tasks, attend_range);
+  else
+    attend_range(0, tasks);
   per_step_linear(L.out_proj, c, st.offset, st.attn.data(), T, st.proj.data(), pool);
   residual_add(st.proj.data(), L.scale1, T, D, x);
 }
