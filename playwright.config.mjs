@@ -35,6 +35,9 @@ export default defineConfig({
     { name: 'browser', testIgnore: ['microphone.spec.mjs', 'package.spec.mjs'] },
     { name: 'microphone', testMatch: 'microphone.spec.mjs', use: { launchOptions: { executablePath: chromium, args: [...args, ...microphone] } } },
     { name: 'package', testMatch: 'package.spec.mjs' },
+    // WebGPU: headless Chromium offers an adapter (SwiftShader) only with this flag. The same
+    // spec also runs in 'browser' (no flag), where the backend must fall back to WebAssembly.
+    { name: 'webgpu', testMatch: 'webgpu.spec.mjs', use: { launchOptions: { executablePath: chromium, args: [...args, '--enable-unsafe-webgpu'] } } },
   ],
   webServer: {
     command: `node scripts/serve.mjs --port ${PORT}`,

@@ -25,3 +25,4 @@ mkdir -p dist
 cp $B/wasm/kyutai.mjs $B/wasm/kyutai.wasm dist/
 cp $B/wasm-mt/kyutai-mt.mjs $B/wasm-mt/kyutai-mt.wasm $B/wasm-mt/kyutai-mt.worker.js dist/
 echo "build: dist/ ready ($(du -sh dist | cut -f1))"
+bash scripts/make-demo-bundle.sh   # the demo's default model bundle (dist/models/default/), made from tests/data

@@ -14,6 +14,12 @@ ctest --test-dir $B/wasm --output-on-failure
 echo "== Node tests of the built module and the JS package"
 node --test tests/node/
 echo "== Browser tests (Playwright, headless Chromium: demo, worklets, worker, threads, microphone)"
-npx playwright test --project=browser --project=microphone
+npx playwright test --project=browser --project=microphone --project=webgpu
 echo "== Package test (npm pack, install the tarball, use it from Node and Chromium)"
 npx playwright test --project=package
+
+# --- Robustness (issue 9) ----------------------------------------------------------------
+# The native GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer, then a
+# bounded libFuzzer run per fuzz target (safetensors, configs, SentencePiece, sessions).
+echo "== Robustness (sanitizer suite + bounded fuzzing, scripts/robustness.sh)"
+bash scripts/robustness.sh

@@ -19,6 +19,10 @@ LoadOptions load_options(const val& o) {
   if (o.isUndefined() || o.isNull()) return opt;
   val format = o["format"];
   if (!format.isUndefined() && !format.isNull()) {
+    // Checked first: as<std::string>() on a non-string throws a JS BindingError through the
+    // WebAssembly frames, skipping C++ destructors (leaked heap and handles).
+    if (!format.isString())
+      fail(ErrorCode::InvalidArgument, "weight format must be a string (auto, f32, bf16, q8, q4), got ", js_type(format));
     std::string f = format.as<std::string>();
     WeightFormat wf;
     if (f != "auto") {

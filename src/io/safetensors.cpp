@@ -60,7 +60,8 @@ namespace {
 uint64_t parse_u64(const Json& v, const std::string& tensor, const char* what) {
   if (!v.is_number()) bad(tensor, str_cat(what, " must be a number"));
   double d = v.as_number();
-  if (!(d >= 0) || d != double(uint64_t(d)) || d > 9.007199254740992e15)
+  // Range first: converting an out-of-range double to uint64_t is undefined behaviour.
+  if (!(d >= 0) || d > 9.007199254740992e15 || d != double(uint64_t(d)))
     bad(tensor, str_cat(what, " ", d, " is not a non-negative integer"));
   return uint64_t(d);
 }
@@ -98,6 +99,10 @@ TensorInfo parse_tensor_entry(const std::string& name, const Json& v,
   if (info.byte_size() != expected)
     bad(name, str_cat("shape ", info.shape_string(), " of ", dtype_name(info.dtype), " needs ",
                       expected, " bytes but data_offsets span ", info.byte_size()));
+  if (info.byte_size() > limits.max_tensor_bytes)
+    fail(ErrorCode::LimitExceeded, "safetensors: tensor '", name, "': ", info.byte_size(),
+         " bytes exceed the limit of ", limits.max_tensor_bytes,
+         " bytes per tensor (SafetensorsLimits::max_tensor_bytes)");
   return info;
 }
 
@@ -131,8 +136,13 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t availabl
       fail(ErrorCode::LimitExceeded, "safetensors: more than ", limits.max_tensors, " tensors");
     h.tensors.push_back(parse_tensor_entry(key, value, limits));
   }
-  std::sort(h.tensors.begin(), h.tensors.end(),
-            [](const TensorInfo& a, const TensorInfo& b) { return a.begin < b.begin; });
+  // By (begin, end) as the reference implementation: a zero-sized tensor sharing its start
+  // with a non-empty one comes first (sorting by begin alone could reject a valid file).
+  std::sort(h.tensors.begin(), h.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    if (a.begin != b.begin) return a.begin < b.begin;
+    if (a.end != b.end) return a.end < b.end;
+    return a.name < b.name;
+  });
   uint64_t cursor = 0;
   for (size_t i = 0; i < h.tensors.size(); ++i) {
     const TensorInfo& t = h.tensors[i];
@@ -164,7 +174,23 @@ SafetensorsStream::SafetensorsStream(HeaderCallback on_header, TensorCallback on
                                      const SafetensorsLimits& limits)
     : on_header_(std::move(on_header)), on_tensor_(std::move(on_tensor)), limits_(limits) {}
 
+void SafetensorsStream::check_usable() const {
+  if (failed_)
+    fail(ErrorCode::InvalidState, "safetensors: the stream already failed after ", received_,
+         " bytes; start a new one");
+}
+
 void SafetensorsStream::push(const uint8_t* bytes, size_t size) {
+  check_usable();
+  try {
+    push_bytes(bytes, size);
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
+}
+
+void SafetensorsStream::push_bytes(const uint8_t* bytes, size_t size) {
   received_ += size;
   if (header_ready_) {
     consume_data(bytes, size);
@@ -228,6 +254,8 @@ void SafetensorsStream::consume_data(const uint8_t* bytes, size_t size) {
 }
 
 void SafetensorsStream::finish() {
+  check_usable();
+  failed_ = true;  // until it returns: any throw below leaves the stream failed
   if (!header_ready_)
     fail(ErrorCode::InvalidCheckpoint, "safetensors: stream ended after ", received_,
          " bytes, before the header was complete");
@@ -237,6 +265,7 @@ void SafetensorsStream::finish() {
     fail(ErrorCode::InvalidCheckpoint, "safetensors: stream ended after ", received_,
          " bytes, inside tensor '", header_.tensors[next_tensor_].name, "' (file should have ",
          header_.data_start() + header_.data_bytes, " bytes)");
+  failed_ = false;
 }
 
 namespace {

@@ -29,6 +29,9 @@ struct SafetensorsLimits {
   uint64_t max_header_bytes = 100ull << 20;  // same bound as the reference implementation
   size_t max_tensors = 1u << 20;
   int max_rank = 8;
+  // One tensor's bytes: the stream buffers a tensor whole, so a header claiming more is
+  // refused before anything is reserved (and on wasm32 the size must fit size_t).
+  uint64_t max_tensor_bytes = sizeof(size_t) >= 8 ? (16ull << 30) : (2ull << 30);
 };
 
 struct SafetensorsHeader {
@@ -80,6 +83,9 @@ class SafetensorsStream {
   void push(const uint8_t* bytes, size_t size);
   // Checks that the file ended exactly where the header said it would.
   void finish();
+  // After push() or finish() threw (bad bytes, or a callback's error), the stream refuses
+  // further use (InvalidState) rather than resynchronise on the wrong byte.
+  bool failed() const { return failed_; }
 
   bool header_ready() const { return header_ready_; }
   const SafetensorsHeader& header() const { return header_; }
@@ -87,13 +93,16 @@ class SafetensorsStream {
   size_t buffered_bytes() const { return buffer_.capacity(); }
 
  private:
+  void push_bytes(const uint8_t* bytes, size_t size);
   void consume_data(const uint8_t* bytes, size_t size);
+  void check_usable() const;
 
   HeaderCallback on_header_;
   TensorCallback on_tensor_;
   SafetensorsLimits limits_;
   SafetensorsHeader header_;
   bool header_ready_ = false;
+  bool failed_ = false;
   uint64_t header_length_ = 0;
   std::vector<uint8_t> buffer_;  // header bytes, then the current tensor's bytes
   size_t next_tensor_ = 0;

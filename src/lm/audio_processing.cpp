@@ -14,6 +14,9 @@ AudioProcessing::AudioProcessing(const LmConfig& c)
       dim_(c.dim),
       audio_dim_(c.audio_emb_dim ? c.audio_emb_dim : c.dim),
       num_heads_(c.num_heads),
+      widest_row_(std::max<int64_t>({3 * int64_t(c.dim), 2 * int64_t(c.hidden_scale * c.dim), c.text_card_out,
+                                     int64_t(c.dep_q) * c.card, int64_t(c.dep_q) * c.depformer_dim,
+                                     c.audio_emb_dim ? c.audio_emb_dim : c.dim})),
       fusion_(c.audio_fusion) {
   positional_ = c.main_transformer().positional;
   for (int i = 0; i < n_q_; ++i)
@@ -55,7 +58,7 @@ void AudioProcessing::validate(const MultistreamInput& in, int* batch, int* time
     fail(ErrorCode::InvalidArgument, "expected ", n_q_, " audio codebooks (or none), got ", in.audio.size());
   int B = -1, T = -1;
   auto check_shape = [&](const TokenTensor& tt, const std::string& what) {
-    if (tt.data.size() != size_t(tt.batch) * tt.time || tt.batch <= 0 || tt.time < 0)
+    if (tt.batch <= 0 || tt.time < 0 || tt.data.size() != uint64_t(tt.batch) * uint64_t(tt.time))
       fail(ErrorCode::InvalidArgument, what, ": malformed token tensor [", tt.batch, ", ", tt.time, "]");
     if (B < 0) {
       B = tt.batch;
@@ -69,6 +72,13 @@ void AudioProcessing::validate(const MultistreamInput& in, int* batch, int* time
   for (size_t c = 0; c < in.audio.size(); ++c)
     if (in.audio[c]) check_shape(*in.audio[c], "audio codebook " + std::to_string(c));
   if (B < 0) fail(ErrorCode::InvalidArgument, "neither text nor audio tokens were given");
+  // Whole-sequence passes allocate B x T x (row width) values per buffer: refuse sizes whose
+  // buffers would not fit (or whose size would wrap around on wasm32) before allocating.
+  constexpr uint64_t kMaxSequenceValues = uint64_t(1) << 28;
+  if (double(B) * double(T) * double(widest_row_) > double(kMaxSequenceValues))
+    fail(ErrorCode::LimitExceeded, "a whole-sequence pass over B x T = ", B, " x ", T, " positions needs ",
+         widest_row_, " values per position and buffer, beyond the limit of ", kMaxSequenceValues,
+         " values (kyutai-wasm kMaxSequenceValues); stream long inputs step by step");
   if (in.text)
     for (int b = 0; b < B; ++b)
       for (int t = 0; t < T; ++t) check_token(0, b, t, in.text->at(b, t));

@@ -65,6 +65,7 @@ class AudioProcessing {
                     float* out, ThreadPool* pool) const;
 
   int n_q_, dim_, audio_dim_, num_heads_;
+  int64_t widest_row_;  // widest per-position buffer of a whole-sequence pass (validate's limit)
   FusionKind fusion_;
   PositionalEncoding positional_;
   std::vector<ScaledEmbedding> audio_;  // emb.{c}

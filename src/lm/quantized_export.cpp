@@ -21,7 +21,8 @@ std::vector<uint8_t> float_bytes(const std::vector<float>& v) {
 
 }  // namespace
 
-void export_weights(const WeightLoader& loaded, const std::vector<std::pair<std::string, std::string>>& metadata,
+void export_weights(const std::vector<WeightLoader::TensorRef>& directory,
+                    const std::vector<std::pair<std::string, std::string>>& metadata,
                     const std::function<void(const uint8_t*, size_t)>& sink) {
   std::vector<Pending> tensors;
   auto add = [&](const std::string& name, DType dtype, std::vector<int64_t> shape,
@@ -32,9 +33,11 @@ void export_weights(const WeightLoader& loaded, const std::vector<std::pair<std:
     t.shape = std::move(shape);
     tensors.push_back({t, std::move(bytes)});
   };
-  loaded.visit([&](const std::string& name, WeightLoader::Kind kind, const void* target,
-                   const std::vector<int64_t>& shape) {
-    switch (kind) {
+  for (const WeightLoader::TensorRef& ref : directory) {
+    const std::string& name = ref.name;
+    const void* target = ref.target;
+    const std::vector<int64_t>& shape = ref.shape;
+    switch (ref.kind) {
       case WeightLoader::Kind::Vector: {
         auto v = static_cast<const std::vector<float>*>(target);
         add(name, DType::F32, shape, [v] { return float_bytes(*v); });
@@ -108,7 +111,7 @@ void export_weights(const WeightLoader& loaded, const std::vector<std::pair<std:
         break;
       }
     }
-  });
+  }
   uint64_t offset = 0;
   for (auto& t : tensors) {
     t.info.begin = offset;

@@ -14,8 +14,14 @@
 
 namespace kyutai {
 
-// Calls `sink` once with the header bytes, then once per tensor with its data.
-void export_weights(const WeightLoader& loaded, const std::vector<std::pair<std::string, std::string>>& metadata,
+// Calls `sink` once with the header bytes, then once per tensor with its data. Peak extra
+// memory: one tensor.
+void export_weights(const std::vector<WeightLoader::TensorRef>& tensors,
+                    const std::vector<std::pair<std::string, std::string>>& metadata,
                     const std::function<void(const uint8_t*, size_t)>& sink);
+inline void export_weights(const WeightLoader& loaded, const std::vector<std::pair<std::string, std::string>>& metadata,
+                           const std::function<void(const uint8_t*, size_t)>& sink) {
+  export_weights(loaded.directory(), metadata, sink);
+}
 
 }  // namespace kyutai

@@ -8,7 +8,8 @@
 namespace kyutai {
 
 TokenTensor::TokenTensor(int b, int t, std::vector<int32_t> values) : batch(b), time(t), data(std::move(values)) {
-  if (data.size() != size_t(b) * t)
+  // 64-bit product: on wasm32 a size_t product of two large dimensions wraps around.
+  if (b < 0 || t < 0 || data.size() != uint64_t(b) * uint64_t(t))
     fail(ErrorCode::InvalidArgument, "token tensor [", b, ", ", t, "] given ", data.size(), " values");
 }
 

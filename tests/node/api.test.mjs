@@ -271,7 +271,9 @@ test('format converts weights at load time: 8-bit and 4-bit are smaller and stil
     if (format === 'auto') assert.deepEqual(tokens, expected);
     await model.dispose();
   }
-  assert.ok(sizes.q8 < sizes.auto / 3, `q8 ${sizes.q8} vs f32 ${sizes.auto}`);
+  // Matrices shrink 4x; embedding tables keep the checkpoint's precision (f32 here), and in
+  // this tiny model they are a third of the weights.
+  assert.ok(sizes.q8 < sizes.auto / 2, `q8 ${sizes.q8} vs f32 ${sizes.auto}`);
   assert.ok(sizes.q4 < sizes.q8, `q4 ${sizes.q4} vs q8 ${sizes.q8}`);
 });
 

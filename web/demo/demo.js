@@ -75,7 +75,9 @@ async function init() {
   $('backend').textContent = model.backend;
   $('threads').textContent = String(model.threads);
   const ft = model.frameTokenizer;
-  $('frame-tokenizer').textContent = `${ft.kind}${ft.kind === 'band-energy' ? ' (placeholder until Mimi)' : ''}: ${ft.codebooks} codes per ${ft.frameSize} samples`;
+  $('frame-tokenizer').textContent = ft.kind === 'mimi'
+    ? `mimi (Kyutai's codec, in the engine, ${ft.threads} thread${ft.threads > 1 ? 's' : ''}): ${ft.codebooks} codebooks of ${ft.cardinality} codes, one frame per ${ft.frameSize} samples; the model reads ${c.nQ}`
+    : `${ft.kind}${ft.kind === 'band-energy' ? ' (a placeholder, not Mimi)' : ''}: ${ft.codebooks} codes per ${ft.frameSize} samples`;
   $('text-tokenizer').textContent = model.textTokenizer ? `SentencePiece, ${model.textTokenizer.vocabSize} pieces` : 'none in this bundle: words shown as token ids';
   $('isolation').textContent = crossOriginIsolated
     ? 'This page is cross-origin isolated: the pthreads build runs.'

@@ -176,12 +176,16 @@ export class BandEnergyTokenizer {
 
 // ---------------------------------------------------------------------------------------
 // Kyutai's Mimi codec from the engine: engine.loadMimi(configText, weights) returns
-// {frameSize, numCodebooks, encodeStep, decodeStep, encode, decode, reset, dispose}.
-// Streaming steps map one to one onto the frame interface.
+// {frameSize, numCodebooks, encodeStep, decodeStep, encode, decode, reset, dispose,
+// createStream(codebooks)}; a stream has the same streaming half. Streaming steps map one
+// to one onto the frame interface. Mimi is causal: every frame gives its codes at once.
+// A stream codes a fixed number of codebooks; a session whose model writes a different
+// number than it reads (decode) passes a second stream as `decoder`.
 export class MimiFrameTokenizer {
-  constructor(mimi) {
+  constructor(mimi, { decoder = null } = {}) {
     this.kind = 'mimi';
     this.mimi = mimi;
+    this.decoder = decoder;
     this.frameSize = mimi.frameSize;
     this.codebooks = mimi.numCodebooks;
   }
@@ -189,13 +193,15 @@ export class MimiFrameTokenizer {
     return this.mimi.encodeStep(frame);
   }
   decode(codes) {
-    return this.mimi.decodeStep(codes);
+    return (this.decoder ?? this.mimi).decodeStep(codes);
   }
   reset() {
     this.mimi.reset();
+    this.decoder?.reset();
   }
   dispose() {
     this.mimi.dispose();
+    this.decoder?.dispose();
   }
 }
 

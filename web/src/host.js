@@ -15,9 +15,10 @@
 import { createEngine } from './engine.js';
 import { KyutaiError, serializeError } from './errors.js';
 import { readChunks } from './sources.js';
-import { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_RATE } from './frame-tokenizer.js';
+import { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_RATE, FRAME_SIZE } from './frame-tokenizer.js';
 import { FrameQueue } from './frame-queue.js';
 import { WordAssembler } from './words.js';
+import { selectBackend, BACKENDS } from './webgpu/backend.js';
 
 const now = () => performance.now();
 const FRAME_MS = 1000 / FRAME_RATE;  // 80 ms of audio per frame
@@ -64,6 +65,12 @@ async function readAll(source) {
     o += c.length;
   }
   return out;
+}
+
+// then(value) now for a value, after it for a promise (sessions on WebGPU are asynchronous;
+// the engine's own sessions stay synchronous).
+function later(value, then) {
+  return typeof value?.then === 'function' ? value.then(then) : then(value);
 }
 
 function needEngineMethod(engine, name, what) {
@@ -165,13 +172,16 @@ export class Host {
     };
   }
 
-  async loadModel(ctx, { config, weights, format, threads, tokenizer = null, frameTokenizer, weightsSize } = {}) {
+  async loadModel(ctx, { config, weights, format, threads, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto' } = {}) {
     const engine = await this.engine;
     if (typeof config !== 'string') throw new KyutaiError('config: expected JSON text', 'INVALID_ARGUMENT');
     // Fail before the (long) weight download when the engine lacks a part asked for.
     const hasTokenizer = tokenizer !== null && tokenizer !== undefined;
     if (hasTokenizer) needEngineMethod(engine, 'loadTokenizer', 'the SentencePiece text tokenizer');
     if (frameTokenizer?.type === 'mimi') needEngineMethod(engine, 'loadMimi', 'the Mimi codec');
+    if (!BACKENDS.includes(backend ?? 'auto')) {
+      throw new KyutaiError(`backend: expected one of ${BACKENDS.join(', ')}, got ${JSON.stringify(backend)}`, 'INVALID_ARGUMENT');
+    }
     if (threads === undefined || threads === null) threads = defaultThreads(engine);
     else if (engine.threaded) threads = Math.max(1, Math.min(threads, poolSize()));
     const lm = await engine.loadLm(config, weights, {
@@ -179,15 +189,19 @@ export class Host {
     });
     let text = null;
     let frames = null;
+    let choice = null;
     try {
+      // WebGPU or WebAssembly (web/src/webgpu/backend.js); the LM stays loaded either way.
+      choice = await selectBackend({ engine, lm, configText: config, format, backend: backend ?? 'auto' });
       if (hasTokenizer) text = await engine.loadTokenizer(await readAll(tokenizer));
-      frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, threads);
+      frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, codecThreads(engine, threads));
     } catch (e) {
       text?.dispose();
+      choice?.gpu?.dispose();
       lm.dispose();
       throw e;
     }
-    const model = new ModelServant(this, lm, text, frames);
+    const model = new ModelServant(this, lm, text, frames, choice);
     return model.describe();
   }
 
@@ -209,10 +223,21 @@ function defaultThreads(engine) {
   return engine.threaded ? poolSize() : 1;
 }
 
+// Threads of the Mimi codec next to an LM on `lmThreads`: each has its own kernel pool, so
+// together they must fit the pthread pool (the LM holds lmThreads - 1 workers of it); the
+// codec takes what is left, up to lmThreads. They never run at the same time (one engine
+// thread steps both), so the two pools do not compete for cores.
+function codecThreads(engine, lmThreads) {
+  if (!engine.threaded) return 1;
+  return Math.max(1, Math.min(lmThreads, poolSize() - (lmThreads - 1) + 1));
+}
+
 // ---- frame tokenizers, one per session ----
 // Stateless-to-create tokenizers (the placeholder, user modules) get a fresh instance per
-// session. The engine's Mimi object is one stream: a session leases it exclusively and
-// resets it, so two sessions never interleave frames in one codec state.
+// session. Mimi is loaded once per model (its weights are the big part) and every session
+// gets a stream of its own on those weights (codec.createStream), sized to what the
+// session's model reads and writes, so sessions never interleave frames in one codec state.
+// A tokenizer object given in-process is a single instance: a session leases it exclusively.
 class FrameTokenizerSource {
   static async create(engine, spec, config, threads) {
     spec ??= 'band-energy';
@@ -223,8 +248,39 @@ class FrameTokenizerSource {
     }
     if (spec.type === 'mimi') {
       needEngineMethod(engine, 'loadMimi', 'the Mimi codec');
-      const mimi = await engine.loadMimi(spec.config, spec.weights, { threads });
-      return new FrameTokenizerSource('mimi', null, checkFrameTokenizer(new MimiFrameTokenizer(mimi), 'Mimi'));
+      const codec = await engine.loadMimi(spec.config, spec.weights, { threads, format: spec.format });
+      try {
+        if (codec.frameSize !== FRAME_SIZE) {
+          throw new KyutaiError(`the Mimi config gives frames of ${codec.frameSize} samples; Kyutai's models step on ${FRAME_SIZE} (80 ms at 24 kHz)`, 'INVALID_CONFIG');
+        }
+        if (codec.cardinality > config.card) {
+          throw new KyutaiError(`Mimi codes go up to ${codec.cardinality - 1} but the model's audio vocabulary has ${config.card} entries (card)`, 'INVALID_CONFIG');
+        }
+      } catch (e) {
+        codec.dispose();
+        throw e;
+      }
+      // need: {encode: codes the session reads per frame, decode: codes it writes}. A stream
+      // holds one count, so a session that reads and writes different counts gets two.
+      const make = ({ encode, decode } = {}) => {
+        if (decode > codec.numCodebooks) {
+          throw new KyutaiError(`the model writes ${decode} audio codebooks per frame, Mimi decodes at most ${codec.numCodebooks}`, 'INVALID_ARGUMENT');
+        }
+        const k = (n) => Math.min(n || codec.numCodebooks, codec.numCodebooks);
+        const encoder = codec.createStream(k(encode));
+        let decoder = null;
+        try {
+          if (decode && k(decode) !== k(encode)) decoder = codec.createStream(k(decode));
+        } catch (e) {
+          encoder.dispose();
+          throw e;
+        }
+        return checkFrameTokenizer(new MimiFrameTokenizer(encoder, { decoder }), 'Mimi');
+      };
+      const source = new FrameTokenizerSource('mimi', make);
+      source.codec = codec;
+      source.info = { kind: 'mimi', frameSize: codec.frameSize, codebooks: codec.numCodebooks, canDecode: true, cardinality: codec.cardinality, threads: codec.threads };
+      return source;
     }
     if (typeof spec.module === 'string') {
       // A user tokenizer that can live in the worker: a module whose default export (or
@@ -264,8 +320,9 @@ class FrameTokenizerSource {
     return this.info;
   }
 
-  async acquire(owner) {
-    if (!this.shared) return this.make();
+  // need: {encode, decode} codes per frame of the session (used by Mimi's streams).
+  async acquire(owner, need) {
+    if (!this.shared) return this.make(need);
     if (this.owner && this.owner !== owner) {
       throw new KyutaiError(`the ${this.kind} frame tokenizer is in use by another session; dispose it first`, 'INVALID_STATE');
     }
@@ -282,6 +339,8 @@ class FrameTokenizerSource {
   dispose() {
     if (this.shared && this.owned) this.shared.dispose?.();
     this.shared = null;
+    this.codec?.dispose();  // the Mimi weights, once every session's stream is gone
+    this.codec = null;
   }
 }
 
@@ -291,15 +350,32 @@ function describeTokenizer(kind, t) {
 
 // ---- models ----
 class ModelServant {
-  static remote = ['createSession', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece'];
+  static remote = ['createSession', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece', 'backendStatus', 'simulateDeviceLoss'];
 
-  constructor(host, lm, text, frames) {
+  constructor(host, lm, text, frames, choice = null) {
     this.host = host;
     this.lm = lm;
     this.text = text;
     this.frames = frames;
+    this.gpu = choice?.gpu ?? null;  // a GpuModel when the LM runs on WebGPU
+    this.backendReason = choice?.reason ?? null;
     this.sessions = new Set();
     host.register(this);
+  }
+
+  // Where new sessions run: 'webgpu' until the device fails, then the WebAssembly build.
+  backendStatus() {
+    if (this.gpu && !this.gpu.active) {
+      return { backend: this.lm.engine.backend, backendReason: `fell back to WebAssembly: ${this.gpu.reason}` };
+    }
+    return { backend: this.gpu ? 'webgpu' : this.lm.engine.backend, backendReason: this.backendReason };
+  }
+
+  // Test hook: destroys the GPU device (as a driver reset would); sessions carry on with WebAssembly.
+  simulateDeviceLoss() {
+    if (!this.gpu) throw new KyutaiError('this model does not run on WebGPU', 'INVALID_STATE');
+    this.gpu.loseDevice();
+    return true;
   }
 
   async describe() {
@@ -308,7 +384,7 @@ class ModelServant {
       config: this.lm.config,
       weightBytes: this.lm.weightBytes(),
       threads: this.lm.threads(),
-      backend: this.lm.engine.backend,
+      ...this.backendStatus(),
       textTokenizer: this.text ? { vocabSize: this.text.vocabSize } : null,
       frameTokenizer: await this.frames.describe(),
     };
@@ -317,7 +393,8 @@ class ModelServant {
   createSession(ctx, kind, options = {}) {
     const make = { asr: 'createAsrSession', tts: 'createTtsSession', duplex: 'createDuplexSession' }[kind];
     if (!make) throw new KyutaiError(`unknown session kind '${kind}' (asr, tts, duplex)`, 'INVALID_ARGUMENT');
-    const session = new SessionServant(this, kind, this.lm[make](options ?? {}));
+    const gpu = this.gpu?.active ? this.gpu : null;
+    const session = new SessionServant(this, kind, gpu ? gpu.createSession(kind, options ?? {}) : this.lm[make](options ?? {}));
     return { id: session.id, kind, step: 0 };
   }
 
@@ -343,6 +420,7 @@ class ModelServant {
     for (const s of [...this.sessions]) s.dispose();
     this.frames.dispose();
     this.text?.dispose();
+    this.gpu?.dispose();
     this.lm.dispose();
     this.host.unregister(this.id);
   }
@@ -374,7 +452,10 @@ class SessionServant {
 
   async frameTokenizer() {
     if (!this.tokenizer) {
-      const t = await this.model.frames.acquire(this);
+      const c = this.model.lm.config;
+      const need = { encode: this.kind === 'tts' ? 0 : this.inputCodebooks, decode: this.kind === 'asr' ? 0 : c.depQ };
+      if (!need.encode) need.encode = need.decode;
+      const t = await this.model.frames.acquire(this, need);
       if (this.kind !== 'tts' && t.codebooks < this.inputCodebooks) {
         this.model.frames.release(this, t);
         throw new KyutaiError(`the ${this.model.frames.kind} frame tokenizer gives ${t.codebooks} codebooks per frame, the model reads ${this.inputCodebooks}`, 'INVALID_ARGUMENT');
@@ -399,8 +480,8 @@ class SessionServant {
 
   pushFrame(ctx, codes) {
     if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text: use pushText', 'INVALID_STATE');
-    const r = this.session.pushFrame(codes);
-    return this.#withWords(this.kind === 'duplex' ? this.#decode(r) : r, r.textToken);
+    const finish = (r) => this.#withWords(this.kind === 'duplex' ? this.#decode(r) : r, r.textToken);
+    return later(this.session.pushFrame(codes), finish);  // GPU sessions answer with a promise
   }
 
   // Synchronous core of pushAudio and of audio streams (the tokenizer is acquired already).
@@ -415,9 +496,11 @@ class SessionServant {
       throw new KyutaiError(`frame tokenizer returned ${codes.length} codes, expected ${t.codebooks}`, 'INTERNAL');
     }
     const input = codes.length === this.inputCodebooks ? codes : codes.slice(0, this.inputCodebooks);
-    const result = this.pushFrame(null, input);
-    result.codes = codes.slice();  // ours to transfer, whatever the tokenizer keeps
-    return result;
+    const own = codes.slice();  // ours to transfer, whatever the tokenizer keeps
+    return later(this.pushFrame(null, input), (result) => {
+      result.codes = own;
+      return result;
+    });
   }
 
   async pushAudio(ctx, samples) {
@@ -433,8 +516,7 @@ class SessionServant {
   }
 
   textStep(token) {
-    const r = this.#decode(this.session.pushText(token));
-    return this.#withWords(r, token);
+    return later(this.session.pushText(token), (r) => this.#withWords(this.#decode(r), token));
   }
 
   flush() {
@@ -443,9 +525,10 @@ class SessionServant {
 
   reset() {
     for (const s of [...this.streams]) s.close();
-    this.session.reset();
-    this.tokenizer?.reset?.();
-    this.words.reset();
+    return later(this.session.reset(), () => {
+      this.tokenizer?.reset?.();
+      this.words.reset();
+    });
   }
 
   // Audio frames from a MessagePort (the capture worklet) -> results as events.
@@ -558,7 +641,7 @@ class AudioStreamServant {
         const t0 = now();
         let result;
         try {
-          result = this.session.processAudio(item.samples);
+          result = await this.session.processAudio(item.samples);
         } catch (error) {
           this.#emit('error', serializeError(error));
           this.close();
@@ -639,7 +722,7 @@ class SpeechServant {
       const t0 = now();
       let result;
       try {
-        result = this.session.textStep(token);
+        result = await this.session.textStep(token);
       } catch (error) {
         this.#emit('error', serializeError(error));
         this.close();

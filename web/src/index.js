@@ -133,7 +133,7 @@ async function bytesSource(source, inWorker, what) {
 const inProcessEngines = new Map();
 
 export async function loadModel(options = {}) {
-  const { config, weights, format, threads, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl } = options;
+  const { config, weights, format, threads, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend } = options;
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
 
@@ -164,7 +164,7 @@ export async function loadModel(options = {}) {
     let frames = frameTokenizer;
     if (frames && typeof frames === 'object' && frames.type === 'mimi') {
       const m = await bytesSource(frames.weights, worker, 'Mimi weights');
-      frames = { type: 'mimi', config: await configText(frames.config, 'Mimi config'), weights: m.source };
+      frames = { type: 'mimi', config: await configText(frames.config, 'Mimi config'), weights: m.source, format: frames.format };
       transfer.push(...m.transfer);
     } else if (frames && typeof frames === 'object' && (typeof frames.module === 'string' || frames.module instanceof URL)) {
       frames = { ...frames, module: new URL(frames.module, baseUrl()).href };
@@ -172,7 +172,7 @@ export async function loadModel(options = {}) {
       throw new KyutaiError('frameTokenizer: a tokenizer object cannot cross into the engine worker; pass {module: url} (a module exporting a factory) or use {worker: false}', 'INVALID_ARGUMENT');
     }
     const info = await client.call(0, 'loadModel', [{
-      config: text, weights: w.source, weightsSize: w.size, format, threads, tokenizer: tok, frameTokenizer: frames,
+      config: text, weights: w.source, weightsSize: w.size, format, threads, tokenizer: tok, frameTokenizer: frames, backend,
     }], { transfer, onProgress });
     return new KyutaiModel(client, info, engineInfo);
   } catch (e) {
@@ -210,7 +210,8 @@ export class KyutaiModel extends Remote {
   constructor(client, info, engineInfo) {
     super(client, info.id);
     this.config = info.config;
-    this.backend = info.backend;
+    this.backend = info.backend;              // 'webgpu', 'wasm-simd' or 'wasm-simd-threads'
+    this.backendReason = info.backendReason;  // why this backend (and why not WebGPU)
     this.threads = info.threads;
     this.weightBytes = info.weightBytes;
     this.frameTokenizer = info.frameTokenizer;
@@ -240,6 +241,21 @@ export class KyutaiModel extends Remote {
 
   forget(session) {
     this.#sessions.delete(session);
+  }
+
+  // The backend new sessions get now ({backend, backendReason}; also updates this.backend):
+  // after a lost GPU device, the WebAssembly build.
+  async backendStatus() {
+    const s = await this.call('backendStatus');
+    this.backend = s.backend;
+    this.backendReason = s.backendReason;
+    return s;
+  }
+
+  // Testing aid: destroys the WebGPU device as a driver reset would. Running sessions carry
+  // on with WebAssembly from the same state; results report `backend` per frame.
+  simulateDeviceLoss() {
+    return this.call('simulateDeviceLoss');
   }
 
   // Frees the model, its sessions and streams, and (through a worker) the worker itself.

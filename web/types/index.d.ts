@@ -59,8 +59,12 @@ export interface FrameTokenizer {
 export type FrameTokenizerSpec =
   | 'band-energy'
   | { type: 'band-energy'; options?: BandEnergyOptions }
-  /** Kyutai's Mimi codec, run by the engine (needs engine.loadMimi). */
-  | { type: 'mimi'; config: ConfigSource; weights: ByteSource }
+  /**
+   * Kyutai's Mimi codec, run by the engine (engine.loadMimi), loaded once per model; each
+   * session gets a stream of its own on those weights, with as many codebooks as its model
+   * reads (at most Mimi's). `format` converts Mimi's linear weights at load ('q8', 'q4').
+   */
+  | { type: 'mimi'; config: ConfigSource; weights: ByteSource; format?: WeightFormat }
   /** A module URL whose default export (or `createFrameTokenizer`) makes a tokenizer inside the engine's thread. */
   | { module: string | URL; options?: unknown }
   /** A tokenizer object; only with `worker: false` (functions cannot cross into a worker). */
@@ -84,7 +88,16 @@ export interface LoadModelOptions {
   moduleUrl?: string;
   /** Override where the package's worker script is loaded from (bundlers). */
   workerUrl?: string | URL;
+  /**
+   * Where the LM runs. 'auto' (default): WebGPU when the browser offers it, the model's
+   * architecture is supported and a kernel self-test agrees with WebAssembly; otherwise
+   * WebAssembly SIMD. 'webgpu': the same, but loadModel rejects (UNSUPPORTED) instead of
+   * falling back. 'wasm': never WebGPU. `backendReason` says what happened.
+   */
+  backend?: BackendChoice;
 }
+
+export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
 
 /** The model's configuration as the engine parsed it (Kyutai's config.json, camel-cased). */
 export interface ModelConfig {
@@ -114,8 +127,13 @@ export interface ModelConfig {
 export interface FrameTokenizerInfo {
   kind: string;
   frameSize: number;
+  /** Codes per frame the tokenizer gives (Mimi: all its codebooks; a session uses the first nQ). */
   codebooks: number;
   canDecode: boolean;
+  /** Mimi: codes are 0 .. cardinality - 1. */
+  cardinality?: number;
+  /** Mimi: threads of its kernels (it shares the pthread pool with the model). */
+  threads?: number;
 }
 
 export interface EngineInfo {
@@ -130,13 +148,21 @@ export interface EngineInfo {
   mimi: boolean;
 }
 
-export type Backend = 'wasm-simd' | 'wasm-simd-threads';
+export type Backend = 'webgpu' | 'wasm-simd' | 'wasm-simd-threads';
+
+export interface BackendStatus {
+  backend: Backend;
+  backendReason: string | null;
+}
 
 export function loadModel(options: LoadModelOptions): Promise<KyutaiModel>;
 
 export class KyutaiModel {
   readonly config: ModelConfig;
+  /** Where new sessions run; updated by backendStatus() (a lost GPU device moves sessions to WebAssembly). */
   readonly backend: Backend;
+  /** Why this backend: the adapter, or why WebGPU was not used (no adapter, unsupported option, self-test, lost device...). */
+  readonly backendReason: string | null;
   readonly threads: number;
   readonly weightBytes: number;
   readonly frameTokenizer: FrameTokenizerInfo;
@@ -147,6 +173,10 @@ export class KyutaiModel {
   createAsrSession(options?: AsrOptions): Promise<AsrSession>;
   createTtsSession(options?: GenerationOptions): Promise<TtsSession>;
   createDuplexSession(options?: GenerationOptions): Promise<DuplexSession>;
+  /** The backend new sessions get now (also updates `backend` and `backendReason`). */
+  backendStatus(): Promise<BackendStatus>;
+  /** Testing aid: destroys the WebGPU device; running sessions continue on WebAssembly from the same state. */
+  simulateDeviceLoss(): Promise<boolean>;
   /** Frees the model, its sessions and streams, and its worker. */
   dispose(): Promise<void>;
 }
@@ -165,6 +195,8 @@ export interface AsrOptions {
   /** <= 0: argmax (Kyutai's default for speech-to-text). */
   temperature?: number;
   seed?: number;
+  /** WebGPU models: keep a WebAssembly copy of the KV cache so the session survives a lost device (default true). */
+  mirror?: boolean;
 }
 
 export interface GenerationOptions {
@@ -174,6 +206,8 @@ export interface GenerationOptions {
   topK?: number;
   textTopK?: number;
   seed?: number;
+  /** WebGPU models: keep a WebAssembly copy of the KV cache so the session survives a lost device (default true). */
+  mirror?: boolean;
 }
 
 /** A word of recognised text. `text` is null when the model has no text tokenizer. */
@@ -221,6 +255,8 @@ interface StepCommon {
   codes?: Int32Array;
   /** Present on stream results. */
   seq?: number;
+  /** On WebGPU models: where this frame ran ('webgpu', or WebAssembly after a lost device). */
+  backend?: Backend;
   timing?: StepTiming;
   stats?: StreamStats;
 }
@@ -416,20 +452,57 @@ export class BandEnergyTokenizer implements FrameTokenizer {
   dispose(): void;
 }
 
-/** The object engine.loadMimi returns. */
-export interface MimiCodec {
-  frameSize: number;
-  numCodebooks: number;
+/** One stream of 80 ms frames through Mimi: encoder and decoder states of its own. */
+export interface MimiStreamLike {
+  readonly frameSize: number;
+  /** Codes per frame of this stream. */
+  readonly numCodebooks: number;
+  /** `frameSize` samples (finite) -> `numCodebooks` codes. Throws KyutaiError on a wrong length or a NaN. */
   encodeStep(pcm: Float32Array): Int32Array;
-  decodeStep(codes: Int32Array): Float32Array;
-  encode(pcm: Float32Array): { codes: Int32Array; frames: number };
-  decode(codes: Int32Array, frames: number): Float32Array;
+  /** `numCodebooks` codes (0 .. cardinality - 1) -> `frameSize` samples. */
+  decodeStep(codes: Int32Array | number[]): Float32Array;
+  /** Back to the start of a stream. */
   reset(): void;
   dispose(): void;
 }
 
+/** A stream made by MimiCodec.createStream: it shares the codec's weights. */
+export interface MimiStream extends MimiStreamLike {
+  readonly codebooks: number;
+  readonly disposed: boolean;
+}
+
+/**
+ * The object engine.loadMimi(config, weights, {threads, format, onProgress}) returns (the
+ * engine module, `kyutai-wasm/engine`). Its own streaming methods use a default stream of all
+ * codebooks; createStream makes more streams on the same weights. Codes of whole clips are
+ * codebook-major: codes[codebook * frames + frame].
+ */
+export interface MimiCodec extends MimiStreamLike {
+  readonly sampleRate: number;
+  readonly frameRate: number;
+  readonly frameSize: number;
+  /** Codebooks of the checkpoint (32 for Kyutai's release). */
+  readonly numCodebooks: number;
+  /** The semantic codebooks (the fewest a stream can have). */
+  readonly semanticCodebooks: number;
+  /** Entries per codebook: codes are 0 .. cardinality - 1. */
+  readonly cardinality: number;
+  readonly threads: number;
+  readonly disposed: boolean;
+  /** A whole clip, zero-padded to whole frames -> its codes (the first `codebooks` levels). */
+  encode(pcm: Float32Array, codebooks?: number): { codes: Int32Array; codebooks: number; frames: number };
+  /** Codes [codebooks][frames] -> frames * frameSize samples. */
+  decode(codes: Int32Array | number[], frames: number): Float32Array;
+  /** A new stream of `codebooks` codes per frame (semanticCodebooks .. numCodebooks; default all). */
+  createStream(codebooks?: number): MimiStream;
+  /** Frees the weights and every stream made from them. */
+  dispose(): void;
+}
+
 export class MimiFrameTokenizer implements FrameTokenizer {
-  constructor(mimi: MimiCodec);
+  /** `decoder`: a second stream for decode() when a model writes a different number of codebooks than it reads. */
+  constructor(mimi: MimiStreamLike, options?: { decoder?: MimiStreamLike | null });
   readonly kind: 'mimi';
   readonly frameSize: number;
   readonly codebooks: number;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Robustness stage (called at the end of scripts/test.sh; runs alone too):
+#   1. the whole native GoogleTest suite built with AddressSanitizer + UndefinedBehaviorSanitizer
+#      (clang, RelWithDebInfo) in $BUILD_DIR/asan, run by ctest;
+#   2. the libFuzzer targets of tests/fuzz/ (ASan + UBSan too) built in $BUILD_DIR/fuzz, each
+#      run for FUZZ_SECONDS (default 20) on its seed corpus tests/fuzz/corpus/<target>/.
+# Build directories are reused between runs. New inputs libFuzzer finds go to
+# $BUILD_DIR/fuzz/corpus/<target>/ (never into the repository); a crashing input is saved in
+# $BUILD_DIR/fuzz/artifacts/<target>/ and fails the stage (reproduce: fuzz_<target> <file>).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+CLANGXX=${CLANGXX:-clang++}
+TARGETS=(safetensors config sentencepiece session)
+
+configure() {  # dir, cmake args...: configures once, later runs reuse the directory
+  local dir=$1; shift
+  [[ -f $dir/build.ninja ]] || cmake -S . -B "$dir" -G Ninja "$@"
+}
+
+# Sanitizer reports fail the run; leaks are checked at exit (LeakSanitizer).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+start=$SECONDS
+echo "== Sanitizers: the native GoogleTest suite under ASan + UBSan ($B/asan)"
+configure "$B/asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CLANGXX" -DKYUTAI_SANITIZE=ON \
+  -DKYUTAI_BENCH=OFF
+cmake --build "$B/asan" -j "$JOBS" --target kyutai_tests
+ctest --test-dir "$B/asan" --output-on-failure -j "$JOBS"
+echo "robustness: sanitizer suite green ($((SECONDS - start)) s)"
+
+start=$SECONDS
+echo "== Fuzzing: ${#TARGETS[@]} libFuzzer targets, ${FUZZ_SECONDS} s each ($B/fuzz)"
+configure "$B/fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CLANGXX" -DKYUTAI_FUZZ=ON \
+  -DKYUTAI_TESTS=OFF -DKYUTAI_BENCH=OFF -DKYUTAI_XNNPACK=OFF
+cmake --build "$B/fuzz" -j "$JOBS" --target fuzzers
+for t in "${TARGETS[@]}"; do
+  work="$B/fuzz/corpus/$t"
+  artifacts="$B/fuzz/artifacts/$t"
+  log="$B/fuzz/fuzz_$t.log"
+  mkdir -p "$work" "$artifacts"
+  if "$B/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
+    runs=$(grep -m1 '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+    echo "fuzz_$t: ${runs:-?} inputs, $cov, no finding"
+  else
+    echo "fuzz_$t: FINDING (log: $log, input saved in $artifacts/)" >&2
+    tail -n 80 "$log" >&2
+    exit 1
+  fi
+done
+echo "robustness: fuzzing green ($((SECONDS - start)) s)"

@@ -1,0 +1,325 @@
+// Embind: what the WebGPU backend (web/src/webgpu/) needs from a loaded LM.
+//
+//   gpuModelInfo(handleAddress)   the model's configuration (every value the GPU forward needs)
+//                                 and its weight directory: for each tensor its checkpoint name,
+//                                 kind, shape, format and where its bytes sit on the WebAssembly
+//                                 heap, so JS uploads them with
+//                                 queue.writeBuffer(buffer, 0, HEAPU8.buffer, ptr, bytes).
+//                                 Linear weights are uploaded as they are packed
+//                                 (kernels/packed_matrix.h: panels of 16 rows, f32 / bf16 / q8 /
+//                                 q4 pair layouts): the WGSL kernels read that layout directly, so
+//                                 nothing is repacked or copied on the CPU side.
+//   LmStepper                     one stream of raw LM steps on the WebAssembly side (LmState +
+//                                 LmModel::step / depformer_step / extra_heads) whose KV cache JS
+//                                 can fill row by row (appendKv). The GPU sessions mirror every
+//                                 frame's new K/V rows into it, so when the GPU device is lost
+//                                 the session continues here from an identical state; Node tests
+//                                 drive the JS session loops with it.
+//   gpuSyntheticCheckpoint(...)   a small checkpoint for a config (the backend's self-test model).
+//
+// The model is reached through the address of its Embind handle (`handle.$$.ptr` in JS): the
+// LmModelHandle of bind_lm.cpp holds a single std::unique_ptr<LmModel>, so the first word at
+// that address is the model's address, which is checked with LmModel::is_live before any use.
+#include <emscripten/heap.h>
+
+#include <cmath>
+#include <memory>
+
+#include "bind_util.h"
+#include "lm/lm_model.h"
+#include "lm/synthetic_checkpoint.h"
+#include "nn/norm.h"
+
+namespace kyutai::wasm {
+
+namespace {
+
+const LmModel* model_at(double handle_address) {
+  const double heap = double(emscripten_get_heap_size());
+  if (!(handle_address > 0) || handle_address + 4 > heap || std::fmod(handle_address, 4.0) != 0)
+    fail(ErrorCode::InvalidArgument, "not the address of an LM handle: ", handle_address);
+  const LmModel* model = *reinterpret_cast<LmModel* const*>(uintptr_t(handle_address));
+  if (!model || !LmModel::is_live(model))
+    fail(ErrorCode::InvalidState, "the LM handle holds no live model (disposed, or the handle layout changed)");
+  return model;
+}
+
+val int_list(const std::vector<int>& v) {
+  val a = val::array();
+  for (size_t i = 0; i < v.size(); ++i) a.set(i, v[i]);
+  return a;
+}
+
+val transformer_object(const TransformerConfig& t, const std::string& gating, int capacity) {
+  val o = val::object();
+  o.set("dim", t.d_model);
+  o.set("numHeads", t.num_heads);
+  o.set("numKvHeads", t.num_kv_heads());
+  o.set("headDim", t.head_dim());
+  o.set("numLayers", t.num_layers);
+  o.set("kvRepeat", t.kv_repeat);
+  o.set("norm", std::string(norm_kind_name(t.norm)));
+  o.set("rms", is_rms(t.norm));
+  o.set("normEps", norm_eps(t.norm));
+  o.set("pos", std::string(pos_emb_name(t.positional.kind)));
+  o.set("maxPeriod", t.positional.max_period);
+  o.set("posScale", t.positional.scale);
+  o.set("gating", gating);  // "none" = plain GELU MLP, else the gate's activation
+  o.set("gated", t.gated);
+  const int sets = t.num_weight_sets();
+  std::vector<int> hidden(sets);
+  for (int s = 0; s < sets; ++s) hidden[s] = t.ffn_hidden(s);
+  o.set("weightSets", sets);
+  o.set("ffnHidden", int_list(hidden));
+  o.set("weightsPerStep", t.weights_per_step);
+  std::vector<int> set_of_step;
+  for (int k = 0; k < t.weights_per_step; ++k) set_of_step.push_back(t.weight_set(k));
+  o.set("stepWeightSet", int_list(set_of_step));
+  o.set("layerScale", bool(t.layer_scale));
+  o.set("context", t.context.value_or(0));
+  o.set("capacity", capacity);
+  return o;
+}
+
+val config_info(const LmModel& m) {
+  const LmConfig& c = m.config();
+  val o = val::object();
+  o.set("dim", c.dim);
+  o.set("textCard", c.text_card);
+  o.set("textCardOut", c.text_card_out);
+  o.set("nQ", c.n_q);
+  o.set("depQ", c.dep_q);
+  o.set("card", c.card);
+  o.set("numCodebooks", c.num_codebooks());
+  o.set("delays", int_list(c.delays));
+  o.set("maxDelay", c.max_delay());
+  o.set("extraHeads", c.extra_heads_num_heads);
+  o.set("extraHeadsDim", c.extra_heads_dim);
+  o.set("textPaddingId", c.existing_text_padding_id);
+  o.set("textEndPaddingId", c.existing_text_end_padding_id);
+  o.set("biasProj", c.bias_proj);
+  o.set("normEmb", c.norm_emb);
+  o.set("demux", c.demux_second_stream);
+  o.set("lowRank", c.depformer_low_rank_embeddings.value_or(0));
+  o.set("fusion", std::string(fusion_kind_name(c.audio_fusion)));
+  o.set("audioEmbDim", c.audio_emb_dim ? c.audio_emb_dim : c.dim);
+  LmGenConfig g = c.lm_gen_config.value_or(LmGenConfig{});
+  val gen = val::object();
+  gen.set("temp", g.temp);
+  gen.set("tempText", g.temp_text);
+  gen.set("topK", g.top_k);
+  gen.set("topKText", g.top_k_text);
+  o.set("lmGen", gen);
+  o.set("hasLmGenConfig", bool(c.lm_gen_config));
+  TransformerConfig main = c.main_transformer();
+  int main_capacity = main.context ? *main.context : 0;
+  o.set("main", transformer_object(main, c.gating, main_capacity));
+  if (c.dep_q > 0) {
+    TransformerConfig dep = c.depformer_transformer();
+    val d = transformer_object(dep, c.depformer_gating, dep.weights_per_step ? dep.weights_per_step : c.dep_q);
+    std::vector<int> in_index(c.dep_q);
+    for (int k = 0; k < c.dep_q; ++k) in_index[k] = c.depformer_in_index(k);
+    d.set("inIndex", int_list(in_index));
+    d.set("inSets", c.depformer_weight_sets());
+    if (c.depformer_norm) {
+      NormKind k;
+      parse_norm_kind(*c.depformer_norm, &k);
+      d.set("headNorm", std::string(norm_kind_name(k)));
+      d.set("headNormRms", is_rms(k));
+      d.set("headNormEps", norm_eps(k));
+    } else {
+      d.set("headNorm", val::null());
+    }
+    o.set("depformer", d);
+  } else {
+    o.set("depformer", val::null());
+  }
+  return o;
+}
+
+val tensor_info(const WeightLoader::TensorRef& t) {
+  val o = val::object();
+  o.set("name", t.name);
+  o.set("shape", int_array(t.shape));
+  switch (t.kind) {
+    case WeightLoader::Kind::Linear: {
+      const Linear& l = *static_cast<const Linear*>(t.target);
+      const PackedMatrix& w = l.weight;
+      o.set("kind", std::string("linear"));
+      o.set("format", std::string(weight_format_name(w.format)));
+      o.set("out", w.out);
+      o.set("in", w.in);
+      o.set("inPadded", w.in_padded);
+      o.set("panels", w.panels());
+      o.set("native", bool(w.native));  // packed by an external library: no panel bytes
+      o.set("ptr", double(uintptr_t(w.data.data())));
+      o.set("bytes", double(w.data.bytes()));
+      o.set("scalesPtr", double(uintptr_t(w.scales.data())));
+      o.set("scalesBytes", double(w.scales.bytes()));
+      o.set("biasPtr", l.bias.empty() ? 0.0 : double(uintptr_t(l.bias.data())));
+      o.set("biasLength", double(l.bias.size()));
+      break;
+    }
+    case WeightLoader::Kind::Vector: {
+      const auto& v = *static_cast<const std::vector<float>*>(t.target);
+      o.set("kind", std::string("vector"));
+      o.set("ptr", double(uintptr_t(v.data())));
+      o.set("length", double(v.size()));
+      break;
+    }
+    case WeightLoader::Kind::Table: {
+      const EmbeddingTable& e = *static_cast<const EmbeddingTable*>(t.target);
+      o.set("kind", std::string("table"));
+      o.set("rows", e.rows);
+      o.set("width", e.width);
+      o.set("format", std::string(e.bf16 ? "bf16" : "f32"));
+      o.set("ptr", double(e.bf16 ? uintptr_t(e.bf16_data.data()) : uintptr_t(e.f32_data.data())));
+      o.set("bytes", double(e.bytes()));
+      break;
+    }
+  }
+  return o;
+}
+
+val gpu_model_info(double handle_address) {
+  return guarded([&] {
+    const LmModel& m = *model_at(handle_address);
+    val r = val::object();
+    r.set("modelAddress", double(uintptr_t(&m)));
+    r.set("config", config_info(m));
+    val tensors = val::array();
+    const auto& refs = m.tensors();
+    for (size_t i = 0; i < refs.size(); ++i) tensors.set(i, tensor_info(refs[i]));
+    r.set("tensors", tensors);
+    return r;
+  });
+}
+
+val gpu_synthetic_checkpoint(std::string config_json, std::string dtype, double seed) {
+  return guarded([&] {
+    LmConfig c = LmConfig::parse(config_json, "synthetic config");
+    DType t;
+    if (!parse_dtype(dtype, &t) || (t != DType::F32 && t != DType::BF16 && t != DType::F16))
+      fail(ErrorCode::InvalidArgument, "synthetic checkpoint dtype must be F32, BF16 or F16, got '", dtype, "'");
+    if (c.parameter_count() > 64e6)
+      fail(ErrorCode::LimitExceeded, "gpuSyntheticCheckpoint is for small models (", c.parameter_count(), " parameters)");
+    std::vector<uint8_t> bytes = synthetic_lm_safetensors(c, t, uint64_t(seed));
+    return to_typed_array(bytes);
+  });
+}
+
+}  // namespace
+
+// One stream of LM steps on the WebAssembly side, with a KV cache JS can append to.
+class LmStepper {
+ public:
+  val init(double handle_address) {
+    return guarded([&] {
+      model_ = model_at(handle_address);
+      state_ = model_->new_state();
+      return val::undefined();
+    });
+  }
+  // tokens [K] (text first) -> {transformerOut, textLogits}
+  val step(val tokens) {
+    return guarded([&] {
+      const LmConfig& c = model().config();
+      std::vector<int32_t> t = read_int32(tokens, "model input");
+      if (int(t.size()) != c.num_codebooks())
+        fail(ErrorCode::InvalidArgument, "expected ", c.num_codebooks(), " tokens, got ", t.size());
+      out_.resize(c.dim);
+      logits_.resize(c.text_card_out);
+      model().step(t.data(), state_, out_.data(), logits_.data());
+      val r = val::object();
+      r.set("transformerOut", to_typed_array(out_));
+      r.set("textLogits", to_typed_array(logits_));
+      return r;
+    });
+  }
+  val extra_heads(val transformer_out) {
+    return guarded([&] {
+      const LmConfig& c = model().config();
+      std::vector<float> x = read_float32(transformer_out, "transformer output");
+      if (int(x.size()) != c.dim) fail(ErrorCode::InvalidArgument, "expected ", c.dim, " values, got ", x.size());
+      std::vector<float> probs(size_t(c.extra_heads_num_heads) * c.extra_heads_dim);
+      model().extra_heads(x.data(), probs.data());
+      return to_typed_array(probs);
+    });
+  }
+  // Depformer position k (k = 0 starts a new time step) -> logits [card]
+  val depformer_step(int k, int token, val transformer_out) {
+    return guarded([&] {
+      const LmConfig& c = model().config();
+      std::vector<float> x = read_float32(transformer_out, "transformer output");
+      if (int(x.size()) != c.dim) fail(ErrorCode::InvalidArgument, "expected ", c.dim, " values, got ", x.size());
+      if (k == 0) state_.depformer.reset();
+      std::vector<float> logits(c.card);
+      model().depformer_step(k, token, x.data(), state_, logits.data());
+      return to_typed_array(logits);
+    });
+  }
+  // Floats appendKv reads: [layer][k, v][kv_heads * head_dim].
+  val kv_row_floats() {
+    return guarded([&] {
+      TransformerConfig t = model().config().main_transformer();
+      return val(t.num_layers * 2 * t.num_kv_heads() * t.head_dim());
+    });
+  }
+  // Writes one position's keys (already rotated) and values of every layer at `ptr` (heap
+  // address of kvRowFloats() floats) into the cache, exactly as a step would, and advances.
+  val append_kv(double ptr) {
+    return guarded([&] {
+      TransformerConfig t = model().config().main_transformer();
+      const int KH = t.num_kv_heads(), dh = t.head_dim();
+      const float* rows = reinterpret_cast<const float*>(uintptr_t(ptr));
+      for (size_t l = 0; l < state_.transformer.layers.size(); ++l) {
+        KvCache& cache = state_.transformer.layers[l];
+        const float* k = rows + l * 2 * KH * dh;
+        const float* v = k + KH * dh;
+        const int slot = int(cache.end % cache.capacity);
+        for (int h = 0; h < KH; ++h) {
+          std::copy(k + h * dh, k + (h + 1) * dh, cache.keys.data() + (size_t(h) * cache.capacity + slot) * dh);
+          std::copy(v + h * dh, v + (h + 1) * dh, cache.values.data() + (size_t(h) * cache.capacity + slot) * dh);
+        }
+        cache.positions[slot] = cache.end;
+        cache.end += 1;
+      }
+      state_.transformer.offset += 1;
+      return val::undefined();
+    });
+  }
+  val offset() { return guarded([&] { return val(double(state_.transformer.offset)); }); }
+  val reset() {
+    return guarded([&] {
+      state_.reset();
+      return val::undefined();
+    });
+  }
+
+ private:
+  const LmModel& model() const {
+    if (!model_ || !LmModel::is_live(model_)) fail(ErrorCode::InvalidState, "the stepper's model was disposed");
+    return *model_;
+  }
+  const LmModel* model_ = nullptr;
+  LmState state_;
+  std::vector<float> out_, logits_;
+};
+
+EMSCRIPTEN_BINDINGS(kyutai_gpu) {
+  using namespace emscripten;
+  function("gpuModelInfo", &gpu_model_info);
+  function("gpuSyntheticCheckpoint", &gpu_synthetic_checkpoint);
+  class_<LmStepper>("LmStepper")
+      .constructor<>()
+      .function("init", &LmStepper::init)
+      .function("step", &LmStepper::step)
+      .function("extraHeads", &LmStepper::extra_heads)
+      .function("depformerStep", &LmStepper::depformer_step)
+      .function("kvRowFloats", &LmStepper::kv_row_floats)
+      .function("appendKv", &LmStepper::append_kv)
+      .function("offset", &LmStepper::offset)
+      .function("reset", &LmStepper::reset);
+}
+
+}  // namespace kyutai::wasm
