@@ -8,31 +8,13 @@
 // the input before touching the state (Mimi::encode_step / decode_step do the same).
 #include <memory>
 
-#include "bind_util.h"
+#include "handles.h"
 #include "codec/mimi.h"
 #include "io/safetensors.h"
 
 namespace kyutai::wasm {
 
 namespace {
-
-LoadOptions mimi_load_options(const val& o) {
-  LoadOptions opt;
-  if (o.isUndefined() || o.isNull()) return opt;
-  val format = o["format"];
-  if (!format.isUndefined() && !format.isNull()) {
-    std::string f = format.as<std::string>();
-    if (f != "auto") {
-      WeightFormat wf;
-      if (!parse_weight_format(f, &wf))
-        fail(ErrorCode::InvalidArgument, "weight format '", f, "' is not one of auto, f32, bf16, q8, q4");
-      opt.format = wf;
-    }
-  }
-  val threads = o["threads"];
-  if (!threads.isUndefined() && !threads.isNull()) opt.threads = threads.as<int>();
-  return opt;
-}
 
 val mimi_info(const Mimi& m) {
   val o = val::object();
@@ -50,99 +32,83 @@ val mimi_info(const Mimi& m) {
 }  // namespace
 
 // Streams a safetensors file chunk by chunk into a Mimi (as LmLoader does for the LM).
-class MimiLoaderHandle {
- public:
-  val init(std::string config_json, val options) {
-    return guarded([&] {
-      MimiConfig config = MimiConfig::parse(config_json);
-      loader_ = std::make_unique<MimiLoader>(std::move(config), mimi_load_options(options));
-      stream_ = std::make_unique<SafetensorsStream>(
-          nullptr, [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
-      return val::undefined();
-    });
-  }
-  // Bytes at `ptr` on the WebAssembly heap (the caller allocates and frees them).
-  val push(uintptr_t ptr, size_t size) {
-    return guarded([&] {
-      if (!stream_) fail(ErrorCode::InvalidState, "Mimi loader is not initialised or already finished");
-      stream_->push(reinterpret_cast<const uint8_t*>(ptr), size);
-      val p = val::object();
-      p.set("bytes", double(stream_->bytes_received()));
-      p.set("tensors", double(loader_->tensors_loaded()));
-      p.set("headerReady", stream_->header_ready());
-      if (stream_->header_ready())
-        p.set("totalBytes", double(stream_->header().data_start() + stream_->header().data_bytes));
-      return p;
-    });
-  }
-  std::shared_ptr<const Mimi> finish() {
+val MimiLoaderHandle::init(std::string config_json, val options) {
+  return guarded([&] {
+    MimiConfig config = MimiConfig::parse(config_json);
+    loader_ = std::make_unique<MimiLoader>(std::move(config), load_options(options));
+    stream_ = std::make_unique<SafetensorsStream>(
+        nullptr, [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
+    return val::undefined();
+  });
+}
+
+// Bytes at `ptr` on the WebAssembly heap (the caller allocates and frees them).
+val MimiLoaderHandle::push(uintptr_t ptr, size_t size) {
+  return guarded([&] {
     if (!stream_) fail(ErrorCode::InvalidState, "Mimi loader is not initialised or already finished");
-    stream_->finish();
-    std::shared_ptr<const Mimi> model = loader_->finish();
-    stream_.reset();
-    loader_.reset();
-    return model;
-  }
+    stream_->push(reinterpret_cast<const uint8_t*>(ptr), size);
+    val p = val::object();
+    p.set("bytes", double(stream_->bytes_received()));
+    p.set("tensors", double(loader_->tensors_loaded()));
+    p.set("headerReady", stream_->header_ready());
+    if (stream_->header_ready())
+      p.set("totalBytes", double(stream_->header().data_start() + stream_->header().data_bytes));
+    return p;
+  });
+}
 
- private:
-  std::unique_ptr<MimiLoader> loader_;
-  std::unique_ptr<SafetensorsStream> stream_;
-};
+std::shared_ptr<const Mimi> MimiLoaderHandle::finish() {
+  if (!stream_) fail(ErrorCode::InvalidState, "Mimi loader is not initialised or already finished");
+  stream_->finish();
+  std::shared_ptr<const Mimi> model = loader_->finish();
+  stream_.reset();
+  loader_.reset();
+  return model;
+}
 
-class MimiModelHandle {
- public:
-  val load(MimiLoaderHandle& loader) {
-    return guarded([&] {
-      model_ = loader.finish();
-      return val::undefined();
-    });
-  }
-  val info() const { return guarded([&] { return mimi_info(model()); }); }
+val MimiModelHandle::load(MimiLoaderHandle& loader) {
+  return guarded([&] {
+    model_ = loader.finish();
+    return val::undefined();
+  });
+}
 
-  // A whole clip (zero-padded to whole frames) -> {codes: Int32Array [codebooks][frames], codebooks, frames}.
-  val encode(val pcm, val codebooks) const {
-    return guarded([&] {
-      const Mimi& m = model();
-      std::vector<float> samples = read_float32(pcm, "Mimi audio");
-      const int k = codebooks.isUndefined() || codebooks.isNull() ? m.num_codebooks() : codebooks.as<int>();
-      MimiCodes codes = m.encode(samples.data(), samples.size(), k);
-      val r = val::object();
-      r.set("codes", to_typed_array(codes.data));
-      r.set("codebooks", codes.codebooks);
-      r.set("frames", codes.frames);
-      return r;
-    });
-  }
-  // codes [codebooks][frames] (codebook-major, Mimi::encode's layout) -> frames * frameSize samples.
-  val decode(val codes, int frames) const {
-    return guarded([&] {
-      const Mimi& m = model();
-      std::vector<int32_t> data = read_int32(codes, "Mimi codes");
-      if (frames < 0) fail(ErrorCode::InvalidArgument, "Mimi decode: frames must be >= 0, got ", frames);
-      if (frames == 0) {
-        if (!data.empty()) fail(ErrorCode::InvalidArgument, "Mimi decode: 0 frames but ", data.size(), " codes");
-        return to_typed_array(std::vector<float>());
-      }
-      if (data.size() % size_t(frames) != 0)
-        fail(ErrorCode::InvalidArgument, "Mimi decode: ", data.size(), " codes do not split into ", frames,
-             " frames of whole codebooks");
-      const int k = int(data.size() / size_t(frames));
-      return to_typed_array(m.decode(data.data(), k, frames));
-    });
-  }
+val MimiModelHandle::info() const { return guarded([&] { return mimi_info(model()); }); }
 
-  std::shared_ptr<const Mimi> shared() const {
-    model();  // throws when not loaded
-    return model_;
-  }
+// A whole clip (zero-padded to whole frames) -> {codes: Int32Array [codebooks][frames], codebooks, frames}.
+val MimiModelHandle::encode(val pcm, val codebooks) const {
+  return guarded([&] {
+    const Mimi& m = model();
+    std::vector<float> samples = read_float32(pcm, "Mimi audio");
+    if (!codebooks.isUndefined() && !codebooks.isNull() && !codebooks.isNumber())
+      fail(ErrorCode::InvalidArgument, "Mimi encode: codebooks must be a number, got ", js_type(codebooks));
+    const int k = codebooks.isUndefined() || codebooks.isNull() ? m.num_codebooks() : codebooks.as<int>();
+    MimiCodes codes = m.encode(samples.data(), samples.size(), k);
+    val r = val::object();
+    r.set("codes", to_typed_array(codes.data));
+    r.set("codebooks", codes.codebooks);
+    r.set("frames", codes.frames);
+    return r;
+  });
+}
 
- private:
-  const Mimi& model() const {
-    if (!model_) fail(ErrorCode::InvalidState, "Mimi is not loaded (or was disposed)");
-    return *model_;
-  }
-  std::shared_ptr<const Mimi> model_;
-};
+// codes [codebooks][frames] (codebook-major, Mimi::encode's layout) -> frames * frameSize samples.
+val MimiModelHandle::decode(val codes, int frames) const {
+  return guarded([&] {
+    const Mimi& m = model();
+    std::vector<int32_t> data = read_int32(codes, "Mimi codes");
+    if (frames < 0) fail(ErrorCode::InvalidArgument, "Mimi decode: frames must be >= 0, got ", frames);
+    if (frames == 0) {
+      if (!data.empty()) fail(ErrorCode::InvalidArgument, "Mimi decode: 0 frames but ", data.size(), " codes");
+      return to_typed_array(std::vector<float>());
+    }
+    if (data.size() % size_t(frames) != 0)
+      fail(ErrorCode::InvalidArgument, "Mimi decode: ", data.size(), " codes do not split into ", frames,
+           " frames of whole codebooks");
+    const int k = int(data.size() / size_t(frames));
+    return to_typed_array(m.decode(data.data(), k, frames));
+  });
+}
 
 // One stream of frames through a shared model: its own state, the model's weights.
 class MimiStreamHandle {

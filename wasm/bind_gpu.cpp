@@ -1,6 +1,6 @@
 // Embind: what the WebGPU backend (web/src/webgpu/) needs from a loaded LM.
 //
-//   gpuModelInfo(handleAddress)   the model's configuration (every value the GPU forward needs)
+//   gpuModelInfo(model)           the model's configuration (every value the GPU forward needs)
 //                                 and its weight directory: for each tensor its checkpoint name,
 //                                 kind, shape, format and where its bytes sit on the WebAssembly
 //                                 heap, so JS uploads them with
@@ -17,15 +17,11 @@
 //                                 drive the JS session loops with it.
 //   gpuSyntheticCheckpoint(...)   a small checkpoint for a config (the backend's self-test model).
 //
-// The model is reached through the address of its Embind handle (`handle.$$.ptr` in JS): the
-// LmModelHandle of bind_lm.cpp holds a single std::unique_ptr<LmModel>, so the first word at
-// that address is the model's address, which is checked with LmModel::is_live before any use.
-#include <emscripten/heap.h>
-
+// Both take the engine's LmModel handle (wasm/handles.h); the stepper keeps the model alive.
 #include <cmath>
 #include <memory>
 
-#include "bind_util.h"
+#include "handles.h"
 #include "lm/lm_model.h"
 #include "lm/synthetic_checkpoint.h"
 #include "nn/norm.h"
@@ -33,16 +29,6 @@
 namespace kyutai::wasm {
 
 namespace {
-
-const LmModel* model_at(double handle_address) {
-  const double heap = double(emscripten_get_heap_size());
-  if (!(handle_address > 0) || handle_address + 4 > heap || std::fmod(handle_address, 4.0) != 0)
-    fail(ErrorCode::InvalidArgument, "not the address of an LM handle: ", handle_address);
-  const LmModel* model = *reinterpret_cast<LmModel* const*>(uintptr_t(handle_address));
-  if (!model || !LmModel::is_live(model))
-    fail(ErrorCode::InvalidState, "the LM handle holds no live model (disposed, or the handle layout changed)");
-  return model;
-}
 
 val int_list(const std::vector<int>& v) {
   val a = val::array();
@@ -181,9 +167,9 @@ val tensor_info(const WeightLoader::TensorRef& t) {
   return o;
 }
 
-val gpu_model_info(double handle_address) {
+val gpu_model_info(const LmModelHandle& handle) {
   return guarded([&] {
-    const LmModel& m = *model_at(handle_address);
+    const LmModel& m = handle.model();
     val r = val::object();
     r.set("modelAddress", double(uintptr_t(&m)));
     r.set("config", config_info(m));
@@ -213,10 +199,11 @@ val gpu_synthetic_checkpoint(std::string config_json, std::string dtype, double 
 // One stream of LM steps on the WebAssembly side, with a KV cache JS can append to.
 class LmStepper {
  public:
-  val init(double handle_address) {
+  val init(const LmModelHandle& handle) {
     return guarded([&] {
-      model_ = model_at(handle_address);
-      state_ = model_->new_state();
+      std::shared_ptr<const LmModel> m = handle.shared();
+      state_ = m->new_state();
+      model_ = std::move(m);
       return val::undefined();
     });
   }
@@ -298,10 +285,10 @@ class LmStepper {
 
  private:
   const LmModel& model() const {
-    if (!model_ || !LmModel::is_live(model_)) fail(ErrorCode::InvalidState, "the stepper's model was disposed");
+    if (!model_) fail(ErrorCode::InvalidState, "the stepper is not initialised");
     return *model_;
   }
-  const LmModel* model_ = nullptr;
+  std::shared_ptr<const LmModel> model_;
   LmState state_;
   std::vector<float> out_, logits_;
 };

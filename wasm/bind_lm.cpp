@@ -1,12 +1,12 @@
-// Embind: the LM (loading, embeddings, forward) and its streaming sessions.
+// Embind: the LM (loading, embeddings, forward, weight export) and its streaming sessions.
+#include <cstring>
 #include <memory>
 #include <optional>
 
-#include "bind_util.h"
-#include "io/safetensors.h"
+#include "handles.h"
 #include "lm/footprint.h"
 #include "lm/lm_gen.h"
-#include "lm/lm_model.h"
+#include "lm/quantized_export.h"
 #include "session/asr_session.h"
 #include "session/generation_sessions.h"
 
@@ -14,50 +14,32 @@ namespace kyutai::wasm {
 
 namespace {
 
-LoadOptions load_options(const val& o) {
-  LoadOptions opt;
-  if (o.isUndefined() || o.isNull()) return opt;
-  val format = o["format"];
-  if (!format.isUndefined() && !format.isNull()) {
-    // Checked first: as<std::string>() on a non-string throws a JS BindingError through the
-    // WebAssembly frames, skipping C++ destructors (leaked heap and handles).
-    if (!format.isString())
-      fail(ErrorCode::InvalidArgument, "weight format must be a string (auto, f32, bf16, q8, q4), got ", js_type(format));
-    std::string f = format.as<std::string>();
-    WeightFormat wf;
-    if (f != "auto") {
-      if (!parse_weight_format(f, &wf))
-        fail(ErrorCode::InvalidArgument, "weight format '", f, "' is not one of auto, f32, bf16, q8, q4");
-      opt.format = wf;
-    }
-  }
-  val threads = o["threads"];
-  if (!threads.isUndefined()) opt.threads = threads.as<int>();
-  return opt;
-}
-
 std::optional<TokenTensor> read_tokens(const val& v, const std::string& what) {
   if (v.isNull() || v.isUndefined()) return std::nullopt;
   std::vector<int32_t> data = read_int32(v["data"], what);
   val shape = v["shape"];
-  int B = shape[0].as<int>(), T = shape[1].as<int>();
-  if (B <= 0 || T < 0 || size_t(B) * size_t(T) != data.size())
+  if (js_type(shape) != "Array" || !shape[0].isNumber() || !shape[1].isNumber())
+    fail(ErrorCode::InvalidArgument, what, ": shape must be an array [B, T] of numbers");
+  const double B = shape[0].as<double>(), T = shape[1].as<double>();
+  if (!(B >= 1) || !(T >= 0) || B * T != double(data.size()))
     fail(ErrorCode::InvalidArgument, what, ": shape [", B, ", ", T, "] does not match ", data.size(), " values");
-  return TokenTensor(B, T, std::move(data));
+  return TokenTensor(int(B), int(T), std::move(data));
 }
 
 MultistreamInput read_input(const val& in) {
+  if (js_type(in) != "Object") fail(ErrorCode::InvalidArgument, "expected an object {text, audio}, got ", js_type(in));
   MultistreamInput m;
   m.text = read_tokens(in["text"], "text tokens");
   val audio = in["audio"];
   if (!audio.isUndefined() && !audio.isNull()) {
+    if (js_type(audio) != "Array") fail(ErrorCode::InvalidArgument, "audio must be an array of codebooks");
     const int n = audio["length"].as<int>();
     for (int c = 0; c < n; ++c) m.audio.push_back(read_tokens(audio[c], "audio codebook " + std::to_string(c)));
   }
   return m;
 }
 
-val text_forward(const TextForward& f, const LmConfig& c) {
+val text_forward(const TextForward& f) {
   val r = val::object();
   r.set("batch", f.batch);
   r.set("time", f.time);
@@ -92,150 +74,169 @@ val config_object(const LmConfig& c) {
   return o;
 }
 
+std::string hex64(uint64_t v) {
+  static const char digits[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[i] = digits[v & 15];
+  return s;
+}
+
+// 64-bit FNV-1a over 8-byte words (and the tail bytes): fast enough to run over a 2 GB
+// download as it streams in; identifies content, not a cryptographic digest.
+uint64_t hash_bytes(uint64_t h, const uint8_t* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 1099511628211ull;
+  }
+  for (; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
 }  // namespace
 
-// Streams a safetensors file (or the shards of one, file after file) chunk by chunk into
-// the final weight format. With `maxBytes`, the first header is checked against it before
-// any tensor is converted, so a model that cannot fit is refused before the download.
-class LmLoaderHandle {
- public:
-  val init(std::string config_json, val options) {
-    return guarded([&] {
-      config_ = std::make_unique<LmConfig>(LmConfig::parse(config_json));
-      options_ = load_options(options);
-      if (!options.isUndefined() && !options.isNull() && !options["maxBytes"].isUndefined())
-        max_bytes_ = uint64_t(options["maxBytes"].as<double>());
-      loader_ = std::make_unique<LmLoader>(*config_, options_);
-      new_stream();
-      return val::undefined();
-    });
-  }
-  // Starts the next shard of a sharded checkpoint (model-0000k-of-0000n.safetensors).
-  val begin_file() {
-    return guarded([&] {
-      if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
-      if (stream_->bytes_received() > 0) {
-        stream_->finish();
-        received_before_ += stream_->bytes_received();
-      }
-      new_stream();
-      return val::undefined();
-    });
-  }
-  // Bytes at `ptr` on the WebAssembly heap (the caller allocates and frees them).
-  val push(uintptr_t ptr, size_t size) {
-    return guarded([&] {
-      if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
-      stream_->push(reinterpret_cast<const uint8_t*>(ptr), size);
-      val p = val::object();
-      p.set("bytes", double(received_before_ + stream_->bytes_received()));
-      p.set("tensors", double(loader_->tensors_loaded()));
-      p.set("headerReady", stream_->header_ready());
-      if (stream_->header_ready()) p.set("totalBytes", double(stream_->header().data_start() + stream_->header().data_bytes));
-      return p;
-    });
-  }
-  std::unique_ptr<LmModel> finish() {
+// ---- LmLoader ----------------------------------------------------------------------------
+
+// With `maxBytes`, the first header is checked against it before any tensor is converted,
+// so a model that cannot fit is refused before the rest is downloaded.
+val LmLoaderHandle::init(std::string config_json, val options) {
+  return guarded([&] {
+    config_ = std::make_unique<LmConfig>(LmConfig::parse(config_json));
+    options_ = load_options(options);
+    if (auto m = number_option(options, "maxBytes")) max_bytes_ = uint64_t(*m);
+    loader_ = std::make_unique<LmLoader>(*config_, options_);
+    new_stream();
+    return val::undefined();
+  });
+}
+
+// Starts the next shard of a sharded checkpoint (model-0000k-of-0000n.safetensors).
+val LmLoaderHandle::begin_file() {
+  return guarded([&] {
     if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
-    stream_->finish();
-    auto model = loader_->finish();
-    stream_.reset();
-    loader_.reset();
-    return model;
-  }
+    if (stream_->bytes_received() > 0) {
+      stream_->finish();
+      received_before_ += stream_->bytes_received();
+    }
+    new_stream();
+    return val::undefined();
+  });
+}
 
- private:
-  std::unique_ptr<LmConfig> config_;
-  LoadOptions options_;
-  void new_stream() {
-    stream_ = std::make_unique<SafetensorsStream>(
-        [this](const SafetensorsHeader& h) {
-          if (max_bytes_ && !checked_) check_lm_fits(*config_, h, options_.format, max_bytes_);
-          checked_ = true;
-        },
-        [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
-  }
+// Bytes at `ptr` on the WebAssembly heap (the caller allocates and frees them).
+val LmLoaderHandle::push(uintptr_t ptr, size_t size) {
+  return guarded([&] {
+    if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(ptr);
+    stream_->push(bytes, size);
+    hash_ = hash_bytes(hash_, bytes, size);
+    val p = val::object();
+    p.set("bytes", double(received_before_ + stream_->bytes_received()));
+    p.set("tensors", double(loader_->tensors_loaded()));
+    p.set("headerReady", stream_->header_ready());
+    if (stream_->header_ready())
+      p.set("totalBytes", double(stream_->header().data_start() + stream_->header().data_bytes));
+    p.set("contentHash", val(hex64(hash_)));
+    return p;
+  });
+}
 
-  std::unique_ptr<LmLoader> loader_;
-  std::unique_ptr<SafetensorsStream> stream_;
-  uint64_t max_bytes_ = 0;
-  uint64_t received_before_ = 0;
-  bool checked_ = false;
-};
+std::shared_ptr<const LmModel> LmLoaderHandle::finish() {
+  if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
+  stream_->finish();
+  std::shared_ptr<const LmModel> model = loader_->finish();
+  stream_.reset();
+  loader_.reset();
+  return model;
+}
 
-class LmModelHandle {
- public:
-  val load(LmLoaderHandle& loader) {
-    return guarded([&] {
-      model_ = loader.finish();
-      return val::undefined();
+void LmLoaderHandle::new_stream() {
+  stream_ = std::make_unique<SafetensorsStream>(
+      [this](const SafetensorsHeader& h) {
+        if (max_bytes_ && !checked_) check_lm_fits(*config_, h, options_.format, max_bytes_);
+        checked_ = true;
+      },
+      [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
+}
+
+// ---- LmModel -----------------------------------------------------------------------------
+
+val LmModelHandle::load(LmLoaderHandle& loader) {
+  return guarded([&] {
+    model_ = loader.finish();
+    return val::undefined();
+  });
+}
+
+val LmModelHandle::config() const { return guarded([&] { return config_object(model().config()); }); }
+val LmModelHandle::weight_bytes() const { return guarded([&] { return val(double(model().weight_bytes())); }); }
+val LmModelHandle::threads() const { return guarded([&] { return val(model().threads()); }); }
+
+val LmModelHandle::embedding_sum(val input) const {
+  return guarded([&] {
+    int B, T;
+    std::vector<float> v = model().audio_processing().embedding_sum(read_input(input), model().pool(), &B, &T);
+    val r = val::object();
+    r.set("values", to_typed_array(v));
+    r.set("shape", int_array({B, T, model().config().dim}));
+    return r;
+  });
+}
+
+val LmModelHandle::fuse(val input, double offset) const {
+  return guarded([&] {
+    FusedEmbeddings f = model().audio_processing().fuse(read_input(input), int64_t(offset), model().pool());
+    val r = val::object();
+    r.set("values", to_typed_array(f.values));
+    r.set("mask", to_typed_array(f.mask));
+    r.set("shape", int_array({f.batch, f.length, f.dim}));
+    return r;
+  });
+}
+
+val LmModelHandle::forward_text(val input) const {
+  return guarded([&] { return text_forward(model().forward_text(read_input(input))); });
+}
+
+val LmModelHandle::forward(val codes) const {
+  return guarded([&] {
+    LmForward f = model().forward(read_input(codes));
+    val r = text_forward(f.text);
+    r.set("audioLogits", to_typed_array(f.audio_logits));
+    r.set("logits", to_typed_array(f.logits));
+    r.set("mask", to_typed_array(f.mask));
+    r.set("textMask", to_typed_array(f.text_mask));
+    return r;
+  });
+}
+
+// The loaded weights as a safetensors file in their final format, handed to `on_chunk`
+// (a JS function taking a Uint8Array view that is only valid during the call) piece by
+// piece: the model cache stores a converted model without ever holding a second copy.
+val LmModelHandle::export_weights(val on_chunk) const {
+  return guarded([&] {
+    if (js_type(on_chunk) != "function") fail(ErrorCode::InvalidArgument, "exportWeights needs a function");
+    double total = 0;
+    kyutai::export_weights(model().tensors(), {{"kyutai_wasm.export", "1"}}, [&](const uint8_t* p, size_t n) {
+      on_chunk(val(emscripten::typed_memory_view(n, p)));
+      total += double(n);
     });
-  }
-  val config() const { return guarded([&] { return config_object(model().config()); }); }
-  val weight_bytes() const { return guarded([&] { return val(double(model().weight_bytes())); }); }
-  val threads() const { return guarded([&] { return val(model().threads()); }); }
+    return val(total);
+  });
+}
 
-  val embedding_sum(val input) const {
-    return guarded([&] {
-      int B, T;
-      std::vector<float> v = model().audio_processing().embedding_sum(read_input(input), model().pool(), &B, &T);
-      val r = val::object();
-      r.set("values", to_typed_array(v));
-      r.set("shape", int_array({B, T, model().config().dim}));
-      return r;
-    });
-  }
-  val fuse(val input, double offset) const {
-    return guarded([&] {
-      FusedEmbeddings f = model().audio_processing().fuse(read_input(input), int64_t(offset), model().pool());
-      val r = val::object();
-      r.set("values", to_typed_array(f.values));
-      r.set("mask", to_typed_array(f.mask));
-      r.set("shape", int_array({f.batch, f.length, f.dim}));
-      return r;
-    });
-  }
-  val forward_text(val input) const {
-    return guarded([&] { return text_forward(model().forward_text(read_input(input)), model().config()); });
-  }
-  val forward(val codes) const {
-    return guarded([&] {
-      LmForward f = model().forward(read_input(codes));
-      val r = text_forward(f.text, model().config());
-      r.set("audioLogits", to_typed_array(f.audio_logits));
-      r.set("logits", to_typed_array(f.logits));
-      r.set("mask", to_typed_array(f.mask));
-      r.set("textMask", to_typed_array(f.text_mask));
-      return r;
-    });
-  }
-
-  const LmModel& model() const {
-    if (!model_) fail(ErrorCode::InvalidState, "model is not loaded (or was disposed)");
-    return *model_;
-  }
-
- private:
-  std::unique_ptr<LmModel> model_;
-};
+// ---- Sessions ----------------------------------------------------------------------------
 
 namespace {
 
 GenerationParams generation_params(const LmConfig& c, const val& o) {
-  bool sampling = !o.isUndefined() && !o.isNull() && !o["sampling"].isUndefined() && o["sampling"].as<bool>();
-  GenerationParams p = GenerationParams::from_config(c, sampling);
-  if (o.isUndefined() || o.isNull()) return p;
-  auto num = [&](const char* key, auto& dst) {
-    val v = o[key];
-    if (!v.isUndefined() && !v.isNull()) dst = v.as<std::remove_reference_t<decltype(dst)>>();
-  };
-  num("temperature", p.audio.temperature);
-  num("textTemperature", p.text.temperature);
-  num("topK", p.audio.top_k);
-  num("textTopK", p.text.top_k);
-  double seed = 0;
-  num("seed", seed);
-  p.seed = uint64_t(seed);
+  GenerationParams p = GenerationParams::from_config(c, bool_option(o, "sampling").value_or(false));
+  if (auto v = number_option(o, "temperature")) p.audio.temperature = float(*v);
+  if (auto v = number_option(o, "textTemperature")) p.text.temperature = float(*v);
+  if (auto v = number_option(o, "topK")) p.audio.top_k = int(*v);
+  if (auto v = number_option(o, "textTopK")) p.text.top_k = int(*v);
+  if (auto v = number_option(o, "seed")) p.seed = uint64_t(*v);
   return p;
 }
 
@@ -250,19 +251,46 @@ val generated(const GeneratedFrame& f) {
 
 }  // namespace
 
-class AsrSessionHandle {
+// A session over a shared model: the model stays alive as long as the session does.
+template <typename Session>
+class SessionHandle {
+ protected:
+  // Bound per derived class: Embind registers methods of the class it is given.
+  val reset_session() {
+    return guarded([&] {
+      session().reset();
+      return val::undefined();
+    });
+  }
+  template <typename... Args>
+  void start(const LmModelHandle& model, Args&&... args) {
+    std::shared_ptr<const LmModel> m = model.shared();
+    session_.reset();
+    session_ = std::make_unique<Session>(*m, std::forward<Args>(args)...);
+    model_ = std::move(m);
+  }
+  Session& session() {
+    if (!session_) fail(ErrorCode::InvalidState, "session is not initialised");
+    return *session_;
+  }
+
+ private:
+  std::shared_ptr<const LmModel> model_;  // declared first: destroyed after the session
+  std::unique_ptr<Session> session_;
+};
+
+class AsrSessionHandle : public SessionHandle<AsrSession> {
  public:
   val init(const LmModelHandle& model, val options) {
     return guarded([&] {
       AsrOptions o;
-      if (!options.isUndefined() && !options.isNull()) {
-        if (!options["temperature"].isUndefined()) o.temperature = options["temperature"].as<float>();
-        if (!options["seed"].isUndefined()) o.seed = uint64_t(options["seed"].as<double>());
-      }
-      session_ = std::make_unique<AsrSession>(model.model(), o);
+      if (auto v = number_option(options, "temperature")) o.temperature = float(*v);
+      if (auto v = number_option(options, "seed")) o.seed = uint64_t(*v);
+      start(model, o);
       return val::undefined();
     });
   }
+  val reset() { return reset_session(); }
   val push_frame(val codes) {
     return guarded([&] {
       std::vector<int32_t> frame = read_int32(codes, "audio frame");
@@ -275,52 +303,27 @@ class AsrSessionHandle {
       return r;
     });
   }
-  val reset() {
-    return guarded([&] {
-      session().reset();
-      return val::undefined();
-    });
-  }
-  AsrSession& session() {
-    if (!session_) fail(ErrorCode::InvalidState, "session is not initialised");
-    return *session_;
-  }
-
- private:
-  std::unique_ptr<AsrSession> session_;
 };
 
-class TtsSessionHandle {
+class TtsSessionHandle : public SessionHandle<TtsSession> {
  public:
   val init(const LmModelHandle& model, val options) {
     return guarded([&] {
-      session_ = std::make_unique<TtsSession>(model.model(), generation_params(model.model().config(), options));
+      start(model, generation_params(model.model().config(), options));
       return val::undefined();
     });
   }
   val push_text(int token) {
     return guarded([&] { return generated(session().push_text(token)); });
   }
-  val reset() {
-    return guarded([&] {
-      session().reset();
-      return val::undefined();
-    });
-  }
-  TtsSession& session() {
-    if (!session_) fail(ErrorCode::InvalidState, "session is not initialised");
-    return *session_;
-  }
-
- private:
-  std::unique_ptr<TtsSession> session_;
+  val reset() { return reset_session(); }
 };
 
-class DuplexSessionHandle {
+class DuplexSessionHandle : public SessionHandle<DuplexSession> {
  public:
   val init(const LmModelHandle& model, val options) {
     return guarded([&] {
-      session_ = std::make_unique<DuplexSession>(model.model(), generation_params(model.model().config(), options));
+      start(model, generation_params(model.model().config(), options));
       return val::undefined();
     });
   }
@@ -330,35 +333,22 @@ class DuplexSessionHandle {
       return generated(session().push_frame(frame.data(), int(frame.size())));
     });
   }
-  val reset() {
-    return guarded([&] {
-      session().reset();
-      return val::undefined();
-    });
-  }
-  DuplexSession& session() {
-    if (!session_) fail(ErrorCode::InvalidState, "session is not initialised");
-    return *session_;
-  }
-
- private:
-  std::unique_ptr<DuplexSession> session_;
+  val reset() { return reset_session(); }
 };
 
 // The step-level generation API (Kyutai's LMGen), for tests and custom loops.
-class LmGenHandle {
+class LmGenHandle : public SessionHandle<LmGen> {
  public:
   val init(const LmModelHandle& model, val options) {
     return guarded([&] {
-      gen_ = std::make_unique<LmGen>(model.model(), generation_params(model.model().config(), options));
+      start(model, generation_params(model.model().config(), options));
       return val::undefined();
     });
   }
   val step(val user) {
     return guarded([&] {
-      if (!gen_) fail(ErrorCode::InvalidState, "generator is not initialised");
       std::vector<int32_t> frame = read_int32(user, "user audio frame");
-      GenStep s = gen_->step(frame.data(), int(frame.size()));
+      GenStep s = session().step(frame.data(), int(frame.size()));
       val r = val::object();
       r.set("modelInput", to_typed_array(s.model_input));
       r.set("textLogits", to_typed_array(s.text_logits));
@@ -370,9 +360,6 @@ class LmGenHandle {
       return r;
     });
   }
-
- private:
-  std::unique_ptr<LmGen> gen_;
 };
 
 EMSCRIPTEN_BINDINGS(kyutai_lm) {
@@ -391,7 +378,8 @@ EMSCRIPTEN_BINDINGS(kyutai_lm) {
       .function("embeddingSum", &LmModelHandle::embedding_sum)
       .function("fuse", &LmModelHandle::fuse)
       .function("forwardText", &LmModelHandle::forward_text)
-      .function("forward", &LmModelHandle::forward);
+      .function("forward", &LmModelHandle::forward)
+      .function("exportWeights", &LmModelHandle::export_weights);
   class_<AsrSessionHandle>("AsrSession")
       .constructor<>()
       .function("init", &AsrSessionHandle::init)

@@ -4,6 +4,55 @@
 
 namespace kyutai::wasm {
 
+namespace {
+val option_value(const val& options, const char* key) {
+  if (options.isUndefined() || options.isNull()) return val::undefined();
+  if (js_type(options) == "number" || js_type(options) == "string" || js_type(options) == "boolean")
+    fail(ErrorCode::InvalidArgument, "options must be an object, got ", js_type(options));
+  return options[key];
+}
+}  // namespace
+
+std::optional<double> number_option(const val& options, const char* key) {
+  val v = option_value(options, key);
+  if (v.isUndefined() || v.isNull()) return std::nullopt;
+  if (!v.isNumber()) fail(ErrorCode::InvalidArgument, "option '", key, "' must be a number, got ", js_type(v));
+  return v.as<double>();
+}
+
+std::optional<bool> bool_option(const val& options, const char* key) {
+  val v = option_value(options, key);
+  if (v.isUndefined() || v.isNull()) return std::nullopt;
+  if (!v.isTrue() && !v.isFalse()) fail(ErrorCode::InvalidArgument, "option '", key, "' must be a boolean, got ", js_type(v));
+  return v.isTrue();
+}
+
+std::optional<std::string> string_option(const val& options, const char* key) {
+  val v = option_value(options, key);
+  if (v.isUndefined() || v.isNull()) return std::nullopt;
+  if (!v.isString()) fail(ErrorCode::InvalidArgument, "option '", key, "' must be a string, got ", js_type(v));
+  return v.as<std::string>();
+}
+
+LoadOptions load_options(const val& options) {
+  LoadOptions opt;
+  val format = option_value(options, "format");
+  if (!format.isUndefined() && !format.isNull() && !format.isString())
+    fail(ErrorCode::InvalidArgument, "weight format must be a string (auto, f32, bf16, q8, q4), got ", js_type(format));
+  if (auto f = string_option(options, "format"); f && *f != "auto") {
+    WeightFormat wf;
+    if (!parse_weight_format(*f, &wf))
+      fail(ErrorCode::InvalidArgument, "weight format '", *f, "' is not one of auto, f32, bf16, q8, q4");
+    opt.format = wf;
+  }
+  if (auto t = number_option(options, "threads")) {
+    if (*t < 1 || *t > 64 || *t != double(int(*t)))
+      fail(ErrorCode::InvalidArgument, "option 'threads' must be an integer in 1..64, got ", *t);
+    opt.threads = int(*t);
+  }
+  return opt;
+}
+
 std::vector<int32_t> read_int32(const val& v, const std::string& what) {
   std::string type = js_type(v);
   if (type == "Int32Array" || type == "Int16Array" || type == "Int8Array" || type == "Uint8Array" ||

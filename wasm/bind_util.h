@@ -11,10 +11,12 @@
 
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "nn/weight_loader.h"
 
 namespace kyutai::wasm {
 
@@ -64,6 +66,15 @@ inline val int_array(const std::vector<int64_t>& v) {
   for (size_t i = 0; i < v.size(); ++i) a.set(i, val(double(v[i])));
   return a;
 }
+
+// Options objects from JS: each value's type is checked before conversion, because a failed
+// Embind conversion throws a JS exception through the WebAssembly frames and skips C++
+// destructors. Absent (undefined/null) keys give nullopt.
+std::optional<double> number_option(const val& options, const char* key);
+std::optional<bool> bool_option(const val& options, const char* key);
+std::optional<std::string> string_option(const val& options, const char* key);
+// {format: 'auto'|'f32'|'bf16'|'q8'|'q4', threads: n}
+LoadOptions load_options(const val& options);
 
 // Reads an Int32Array (or a plain array of integers) into a vector; `what` names it in errors.
 std::vector<int32_t> read_int32(const val& v, const std::string& what);

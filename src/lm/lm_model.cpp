@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
-#include <set>
 
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -12,18 +10,6 @@
 
 namespace kyutai {
 
-namespace {
-// Never destroyed: models held by static objects may outlive any static registry.
-std::mutex& live_mutex() {
-  static std::mutex* m = new std::mutex;
-  return *m;
-}
-std::set<const LmModel*>& live_models() {
-  static std::set<const LmModel*>* s = new std::set<const LmModel*>;
-  return *s;
-}
-}  // namespace
-
 LmModel::LmModel(LmConfig config, const LoadOptions& options)
     : config_(std::move(config)),
       pool_(std::make_unique<ThreadPool>(std::max(1, options.threads))),
@@ -31,18 +17,6 @@ LmModel::LmModel(LmConfig config, const LoadOptions& options)
       transformer_(config_.main_transformer()) {
   if (config_.dep_q > 0) depformer_ = std::make_unique<Depformer>(config_);
   extra_heads_.resize(config_.extra_heads_num_heads);
-  std::lock_guard<std::mutex> lock(live_mutex());
-  live_models().insert(this);
-}
-
-LmModel::~LmModel() {
-  std::lock_guard<std::mutex> lock(live_mutex());
-  live_models().erase(this);
-}
-
-bool LmModel::is_live(const LmModel* model) {
-  std::lock_guard<std::mutex> lock(live_mutex());
-  return live_models().count(model) > 0;
 }
 
 void LmModel::declare_weights(WeightLoader& loader) {

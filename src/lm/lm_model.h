@@ -58,10 +58,6 @@ class LmModel {
   LmModel(LmConfig config, const LoadOptions& options);
   LmModel(const LmModel&) = delete;
   LmModel& operator=(const LmModel&) = delete;
-  ~LmModel();
-  // Whether `model` is a live LmModel. The WebGPU binding (wasm/bind_gpu.cpp) reaches a model
-  // through the address of its Embind handle and checks it here before any use.
-  static bool is_live(const LmModel* model);
 
   void declare_weights(WeightLoader& loader);
 

@@ -133,9 +133,11 @@ test('the weight directory lists every tensor with its heap bytes, format and sh
     assert.equal(info.config.depformer.capacity, 8);
     lm.dispose();
   }
-  // Addresses that are not a live model's handle are refused before any use.
-  assert.match(engine.module.gpuModelInfo(12345).message, /not the address of an LM handle/);
-  assert.match(engine.module.gpuModelInfo(12344).message, /holds no live model/);
+  // Only a loaded model handle is accepted: anything else is refused before any use.
+  assert.throws(() => engine.module.gpuModelInfo(12345), /Cannot pass "12345" as a LmModel/);
+  const empty = new engine.module.LmModel();
+  assert.match(engine.module.gpuModelInfo(empty).message, /model is not loaded/);
+  empty.delete();
 });
 
 test('architecture check: Kyutai LM, STT and v3 run on the GPU; v1 and v2 name what they lack', async () => {

@@ -9,19 +9,12 @@
 import { KyutaiError, unwrap } from '../errors.js';
 import { argmax } from './sampling.js';
 
-// Address of the C++ LmModelHandle behind an engine LmModel (Embind keeps it in $$.ptr).
-export function handleAddress(lm) {
-  const ptr = lm.handle?.$$?.ptr;
-  if (typeof ptr !== 'number' || !ptr) throw new KyutaiError('cannot reach the model inside the engine (no Embind handle address)', 'INTERNAL');
-  return ptr;
-}
-
 // The model's configuration and weight directory for the GPU (wasm/bind_gpu.cpp).
 export function gpuModelInfo(engine, lm) {
   if (typeof engine.module.gpuModelInfo !== 'function') {
     throw new KyutaiError('this build of the engine has no WebGPU binding (wasm/bind_gpu.cpp)', 'UNSUPPORTED');
   }
-  return unwrap(engine.module.gpuModelInfo(handleAddress(lm)));
+  return unwrap(engine.module.gpuModelInfo(lm.handle));
 }
 
 // LM steps on the WebAssembly engine, with a KV cache the GPU path mirrors into.
@@ -32,7 +25,7 @@ export class WasmStepper {
     this.config = lm.config;
     this.handle = new this.module.LmStepper();
     try {
-      unwrap(this.handle.init(handleAddress(lm)));
+      unwrap(this.handle.init(lm.handle));
       this.kvFloats = unwrap(this.handle.kvRowFloats());
     } catch (e) {
       this.handle.delete();

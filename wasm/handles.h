@@ -1,0 +1,89 @@
+// The Embind handles several binding files share: a loaded LM and a loaded Mimi. A handle
+// owns its model through a shared_ptr, and everything built on a model (sessions, codec
+// streams, the transcriber, the WebGPU stepper) keeps a copy: disposing the model handle
+// first never leaves them pointing at freed weights.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "bind_util.h"
+#include "codec/mimi.h"
+#include "io/safetensors.h"
+#include "lm/lm_model.h"
+
+namespace kyutai::wasm {
+
+// Streams a safetensors file (or the shards of one, file after file) chunk by chunk into
+// the LM's final weight format, hashing the bytes as they pass.
+class LmLoaderHandle {
+ public:
+  val init(std::string config_json, val options);
+  val begin_file();
+  val push(uintptr_t ptr, size_t size);
+  std::shared_ptr<const LmModel> finish();
+
+ private:
+  void new_stream();
+
+  std::unique_ptr<LmConfig> config_;
+  LoadOptions options_;
+  std::unique_ptr<LmLoader> loader_;
+  std::unique_ptr<SafetensorsStream> stream_;
+  uint64_t max_bytes_ = 0;
+  uint64_t received_before_ = 0;
+  uint64_t hash_ = 1469598103934665603ull;  // of every byte pushed, all files in order
+  bool checked_ = false;
+};
+
+class LmModelHandle {
+ public:
+  val load(LmLoaderHandle& loader);
+  val config() const;
+  val weight_bytes() const;
+  val threads() const;
+  val embedding_sum(val input) const;
+  val fuse(val input, double offset) const;
+  val forward_text(val input) const;
+  val forward(val codes) const;
+  val export_weights(val on_chunk) const;
+
+  const LmModel& model() const { return *shared(); }
+  std::shared_ptr<const LmModel> shared() const {
+    if (!model_) fail(ErrorCode::InvalidState, "model is not loaded (or was disposed)");
+    return model_;
+  }
+
+ private:
+  std::shared_ptr<const LmModel> model_;
+};
+
+class MimiLoaderHandle {
+ public:
+  val init(std::string config_json, val options);
+  val push(uintptr_t ptr, size_t size);
+  std::shared_ptr<const Mimi> finish();
+
+ private:
+  std::unique_ptr<MimiLoader> loader_;
+  std::unique_ptr<SafetensorsStream> stream_;
+};
+
+class MimiModelHandle {
+ public:
+  val load(MimiLoaderHandle& loader);
+  val info() const;
+  val encode(val pcm, val codebooks) const;
+  val decode(val codes, int frames) const;
+
+  const Mimi& model() const { return *shared(); }
+  std::shared_ptr<const Mimi> shared() const {
+    if (!model_) fail(ErrorCode::InvalidState, "Mimi is not loaded (or was disposed)");
+    return model_;
+  }
+
+ private:
+  std::shared_ptr<const Mimi> model_;
+};
+
+}  // namespace kyutai::wasm
