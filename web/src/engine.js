@@ -345,6 +345,21 @@ export class LmModel extends Disposable {
   createGenerator(options) {
     return this.#session('LmGen', Generator, options);
   }
+  // Speech-to-text as Kyutai's STT server does it (src/session/transcriber.h): audio frames
+  // through `mimi` (a MimiCodec) or token frames when it is omitted. Options: vadHead (2),
+  // endOfTurnThreshold (0.5), temperature, seed, silenceCodes (token frames only).
+  createTranscriber({ mimi, ...options } = {}) {
+    const handle = new this.engine.module.Transcriber();
+    try {
+      unwrap(mimi ? handle.initWithCodec(this.handle, mimi.handle, options) : handle.init(this.handle, options));
+    } catch (e) {
+      handle.delete();
+      throw e;
+    }
+    const session = new Transcriber(this, handle);
+    this.sessions.add(session);
+    return session;
+  }
   // Disposes the model and every session created from it.
   dispose() {
     for (const s of this.sessions) s.dispose();
@@ -384,6 +399,25 @@ export class TtsSession extends Session {
 export class DuplexSession extends Session {
   pushFrame(codes) {
     return unwrap(this.handle.pushFrame(codes));
+  }
+}
+
+// Events: {type: 'word', tokens, time (start)}, {type: 'endWord', time (stop)},
+// {type: 'vad', time, pause: Float32Array}, {type: 'endOfTurn', time, probability}; times in
+// seconds of the input audio, `step` the ASR step that produced the event.
+export class Transcriber extends Session {
+  pushAudio(samples) {
+    return unwrap(this.handle.pushAudio(samples));
+  }
+  pushCodes(codes) {
+    return unwrap(this.handle.pushCodes(codes));
+  }
+  // Feeds the model's delay + 1 s of silence and closes the last word.
+  flush() {
+    return unwrap(this.handle.flush());
+  }
+  info() {
+    return unwrap(this.handle.info());
   }
 }
 
