@@ -1,4 +1,5 @@
 #include "bench_core.h"
+#include "bench_util.h"
 
 #include <algorithm>
 #include <chrono>
@@ -29,16 +30,6 @@ namespace kyutai::bench {
 
 namespace {
 
-double now_ms() {
-  using namespace std::chrono;
-  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // Times `run` (which performs `calls` operations) `repeats` times; median ms per operation.
 double time_per_call(int repeats, int calls, const std::function<void()>& run) {
   run();  // warm-up
@@ -49,34 +40,6 @@ double time_per_call(int repeats, int calls, const std::function<void()>& run) {
     samples.push_back((now_ms() - t0) / calls);
   }
   return median(samples);
-}
-
-size_t heap_in_use() {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  return mallinfo2().uordblks;
-#elif defined(__EMSCRIPTEN__)
-  return size_t(mallinfo().uordblks);
-#else
-  return 0;
-#endif
-}
-
-size_t heap_size() {
-#ifdef __EMSCRIPTEN__
-  return size_t(__builtin_wasm_memory_size(0)) * 65536;
-#else
-  return 0;
-#endif
-}
-
-const char* platform() {
-#if defined(__EMSCRIPTEN_PTHREADS__)
-  return "wasm-simd128-threads";
-#elif defined(__wasm_simd128__)
-  return "wasm-simd128";
-#else
-  return "native";
-#endif
 }
 
 float sum_floats(const float* p, size_t n) {

@@ -1,4 +1,5 @@
 #include "bench_mimi.h"
+#include "bench_util.h"
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,7 @@
 
 #include "codec/mimi.h"
 #include "lm/sampling.h"
+#include "lm/synthetic_checkpoint.h"
 
 namespace kyutai::bench {
 
@@ -39,11 +41,6 @@ constexpr const char* kReleasedMimi = R"({
 
 constexpr double kPi = 3.14159265358979323846;
 
-double now_ms() {
-  using namespace std::chrono;
-  return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
-}
-
 // CPU time of the calling thread (native only; < 0 where unavailable). On a shared machine
 // the wall-clock median includes time other processes took; with one thread this does not.
 double thread_cpu_ms() {
@@ -52,37 +49,6 @@ double thread_cpu_ms() {
   if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 #endif
   return -1;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-size_t heap_in_use() {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  return mallinfo2().uordblks;
-#elif defined(__EMSCRIPTEN__)
-  return size_t(mallinfo().uordblks);
-#else
-  return 0;
-#endif
-}
-
-const char* platform() {
-#if defined(__EMSCRIPTEN_PTHREADS__)
-  return "wasm-simd128-threads";
-#elif defined(__wasm_simd128__)
-  return "wasm-simd128";
-#else
-  return "native";
-#endif
-}
-
-uint64_t hash_name(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
 }
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -125,27 +91,15 @@ void value_law(const WeightLoader::Expected& e, float* offset, float* scale) {
 size_t load_synthetic(Mimi& mimi, const LoadOptions& options, uint64_t seed) {
   WeightLoader loader(options);
   mimi.declare_weights(loader);
-  std::vector<float> values;
-  uint64_t offset = 0;
-  for (const WeightLoader::Expected& e : loader.expected()) {
-    TensorInfo t;
-    t.name = e.name;
-    t.dtype = DType::F32;
-    t.shape = e.shape;
-    t.begin = offset;
-    t.end = offset + t.numel() * 4;
-    offset = t.end;
-    float base, scale;
-    value_law(e, &base, &scale);
-    Random rng(seed ^ hash_name(e.name));
-    values.resize(t.numel());
-    const float k = scale * 1.7320508f;  // uniform on [-sqrt 3, sqrt 3] has unit variance
-    for (float& v : values) v = base + k * float(2.0 * rng.uniform() - 1.0);
-    loader.add(t, reinterpret_cast<const uint8_t*>(values.data()));
-  }
+  uint64_t parameters = 0;
+  // f32: Kyutai's Mimi dtype.
+  generate_synthetic(loader.expected(), DType::F32, seed, value_law, [&](const TensorInfo& t, const uint8_t* bytes) {
+    loader.add(t, bytes);
+    parameters += t.numel();
+  });
   loader.finish();
   mimi.prepare();
-  return offset / 4;
+  return parameters;
 }
 
 }  // namespace

@@ -160,20 +160,8 @@ int SeanetConfig::hop_length() const {
 }
 
 TransformerConfig MimiTransformerConfig::transformer() const {
-  TransformerConfig c;
-  c.d_model = d_model;
-  c.num_heads = num_heads;
-  c.num_layers = num_layers;
-  c.kv_repeat = kv_repeat;
-  parse_norm_kind(norm, &c.norm);
-  parse_pos_emb(positional_embedding, &c.positional.kind);
-  c.positional.max_period = max_period;
-  c.positional.scale = float(positional_scale);
-  parse_gating(gating, &c.gated, &c.activation);
-  c.dim_feedforward = {dim_feedforward};
-  c.layer_scale = layer_scale;
-  c.context = context;
-  return c;
+  return TransformerConfig::from_keys(d_model, num_heads, num_layers, kv_repeat, norm, positional_embedding, max_period,
+                                      positional_scale, gating, {dim_feedforward}, layer_scale, context);
 }
 
 int MimiConfig::frame_size() const { return int(double(sample_rate) / frame_rate); }

@@ -59,37 +59,17 @@ int LmConfig::depformer_in_index(int position) const {
 }
 
 TransformerConfig LmConfig::main_transformer() const {
-  TransformerConfig c;
-  c.d_model = dim;
-  c.num_heads = num_heads;
-  c.num_layers = num_layers;
-  c.kv_repeat = kv_repeat;
-  parse_norm_kind(norm, &c.norm);
-  parse_pos_emb(positional_embedding, &c.positional.kind);
-  c.positional.max_period = max_period;
-  c.positional.scale = float(positional_scale);
-  parse_gating(gating, &c.gated, &c.activation);
-  c.dim_feedforward = {int(hidden_scale * dim)};
-  c.layer_scale = layer_scale;
-  c.context = context;
-  return c;
+  return TransformerConfig::from_keys(dim, num_heads, num_layers, kv_repeat, norm, positional_embedding, max_period,
+                                      positional_scale, gating, {int(hidden_scale * dim)}, layer_scale, context);
 }
 
 TransformerConfig LmConfig::depformer_transformer() const {
-  TransformerConfig c;
-  c.d_model = depformer_dim;
-  c.num_heads = depformer_num_heads;
-  c.num_layers = depformer_num_layers;
-  c.kv_repeat = depformer_kv_repeat;
-  parse_norm_kind(norm, &c.norm);
-  parse_pos_emb(depformer_pos_emb, &c.positional.kind);
-  c.positional.max_period = depformer_max_period;
-  c.positional.scale = float(positional_scale);
-  parse_gating(depformer_gating, &c.gated, &c.activation);
-  c.dim_feedforward = depformer_dim_feedforward.empty() ? std::vector<int>{int(hidden_scale * depformer_dim)}
-                                                        : depformer_dim_feedforward;
-  c.layer_scale = depformer_layer_scale;
-  c.context = std::nullopt;  // LMModel forces the Depformer's context to None
+  // LMModel forces the Depformer's context to None; its norm type is the main one.
+  TransformerConfig c = TransformerConfig::from_keys(
+      depformer_dim, depformer_num_heads, depformer_num_layers, depformer_kv_repeat, norm, depformer_pos_emb,
+      depformer_max_period, positional_scale, depformer_gating,
+      depformer_dim_feedforward.empty() ? std::vector<int>{int(hidden_scale * depformer_dim)} : depformer_dim_feedforward,
+      depformer_layer_scale, std::nullopt);
   c.weights_per_step = depformer_weights_per_step ? dep_q : 0;
   c.weights_per_step_schedule = depformer_weights_per_step_schedule;
   return c;

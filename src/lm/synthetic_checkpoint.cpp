@@ -59,14 +59,20 @@ std::vector<TensorInfo> synthetic_lm_tensors(const LmConfig& config, DType dtype
   return out;
 }
 
-void generate_synthetic_lm(const LmConfig& config, DType dtype, uint64_t seed, const TensorSink& sink) {
-  auto all = specs(config);
-  std::vector<TensorInfo> infos = synthetic_lm_tensors(config, dtype);
+void generate_synthetic(const std::vector<WeightLoader::Expected>& tensors, DType dtype, uint64_t seed,
+                        const ValueLaw& law, const TensorSink& sink) {
   std::vector<uint8_t> bytes;
-  for (size_t i = 0; i < all.size(); ++i) {
-    const TensorInfo& t = infos[i];
+  uint64_t position = 0;
+  for (const WeightLoader::Expected& e : tensors) {
+    TensorInfo t;
+    t.name = e.name;
+    t.dtype = dtype;
+    t.shape = e.shape;
+    t.begin = position;
+    t.end = position + t.numel() * dtype_size(dtype);
+    position = t.end;
     float offset, scale;
-    value_law(all[i], &offset, &scale);
+    law(e, &offset, &scale);
     Random rng(seed ^ hash_name(t.name));
     const size_t n = t.numel();
     bytes.resize(n * dtype_size(dtype));
@@ -79,6 +85,10 @@ void generate_synthetic_lm(const LmConfig& config, DType dtype, uint64_t seed, c
     }
     sink(t, bytes.data());
   }
+}
+
+void generate_synthetic_lm(const LmConfig& config, DType dtype, uint64_t seed, const TensorSink& sink) {
+  generate_synthetic(specs(config), dtype, seed, value_law, sink);
 }
 
 std::vector<uint8_t> synthetic_lm_safetensors(const LmConfig& config, DType dtype, uint64_t seed) {

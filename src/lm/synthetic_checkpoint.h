@@ -10,10 +10,19 @@
 
 #include "io/safetensors.h"
 #include "lm/lm_config.h"
+#include "nn/weight_loader.h"
 
 namespace kyutai {
 
 using TensorSink = std::function<void(const TensorInfo&, const uint8_t*)>;
+
+// Value of each element of a tensor: offset + scale * u, u uniform with unit variance.
+using ValueLaw = std::function<void(const WeightLoader::Expected& tensor, float* offset, float* scale)>;
+
+// Any model's declared tensors (WeightLoader::expected()), one at a time, each drawn from
+// its own generator (seeded by `seed` and its name, so the order does not matter).
+void generate_synthetic(const std::vector<WeightLoader::Expected>& tensors, DType dtype, uint64_t seed,
+                        const ValueLaw& law, const TensorSink& sink);
 
 // Headers of every tensor (split layout) in safetensors order with offsets filled in.
 std::vector<TensorInfo> synthetic_lm_tensors(const LmConfig& config, DType dtype);

@@ -62,6 +62,27 @@ void PositionalEncoding::rotate(float* v, int heads, int d_head, int64_t positio
   apply_rope(v, heads, d_head, position, max_period, kind != PosEmb::RopeConcat);
 }
 
+TransformerConfig TransformerConfig::from_keys(int d_model, int num_heads, int num_layers, int kv_repeat,
+                                                const std::string& norm, const std::string& positional_embedding,
+                                                double max_period, double positional_scale, const std::string& gating,
+                                                std::vector<int> dim_feedforward, std::optional<double> layer_scale,
+                                                std::optional<int> context) {
+  TransformerConfig c;
+  c.d_model = d_model;
+  c.num_heads = num_heads;
+  c.num_layers = num_layers;
+  c.kv_repeat = kv_repeat;
+  parse_norm_kind(norm, &c.norm);
+  parse_pos_emb(positional_embedding, &c.positional.kind);
+  c.positional.max_period = max_period;
+  c.positional.scale = float(positional_scale);
+  parse_gating(gating, &c.gated, &c.activation);
+  c.dim_feedforward = std::move(dim_feedforward);
+  c.layer_scale = layer_scale;
+  c.context = context;
+  return c;
+}
+
 int TransformerConfig::num_weight_sets() const {
   if (weights_per_step == 0) return 1;
   if (!weights_per_step_schedule.empty())

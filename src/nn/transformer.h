@@ -55,6 +55,14 @@ struct TransformerConfig {
   int weights_per_step = 0;                // 0: one weight set
   std::vector<int> weights_per_step_schedule;
 
+  // From the names and values of Kyutai's config keys (norm, positional_embedding, gating
+  // as strings); the one place both the LM's and Mimi's configs turn into transformers.
+  static TransformerConfig from_keys(int d_model, int num_heads, int num_layers, int kv_repeat, const std::string& norm,
+                                     const std::string& positional_embedding, double max_period,
+                                     double positional_scale, const std::string& gating,
+                                     std::vector<int> dim_feedforward, std::optional<double> layer_scale,
+                                     std::optional<int> context);
+
   int head_dim() const { return d_model / num_heads; }
   int num_kv_heads() const { return num_heads / kv_repeat; }
   int num_weight_sets() const;
