@@ -6,6 +6,8 @@
 //   (b) one streaming frame of the STT-1B shape and of Moshi 7B's temporal transformer
 //       (2 of its 32 layers + text head) per format, against the memory-bandwidth floor;
 //   (c) the STT-1B frame in headless Chromium, single- and multi-threaded;
+//   (d) the full-size STT-1B checkpoint (2 GB bf16) loaded in a tab with q4 / q8 conversion,
+//       then again from the model cache (bench/fullsize.mjs);
 //   plus the Mimi codec per 80 ms frame and WebGPU beside WASM when those are built.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -137,6 +139,17 @@ if (mimiRows.length) {
   table('Mimi codec at the released shape (synthetic weights): streaming encode + decode of one 80 ms frame',
     ['where', 'threads', 'encode ms', 'decode ms', 'RTF (enc+dec)'],
     mimiRows.map(([where, t, r]) => [where, t, fmt(r.encode_ms), fmt(r.decode_ms), fmt((r.encode_ms + r.decode_ms) / FRAME_MS)]));
+}
+
+// ---- (d) full-size model in a tab: 2 GB bf16 STT 1B streamed with conversion, cached reload ----
+// bench/fullsize.mjs (also driven, with assertions, by e2e/fullsize.spec.mjs).
+{
+  const { runFullsizeBench } = await import('./fullsize.mjs');
+  try {
+    for (const r of await runFullsizeBench({ frameCount: quick ? 20 : 100 })) log({ kind: 'fullsize', ...r });
+  } catch (e) {
+    console.log(`\n(d) full-size model: not run (${e.message})`);
+  }
 }
 
 // ---- WebGPU beside WASM (when the backend is built) ----

@@ -161,17 +161,22 @@ test('weights from a URL, ArrayBuffer, Blob, Response and ReadableStream, with p
     for (const [name, make] of Object.entries(sources)) {
       const progress = [];
       const model = await harness.loadStt({ weights: make(), onProgress: (p) => progress.push(p) });
-      out.runs[name] = { tokens: (await harness.asrOnCodes(model, frames)).tokens, last: progress.at(-1), inWorker: model.inWorker };
+      // The last progress of the streaming phase ('download' for the URL, 'convert' for bytes), then 'ready'.
+      const streaming = progress.filter((p) => p.phase === 'download' || p.phase === 'convert');
+      const { phase, ...last } = streaming.at(-1);
+      out.runs[name] = { tokens: (await harness.asrOnCodes(model, frames)).tokens, last, phase, final: progress.at(-1).phase, inWorker: model.inWorker };
       await model.dispose();
     }
     const inPage = await harness.loadStt({ worker: false });
-    out.runs.inPage = { tokens: (await harness.asrOnCodes(inPage, frames)).tokens, inWorker: inPage.inWorker, last: { loaded: out.size, total: out.size, tensors: 27 } };
+    out.runs.inPage = { tokens: (await harness.asrOnCodes(inPage, frames)).tokens, inWorker: inPage.inWorker, last: { loaded: out.size, total: out.size, tensors: 27 }, phase: 'download', final: 'ready' };
     await inPage.dispose();
     return out;
   });
   for (const [name, run] of Object.entries(r.runs)) {
     expect(run.tokens, name).toEqual(r.expected);
     expect(run.last, name).toEqual({ loaded: r.size, total: r.size, tensors: 27 });
+    expect(run.phase, name).toBe(name === 'url' || name === 'inPage' ? 'download' : 'convert');
+    expect(run.final, name).toBe('ready');
     expect(run.inWorker, name).toBe(name !== 'inPage');
   }
 });

@@ -15,6 +15,8 @@ echo "== Node tests of the built module and the JS package"
 node --test tests/node/
 echo "== Browser tests (Playwright, headless Chromium: demo, worklets, worker, threads, microphone)"
 npx playwright test --project=browser --project=microphone --project=webgpu
+echo "== Full-size models (Playwright project 'fullsize': a 2 GB synthetic STT 1B checkpoint streamed with q4 and q8 conversion, cached reload, refusal, shards)"
+npx playwright test --project=fullsize
 echo "== Package test (npm pack, install the tarball, use it from Node and Chromium)"
 npx playwright test --project=package
 

@@ -172,6 +172,10 @@ val LmModelHandle::load(LmLoaderHandle& loader) {
 val LmModelHandle::config() const { return guarded([&] { return config_object(model().config()); }); }
 val LmModelHandle::weight_bytes() const { return guarded([&] { return val(double(model().weight_bytes())); }); }
 val LmModelHandle::threads() const { return guarded([&] { return val(model().threads()); }); }
+// Weight bytes one streaming frame reads (the numerator of the bandwidth floor).
+val LmModelHandle::bytes_read_per_frame() const {
+  return guarded([&] { return val(double(model().bytes_read_per_frame())); });
+}
 
 val LmModelHandle::embedding_sum(val input) const {
   return guarded([&] {
@@ -374,6 +378,7 @@ EMSCRIPTEN_BINDINGS(kyutai_lm) {
       .function("load", &LmModelHandle::load)
       .function("config", &LmModelHandle::config)
       .function("weightBytes", &LmModelHandle::weight_bytes)
+      .function("bytesReadPerFrame", &LmModelHandle::bytes_read_per_frame)
       .function("threads", &LmModelHandle::threads)
       .function("embeddingSum", &LmModelHandle::embedding_sum)
       .function("fuse", &LmModelHandle::fuse)

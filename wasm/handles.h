@@ -41,6 +41,7 @@ class LmModelHandle {
   val load(LmLoaderHandle& loader);
   val config() const;
   val weight_bytes() const;
+  val bytes_read_per_frame() const;
   val threads() const;
   val embedding_sum(val input) const;
   val fuse(val input, double offset) const;

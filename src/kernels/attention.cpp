@@ -22,13 +22,8 @@ void attend(const float* q, const float* keys, const float* values, const int64_
     }
   }
   if (visible == 0) return;
-  float sum = 0;
-  for (int s = 0; s < slots; ++s) {
-    float e = scores[s] == -INFINITY ? 0.0f : std::exp(scores[s] - m);
-    scores[s] = e;
-    sum += e;
-  }
-  const float inv = 1.0f / sum;
+  // Hidden slots hold -inf: their exp is exactly 0, so they drop out of the sum.
+  const float inv = 1.0f / exp_shifted(scores, m, slots, scores);
   for (int s = 0; s < slots; ++s)
     if (scores[s] != 0.0f) axpy(scores[s] * inv, values + size_t(s) * d, d, out);
 }

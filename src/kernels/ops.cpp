@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "io/dtype.h"
 
@@ -40,6 +41,27 @@ void rms_norm(const float* x, const float* alpha, float eps, int n, float* y) {
   for (int i = 0; i < n; ++i) sum += x[i] * x[i];
   float inv = 1.0f / std::sqrt(sum / float(n) + eps);
   for (int i = 0; i < n; ++i) y[i] = x[i] * ((alpha ? alpha[i] : 1.0f) * inv);
+}
+
+float exp_shifted(const float* x, float shift, int n, float* out) {
+  float sum = 0;
+  for (int i = 0; i < n; ++i) sum += (out[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
+// Rotates each head's pairs by the angle whose cosine/sine are cos_[i], sin_[i] (i < d/2).
+void rotate_pairs(float* v, int heads, int d_head, const float* cos_, const float* sin_, bool interleave) {
+  const int half = d_head / 2;
+  for (int h = 0; h < heads; ++h) {
+    float* x = v + size_t(h) * d_head;
+    for (int i = 0; i < half; ++i) {
+      float* re = interleave ? x + 2 * i : x + i;
+      float* im = interleave ? x + 2 * i + 1 : x + i + half;
+      const float r = *re, m = *im;
+      *re = r * cos_[i] - m * sin_[i];
+      *im = r * sin_[i] + m * cos_[i];
+    }
+  }
 }
 
 float dot(const float* a, const float* b, int n) {
@@ -91,6 +113,68 @@ inline float hsum(v128_t v) {
          wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
 }
 
+// Cephes-style expf over 4 lanes.
+inline v128_t exp4(v128_t x) {
+  const v128_t hi = wasm_f32x4_splat(88.3762626647949f), lo = wasm_f32x4_splat(-87.3365478515625f);
+  const v128_t underflow = wasm_f32x4_lt(x, lo);  // exp is 0 there (and for -inf, masked slots)
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, lo), hi);
+  v128_t fx = wasm_f32x4_floor(wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)),
+                                              wasm_f32x4_splat(0.5f)));
+  x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, wasm_f32x4_splat(0.693359375f)));
+  x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t y = wasm_f32x4_splat(1.9875691500e-4f);
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(1.3981999507e-3f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(8.3334519073e-3f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(4.1665795894e-2f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(1.6666665459e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), wasm_f32x4_splat(5.0000001201e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(y, wasm_f32x4_mul(x, x)), x), wasm_f32x4_splat(1.0f));
+  // 2^fx through the exponent bits.
+  v128_t pow2 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fx), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(y, pow2), underflow);
+}
+
+float exp_shifted(const float* x, float shift, int n, float* out) {
+  const v128_t s = wasm_f32x4_splat(shift);
+  v128_t acc = wasm_f32x4_splat(0);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t e = exp4(wasm_f32x4_sub(wasm_v128_load(x + i), s));
+    wasm_v128_store(out + i, e);
+    acc = wasm_f32x4_add(acc, e);
+  }
+  float sum = hsum(acc);
+  for (; i < n; ++i) sum += (out[i] = std::exp(x[i] - shift));
+  return sum;
+}
+
+void rotate_pairs(float* v, int heads, int d_head, const float* cos_, const float* sin_, bool interleave) {
+  const int half = d_head / 2;
+  if (half % 4 != 0) {
+    scalar::rotate_pairs(v, heads, d_head, cos_, sin_, interleave);
+    return;
+  }
+  for (int h = 0; h < heads; ++h) {
+    float* x = v + size_t(h) * d_head;
+    for (int i = 0; i < half; i += 4) {
+      const v128_t c = wasm_v128_load(cos_ + i), sn = wasm_v128_load(sin_ + i);
+      if (interleave) {
+        // x = r0 i0 r1 i1 | r2 i2 r3 i3: split into reals and imaginaries, rotate, re-interleave.
+        v128_t a = wasm_v128_load(x + 2 * i), b = wasm_v128_load(x + 2 * i + 4);
+        v128_t re = wasm_i32x4_shuffle(a, b, 0, 2, 4, 6), im = wasm_i32x4_shuffle(a, b, 1, 3, 5, 7);
+        v128_t nr = wasm_f32x4_sub(wasm_f32x4_mul(re, c), wasm_f32x4_mul(im, sn));
+        v128_t ni = wasm_f32x4_add(wasm_f32x4_mul(re, sn), wasm_f32x4_mul(im, c));
+        wasm_v128_store(x + 2 * i, wasm_i32x4_shuffle(nr, ni, 0, 4, 1, 5));
+        wasm_v128_store(x + 2 * i + 4, wasm_i32x4_shuffle(nr, ni, 2, 6, 3, 7));
+      } else {
+        v128_t re = wasm_v128_load(x + i), im = wasm_v128_load(x + i + half);
+        wasm_v128_store(x + i, wasm_f32x4_sub(wasm_f32x4_mul(re, c), wasm_f32x4_mul(im, sn)));
+        wasm_v128_store(x + i + half, wasm_f32x4_add(wasm_f32x4_mul(re, sn), wasm_f32x4_mul(im, c)));
+      }
+    }
+  }
+}
+
 float dot(const float* a, const float* b, int n) {
   v128_t acc = wasm_f32x4_splat(0);
   int i = 0;
@@ -133,6 +217,7 @@ void rms_norm(const float* x, const float* alpha, float eps, int n, float* y) {
   KYUTAI_SIMD::rms_norm(x, alpha, eps, n, y);
 }
 float dot(const float* a, const float* b, int n) { return KYUTAI_SIMD::dot(a, b, n); }
+float exp_shifted(const float* x, float shift, int n, float* out) { return KYUTAI_SIMD::exp_shifted(x, shift, n, out); }
 void axpy(float a, const float* x, int n, float* y) { KYUTAI_SIMD::axpy(a, x, n, y); }
 
 void layer_norm(const float* x, const float* weight, const float* bias, float eps, int n, float* y) {
@@ -163,12 +248,7 @@ void softmax(float* x, int n) {
       return;
     }
   }
-  float sum = 0;
-  for (int i = 0; i < n; ++i) {
-    x[i] = std::exp(x[i] - m);
-    sum += x[i];
-  }
-  float inv = 1.0f / sum;
+  const float inv = 1.0f / exp_shifted(x, m, n, x);
   for (int i = 0; i < n; ++i) x[i] *= inv;
 }
 
@@ -205,19 +285,15 @@ void apply_rope(float* v, int heads, int d_head, int64_t position, double max_pe
   // Same float32 steps as moshi.modules.rope.apply_rope.
   const float coef = float(-std::log(max_period) * 2.0 / d_head);
   const float ts = float(position);
+  thread_local std::vector<float> cos_, sin_;
+  cos_.resize(half);
+  sin_.resize(half);
   for (int i = 0; i < half; ++i) {
-    float freq = std::exp(float(i) * coef);
-    float angle = freq * ts;
-    float c = std::cos(angle), s = std::sin(angle);
-    for (int h = 0; h < heads; ++h) {
-      float* x = v + size_t(h) * d_head;
-      float* re = interleave ? x + 2 * i : x + i;
-      float* im = interleave ? x + 2 * i + 1 : x + i + half;
-      float r = *re, m = *im;
-      *re = r * c - m * s;
-      *im = r * s + m * c;
-    }
+    const float angle = std::exp(float(i) * coef) * ts;
+    cos_[i] = std::cos(angle);
+    sin_[i] = std::sin(angle);
   }
+  KYUTAI_SIMD::rotate_pairs(v, heads, d_head, cos_.data(), sin_.data(), interleave);
 }
 
 void add_sin_embedding(float* y, int dim, int64_t position, double max_period, float scale) {

@@ -38,7 +38,12 @@ void add_sin_embedding(float* y, int dim, int64_t position, double max_period, f
 void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out);
 void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int count, int width, float* out);
 
+// out[i] = exp(x[i] - shift), returning the sum of the outputs (softmax and attention).
+float exp_shifted(const float* x, float shift, int n, float* out);
+
 namespace scalar {
+float exp_shifted(const float* x, float shift, int n, float* out);
+void rotate_pairs(float* v, int heads, int d_head, const float* cos_, const float* sin_, bool interleave);
 void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out);
 void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int count, int width, float* out);
 void rms_norm(const float* x, const float* alpha, float eps, int n, float* y);
@@ -48,6 +53,10 @@ void axpy(float a, const float* x, int n, float* y);
 
 #ifdef __wasm_simd128__
 namespace simd128 {
+// A polynomial exp (Cephes expf: range reduction by ln 2, degree-5 polynomial), within 2 ulp
+// of std::exp over the range softmax sees; WebAssembly SIMD has no transcendental ops.
+float exp_shifted(const float* x, float shift, int n, float* out);
+void rotate_pairs(float* v, int heads, int d_head, const float* cos_, const float* sin_, bool interleave);
 void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out);
 void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int count, int width, float* out);
 void rms_norm(const float* x, const float* alpha, float eps, int n, float* y);

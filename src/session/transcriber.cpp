@@ -45,6 +45,8 @@ void Transcriber::reset() {
   if (codec_state_) codec_state_->reset();
   started_ = false;
   turn_.reset();
+  last_text_token_ = -1;
+  last_codes_.clear();
 }
 
 void Transcriber::emit_words(std::vector<WordEvent>& words, int64_t step, std::vector<TranscriptEvent>* out) {
@@ -63,6 +65,8 @@ void Transcriber::emit_words(std::vector<WordEvent>& words, int64_t step, std::v
 std::vector<TranscriptEvent> Transcriber::step_codes(const int32_t* codes, int count) {
   std::vector<TranscriptEvent> out;
   AsrStep s = asr_.push_frame(codes, count);
+  last_text_token_ = s.text_token;
+  last_codes_.assign(codes, codes + count);
   std::vector<WordEvent> words;
   words_.push(s.text_token, &words);
   emit_words(words, s.step, &out);

@@ -56,6 +56,10 @@ class Transcriber {
   void reset();
 
   int64_t steps() const { return asr_.steps(); }
+  // The last step's text token and the audio codes it read (what a live view such as a
+  // token grid shows; events alone do not carry them).
+  int32_t last_text_token() const { return last_text_token_; }
+  const std::vector<int32_t>& last_codes() const { return last_codes_; }
   int frame_size() const;
   double frame_rate() const { return frame_rate_; }
 
@@ -75,6 +79,8 @@ class Transcriber {
   double prefix_seconds_;
   bool started_ = false;
   TurnDetector turn_;
+  int32_t last_text_token_ = -1;
+  std::vector<int32_t> last_codes_;
 };
 
 }  // namespace kyutai

@@ -19,6 +19,9 @@ double WordStream::now() const { return double(std::max<int64_t>(0, step_ - dela
 void WordStream::push(int32_t token, std::vector<WordEvent>* out) {
   ++step_;
   if (step_ < delay_) return;
+  // A negative token means "no token this step" (a TTS frame with nothing forced, for the
+  // package's sessions that share this stream): the step counts, nothing else changes.
+  if (token < 0) return;
   if (token == padding_ || token == end_padding_) {
     if (!pieces_.empty()) {
       out->push_back({WordEvent::Kind::Word, std::move(pieces_), last_stop_});

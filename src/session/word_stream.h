@@ -3,7 +3,8 @@
 //  * nothing is reported while fewer than `asr_delay_in_tokens` steps were taken;
 //  * a padding token (3) or end-of-padding token (0) closes the word being spelled:
 //    `Word{tokens, start = last stop time}`, and the word is marked unended;
-//  * any other token is appended to the word being spelled;
+//  * any other non-negative token is appended to the word being spelled (a negative one,
+//    "no token", only counts as a step);
 //  * token 0 also stamps `stop = (step - delay) / frame_rate`: an unended word gets
 //    `EndWord{stop}`, and the stop becomes the start of the next word.
 // Kyutai hard-codes 3 and 0; here they come from the config (existing_text_padding_id,

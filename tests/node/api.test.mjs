@@ -51,8 +51,10 @@ test('loadModel from paths: config, backend, threads, progress, and Kyutai ASR t
   assert.deepEqual(model.frameTokenizer, { kind: 'band-energy', frameSize: 1920, codebooks: 8, canDecode: true });
   assert.equal(model.textTokenizer, null);
   const size = fs.statSync(path('stt/weights.safetensors')).size;
-  assert.ok(progress.length >= 1);
-  assert.deepEqual(progress.at(-1), { loaded: size, total: size, tensors: 27 });
+  assert.ok(progress.length >= 2);
+  // A file is 'convert' (no network, so no cache either), then 'ready'.
+  assert.deepEqual(progress.at(-2), { phase: 'convert', loaded: size, total: size, tensors: 27 });
+  assert.deepEqual(progress.at(-1), { phase: 'ready', loaded: size, total: size, source: 'local' });
   for (let i = 1; i < progress.length; i++) assert.ok(progress[i].loaded >= progress[i - 1].loaded);
 
   const { frames, expected, vad } = sttVectors();

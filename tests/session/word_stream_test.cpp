@@ -113,6 +113,14 @@ TEST(WordStream, FlushEndsAnEmittedButUnendedWord) {
   expect_end(tail[0], 3 / 12.5);
 }
 
+TEST(WordStream, NegativeTokensCountAsStepsButAreNeitherPiecesNorPadding) {
+  WordStream s(0, 3, 0);
+  auto ev = run(s, {7, -1, 8, -1, 0});
+  ASSERT_EQ(ev.size(), 2u);
+  expect_word(ev[0], {7, 8}, 0.0);
+  expect_end(ev[1], 5 / 12.5);
+}
+
 TEST(WordStream, ResetStartsOver) {
   WordStream s(2, 3, 0);
   run(s, {1, 2, 5, 6});

@@ -13,4 +13,7 @@ export const BUNDLE_FILES = {
   weights: 'model.safetensors',
   tokenizer: 'tokenizer.model',                               // SentencePiece, engine.loadTokenizer
   mimi: { config: 'mimi.json', weights: 'mimi.safetensors' },  // the Mimi codec, engine.loadMimi
+  // The tiny random model never pads on its own: make it (see talkative.js). Remove this line
+  // for a real model, e.g. Kyutai's stt-1b-en_fr (README, "Loading kyutai/stt-1b-en_fr").
+  talkative: true,
 };

@@ -1,19 +1,23 @@
 // The demo page: loads the bundled model in a worker, then streams the microphone or a file
-// through the capture worklet into an ASR session and shows what comes out.
+// through the capture worklet into a transcriber (speech-to-text as Kyutai ships it) and
+// shows what comes out: the token grid and readouts per frame, words as they end, the chosen
+// VAD head's pause probability, end-of-turn markers, and captions when the run stops.
 // State for tests and the curious: window.kyutaiDemo.
-import { loadModel, createCapture, FRAME_SIZE, SAMPLE_RATE } from '../src/index.js';
+import { loadModel, createCapture, toWebVTT, toSRT, FRAME_SIZE, SAMPLE_RATE } from '../src/index.js';
 import { BUNDLE_URL, BUNDLE_FILES } from './bundle.js';
 import { TokenGrid } from './token-grid.js';
+import { talkative } from './talkative.js';
 
 const $ = (id) => document.getElementById(id);
 const state = (window.kyutaiDemo = {
   ready: false, error: null, model: null, source: null, running: false,
   results: [], words: [], stats: null, captureStats: null, runs: 0,
+  vad: [], endsOfTurn: [], vadHead: null, captions: null,
 });
 
 let model = null;
 let grid = null;
-let run = null;  // {session, stream, capture, context}
+let run = null;  // {transcriber, stream, capture, context}
 
 function setStatus(text, isError = false) {
   $('status').textContent = text;
@@ -41,8 +45,9 @@ function showStats(s) {
 
 function showWords(words) {
   for (const w of words) {
-    state.words.push({ text: w.text, tokens: Array.from(w.tokens), start: w.start });
+    state.words.push({ text: w.text, tokens: Array.from(w.tokens), start: w.start, end: w.end });
     const span = document.createElement('span');
+    span.title = `${w.start.toFixed(2)} – ${w.end.toFixed(2)} s`;
     if (w.text !== null) span.textContent = `${w.text} `;
     else {
       span.className = 'ids';  // no text tokenizer in the bundle: show the word's token ids
@@ -52,15 +57,57 @@ function showWords(words) {
   }
 }
 
+// The chosen head's pause probability, every frame.
+function showVad(e) {
+  state.vad.push({ time: e.time, pause: e.pause });
+  $('pause').value = e.pause;
+  $('pause-value').textContent = e.pause.toFixed(2);
+}
+
+function showEndOfTurn(e) {
+  state.endsOfTurn.push({ time: e.time, probability: e.probability });
+  const marker = document.createElement('span');
+  marker.className = 'turn';
+  marker.title = `end of turn at ${e.time.toFixed(2)} s (p = ${e.probability.toFixed(2)})`;
+  $('text').append(marker);
+  const badge = $('eot');
+  badge.hidden = false;
+  clearTimeout(showEndOfTurn.timer);
+  showEndOfTurn.timer = setTimeout(() => (badge.hidden = true), 1500);
+}
+
+// Captions of the run's words, offered as downloads.
+function showCaptions() {
+  const breaks = state.endsOfTurn.map((t) => t.time);
+  const vtt = toWebVTT(state.words, { breaks });
+  const srt = toSRT(state.words, { breaks });
+  state.captions = { vtt, srt };
+  for (const [id, text, type] of [['captions-vtt', vtt, 'text/vtt'], ['captions-srt', srt, 'application/x-subrip']]) {
+    const a = $(id);
+    if (a.href) URL.revokeObjectURL(a.href);
+    a.href = URL.createObjectURL(new Blob([text], { type }));
+    a.hidden = state.words.length === 0;
+  }
+}
+
 async function init() {
   const t0 = performance.now();
   const tokenizer = BUNDLE_FILES.tokenizer ? new URL(BUNDLE_FILES.tokenizer, BUNDLE_URL) : undefined;
   const frameTokenizer = BUNDLE_FILES.mimi
     ? { type: 'mimi', config: new URL(BUNDLE_FILES.mimi.config, BUNDLE_URL), weights: new URL(BUNDLE_FILES.mimi.weights, BUNDLE_URL) }
     : 'band-energy';
+  const weightsUrl = new URL(BUNDLE_FILES.weights, BUNDLE_URL);
+  // The tiny random model's bytes are patched here (talkative.js); a real model's URL goes
+  // straight to the engine's worker, which downloads it.
+  let weights = weightsUrl;
+  if (BUNDLE_FILES.talkative) {
+    const response = await fetch(weightsUrl);
+    if (!response.ok) throw new Error(`fetching ${weightsUrl} failed: HTTP ${response.status}`);
+    weights = talkative(await response.arrayBuffer());
+  }
   model = await loadModel({
     config: new URL(BUNDLE_FILES.config, BUNDLE_URL),
-    weights: new URL(BUNDLE_FILES.weights, BUNDLE_URL),
+    weights,
     tokenizer,
     frameTokenizer,
     onProgress: ({ loaded, total }) => {
@@ -79,6 +126,7 @@ async function init() {
     ? `mimi (Kyutai's codec, in the engine, ${ft.threads} thread${ft.threads > 1 ? 's' : ''}): ${ft.codebooks} codebooks of ${ft.cardinality} codes, one frame per ${ft.frameSize} samples; the model reads ${c.nQ}`
     : `${ft.kind}${ft.kind === 'band-energy' ? ' (a placeholder, not Mimi)' : ''}: ${ft.codebooks} codes per ${ft.frameSize} samples`;
   $('text-tokenizer').textContent = model.textTokenizer ? `SentencePiece, ${model.textTokenizer.vocabSize} pieces` : 'none in this bundle: words shown as token ids';
+  if (BUNDLE_FILES.talkative) $('model-name').textContent += ' (random weights, padding rows made talkative: see web/demo/talkative.js)';
   $('isolation').textContent = crossOriginIsolated
     ? 'This page is cross-origin isolated: the pthreads build runs.'
     : 'Not cross-origin isolated: single-threaded build. The same page under /coi/ runs the threaded build.';
@@ -92,17 +140,25 @@ async function init() {
   setStatus(`ready (loaded in ${loadMs.toFixed(0)} ms)`);
 }
 
-// A fresh session per run; results go to the grid, the text and the readouts.
+// A fresh transcriber per run: its events go to the words, the meter and the markers; the
+// stream's per-frame results to the grid and the readouts.
 async function begin(source) {
   await stop();
   state.runs++;
   state.source = source;
-  state.results = [];
-  state.words = [];
-  state.stats = null;
+  Object.assign(state, { results: [], words: [], stats: null, vad: [], endsOfTurn: [], captions: null });
   $('text').textContent = '';
+  $('pause').value = 0;
+  $('pause-value').textContent = '–';
   grid.clear();
-  run = { session: await model.createAsrSession() };
+  const threshold = Number($('eot-threshold').value);
+  const transcriber = await model.createTranscriber({ endOfTurnThreshold: Number.isFinite(threshold) ? threshold : 0.5 });
+  state.vadHead = transcriber.vadHead;
+  $('vad-head').textContent = transcriber.heads ? `(VAD head ${transcriber.vadHead} of ${transcriber.heads})` : '(this model has no VAD heads)';
+  transcriber.addEventListener('word', ({ detail }) => showWords([detail]));
+  transcriber.addEventListener('vad', ({ detail }) => showVad(detail));
+  transcriber.addEventListener('endOfTurn', ({ detail }) => showEndOfTurn(detail));
+  run = { transcriber };
   return run;
 }
 
@@ -110,15 +166,11 @@ function listen(stream) {
   stream.addEventListener('result', ({ detail: r }) => {
     state.results.push({ step: r.step, textToken: r.textToken, codes: Array.from(r.codes), seq: r.seq, latencyMs: r.timing.latencyMs });
     grid.push(r.textToken, r.codes);
-    showWords(r.words);
     showStats(r.stats);
   });
   stream.addEventListener('stats', ({ detail }) => showStats(detail));
   stream.addEventListener('error', ({ detail }) => showError(detail));
-  stream.addEventListener('end', ({ detail }) => {
-    showWords(detail.words);
-    showStats(detail.stats);
-  });
+  stream.addEventListener('end', ({ detail }) => showStats(detail.stats));
 }
 
 async function startMicrophone() {
@@ -129,7 +181,7 @@ async function startMicrophone() {
   r.capture.addEventListener('stats', ({ detail }) => {
     if (!state.captureStats || detail.framesPosted >= state.captureStats.framesPosted) state.captureStats = detail;
   });
-  r.stream = await r.session.connect(r.capture, { maxQueuedFrames: 25 });
+  r.stream = await r.transcriber.connect(r.capture, { maxQueuedFrames: 25 });
   listen(r.stream);
   state.running = true;
   $('stop').disabled = false;
@@ -147,7 +199,7 @@ async function runFile(file) {
   const source = r.context.createBufferSource();
   source.buffer = decoded;
   r.capture = await createCapture(r.context, { source });
-  r.stream = await r.session.connect(r.capture, { maxQueuedFrames: Infinity });
+  r.stream = await r.transcriber.connect(r.capture, { maxQueuedFrames: Infinity });
   listen(r.stream);
   state.running = true;
   setStatus(`transcribing ${file.name} (${frames} frames)…`);
@@ -160,16 +212,23 @@ async function runFile(file) {
   setStatus(`done: ${file.name}, ${frames} frames`);
 }
 
+// Stops the audio, then flushes the transcriber (the model's delay + 1 s of silence) so the
+// last words come out, and makes the captions.
 async function stop() {
   if (!run) return;
   const r = run;
   run = null;
   state.running = false;
   $('stop').disabled = true;
-  if (r.capture) state.captureStats = await r.capture.dispose();  // final: nothing is posted after
-  if (r.stream) showStats((await r.stream.close()).stats);
-  if (r.context && r.context.state !== 'closed' && r.context.close) await r.context.close();
-  await r.session.dispose();
+  try {
+    if (r.capture) state.captureStats = await r.capture.dispose();  // final: nothing is posted after
+    if (r.stream) showStats((await r.stream.close()).stats);
+    if (r.context && r.context.state !== 'closed' && r.context.close) await r.context.close();
+    await r.transcriber.flush();  // its words arrive as 'word' events
+    showCaptions();
+  } finally {
+    await r.transcriber.dispose();
+  }
 }
 
 $('mic').addEventListener('click', () => startMicrophone().catch(showError));

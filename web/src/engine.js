@@ -4,6 +4,7 @@
 import { KyutaiError, unwrap } from './errors.js';
 import { toMultistream } from './tokens.js';
 import { readChunks } from './sources.js';
+import { isShardList } from './sharded.js';
 
 const isNode = typeof process === 'object' && !!process.versions?.node;
 
@@ -40,7 +41,22 @@ export class Engine {
   // Bytes of the heap malloc has handed out and not taken back (returns to its baseline
   // once everything allocated is freed; for leak checks).
   heapInUse() {
-    return this.module.heapInUse();
+    // mallinfo's counters are 32-bit ints: past 2 GiB they read negative. The heap is at most
+    // 4 GiB, so the count modulo 2^32 is exact.
+    const n = this.module.heapInUse();
+    return n < 0 ? n + 2 ** 32 : n;
+  }
+
+  // The most the heap can grow to: a 32-bit WebAssembly memory (the module is linked with
+  // MAXIMUM_MEMORY=4GB).
+  heapLimit() {
+    return 2 ** 32;
+  }
+
+  // What the heap can still take: its limit minus what malloc has handed out. loadLm passes
+  // this as the loader's maxBytes, so a model that cannot fit is refused after its header.
+  heapAvailable() {
+    return Math.max(0, this.heapLimit() - this.heapInUse());
   }
 
   // Feeds bytes from any source (ArrayBuffer, typed array, Blob, Response, ReadableStream,
@@ -69,15 +85,57 @@ export class Engine {
     }
   }
 
-  // config: JSON text or object; weights: a safetensors source. Returns an LmModel.
-  async loadLm(config, weights, { format, threads, onProgress } = {}) {
+  // config: JSON text or object; weights: a safetensors source, or `{shards: [source, ...]}`
+  // for a checkpoint split in several files (streamed in order into one loader). Each
+  // tensor is converted to `format` as soon as its bytes are in, so no copy of the file is
+  // held: the heap peaks at the final model plus the largest tensor and one chunk.
+  // maxBytes (default: heapAvailable()) is checked against the model's footprint as soon as
+  // the first header is read; a model that cannot fit is refused with LIMIT_EXCEEDED before
+  // any tensor is converted, and its download is cancelled. onProgress gets
+  // {bytes, tensors, headerReady, totalBytes, contentHash, file, files, heapInUse, peakInUse}.
+  // Returns an LmModel; `model.loadStats` has the heap figures and the content hash.
+  async loadLm(config, weights, { format, threads, onProgress, maxBytes } = {}) {
     const M = this.module;
     const configText = typeof config === 'string' ? config : JSON.stringify(config);
+    const files = isShardList(weights) ? weights.shards : [weights];
+    if (!files.length) throw new KyutaiError('weights: the list of shards is empty', 'INVALID_ARGUMENT');
+    const limit = maxBytes === undefined ? this.heapAvailable() : maxBytes;
+    const stats = {
+      heapBytesBefore: this.heapBytes(),
+      heapInUseBefore: this.heapInUse(),
+      peakInUse: 0,
+      maxBytes: limit ?? null,
+      contentHash: null,
+      bytes: 0,
+      files: files.length,
+    };
+    stats.peakInUse = stats.heapInUseBefore;
     const loader = new M.LmLoader();
     const model = new M.LmModel();
     try {
-      unwrap(loader.init(configText, { format: format ?? 'auto', threads: threads ?? 1 }));
-      await this.#stream(weights, (ptr, size) => loader.push(ptr, size), onProgress);
+      const options = { format: format ?? 'auto', threads: threads ?? 1 };
+      if (limit !== null && Number.isFinite(limit) && limit > 0) options.maxBytes = limit;
+      unwrap(loader.init(configText, options));
+      let tensors = -1;
+      for (let file = 0; file < files.length; file++) {
+        if (file > 0) unwrap(loader.beginFile());
+        const fileStart = stats.bytes;
+        await this.#stream(files[file], (ptr, size) => loader.push(ptr, size), (p) => {
+          // The heap in use is sampled whenever a tensor was converted (mallinfo walks the
+          // heap, so not at every chunk).
+          if (p.tensors !== tensors) {
+            tensors = p.tensors;
+            stats.peakInUse = Math.max(stats.peakInUse, this.heapInUse());
+          }
+          stats.contentHash = p.contentHash;
+          stats.bytes = p.bytes;
+          // The loader's totalBytes is the size of the file being read; the whole checkpoint's
+          // size is known once the last file's header is in.
+          const fileTotal = p.totalBytes;
+          const totalBytes = fileTotal !== undefined && file === files.length - 1 ? fileStart + fileTotal : undefined;
+          onProgress?.({ ...p, totalBytes, fileTotal, file: file + 1, files: files.length, heapInUse: stats.peakInUse });
+        });
+      }
       unwrap(model.load(loader));
     } catch (e) {
       model.delete();  // a failed load leaves no half-made model behind
@@ -85,7 +143,12 @@ export class Engine {
     } finally {
       loader.delete();
     }
-    return new LmModel(this, model);
+    const lm = new LmModel(this, model);
+    stats.heapBytesAfter = this.heapBytes();
+    stats.heapInUseAfter = this.heapInUse();
+    stats.peakInUse = Math.max(stats.peakInUse, stats.heapInUseAfter);
+    lm.loadStats = stats;
+    return lm;
   }
 
   // Kyutai's Mimi codec: config (JSON text or object, Kyutai's `_mimi_config` form) and a
@@ -301,6 +364,18 @@ export class LmModel extends Disposable {
   }
   weightBytes() {
     return unwrap(this.handle.weightBytes());
+  }
+  // Weight bytes one streaming frame reads (every matrix; tables are only gathered): the
+  // numerator of the memory-bandwidth floor of a frame.
+  bytesReadPerFrame() {
+    return unwrap(this.handle.bytesReadPerFrame());
+  }
+  // The loaded weights as a safetensors file in their final format (q8/q4 as I8/U8 +
+  // weight_scale, tables bf16, vectors f32), which loadLm reads back without conversion.
+  // onChunk(Uint8Array) is called synchronously, piece by piece; each view is valid only
+  // during its call (it points into the heap). Returns the number of bytes.
+  exportWeights(onChunk) {
+    return unwrap(this.handle.exportWeights(onChunk));
   }
   // Threads the model's kernels run on (the caller included; 1 in the single-threaded build).
   threads() {

@@ -13,12 +13,13 @@
 // Only methods listed in a class's static `remote` are callable. Typed arrays in results are
 // fresh copies, so their buffers are transferred (no copy) when a worker posts them back.
 import { createEngine } from './engine.js';
-import { KyutaiError, serializeError } from './errors.js';
+import { KyutaiError, serializeError, unwrap } from './errors.js';
 import { readChunks } from './sources.js';
 import { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_RATE, FRAME_SIZE } from './frame-tokenizer.js';
 import { FrameQueue } from './frame-queue.js';
-import { WordAssembler } from './words.js';
+import { WordAssembler, SessionWords } from './words.js';
 import { selectBackend, BACKENDS } from './webgpu/backend.js';
+import { loadLmWithCache } from './model-cache.js';
 
 const now = () => performance.now();
 const FRAME_MS = 1000 / FRAME_RATE;  // 80 ms of audio per frame
@@ -79,18 +80,26 @@ function needEngineMethod(engine, name, what) {
   }
 }
 
-// Throttled progress: at most one message per 1% or per 100 ms, plus the last one.
+// Throttled progress: at most one message per 1% or per 100 ms, plus the last one and the
+// first of every phase. Sends {phase, loaded, total, tensors} (+ {file, files} for shards).
 function progressReporter(send, knownTotal) {
   let lastTime = -Infinity;
   let lastFraction = -1;
+  let lastPhase = null;
   return (p) => {
-    const total = p.totalBytes ?? knownTotal;
-    const data = { loaded: p.bytes, total, tensors: p.tensors };
-    const fraction = total ? p.bytes / total : 0;
+    const phase = p.phase ?? 'download';
+    const total = p.totalBytes ?? (phase === 'download' || phase === 'convert' ? knownTotal : undefined);
+    const data = { phase, loaded: p.bytes ?? 0, total, tensors: p.tensors };
+    if (p.files > 1) {
+      data.file = p.file;
+      data.files = p.files;
+    }
+    const fraction = total ? data.loaded / total : 0;
     const t = now();
-    if (fraction >= 1 || t - lastTime >= 100 || fraction - lastFraction >= 0.01) {
+    if (phase !== lastPhase || fraction >= 1 || t - lastTime >= 100 || fraction - lastFraction >= 0.01) {
       lastTime = t;
       lastFraction = fraction;
+      lastPhase = phase;
       send(data);
     }
   };
@@ -172,7 +181,7 @@ export class Host {
     };
   }
 
-  async loadModel(ctx, { config, weights, format, threads, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto' } = {}) {
+  async loadModel(ctx, { config, weights, format, threads, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}) {
     const engine = await this.engine;
     if (typeof config !== 'string') throw new KyutaiError('config: expected JSON text', 'INVALID_ARGUMENT');
     // Fail before the (long) weight download when the engine lacks a part asked for.
@@ -184,8 +193,9 @@ export class Host {
     }
     if (threads === undefined || threads === null) threads = defaultThreads(engine);
     else if (engine.threaded) threads = Math.max(1, Math.min(threads, poolSize()));
-    const lm = await engine.loadLm(config, weights, {
-      format, threads, onProgress: progressReporter(ctx.progress, weightsSize),
+    // Streams the weights (or their cached conversion, web/src/model-cache.js) into the engine.
+    const { lm, info: load } = await loadLmWithCache(engine, config, weights, {
+      format, threads, cache, maxBytes, onProgress: progressReporter(ctx.progress, weightsSize),
     });
     let text = null;
     let frames = null;
@@ -202,6 +212,8 @@ export class Host {
       throw e;
     }
     const model = new ModelServant(this, lm, text, frames, choice);
+    model.loadInfo = load;
+    ctx.progress({ phase: 'ready', loaded: load.bytes, total: load.bytes, source: load.source });
     return model.describe();
   }
 
@@ -350,7 +362,7 @@ function describeTokenizer(kind, t) {
 
 // ---- models ----
 class ModelServant {
-  static remote = ['createSession', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece', 'backendStatus', 'simulateDeviceLoss'];
+  static remote = ['createSession', 'createTranscriber', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece', 'backendStatus', 'simulateDeviceLoss'];
 
   constructor(host, lm, text, frames, choice = null) {
     this.host = host;
@@ -383,6 +395,8 @@ class ModelServant {
       id: this.id,
       config: this.lm.config,
       weightBytes: this.lm.weightBytes(),
+      bytesPerFrame: this.lm.bytesReadPerFrame(),
+      load: this.loadInfo ?? null,
       threads: this.lm.threads(),
       ...this.backendStatus(),
       textTokenizer: this.text ? { vocabSize: this.text.vocabSize } : null,
@@ -396,6 +410,11 @@ class ModelServant {
     const gpu = this.gpu?.active ? this.gpu : null;
     const session = new SessionServant(this, kind, gpu ? gpu.createSession(kind, options ?? {}) : this.lm[make](options ?? {}));
     return { id: session.id, kind, step: 0 };
+  }
+
+  // Speech-to-text as Kyutai ships it: a TranscriberServant (below).
+  createTranscriber(ctx, options = {}) {
+    return new TranscriberServant(this, options ?? {}).describe();
   }
 
   // The text tokenizer (SentencePiece), when the model has one.
@@ -439,7 +458,8 @@ class SessionServant {
     const c = model.lm.config;
     // Codes the LM reads per frame: all n_q codebooks for ASR; the user's half for Moshi.
     this.inputCodebooks = kind === 'asr' ? c.nQ : c.nQ - c.depQ;
-    this.words = new WordAssembler({
+    // Kyutai's word rule runs in the engine (src/session/word_stream.h), fed each step's token.
+    this.words = new SessionWords(model.lm.engine.module, {
       paddingId: c.textPaddingId,
       endPaddingId: c.textEndPaddingId,
       delaySteps: kind === 'asr' ? c.asrDelayInTokens : 0,
@@ -465,8 +485,12 @@ class SessionServant {
     return this.tokenizer;
   }
 
+  get frameSize() {
+    return this.tokenizer.frameSize;
+  }
+
   #withWords(result, token) {
-    const { words, ended } = this.words.push(result.step, token);
+    const { words, ended } = this.words.push(token);
     result.words = words;
     result.ended = ended;
     return result;
@@ -523,6 +547,11 @@ class SessionServant {
     return this.words.flush();
   }
 
+  // A live stream of this session ended: its last words.
+  endOfStream() {
+    return this.words.flush();
+  }
+
   reset() {
     for (const s of [...this.streams]) s.close();
     return later(this.session.reset(), () => {
@@ -552,6 +581,169 @@ class SessionServant {
     if (this.tokenizer) this.model.frames.release(this, this.tokenizer);
     this.tokenizer = null;
     this.session.dispose();
+    this.words.dispose();
+    this.model.sessions.delete(this);
+    this.model.host.unregister(this.id);
+  }
+}
+
+// ---- speech-to-text as Kyutai ships it (the caller's side: web/src/transcriber.js) ----
+// The engine's Transcriber (src/session/transcriber.h: Kyutai's alignment, word stream,
+// semantic VAD, end of turn, flush with silence) on 1920-sample frames. Audio of any length
+// is cut into frames here (a partial frame waits for the next push; flush pads it with
+// silence). With the model's Mimi the engine encodes the audio itself; with another frame
+// tokenizer this encodes each frame and the engine steps on the codes. The engine's events
+// become the caller's: Word + EndWord -> one {type: 'word', text, tokens, start, end}
+// (words.js pairs them, the rule itself stays in C++), 'vad' -> {probabilities (the pause
+// probability of each head), pause (the chosen head's), time}, 'endOfTurn' -> {probability,
+// time}. It steps the LM on WebAssembly even when the model's sessions run on WebGPU.
+class TranscriberServant {
+  static remote = ['pushAudio', 'pushCodes', 'flush', 'reset', 'connect'];
+
+  constructor(model, { vadHead, endOfTurnThreshold, temperature, seed, silenceCodes } = {}) {
+    this.model = model;
+    this.codec = model.frames.codec ?? null;  // Mimi, when the model was loaded with it
+    const options = Object.fromEntries(Object.entries({ vadHead, endOfTurnThreshold, temperature, seed, silenceCodes }).filter(([, v]) => v !== undefined));
+    this.transcriber = model.lm.createTranscriber({ mimi: this.codec, ...options });
+    this.vadHead = vadHead ?? 2;
+    this.words = new WordAssembler({ decode: model.text ? (ids) => model.text.decodeWord(ids) : null });
+    this.buffer = new Float32Array(FRAME_SIZE);  // a partial frame between pushes
+    this.filled = 0;
+    this.tokenizer = null;  // the frame tokenizer, when it is not Mimi
+    this.streams = new Set();
+    model.sessions.add(this);
+    model.host.register(this);
+  }
+
+  get frameSize() {
+    return FRAME_SIZE;
+  }
+
+  describe() {
+    const c = this.model.lm.config;
+    return {
+      id: this.id, vadHead: this.vadHead, heads: c.extraHeads ?? 0, frameSize: FRAME_SIZE, frameRate: FRAME_RATE,
+      audio: this.codec ? 'mimi' : this.model.frames.kind,
+    };
+  }
+
+  async #acquire() {
+    if (!this.codec && !this.tokenizer) this.tokenizer = await this.model.frames.acquire(this, { encode: this.model.lm.config.nQ, decode: 0 });
+  }
+
+  // One whole frame -> the engine's events (null when it made no step).
+  #frame(samples) {
+    if (this.codec) return this.transcriber.pushAudio(samples);
+    const codes = this.tokenizer.encode(samples);
+    if (codes.length === 0) return null;  // a streaming tokenizer still filling its window
+    const n = this.model.lm.config.nQ;
+    return this.transcriber.pushCodes(codes.length === n ? codes : codes.slice(0, n));
+  }
+
+  // The engine's events -> the caller's, in order.
+  #convert(events) {
+    const out = [];
+    for (const e of events) {
+      if (e.type === 'word' || e.type === 'endWord') out.push(...this.words.push([e]));
+      else if (e.type === 'vad') out.push({ type: 'vad', probabilities: Array.from(e.pause), pause: e.pause[this.vadHead], time: e.time, step: e.step });
+      else if (e.type === 'endOfTurn') out.push({ type: 'endOfTurn', probability: e.probability, time: e.time, step: e.step });
+    }
+    return out;
+  }
+
+  // Samples of any length: every frame they complete is stepped. All or nothing: a bad
+  // sample is refused before any frame runs, so the transcript never holds half a push.
+  processSamples(samples) {
+    if (!(samples instanceof Float32Array)) {
+      throw new KyutaiError(`audio: expected a Float32Array of 24 kHz samples, got ${samples?.constructor?.name ?? samples}`, 'INVALID_ARGUMENT');
+    }
+    for (let i = 0; i < samples.length; i++) {
+      if (!Number.isFinite(samples[i])) throw new KyutaiError(`audio sample ${i} is ${Number.isNaN(samples[i]) ? 'NaN' : 'infinite'}; samples must be finite`, 'INVALID_ARGUMENT');
+    }
+    const events = [];
+    let steps = 0;
+    const step = (frame) => {
+      const e = this.#frame(frame);
+      if (e) {
+        events.push(...e);
+        steps++;
+      }
+    };
+    for (let offset = 0; offset < samples.length;) {
+      const n = Math.min(FRAME_SIZE - this.filled, samples.length - offset);
+      if (this.filled === 0 && n === FRAME_SIZE) {
+        step(samples.subarray(offset, offset + n));  // a whole frame: no copy
+      } else {
+        this.buffer.set(samples.subarray(offset, offset + n), this.filled);
+        this.filled += n;
+        if (this.filled === FRAME_SIZE) {
+          this.filled = 0;
+          step(this.buffer);
+        }
+      }
+      offset += n;
+    }
+    return { steps, events: this.#convert(events) };
+  }
+
+  async pushAudio(ctx, samples) {
+    await this.#acquire();
+    return this.processSamples(samples).events;
+  }
+
+  pushCodes(ctx, codes) {
+    return this.#convert(this.transcriber.pushCodes(codes));
+  }
+
+  // A frame from a live stream (AudioStreamServant) -> its result, or null when it completed
+  // no step. `codes` and `textToken` are what the step read and predicted (for live views).
+  processAudio(samples) {
+    const { steps, events } = this.processSamples(samples);
+    if (!steps) return null;
+    const last = unwrap(this.transcriber.handle.lastStep());  // the binding's {step, textToken, codes}
+    return { step: last.step, textToken: last.textToken, codes: last.codes, events };
+  }
+
+  // The end of the audio: a partial frame padded with silence, then the engine's flush (the
+  // model's delay + 1 s of silence), which ends every word.
+  async flush() {
+    await this.#acquire();
+    const events = [];
+    if (this.filled) {
+      this.buffer.fill(0, this.filled);
+      this.filled = 0;
+      events.push(...(this.#frame(this.buffer) ?? []));
+    }
+    events.push(...this.transcriber.flush());
+    const out = this.#convert(events);
+    out.push(...this.words.flush());  // nothing after the engine's flush; kept for safety
+    return out;
+  }
+
+  // A new transcript from step 0; a connected capture keeps streaming into it.
+  reset() {
+    this.transcriber.reset();
+    this.words.reset();
+    this.filled = 0;
+    this.tokenizer?.reset?.();
+  }
+
+  // Closing a live stream does not end the transcript: flush() does.
+  endOfStream() {
+    return [];
+  }
+
+  async connect(ctx, port, options = {}) {
+    await this.#acquire();
+    const stream = new AudioStreamServant(this, port, options);
+    return { id: stream.id };
+  }
+
+  dispose() {
+    for (const s of [...this.streams]) s.close();
+    if (this.tokenizer) this.model.frames.release(this, this.tokenizer);
+    this.tokenizer = null;
+    this.transcriber.dispose();
     this.model.sessions.delete(this);
     this.model.host.unregister(this.id);
   }
@@ -591,7 +783,7 @@ class AudioStreamServant {
     this.recycle = recycle;
     this.queue = new FrameQueue(maxQueuedFrames);
     this.stats = new StreamStats();
-    this.frameMs = (session.tokenizer.frameSize / 24000) * 1000;
+    this.frameMs = (session.frameSize / 24000) * 1000;
     this.pumping = false;
     this.closed = false;
     session.streams.add(this);
@@ -680,7 +872,7 @@ class AudioStreamServant {
     this.port.onmessage = null;
     this.port.close();
     this.playback?.close?.();
-    const words = this.session.words.flush();
+    const words = this.session.endOfStream();
     this.#emit('end', { stats, words });
     this.session.streams.delete(this);
     this.session.model.host.unregister(this.id);
@@ -746,7 +938,7 @@ class SpeechServant {
   close() {
     if (this.closed) return this.stats.snapshot();
     this.closed = true;
-    const words = this.session.words.flush();
+    const words = this.session.endOfStream();
     this.#emit('end', { stats: this.stats.snapshot(), words });
     this.session.streams.delete(this);
     this.session.model.host.unregister(this.id);

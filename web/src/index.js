@@ -12,12 +12,18 @@
 import { KyutaiError } from './errors.js';
 import { RpcClient, workerEndpoint, inProcessEndpoint } from './client.js';
 import { createEngine } from './engine.js';
+import { isShardIndexName, isShardList, parseShardIndex } from './sharded.js';
 import { FRAME_SIZE, SAMPLE_RATE, FRAME_RATE } from './frame-tokenizer.js';
+import { Transcriber, transcribe } from './transcriber.js';
 
 export { KyutaiError } from './errors.js';
 export { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE, SAMPLE_RATE, FRAME_RATE } from './frame-tokenizer.js';
 export { WordAssembler } from './words.js';
+export { Transcriber, toMono24k } from './transcriber.js';
+export { resample } from './resample.js';
+export { wordsToCues, toWebVTT, toSRT, parseWebVTT, parseSRT } from './captions.js';
 export { createCapture, createPlayback, openMicrophone, AudioCapture, AudioPlayback } from './audio.js';
+export { listCachedModels, deleteCachedModel, clearModelCache, modelCacheAvailable } from './model-cache.js';
 
 const isNode = typeof process === 'object' && !!process.versions?.node && typeof window === 'undefined';
 
@@ -96,7 +102,28 @@ function iterableToStream(iterable) {
 // ArrayBuffers / typed arrays are copied (the caller keeps theirs).
 async function bytesSource(source, inWorker, what) {
   if (source === undefined || source === null) throw new KyutaiError(`${what} is required`, 'INVALID_ARGUMENT');
+  // A checkpoint in several files: {shards: [source, ...]}, each made ready the same way.
+  if (isShardList(source)) {
+    const parts = [];
+    for (const shard of source.shards) parts.push(await bytesSource(shard, inWorker, what));
+    const sizes = parts.map((p) => p.size);
+    return {
+      source: { shards: parts.map((p) => p.source) },
+      transfer: parts.flatMap((p) => p.transfer),
+      size: sizes.every((n) => n > 0) ? sizes.reduce((a, b) => a + b, 0) : undefined,
+    };
+  }
   const path = await nodePath(source);
+  if (path && isShardIndexName(path)) {
+    // Node: a sharded checkpoint's index file; its shards are read (lazily) from its folder.
+    const fs = await import('node:fs');
+    const { dirname, join } = await import('node:path');
+    const index = parseShardIndex(await fs.promises.readFile(path, 'utf8'), path);
+    const files = index.files.map((f) => join(dirname(path), f));
+    const sizes = await Promise.all(files.map(async (f) => (await fs.promises.stat(f)).size));
+    const lazy = (file) => ({ [Symbol.asyncIterator]: () => fs.createReadStream(file, { highWaterMark: 1 << 22 })[Symbol.asyncIterator]() });
+    return { source: { shards: files.map(lazy) }, transfer: [], size: sizes.reduce((a, b) => a + b, 0) };
+  }
   if (path) {
     const fs = await import('node:fs');
     const size = (await fs.promises.stat(path)).size;
@@ -133,7 +160,7 @@ async function bytesSource(source, inWorker, what) {
 const inProcessEngines = new Map();
 
 export async function loadModel(options = {}) {
-  const { config, weights, format, threads, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend } = options;
+  const { config, weights, format, threads, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes } = options;
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
 
@@ -172,7 +199,7 @@ export async function loadModel(options = {}) {
       throw new KyutaiError('frameTokenizer: a tokenizer object cannot cross into the engine worker; pass {module: url} (a module exporting a factory) or use {worker: false}', 'INVALID_ARGUMENT');
     }
     const info = await client.call(0, 'loadModel', [{
-      config: text, weights: w.source, weightsSize: w.size, format, threads, tokenizer: tok, frameTokenizer: frames, backend,
+      config: text, weights: w.source, weightsSize: w.size, format, threads, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes,
     }], { transfer, onProgress });
     return new KyutaiModel(client, info, engineInfo);
   } catch (e) {
@@ -214,6 +241,10 @@ export class KyutaiModel extends Remote {
     this.backendReason = info.backendReason;  // why this backend (and why not WebGPU)
     this.threads = info.threads;
     this.weightBytes = info.weightBytes;
+    this.bytesPerFrame = info.bytesPerFrame;  // weight bytes one frame reads (bandwidth floor)
+    // How the weights arrived: {source: 'network' | 'cache' | 'local', contentHash, bytes,
+    // loadMs, exportMs, cached, cacheError, heap: {sizeBefore, sizeAfter, peakInUse, ...}}.
+    this.load = info.load;
     this.frameTokenizer = info.frameTokenizer;
     this.engine = engineInfo;
     this.textTokenizer = info.textTokenizer ? new TextTokenizer(this, info.textTokenizer.vocabSize) : null;
@@ -237,6 +268,22 @@ export class KyutaiModel extends Remote {
   }
   createDuplexSession(options) {
     return this.#session('duplex', DuplexSession, options);
+  }
+
+  // Speech-to-text as Kyutai ships it (web/src/transcriber.js): audio in, words with start
+  // and end times, per-frame pause probabilities and end-of-turn events out. Options:
+  // vadHead (2), endOfTurnThreshold (0.5), temperature (0: greedy), seed, silenceCodes.
+  async createTranscriber(options = {}) {
+    const info = await this.call('createTranscriber', [options ?? {}]);
+    const transcriber = new Transcriber(this, info, ResultStream);
+    this.#sessions.add(transcriber);
+    return transcriber;
+  }
+
+  // A whole clip (Float32Array at `sampleRate`, default 24000, or an AudioBuffer) ->
+  // {words, endsOfTurn, duration}; resampled to 24 kHz when needed.
+  transcribe(audio, options) {
+    return transcribe(this, audio, options);
   }
 
   forget(session) {

@@ -1,12 +1,26 @@
 // Converted model weights kept in the browser's origin private file system (OPFS), so a
 // second visit loads from disk with no network and no conversion. An entry is one
-// safetensors file in the engine's final format (q4, q8, bf16, f32) plus a JSON record:
-// the source URL, the content hash of the downloaded bytes, the format and sizes.
+// safetensors file in the engine's final format (q4, q8, bf16, f32: LmModel.exportWeights)
+// plus a JSON record: the source URL, the content hash of the downloaded bytes (the loader's
+// FNV-1a over every byte, all shards in order), the format and sizes.
+//
+// Why OPFS and not Cache Storage: the engine hands its converted weights out synchronously,
+// one tensor view into the WebAssembly heap at a time (valid only during the call). In the
+// engine's worker an OPFS sync access handle writes each view to disk right there, so the
+// export never holds a second copy of the model. Cache Storage only takes whole Responses
+// (cache.put), whose body is consumed asynchronously: the synchronous export would have to be
+// buffered, up to the whole model, first. OPFS also lets the page list and delete entries
+// with their records, while the engine runs in its worker (same origin, same directory).
 //
 // Keyed by URL and weight format: the same checkpoint converted to q4 and to q8 is two
-// entries. Entries are written through a sync access handle (dedicated workers, where the
-// engine runs) or a writable stream (elsewhere); files are written under a temporary name
-// and renamed last, so a crash mid-write never leaves an entry that looks complete.
+// entries. Files are written under a temporary name and renamed last, so a crash mid-write
+// never leaves an entry that looks complete; an entry whose size disagrees with its record is
+// ignored. Entries are not revalidated against the server: when the file behind a URL
+// changes, delete the entry (deleteCachedModel), load with {cache: 'reload'}, or version the
+// URL.
+import { KyutaiError } from './errors.js';
+import { isShardIndexName, isShardList, fetchShardIndex } from './sharded.js';
+
 const DIRECTORY = 'kyutai-wasm-models';
 
 export function modelCacheAvailable() {
@@ -20,9 +34,20 @@ function stem(key) {
   return h.toString(16).padStart(16, '0');
 }
 
-export function cacheKey(url, format) {
-  return `${new URL(url, globalThis.location?.href ?? 'http://localhost/').href}#${format ?? 'auto'}`;
+function baseHref() {
+  return globalThis.document?.baseURI ?? globalThis.location?.href ?? 'http://localhost/';
 }
+
+export function normalizeFormat(format) {
+  return format === undefined || format === null ? 'auto' : String(format);
+}
+
+// The key of a URL (resolved against the page) and a weight format.
+export function cacheKey(url, format) {
+  return `${new URL(url, baseHref()).href}#${normalizeFormat(format)}`;
+}
+
+const now = () => (globalThis.performance ?? Date).now();
 
 export class ModelCache {
   #dir;
@@ -30,6 +55,7 @@ export class ModelCache {
     this.#dir = dir;
   }
 
+  // The cache of this origin, or null where there is no OPFS (Node, old browsers).
   static async open() {
     if (!modelCacheAvailable()) return null;
     const root = await navigator.storage.getDirectory();
@@ -51,13 +77,20 @@ export class ModelCache {
     const meta = await this.#file(`${s}.json`);
     const data = await this.#file(`${s}.safetensors`);
     if (!meta || !data) return null;
-    const record = JSON.parse(await (await meta.getFile()).text());
+    let record;
+    try {
+      record = JSON.parse(await (await meta.getFile()).text());
+    } catch {
+      return null;
+    }
     const blob = await data.getFile();
     if (record.key !== key || blob.size !== record.bytes) return null;  // stale or torn entry
     return { record, blob };
   }
 
-  // Starts writing an entry; returns {write(Uint8Array), commit(record), abort()}.
+  // Starts writing an entry; returns {write(Uint8Array), commit(record), abort()}. write() is
+  // synchronous with a sync access handle (dedicated workers, where the engine runs), so it
+  // can be called from inside LmModel.exportWeights; elsewhere it queues a copy.
   async begin(key) {
     const s = stem(key);
     const tmpName = `${s}.partial`;
@@ -72,14 +105,26 @@ export class ModelCache {
       stream = await handle.createWritable();
     }
     const pending = [];
+    let bounce = null;  // for a heap that is a SharedArrayBuffer, if write() refuses views of it
     return {
       write: (chunk) => {
         if (sync) {
-          sync.write(chunk, { at: written });
+          let n;
+          try {
+            n = sync.write(bounce ? copyInto(bounce, chunk) : chunk, { at: written });
+          } catch (e) {
+            if (e?.name !== 'TypeError' || bounce) throw e;
+            bounce = { buffer: new Uint8Array(0) };
+            n = sync.write(copyInto(bounce, chunk), { at: written });
+          }
+          if (n !== chunk.length) throw new KyutaiError(`model cache: wrote ${n} of ${chunk.length} bytes (disk full?)`, 'INTERNAL');
         } else {
-          pending.push(stream.write(chunk.slice()));  // the caller may reuse its buffer
+          pending.push(stream.write(chunk.slice()));  // the caller's view is only valid now
         }
         written += chunk.length;
+      },
+      get written() {
+        return written;
       },
       commit: async (record) => {
         if (sync) {
@@ -103,17 +148,24 @@ export class ModelCache {
           if (sync) sync.close();
           else await stream.abort();
         } catch {}
-        await this.#remove(tmpName);
+        await this.#remove(tmpName).catch(() => {});
       },
     };
   }
 
+  // Every complete entry's record, oldest first.
   async list() {
     const out = [];
+    const sizes = new Map();
+    const records = [];
     for await (const [name, handle] of this.#dir.entries()) {
-      if (!name.endsWith('.json')) continue;
+      if (name.endsWith('.safetensors')) sizes.set(name.slice(0, -12), (await handle.getFile()).size);
+      else if (name.endsWith('.json')) records.push([name.slice(0, -5), handle]);
+    }
+    for (const [s, handle] of records) {
       try {
-        out.push(JSON.parse(await (await handle.getFile()).text()));
+        const record = JSON.parse(await (await handle.getFile()).text());
+        if (sizes.get(s) === record.bytes) out.push(record);
       } catch {}
     }
     return out.sort((a, b) => (a.savedAt < b.savedAt ? -1 : 1));
@@ -123,14 +175,19 @@ export class ModelCache {
     const s = stem(key);
     const removed = await this.#remove(`${s}.json`);
     await this.#remove(`${s}.safetensors`);
-    await this.#remove(`${s}.partial`);
+    await this.#remove(`${s}.partial`).catch(() => {});  // may be open in a worker, mid-write
     return removed;
   }
 
+  // Removes every entry; returns how many there were.
   async clear() {
     const names = [];
     for await (const [name] of this.#dir.entries()) names.push(name);
-    for (const name of names) await this.#remove(name);
+    for (const name of names) {
+      if (name.endsWith('.partial')) await this.#remove(name).catch(() => {});
+      else await this.#remove(name);
+    }
+    return names.filter((n) => n.endsWith('.json')).length;
   }
 
   async #remove(name) {
@@ -142,4 +199,175 @@ export class ModelCache {
       throw e;
     }
   }
+}
+
+function copyInto(bounce, chunk) {
+  if (bounce.buffer.length < chunk.length) bounce.buffer = new Uint8Array(chunk.length);
+  const view = bounce.buffer.subarray(0, chunk.length);
+  view.set(chunk);
+  return view;
+}
+
+// ---- the page-side API (index.js re-exports these) --------------------------------------
+
+// Records of the cached models: {key, url, format, contentHash, bytes, sourceBytes, files,
+// tensors, weightBytes, savedAt}. [] where there is no OPFS.
+export async function listCachedModels() {
+  const cache = await ModelCache.open();
+  return cache ? cache.list() : [];
+}
+
+// Deletes the entry of `url` converted to `format` (as given to loadModel; undefined for
+// the checkpoint's own precision). Resolves true if there was one.
+export async function deleteCachedModel(url, format) {
+  const cache = await ModelCache.open();
+  return cache ? cache.delete(cacheKey(url, format)) : false;
+}
+
+// Deletes every cached model; resolves with how many there were.
+export async function clearModelCache() {
+  const cache = await ModelCache.open();
+  return cache ? cache.clear() : 0;
+}
+
+// ---- loading with the cache (the engine's side: the worker, or in-process) --------------
+
+const isHttpUrl = (s) => typeof s === 'string' && /^https?:/i.test(s);
+
+// Loads an LM from `weights`, using the cache when the weights are an http(s) URL:
+//   cache true (default): a cached conversion of (url, format) loads from disk with no
+//     network; otherwise the file is downloaded, converted as it streams in, and the
+//     converted weights are written to the cache;
+//   cache 'reload': download and convert, replacing the entry;  cache false: no cache.
+// A URL ending in `.index.json` is a sharded checkpoint's index. Progress goes to
+// onProgress({phase, ...engine progress}); phase 'download' (bytes from the network,
+// converted as they arrive), 'cache' (bytes from the cache), 'convert' (bytes from a
+// buffer, Blob, stream or file), 'export' (writing the cache entry).
+// Returns {lm, info}: info = {source: 'network' | 'cache' | 'local', url, format,
+// contentHash, bytes, files, loadMs, exportMs, cached, cacheError, heap: {...}}.
+export async function loadLmWithCache(engine, config, weights, { format, threads, maxBytes, cache = true, onProgress } = {}) {
+  const started = now();
+  const url = isHttpUrl(weights) ? weights : null;
+  const mode = cache === false || cache === 'off' ? 'off' : cache === 'reload' ? 'reload' : 'use';
+  let store = null;
+  let cacheError = null;
+  if (url && mode !== 'off') {
+    try {
+      store = await ModelCache.open();
+    } catch (e) {
+      cacheError = describe(e);
+    }
+  }
+  const key = url ? cacheKey(url, format) : null;
+  const info = (lm, extra) => ({
+    url,
+    format: normalizeFormat(format),
+    contentHash: lm.loadStats.contentHash,
+    bytes: lm.loadStats.bytes,
+    files: lm.loadStats.files,
+    loadMs: now() - started,
+    exportMs: 0,
+    cached: false,
+    cacheError,
+    heap: heapFigures(engine, lm),
+    ...extra,
+  });
+
+  if (store && mode === 'use') {
+    let entry = null;
+    try {
+      entry = await store.get(key);
+    } catch (e) {
+      cacheError = describe(e);
+    }
+    if (entry) {
+      try {
+        const lm = await engine.loadLm(config, entry.blob, {
+          format, threads, maxBytes, onProgress: (p) => onProgress?.({ phase: 'cache', ...p }),
+        });
+        // The record's hash is the download's; the loader's is of the cached file.
+        return { lm, info: info(lm, { source: 'cache', cached: true, contentHash: entry.record.contentHash, cacheHash: lm.loadStats.contentHash, sourceBytes: entry.record.sourceBytes }) };
+      } catch (e) {
+        // Too big stays too big; anything else (a damaged entry, a config that changed) is
+        // answered by downloading again.
+        if (e?.code === 'LIMIT_EXCEEDED' || e?.code === 'OUT_OF_MEMORY') throw e;
+        cacheError = `the cached entry did not load (${describe(e)}); downloaded again`;
+        await store.delete(key).catch(() => {});
+      }
+    }
+  }
+
+  let source = weights;
+  const remote = (w) => (typeof w === 'string' || w instanceof URL) && !/^(blob|data):/i.test(String(w));
+  const phase = remote(weights) || (isShardList(weights) && weights.shards.some(remote)) ? 'download' : 'convert';
+  if (url && isShardIndexName(url)) {
+    const { urls } = await fetchShardIndex(url);
+    source = { shards: urls };
+  }
+  const loadStart = now();
+  const lm = await engine.loadLm(config, source, {
+    format, threads, maxBytes, onProgress: (p) => onProgress?.({ phase, ...p }),
+  });
+  const result = info(lm, { source: url ? 'network' : 'local', sourceBytes: lm.loadStats.bytes });
+  result.loadMs = now() - loadStart;
+
+  if (store && mode !== 'off') {
+    const t0 = now();
+    let writer = null;
+    try {
+      onProgress?.({ phase: 'export', bytes: 0, tensors: 0 });
+      writer = await store.begin(key);
+      let tensors = 0;
+      let failure = null;
+      lm.exportWeights((chunk) => {
+        // Never throw into the engine (it is mid-export, in C++): keep the error, skip the rest.
+        if (failure) return;
+        try {
+          writer.write(chunk);
+          onProgress?.({ phase: 'export', bytes: writer.written, tensors: tensors++ });
+        } catch (e) {
+          failure = e;
+        }
+      });
+      if (failure) throw failure;
+      await writer.commit({
+        url,
+        format: normalizeFormat(format),
+        contentHash: lm.loadStats.contentHash,
+        sourceBytes: lm.loadStats.bytes,
+        files: lm.loadStats.files,
+        weightBytes: lm.weightBytes(),
+        config: configSummary(lm.config),
+      });
+      result.cached = true;
+    } catch (e) {
+      // A full disk or a refused quota costs the next visit a download, not this load.
+      await writer?.abort();
+      result.cacheError = `could not write the model cache: ${describe(e)}`;
+    }
+    result.exportMs = now() - t0;
+  }
+  result.cacheError = result.cacheError ?? cacheError;
+  return { lm, info: result };
+}
+
+function heapFigures(engine, lm) {
+  const s = lm.loadStats;
+  return {
+    limit: engine.heapLimit(),
+    maxBytes: s.maxBytes,
+    sizeBefore: s.heapBytesBefore,
+    sizeAfter: s.heapBytesAfter,       // the heap never shrinks: this is its peak size too
+    inUseBefore: s.heapInUseBefore,
+    inUseAfter: s.heapInUseAfter,
+    peakInUse: s.peakInUse,            // sampled after each converted tensor
+  };
+}
+
+function configSummary(c) {
+  return { dim: c.dim, numLayers: c.numLayers, nQ: c.nQ, depQ: c.depQ, textCard: c.textCard, card: c.card };
+}
+
+function describe(e) {
+  return e?.message ? `${e.name ?? 'Error'}: ${e.message}` : String(e);
 }

@@ -16,13 +16,20 @@ export async function* readChunks(source) {
     yield* readChunks(source.stream());
   } else if (source && typeof source.getReader === 'function') {
     const reader = source.getReader();
+    let finished = false;
     try {
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) return;
+        if (done) {
+          finished = true;
+          return;
+        }
         yield value instanceof Uint8Array ? value : new Uint8Array(value);
       }
     } finally {
+      // Stopped early (the engine refused the model, a load failed): cancelling the stream
+      // also aborts its download, so the rest of a large file is never fetched.
+      if (!finished) await reader.cancel().catch(() => {});
       reader.releaseLock();
     }
   } else if (source && (source[Symbol.asyncIterator] || source[Symbol.iterator])) {

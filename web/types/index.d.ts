@@ -30,13 +30,73 @@ export type ConfigSource = string | URL | Blob | Response | ArrayBuffer | ArrayB
 /** Weight format after loading: as stored ('auto'), or converted at load time (8-bit, 4-bit). */
 export type WeightFormat = 'auto' | 'f32' | 'bf16' | 'q8' | 'q4';
 
+/**
+ * Where a load is: 'download' (bytes from the network, each tensor converted to the final
+ * format as soon as its bytes are in), 'cache' (the converted weights read from the model
+ * cache, no network), 'convert' (bytes from a buffer, Blob, stream or file), 'export' (the
+ * converted weights being written to the cache), 'ready' (the model is loaded).
+ */
+export type LoadPhase = 'download' | 'cache' | 'convert' | 'export' | 'ready';
+
 export interface LoadProgress {
-  /** Bytes of the weights received so far. */
+  phase: LoadPhase;
+  /** Bytes of the weights received (or, in 'export', written) so far; all shards together. */
   loaded: number;
-  /** Size of the weights, once known (from the safetensors header or the source). */
+  /** Size of the weights, once known (from the safetensors header or the source; for shards, once the last one starts). */
   total: number | undefined;
-  /** Tensors loaded so far. */
-  tensors: number;
+  /** Tensors loaded (or exported) so far. */
+  tensors: number | undefined;
+  /** Sharded checkpoints: the file being read (1-based) and how many there are. */
+  file?: number;
+  files?: number;
+  /** 'ready': where the weights came from. */
+  source?: LoadInfo['source'];
+}
+
+/** How a model's weights were loaded (KyutaiModel.load). */
+export interface LoadInfo {
+  /** 'network': downloaded (and converted while streaming); 'cache': read from the model cache; 'local': bytes, a Blob, a stream or a file. */
+  source: 'network' | 'cache' | 'local';
+  url: string | null;
+  format: WeightFormat;
+  /** 64-bit FNV-1a (hex) of the downloaded checkpoint bytes, all shards in order (for a cache load: the hash recorded when it was downloaded). */
+  contentHash: string;
+  /** Bytes streamed into the engine (the cached file's size on a cache load). */
+  bytes: number;
+  files: number;
+  /** Time of the streaming load (download or cache read, and conversion), ms. */
+  loadMs: number;
+  /** Time spent writing the cache entry, ms (0 when nothing was written). */
+  exportMs: number;
+  /** Whether the converted weights are in the cache now. */
+  cached: boolean;
+  /** Why the cache was not used or not written, if it was not (the load itself succeeded). */
+  cacheError: string | null;
+  /** WebAssembly heap figures (bytes). The heap never shrinks, so `sizeAfter` is also its peak size. */
+  heap: {
+    limit: number; maxBytes: number | null; sizeBefore: number; sizeAfter: number;
+    inUseBefore: number; inUseAfter: number; peakInUse: number;
+  };
+}
+
+/** A cache entry (listCachedModels). */
+export interface CachedModel {
+  key: string;
+  url: string;
+  format: WeightFormat;
+  contentHash: string;
+  /** Size of the cached (converted) safetensors file. */
+  bytes: number;
+  /** Size of the checkpoint it was converted from. */
+  sourceBytes: number;
+  files: number;
+  weightBytes: number;
+  savedAt: string;
+}
+
+/** The checkpoint in several files, streamed in order into one model (e.g. Hugging Face shards). */
+export interface ShardedWeights {
+  shards: ByteSource[];
 }
 
 /**
@@ -72,7 +132,12 @@ export type FrameTokenizerSpec =
 
 export interface LoadModelOptions {
   config: ConfigSource;
-  weights: ByteSource;
+  /**
+   * The safetensors file, streamed and converted tensor by tensor (never held whole). A URL
+   * ending in `.index.json` (or, in Node, such a path) is a sharded checkpoint's index
+   * (`model.safetensors.index.json`); `{shards}` lists the files yourself.
+   */
+  weights: ByteSource | ShardedWeights;
   /** Convert weights at load time: 'q8' (8-bit) or 'q4' (4-bit) shrink memory; default 'auto' keeps the stored type. */
   format?: WeightFormat;
   /** Threads of the kernels (pthreads build only, i.e. cross-origin isolated pages). Default: one per core. */
@@ -95,7 +160,28 @@ export interface LoadModelOptions {
    * falling back. 'wasm': never WebGPU. `backendReason` says what happened.
    */
   backend?: BackendChoice;
+  /**
+   * The model cache (browsers, OPFS), for weights given by URL. true (default): a cached
+   * conversion of (URL, format) loads from disk with no network; otherwise the download is
+   * converted and then stored. 'reload': download again and replace the entry. false: neither.
+   */
+  cache?: boolean | 'reload';
+  /**
+   * Refuse (LIMIT_EXCEEDED, before converting anything and with the download cancelled) a
+   * model whose footprint in `format` exceeds this many bytes. Default: what the 4 GiB
+   * WebAssembly heap can still take. null: no check.
+   */
+  maxBytes?: number | null;
 }
+
+/** Records of the models in the cache (OPFS; [] where there is none). Works from the page while models run in workers. */
+export function listCachedModels(): Promise<CachedModel[]>;
+/** Deletes the cached conversion of `url` to `format` (as given to loadModel). Resolves true if there was one. */
+export function deleteCachedModel(url: string | URL, format?: WeightFormat): Promise<boolean>;
+/** Deletes every cached model; resolves with how many there were. */
+export function clearModelCache(): Promise<number>;
+/** Whether this environment has the model cache (OPFS). */
+export function modelCacheAvailable(): boolean;
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
 
@@ -165,6 +251,10 @@ export class KyutaiModel {
   readonly backendReason: string | null;
   readonly threads: number;
   readonly weightBytes: number;
+  /** Weight bytes one streaming frame reads (every matrix): divided by the memory bandwidth, the floor of a frame's time. */
+  readonly bytesPerFrame: number;
+  /** How the weights were loaded: from the network or the cache, the content hash, times, heap figures. */
+  readonly load: LoadInfo;
   readonly frameTokenizer: FrameTokenizerInfo;
   readonly textTokenizer: TextTokenizer | null;
   readonly engine: EngineInfo;
@@ -173,6 +263,10 @@ export class KyutaiModel {
   createAsrSession(options?: AsrOptions): Promise<AsrSession>;
   createTtsSession(options?: GenerationOptions): Promise<TtsSession>;
   createDuplexSession(options?: GenerationOptions): Promise<DuplexSession>;
+  /** Speech-to-text as Kyutai ships it: words with start and end, pause probabilities, end of turn. */
+  createTranscriber(options?: TranscriberOptions): Promise<Transcriber>;
+  /** A whole clip -> its words and ends of turn (a transcriber made for it, flushed, disposed). */
+  transcribe(audio: Float32Array | AudioBuffer, options?: TranscribeOptions): Promise<Transcript>;
   /** The backend new sessions get now (also updates `backend` and `backendReason`). */
   backendStatus(): Promise<BackendStatus>;
   /** Testing aid: destroys the WebGPU device; running sessions continue on WebAssembly from the same state. */
@@ -514,15 +608,169 @@ export class MimiFrameTokenizer implements FrameTokenizer {
 
 export function checkFrameTokenizer<T extends FrameTokenizer>(tokenizer: T, what?: string): T;
 
-/** Synchronous word-level view of a tokenizer, as the engine exposes it. */
-export interface WordDecoder {
-  decodeWord(ids: Int32Array): string;
-}
+/** The engine's word-stream events (src/session/word_stream.h: Kyutai's rule, in C++). */
+export type WordStreamEvent =
+  | { type: 'word'; tokens: Int32Array | number[]; time: number; step?: number }
+  | { type: 'endWord'; time: number; step?: number };
 
-/** Streamed text tokens -> words, with Kyutai's rule: padding after a word's tokens makes it final. */
+/**
+ * Pairs the engine's Word / EndWord events into words with both times. A word left unended
+ * when the next one starts ends at that word's start; flush(time) gives a word still waiting.
+ */
 export class WordAssembler {
-  constructor(options: { paddingId: number; endPaddingId: number; delaySteps?: number; frameRate?: number; tokenizer?: WordDecoder | null });
-  push(step: number, token: number): { words: Word[]; ended: Word | null };
-  flush(): Word[];
+  /** `decode`: ids -> text (e.g. a synchronous tokenizer's decodeWord); without it `text` is null. */
+  constructor(options?: { decode?: ((ids: Int32Array) => string) | null });
+  /** The word whose end is not known yet. */
+  readonly pending: { tokens: Int32Array; start: number } | null;
+  /** Events in order (other types ignored) -> the words they complete. */
+  push(events: Iterable<WordStreamEvent | { type: string }>): TranscriptWord[];
+  flush(time?: number): TranscriptWord[];
   reset(): void;
 }
+
+// ---- speech-to-text ----
+
+export interface TranscriberOptions {
+  /** The semantic-VAD head whose pause probability drives endOfTurn (default 2: Kyutai's clients). */
+  vadHead?: number;
+  /** endOfTurn fires when that probability rises above this (default 0.5), once per turn. */
+  endOfTurnThreshold?: number;
+  /** <= 0 (default): argmax. */
+  temperature?: number;
+  seed?: number;
+  /** Models loaded without Mimi: the codes of a silent frame, for flush (default: absent tokens). */
+  silenceCodes?: Int32Array | number[];
+}
+
+/** A word, given once its end is known. Times in seconds of the audio. */
+export interface TranscriptWord {
+  type: 'word';
+  /** null when the model has no text tokenizer. */
+  text: string | null;
+  tokens: Int32Array;
+  start: number;
+  end: number;
+}
+
+/** Every frame: the pause probability of each VAD head. */
+export interface VadEvent {
+  type: 'vad';
+  probabilities: number[];
+  /** probabilities[vadHead]. */
+  pause: number;
+  /** max(0, (frame + 1 - asrDelayInTokens) / 12.5) seconds. */
+  time: number;
+  step: number;
+}
+
+export interface EndOfTurnEvent {
+  type: 'endOfTurn';
+  /** The chosen head's pause probability. */
+  probability: number;
+  time: number;
+  step: number;
+}
+
+export type TranscriptEvent = TranscriptWord | VadEvent | EndOfTurnEvent;
+
+/** A live stream's result: one per frame stepped. */
+export interface TranscriberStep {
+  step: number;
+  textToken: number;
+  /** The audio codes the step read. */
+  codes: Int32Array;
+  events: TranscriptEvent[];
+  seq?: number;
+  timing?: StepTiming;
+  stats?: StreamStats;
+}
+
+export interface TranscriberEventMap {
+  word: CustomEvent<TranscriptWord>;
+  vad: CustomEvent<VadEvent>;
+  endOfTurn: CustomEvent<EndOfTurnEvent>;
+  error: CustomEvent<KyutaiError>;
+}
+
+/** Speech-to-text as Kyutai ships it. Events also arrive through the async iterator. */
+export class Transcriber extends EventTarget implements AsyncIterable<TranscriptEvent> {
+  readonly id: number;
+  readonly model: KyutaiModel;
+  readonly vadHead: number;
+  /** VAD heads of the model (0: no vad events). */
+  readonly heads: number;
+  readonly frameSize: number;
+  readonly frameRate: number;
+  readonly sampleRate: number;
+  readonly disposed: boolean;
+  addEventListener<K extends keyof TranscriberEventMap>(type: K, listener: (event: TranscriberEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  /** 24 kHz samples, any number (cut into 1920-sample frames) -> the events they caused. */
+  pushAudio(samples: Float32Array): Promise<TranscriptEvent[]>;
+  /** One frame of the model's nQ audio codes. */
+  pushCodes(codes: Int32Array | number[]): Promise<TranscriptEvent[]>;
+  /** End of the audio: the model's delay + 1 s of silence; resolves with the last words. */
+  flush(): Promise<TranscriptWord[]>;
+  /** A new transcript from time 0 (a connected capture keeps streaming). */
+  reset(): Promise<void>;
+  /** Live audio from a capture node, straight to the engine. Closing the stream does not flush. */
+  connect(capture: AudioCapture, options?: { maxQueuedFrames?: number }): Promise<ResultStream<TranscriberStep>>;
+  [Symbol.asyncIterator](): AsyncIterator<TranscriptEvent>;
+  dispose(): Promise<void>;
+}
+
+export interface TranscribeOptions extends TranscriberOptions {
+  /** Of a Float32Array (default 24000); an AudioBuffer has its own. */
+  sampleRate?: number;
+  /** Audio pushed per call (default 30 s). */
+  chunkSeconds?: number;
+  onProgress?: (progress: { seconds: number; duration: number }) => void;
+}
+
+export interface Transcript {
+  words: Array<{ text: string | null; tokens: Int32Array; start: number; end: number }>;
+  endsOfTurn: Array<{ time: number; probability: number }>;
+  /** Seconds of audio at 24 kHz. */
+  duration: number;
+}
+
+/** Band-limited (windowed-sinc) resampling of mono audio. */
+export function resample(input: Float32Array | ArrayLike<number>, fromRate: number, toRate?: number, options?: { halfTaps?: number }): Float32Array;
+/** A Float32Array at `sampleRate` or an AudioBuffer -> 24 kHz mono samples. */
+export function toMono24k(audio: Float32Array | AudioBuffer, options?: { sampleRate?: number }): Promise<Float32Array>;
+
+// ---- captions ----
+
+export interface Cue {
+  /** Seconds, whole milliseconds. */
+  start: number;
+  end: number;
+  text: string;
+}
+
+export interface CaptionOptions {
+  /** Longest cue, first word's start to last word's end (default 5 s). */
+  maxLineSeconds?: number;
+  /** Default 12. */
+  maxWords?: number;
+  /** Default 42. */
+  maxChars?: number;
+  /** A silence longer than this starts a new cue (default 1.5 s). */
+  maxGapSeconds?: number;
+  /** Times (e.g. ends of turn) a cue may not span. */
+  breaks?: number[];
+}
+
+export interface CaptionWord {
+  text: string | null;
+  start: number;
+  end: number | null;
+}
+
+export function wordsToCues(words: Iterable<CaptionWord>, options?: CaptionOptions): Cue[];
+export function toWebVTT(words: Iterable<CaptionWord>, options?: CaptionOptions): string;
+export function toWebVTT(cues: Cue[], options: { cues: true }): string;
+export function toSRT(words: Iterable<CaptionWord>, options?: CaptionOptions): string;
+export function toSRT(cues: Cue[], options: { cues: true }): string;
+export function parseWebVTT(text: string): Array<Cue & { id: string; settings: string }>;
+export function parseSRT(text: string): Array<Cue & { index: number }>;

@@ -4,6 +4,7 @@
 import {
   loadModel, KyutaiError, createCapture, createPlayback, BandEnergyTokenizer, WordAssembler,
   FRAME_SIZE, type AsrStep, type GeneratedStep, type FrameTokenizer, type KyutaiModel,
+  toWebVTT, toSRT, parseWebVTT, resample, type TranscriptWord, type TranscriptEvent,
 } from 'kyutai-wasm';
 
 async function transcribe(): Promise<string[]> {
@@ -47,8 +48,31 @@ async function transcribe(): Promise<string[]> {
 
 const mine: FrameTokenizer = { frameSize: 1920, codebooks: 8, encode: (f) => new Int32Array(8).fill(f.length) };
 const placeholder: FrameTokenizer = new BandEnergyTokenizer({ codebooks: 32, card: 2048 });
-const words = new WordAssembler({ paddingId: 3, endPaddingId: 0, delaySteps: 6 });
-console.log(words.push(7, 42).words, mine, placeholder, transcribe);
+const words = new WordAssembler({ decode: (ids) => `[${ids.join(' ')}]` });
+console.log(words.push([{ type: 'word', tokens: [7], time: 0 }, { type: 'endWord', time: 0.08 }]), mine, placeholder, transcribe);
+
+// Live captions: microphone -> words -> WebVTT.
+async function captions(model: KyutaiModel): Promise<string> {
+  const transcriber = await model.createTranscriber({ vadHead: 2, endOfTurnThreshold: 0.5 });
+  const context = new AudioContext({ sampleRate: 24000 });
+  const stream = await transcriber.connect(await createCapture(context), { maxQueuedFrames: 25 });
+  stream.addEventListener('result', (e) => console.log(e.detail.codes.length, e.detail.events.length));
+  transcriber.addEventListener('vad', (e) => console.log(e.detail.pause, e.detail.probabilities.length));
+  transcriber.addEventListener('endOfTurn', (e) => console.log(e.detail.probability, e.detail.time));
+  const said: TranscriptWord[] = [];
+  for await (const e of transcriber) {
+    const event: TranscriptEvent = e;
+    if (event.type === 'word') said.push(event);
+    if (event.type === 'endOfTurn') break;
+  }
+  await stream.close();
+  said.push(...(await transcriber.flush()));
+  const clip = await model.transcribe(resample(new Float32Array(16000), 16000), { sampleRate: 24000, endOfTurnThreshold: 0.3 });
+  console.log(clip.words.map((w) => w.text), clip.endsOfTurn.map((t) => t.time), toSRT(clip.words, { maxWords: 8 }));
+  const vtt = toWebVTT(said, { maxLineSeconds: 4, breaks: clip.endsOfTurn.map((t) => t.time) });
+  return parseWebVTT(vtt).map((c) => `${c.start} ${c.end} ${c.text}`).join('\n');
+}
+console.log(captions);
 
 async function misuse(model: KyutaiModel) {
   // @ts-expect-error config is required
@@ -65,5 +89,13 @@ async function misuse(model: KyutaiModel) {
   // @ts-expect-error a frame tokenizer needs encode
   const bad: FrameTokenizer = { frameSize: 1920, codebooks: 8 };
   console.log(bad);
+  const transcriber = await model.createTranscriber();
+  // @ts-expect-error audio is a Float32Array of samples
+  await transcriber.pushAudio(new Int16Array(1920));
+  // @ts-expect-error the VAD head is a number
+  await model.createTranscriber({ vadHead: 'two' });
+  // @ts-expect-error a transcript word always has its end
+  const unended: TranscriptWord = { type: 'word', text: 'x', tokens: new Int32Array(1), start: 0, end: null };
+  console.log(unended);
 }
 console.log(misuse);

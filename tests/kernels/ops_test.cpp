@@ -1,0 +1,88 @@
+// Element-wise kernels: the SIMD128 versions against the scalar ones, softmax and RoPE
+// properties.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kernels/ops.h"
+#include "lm/sampling.h"
+
+namespace kyutai {
+namespace {
+
+std::vector<float> random(int n, uint64_t seed, float scale) {
+  Random rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = scale * float(2 * rng.uniform() - 1);
+  return v;
+}
+
+TEST(Ops, SoftmaxSumsToOneAndKeepsOrder) {
+  auto x = random(37, 1, 20.0f);
+  auto y = x;
+  softmax(y.data(), 37);
+  double sum = 0;
+  for (float v : y) sum += v;
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+  for (int i = 0; i < 37; ++i)
+    for (int j = 0; j < 37; ++j)
+      if (x[i] < x[j]) EXPECT_LE(y[i], y[j]);
+}
+
+TEST(Ops, SoftmaxIgnoresMinusInfinityAndPropagatesNan) {
+  std::vector<float> x = {1.0f, -INFINITY, 2.0f, -INFINITY, 0.5f};
+  softmax(x.data(), 5);
+  EXPECT_EQ(x[1], 0.0f);
+  EXPECT_EQ(x[3], 0.0f);
+  EXPECT_NEAR(x[0] + x[2] + x[4], 1.0f, 1e-6);
+  std::vector<float> n = {1.0f, NAN, 2.0f};
+  softmax(n.data(), 3);
+  for (float v : n) EXPECT_TRUE(std::isnan(v));
+}
+
+TEST(Ops, RopePreservesNormsAndMatchesTheFormula) {
+  for (bool interleave : {true, false}) {
+    auto v = random(2 * 16, 2, 1.0f), orig = v;
+    apply_rope(v.data(), 2, 16, 37, 10000, interleave);
+    for (int h = 0; h < 2; ++h) {
+      double a = 0, b = 0;
+      for (int i = 0; i < 16; ++i) {
+        a += double(orig[h * 16 + i]) * orig[h * 16 + i];
+        b += double(v[h * 16 + i]) * v[h * 16 + i];
+      }
+      EXPECT_NEAR(a, b, 1e-4);
+    }
+    // Pair 3 of head 1: angle = 37 * 10000^(-6/16).
+    const double angle = 37.0 * std::pow(10000.0, -6.0 / 16);
+    const int re = interleave ? 16 + 6 : 16 + 3, im = interleave ? 16 + 7 : 16 + 3 + 8;
+    EXPECT_NEAR(v[re], orig[re] * std::cos(angle) - orig[im] * std::sin(angle), 1e-4);
+    EXPECT_NEAR(v[im], orig[re] * std::sin(angle) + orig[im] * std::cos(angle), 1e-4);
+  }
+}
+
+#ifdef __wasm_simd128__
+TEST(OpsSimd128, ExpMatchesStdExpWithinTwoUlp) {
+  std::vector<float> x = random(1001, 3, 80.0f), a(1001), b(1001);
+  x[0] = -INFINITY;
+  x[1] = -100.0f;
+  float sa = simd128::exp_shifted(x.data(), 0.5f, 1001, a.data());
+  float sb = scalar::exp_shifted(x.data(), 0.5f, 1001, b.data());
+  EXPECT_EQ(a[0], 0.0f);
+  // Results below the normal range (x - shift < -87.3) are flushed to 0, hence the FLT_MIN term.
+  for (int i = 0; i < 1001; ++i) EXPECT_NEAR(a[i], b[i], 2.5e-7f * b[i] + 1.2e-38f) << "x = " << x[i];
+  EXPECT_NEAR(sa, sb, 1e-6 * sb);
+}
+
+TEST(OpsSimd128, RotationMatchesScalar) {
+  for (bool interleave : {true, false}) {
+    auto v = random(3 * 32, 4, 1.0f), w = v;
+    auto c = random(16, 5, 1.0f), s = random(16, 6, 1.0f);
+    simd128::rotate_pairs(v.data(), 3, 32, c.data(), s.data(), interleave);
+    scalar::rotate_pairs(w.data(), 3, 32, c.data(), s.data(), interleave);
+    EXPECT_EQ(v, w);
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace kyutai
