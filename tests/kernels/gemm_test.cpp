@@ -175,3 +175,42 @@ TEST(ThreadPool, CoversTheRangeExactlyOnce) {
 
 }  // namespace
 }  // namespace kyutai
+
+namespace kyutai {
+namespace {
+
+// q4_block_scale written out plainly: the least-squares choice among the five candidate
+// levels. The library's version (SIMD128 in WebAssembly) must pick exactly the same scale.
+float plain_q4_block_scale(const float* w, int n) {
+  float amax = 0, signed_max = 0;
+  for (int i = 0; i < n; ++i)
+    if (std::fabs(w[i]) > amax) amax = std::fabs(w[i]), signed_max = w[i];
+  if (amax == 0) return 1.0f;
+  float best = signed_max / -8.0f, best_err = INFINITY;
+  for (float level : {-8.0f, -8.6f, -7.4f, -9.2f, -6.8f}) {
+    const float scale = signed_max / level, inv = level / signed_max;
+    float err[4] = {0, 0, 0, 0};
+    for (int i = 0; i < n; ++i) {
+      const float q = std::min(7.0f, std::max(-8.0f, std::nearbyint(w[i] * inv)));
+      err[i % 4] += (w[i] - q * scale) * (w[i] - q * scale);
+    }
+    const float total = (err[0] + err[1]) + (err[2] + err[3]);
+    if (total < best_err) best_err = total, best = scale;
+  }
+  return best;
+}
+
+TEST(Q4BlockScale, PicksTheSameScaleAsThePlainLeastSquaresSearch) {
+  for (int n : {32, 64, 28, 7, 1}) {
+    for (uint64_t seed = 1; seed <= 200; ++seed) {
+      auto w = random_matrix(1, n, seed * 31 + n, seed % 3 == 0 ? 1e-3f : 1.0f);
+      if (seed % 7 == 0) w[seed % n] = 0;
+      EXPECT_EQ(q4_block_scale(w.data(), n), plain_q4_block_scale(w.data(), n)) << "n " << n << " seed " << seed;
+    }
+  }
+  std::vector<float> zeros(32, 0.0f);
+  EXPECT_EQ(q4_block_scale(zeros.data(), 32), 1.0f);
+}
+
+}  // namespace
+}  // namespace kyutai
