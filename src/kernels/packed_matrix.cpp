@@ -88,6 +88,26 @@ inline int8_t round_clamp(float v, int lo, int hi) {
   return int8_t(std::min<float>(float(hi), std::max<float>(float(lo), r)));
 }
 
+// out[i] = round_clamp(w[i] * inv, -8, 7) + 8: one block's 4-bit values as stored.
+void q4_nibbles(const float* w, int n, float inv, uint8_t* out) {
+  int i = 0;
+#ifdef __wasm_simd128__
+  // pmax/pmin take the first operand on NaN and ties, as std::max/std::min do in round_clamp.
+  const v128_t vi = wasm_f32x4_splat(inv), lo = wasm_f32x4_splat(-8.0f), hi = wasm_f32x4_splat(7.0f),
+               eight = wasm_f32x4_splat(8.0f);
+  auto nib4 = [&](const float* x) {
+    const v128_t q = wasm_f32x4_pmin(hi, wasm_f32x4_pmax(lo, wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x), vi))));
+    return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_add(q, eight));
+  };
+  for (; i + 16 <= n; i += 16) {
+    const v128_t a = wasm_i16x8_narrow_i32x4(nib4(w + i), nib4(w + i + 4));
+    const v128_t b = wasm_i16x8_narrow_i32x4(nib4(w + i + 8), nib4(w + i + 12));
+    wasm_v128_store(out + i, wasm_u8x16_narrow_i16x8(a, b));
+  }
+#endif
+  for (; i < n; ++i) out[i] = uint8_t(round_clamp(w[i] * inv, -8, 7) + 8);
+}
+
 void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
   const int in = m.in;
   uint8_t* base = m.data.data() + panel_bytes(m.format, m.in_padded) * panel;
@@ -129,7 +149,7 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
           const int k0 = b * kQ4Block, k1 = std::min(in, k0 + kQ4Block);
           const float scale = q4_block_scale(w + k0, k1 - k0), inv = 1.0f / scale;
           m.scales[(size_t(panel) * blocks + b) * kPanel + r] = scale;
-          for (int k = k0; k < k1; ++k) n[k] = uint8_t(round_clamp(w[k] * inv, -8, 7) + 8);
+          q4_nibbles(w + k0, k1 - k0, inv, n + k0);
         }
       }
       for (int r = 0; r < kPanel; ++r) {
@@ -177,6 +197,24 @@ float q4_error(const float* w, int n, float scale, float inv) {
   return (err[0] + err[1]) + (err[2] + err[3]);
 }
 
+// The first of w[0..n) with the largest magnitude (NaN never counts), or 0 when all are 0.
+float first_absmax(const float* w, int n) {
+  float amax = 0;
+  int i = 0;
+#ifdef __wasm_simd128__
+  v128_t m = wasm_f32x4_splat(0);
+  for (; i + 4 <= n; i += 4) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(wasm_v128_load(w + i)));
+  // pmax(m, NaN) keeps m, so no lane holds NaN.
+  amax = std::max(std::max(wasm_f32x4_extract_lane(m, 0), wasm_f32x4_extract_lane(m, 1)),
+                  std::max(wasm_f32x4_extract_lane(m, 2), wasm_f32x4_extract_lane(m, 3)));
+#endif
+  for (; i < n; ++i) amax = std::max(amax, std::fabs(w[i]));  // std::max keeps amax on NaN
+  if (amax == 0) return 0;
+  for (int k = 0; k < n; ++k)
+    if (std::fabs(w[k]) == amax) return w[k];
+  return 0;
+}
+
 }  // namespace
 
 float q4_block_scale(const float* w, int n) {
@@ -184,13 +222,8 @@ float q4_block_scale(const float* w, int n) {
   // scales around it are tried and the one with the least squared error kept, as a 4-bit
   // grid is coarse enough for the choice to matter. Five candidates keep load time low
   // (the whole STT-1B is quantized at load).
-  float amax = 0, signed_max = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(w[i]) > amax) {
-      amax = std::fabs(w[i]);
-      signed_max = w[i];
-    }
-  if (amax == 0) return 1.0f;
+  const float signed_max = first_absmax(w, n);
+  if (signed_max == 0) return 1.0f;
   static const float kLevels[] = {-8.0f, -8.6f, -7.4f, -9.2f, -6.8f};
   float best_scale = signed_max / kLevels[0], best_err = INFINITY;
   for (float level : kLevels) {

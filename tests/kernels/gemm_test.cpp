@@ -212,5 +212,28 @@ TEST(Q4BlockScale, PicksTheSameScaleAsThePlainLeastSquaresSearch) {
   EXPECT_EQ(q4_block_scale(zeros.data(), 32), 1.0f);
 }
 
+
+TEST(Q4BlockScale, PackedValuesAreThePlainRoundingOfEachBlock) {
+  // 37 rows x 100 inputs: partial panels, a partial last block, blocks of 32 and 4 values.
+  const int out = 37, in = 100;
+  auto w = random_matrix(out, in, 11);
+  w[5] = NAN;         // quantizes to -8, as round_clamp does
+  w[in + 7] = 40.0f;  // one large value per block: the rest rounds towards 0
+  PackedMatrix m = pack_matrix_f32(WeightFormat::Q4, out, in, w.data());
+  std::vector<float> row(in);
+  for (int r = 0; r < out; ++r) {
+    unpack_row(m, r, row.data());
+    for (int k0 = 0; k0 < in; k0 += kQ4Block) {
+      const int n = std::min(kQ4Block, in - k0);
+      const float* b = w.data() + size_t(r) * in + k0;
+      const float scale = plain_q4_block_scale(b, n);
+      for (int k = 0; k < n; ++k) {
+        const float q = std::min(7.0f, std::max(-8.0f, std::nearbyint(b[k] * (1.0f / scale))));
+        ASSERT_EQ(row[k0 + k], q * scale) << "row " << r << " input " << k0 + k;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kyutai
