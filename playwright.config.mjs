@@ -2,17 +2,9 @@
 // the project's own static server (scripts/serve.mjs), which also serves every path under
 // /coi/ with the cross-origin isolation headers the threaded build needs.
 import { defineConfig } from '@playwright/test';
-import { SPEECH_WAV } from './e2e/env.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, MICROPHONE_LAUNCH } from './e2e/env.mjs';
 
 const PORT = Number(process.env.KYUTAI_E2E_PORT ?? 8931);
-
-const chromium = '/usr/bin/chromium';
-const args = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-// Chromium's fake capture device plays this file (looped) as the microphone; the fake UI
-// grants the permission prompt.
-const microphone = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-  `--use-file-for-fake-audio-capture=${SPEECH_WAV}`, '--autoplay-policy=no-user-gesture-required'];
 
 export default defineConfig({
   testDir: 'e2e',
@@ -29,15 +21,15 @@ export default defineConfig({
   globalTeardown: './e2e/global-teardown.mjs',
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,
-    launchOptions: { executablePath: chromium, args },
+    launchOptions: { executablePath: CHROMIUM, args: CHROMIUM_ARGS },
   },
   projects: [
     { name: 'browser', testIgnore: ['microphone.spec.mjs', 'package.spec.mjs', 'fullsize.spec.mjs'] },
-    { name: 'microphone', testMatch: 'microphone.spec.mjs', use: { launchOptions: { executablePath: chromium, args: [...args, ...microphone] } } },
+    { name: 'microphone', testMatch: 'microphone.spec.mjs', use: { launchOptions: MICROPHONE_LAUNCH } },
     { name: 'package', testMatch: 'package.spec.mjs' },
     // WebGPU: headless Chromium offers an adapter (SwiftShader) only with this flag. The same
     // spec also runs in 'browser' (no flag), where the backend must fall back to WebAssembly.
-    { name: 'webgpu', testMatch: 'webgpu.spec.mjs', use: { launchOptions: { executablePath: chromium, args: [...args, '--enable-unsafe-webgpu'] } } },
+    { name: 'webgpu', testMatch: 'webgpu.spec.mjs', use: { launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] } } },
     // Full-size models (issue 11): a 2 GB synthetic STT 1B checkpoint streamed, converted, cached
     // and refused when too large, in one persistent profile of its own (e2e/fullsize.spec.mjs
     // launches it and serves the files itself, counting requests). Run on its own by test.sh.

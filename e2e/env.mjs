@@ -10,3 +10,13 @@ export const TMP = process.env.KYUTAI_E2E_TMP;
 export const SPEECH_WAV = path.join(TMP, 'speech-24k.wav');
 export const ARTIFACTS = new URL('./artifacts/', import.meta.url);
 export const REPO = new URL('../', import.meta.url);
+
+// Headless Debian Chromium (no browser is downloaded) and its arguments; with the fake
+// capture device, which plays SPEECH_WAV (looped) as the microphone, the fake UI granting
+// the permission prompt.
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+export const MICROPHONE_ARGS = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  `--use-file-for-fake-audio-capture=${SPEECH_WAV}`, '--autoplay-policy=no-user-gesture-required'];
+export const MICROPHONE_LAUNCH = { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, ...MICROPHONE_ARGS] };

@@ -7,20 +7,12 @@
 // Mimi in the worker reach the playback worklet intact.
 import fs from 'node:fs';
 import { test, expect, openHarness } from './fixtures.mjs';
-import { SPEECH_WAV } from './env.mjs';
+import { MICROPHONE_LAUNCH } from './env.mjs';
 import { createEngine } from '../web/src/engine.js';
 
 // This file needs the fake capture device (the 'browser' project runs it; launch options are
 // per worker, so these apply to this file only).
-test.use({
-  launchOptions: {
-    executablePath: '/usr/bin/chromium',
-    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${SPEECH_WAV}`,
-      '--autoplay-policy=no-user-gesture-required'],
-  },
-});
+test.use({ launchOptions: MICROPHONE_LAUNCH });
 
 const BUNDLE = new URL('../dist/models/default/', import.meta.url);
 const bundle = JSON.parse(fs.readFileSync(new URL('bundle.json', BUNDLE)));

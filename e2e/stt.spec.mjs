@@ -7,19 +7,11 @@
 // read back in the page.
 import fs from 'node:fs';
 import { test, expect, openHarness, wavSamples, waitForDemo } from './fixtures.mjs';
-import { SPEECH_WAV } from './env.mjs';
+import { SPEECH_WAV, MICROPHONE_LAUNCH } from './env.mjs';
 import { parseWebVTT, parseSRT, wordsToCues } from '../web/src/captions.js';
 
 // The fake capture device for the microphone test (launch options apply to this file).
-test.use({
-  launchOptions: {
-    executablePath: '/usr/bin/chromium',
-    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream', `--use-file-for-fake-audio-capture=${SPEECH_WAV}`,
-      '--autoplay-policy=no-user-gesture-required'],
-  },
-});
+test.use({ launchOptions: MICROPHONE_LAUNCH });
 
 const BUNDLE = new URL('../dist/models/default/', import.meta.url);
 const bundle = JSON.parse(fs.readFileSync(new URL('bundle.json', BUNDLE)));
