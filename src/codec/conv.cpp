@@ -71,6 +71,22 @@ void with_rows(int rows, const Tile& tile) {
   }
 }
 
+// The walk both kernel variants share: panels [panel_begin, panel_end), then `taps` kernel
+// taps (1 for a convolution, whose tile covers every tap; the kernel size for a transposed
+// one, which scatters tap by tap), then blocks of up to kRowBlock rows; calls
+// tile(std::integral_constant<int, n>, x_group, panel, tap, first_row).
+template <class Tile>
+void for_tiles(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin, int panel_end,
+               int taps, const Tile& tile) {
+  for (int p = panel_begin; p < panel_end; ++p) {
+    const Panel panel = panel_at(s, packed_w, p);
+    const float* x_group = x + size_t(panel.group) * s.in_per_group();
+    for (int k = 0; k < taps; ++k)
+      for (int t0 = 0; t0 < rows; t0 += kRowBlock)
+        with_rows(std::min(kRowBlock, rows - t0), [&](auto n) { tile(n, x_group, panel, k, t0); });
+  }
+}
+
 // Packs w(o, k, c) given by `weight_at` into panels.
 template <class WeightAt>
 std::vector<float> pack_panels(const ConvShape& s, const WeightAt& weight_at) {
@@ -152,25 +168,17 @@ KYUTAI_LANE_VECTORS void conv_transpose1d_tile(const float* x_group, const Panel
 
 void conv1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
                  int panel_begin, int panel_end, float* y) {
-  for (int p = panel_begin; p < panel_end; ++p) {
-    const Panel panel = panel_at(s, packed_w, p);
-    const float* x_group = x + size_t(panel.group) * s.in_per_group();
-    for (int t0 = 0; t0 < rows; t0 += kRowBlock)
-      with_rows(std::min(kRowBlock, rows - t0),
-                [&](auto n) { conv1d_tile<decltype(n)::value>(x_group, panel, bias, s, t0, y); });
-  }
+  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, 1, [&](auto n, const float* xg, const Panel& panel, int, int t0) {
+    conv1d_tile<decltype(n)::value>(xg, panel, bias, s, t0, y);
+  });
 }
 
 void conv_transpose1d_rows(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin,
                            int panel_end, float* y) {
-  for (int p = panel_begin; p < panel_end; ++p) {
-    const Panel panel = panel_at(s, packed_w, p);
-    const float* x_group = x + size_t(panel.group) * s.in_per_group();
-    for (int k = 0; k < s.kernel; ++k)
-      for (int t0 = 0; t0 < rows; t0 += kRowBlock)
-        with_rows(std::min(kRowBlock, rows - t0),
-                  [&](auto n) { conv_transpose1d_tile<decltype(n)::value>(x_group, panel, s, k, t0, y); });
-  }
+  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, s.kernel,
+            [&](auto n, const float* xg, const Panel& panel, int k, int t0) {
+              conv_transpose1d_tile<decltype(n)::value>(xg, panel, s, k, t0, y);
+            });
 }
 
 }  // namespace scalar
@@ -245,25 +253,17 @@ void conv_transpose1d_tile(const float* x_group, const Panel& panel, const ConvS
 
 void conv1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
                  int panel_begin, int panel_end, float* y) {
-  for (int p = panel_begin; p < panel_end; ++p) {
-    const Panel panel = panel_at(s, packed_w, p);
-    const float* x_group = x + size_t(panel.group) * s.in_per_group();
-    for (int t0 = 0; t0 < rows; t0 += kRowBlock)
-      with_rows(std::min(kRowBlock, rows - t0),
-                [&](auto n) { conv1d_tile<decltype(n)::value>(x_group, panel, bias, s, t0, y); });
-  }
+  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, 1, [&](auto n, const float* xg, const Panel& panel, int, int t0) {
+    conv1d_tile<decltype(n)::value>(xg, panel, bias, s, t0, y);
+  });
 }
 
 void conv_transpose1d_rows(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin,
                            int panel_end, float* y) {
-  for (int p = panel_begin; p < panel_end; ++p) {
-    const Panel panel = panel_at(s, packed_w, p);
-    const float* x_group = x + size_t(panel.group) * s.in_per_group();
-    for (int k = 0; k < s.kernel; ++k)
-      for (int t0 = 0; t0 < rows; t0 += kRowBlock)
-        with_rows(std::min(kRowBlock, rows - t0),
-                  [&](auto n) { conv_transpose1d_tile<decltype(n)::value>(x_group, panel, s, k, t0, y); });
-  }
+  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, s.kernel,
+            [&](auto n, const float* xg, const Panel& panel, int k, int t0) {
+              conv_transpose1d_tile<decltype(n)::value>(xg, panel, s, k, t0, y);
+            });
 }
 
 }  // namespace simd128
