@@ -220,4 +220,19 @@ MimiConfig MimiConfig::parse(const std::string& text, const std::string& documen
   return from_json(Json::parse(text, document, ErrorCode::InvalidConfig, limits), document);
 }
 
+const char* released_mimi_config_json() {
+  return R"({
+  "sample_rate": 24000, "channels": 1, "frame_rate": 12.5,
+  "seanet": {"channels": 1, "dimension": 512, "causal": true, "n_filters": 64, "n_residual_layers": 1,
+             "activation": "ELU", "compress": 2, "dilation_base": 2, "disable_norm_outer_blocks": 0,
+             "kernel_size": 7, "residual_kernel_size": 3, "last_kernel_size": 3, "norm": "none",
+             "pad_mode": "constant", "ratios": [8, 6, 5, 4], "true_skip": true},
+  "quantizer": {"dimension": 256, "n_q": 32, "bins": 2048, "input_dimension": 512, "output_dimension": 512},
+  "transformer": {"d_model": 512, "num_heads": 8, "num_layers": 8, "causal": true, "layer_scale": 0.01,
+                  "context": 250, "conv_layout": true, "max_period": 10000, "gating": "none",
+                  "norm": "layer_norm", "positional_embedding": "rope", "dim_feedforward": 2048,
+                  "input_dimension": 512, "output_dimensions": [512]}
+})";
+}
+
 }  // namespace kyutai

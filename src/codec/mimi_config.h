@@ -89,4 +89,9 @@ struct MimiConfig {
   static MimiConfig parse(const std::string& text, const std::string& document = "mimi config.json");
 };
 
+// Kyutai's released Mimi as JSON, key for key as moshi/models/loaders.py writes
+// _seanet_kwargs, _quantizer_kwargs and _transformer_kwargs, with n_q 32 (the checkpoint's
+// codebooks); the released checkpoint comes without a config (moshi-core: Config::v0_1).
+const char* released_mimi_config_json();
+
 }  // namespace kyutai

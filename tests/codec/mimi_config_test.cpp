@@ -13,19 +13,6 @@
 namespace kyutai {
 namespace {
 
-// Kyutai's released `_mimi_config` (moshi/models/loaders.py), as JSON.
-const char* kReleasedConfig = R"({
-  "sample_rate": 24000, "channels": 1, "frame_rate": 12.5,
-  "seanet": {"channels": 1, "dimension": 512, "causal": true, "n_filters": 64, "n_residual_layers": 1,
-             "activation": "ELU", "compress": 2, "dilation_base": 2, "disable_norm_outer_blocks": 0,
-             "kernel_size": 7, "residual_kernel_size": 3, "last_kernel_size": 3, "norm": "none",
-             "pad_mode": "constant", "ratios": [8, 6, 5, 4], "true_skip": true},
-  "quantizer": {"dimension": 256, "n_q": 32, "bins": 2048, "input_dimension": 512, "output_dimension": 512},
-  "transformer": {"d_model": 512, "num_heads": 8, "num_layers": 8, "causal": true, "layer_scale": 0.01,
-                  "context": 250, "conv_layout": true, "max_period": 10000, "gating": "none",
-                  "norm": "layer_norm", "positional_embedding": "rope", "dim_feedforward": 2048,
-                  "input_dimension": 512, "output_dimensions": [512]}})";
-
 std::string fixture_config() { return test::read_text(test::data_path("mimi/config.json")); }
 
 // The fixture config with `edit` applied to its text (first occurrence of `from`).
@@ -80,7 +67,7 @@ TEST(MimiConfig, ParsesTheConformanceConfig) {
 }
 
 TEST(MimiConfig, ParsesKyutaisReleasedConfig) {
-  MimiConfig c = MimiConfig::parse(kReleasedConfig);
+  MimiConfig c = MimiConfig::parse(released_mimi_config_json());
   EXPECT_EQ(c.frame_size(), 1920);
   EXPECT_DOUBLE_EQ(c.encoder_frame_rate(), 25.0);
   EXPECT_EQ(c.num_codebooks(), 32);
