@@ -14,22 +14,16 @@
 #include "io/safetensors.h"
 #include "lm/footprint.h"
 #include "lm/lm_model.h"
+#include "read_file.h"
 
 using namespace kyutai;
 
 namespace {
 
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorCode::InvalidArgument, "cannot open ", path);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 int embed(const std::string& config_path, const std::string& weights_path, int T) {
-  auto text = read_file(config_path);
-  LmConfig c = LmConfig::parse(std::string(text.begin(), text.end()), config_path);
-  auto bytes = read_file(weights_path);
-  auto model = load_lm(c, bytes.data(), bytes.size());
+  LmConfig c = LmConfig::parse(tools::read_file(config_path), config_path);
+  const std::string bytes = tools::read_file(weights_path);
+  auto model = load_lm(c, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
   MultistreamInput in;
   in.text = TokenTensor(1, T);
   for (int t = 0; t < T; ++t) in.text->at(0, t) = (t * 7 + 1) % c.text_card;
@@ -53,8 +47,7 @@ int embed(const std::string& config_path, const std::string& weights_path, int T
 }
 
 int footprint(const std::string& config_path, const std::string& weights_path) {
-  auto text = read_file(config_path);
-  LmConfig c = LmConfig::parse(std::string(text.begin(), text.end()), config_path);
+  LmConfig c = LmConfig::parse(tools::read_file(config_path), config_path);
   // Only the header is read.
   std::ifstream f(weights_path, std::ios::binary);
   if (!f) fail(ErrorCode::InvalidArgument, "cannot open ", weights_path);

@@ -16,16 +16,11 @@
 #include "lm/lm_config.h"
 #include "lm/lm_model.h"
 #include "lm/quantized_export.h"
+#include "read_file.h"
 
 using namespace kyutai;
 
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorCode::InvalidArgument, "cannot open ", path);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
 
 int usage() {
   std::cerr << "usage: kyutai_convert --config config.json --weights model.safetensors --format q8|q4|bf16|f32 --out out.safetensors\n";
@@ -48,7 +43,7 @@ int main(int argc, char** argv) {
   try {
     WeightFormat format;
     if (!parse_weight_format(format_name, &format)) fail(ErrorCode::InvalidArgument, "unknown format '", format_name, "'");
-    LmConfig config = LmConfig::parse(read_text(config_path), config_path);
+    LmConfig config = LmConfig::parse(tools::read_file(config_path), config_path);
     LoadOptions options;
     options.format = format;
     options.use_xnnpack = false;

@@ -13,7 +13,7 @@
 //                (a sparse file of zeros): enough for footprint checks and for tests of a
 //                loader that must refuse a model after its header, at no disk or time cost.
 //
-// tools/configs/ holds configs of the released shapes (see its README.md).
+// tools/configs/ holds configs of the released shapes (STT 1B, Moshi 7B) and of a 2.6B model.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -27,17 +27,12 @@
 #include "io/safetensors.h"
 #include "lm/lm_config.h"
 #include "lm/synthetic_checkpoint.h"
+#include "read_file.h"
 
 using namespace kyutai;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorCode::InvalidArgument, "cannot open ", path);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
 
 int usage() {
   std::cerr << "usage: kyutai_synth --config config.json --out model.safetensors [--dtype f32|bf16|f16] [--seed N]\n"
@@ -125,7 +120,7 @@ int main(int argc, char** argv) {
     for (char c : dtype_name) upper += char(std::toupper(static_cast<unsigned char>(c)));
     if (!parse_dtype(upper, &dtype) || (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16))
       fail(ErrorCode::InvalidArgument, "--dtype must be f32, bf16 or f16, got '", dtype_name, "'");
-    LmConfig config = LmConfig::parse(read_text(config_path), config_path);
+    LmConfig config = LmConfig::parse(tools::read_file(config_path), config_path);
     const std::vector<TensorInfo> all = synthetic_lm_tensors(config, dtype);
     if (size_t(shard_count) > all.size())
       fail(ErrorCode::InvalidArgument, "--shards ", shard_count, " exceeds the ", all.size(), " tensors of this config");
