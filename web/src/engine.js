@@ -396,10 +396,12 @@ export class LmModel extends Disposable {
   forward(codes) {
     return unwrap(this.handle.forward(toMultistream(codes)));
   }
-  #session(Kind, Wrapper, options) {
+  // A new binding object `Kind`, initialised (by default with init(model, options)) and
+  // wrapped; a failed init frees it.
+  #session(Kind, Wrapper, options, init = (handle) => handle.init(this.handle, options ?? {})) {
     const handle = new this.engine.module[Kind]();
     try {
-      unwrap(handle.init(this.handle, options ?? {}));
+      unwrap(init(handle));
     } catch (e) {
       handle.delete();
       throw e;
@@ -424,16 +426,8 @@ export class LmModel extends Disposable {
   // through `mimi` (a MimiCodec) or token frames when it is omitted. Options: vadHead (2),
   // endOfTurnThreshold (0.5), temperature, seed, silenceCodes (token frames only).
   createTranscriber({ mimi, ...options } = {}) {
-    const handle = new this.engine.module.Transcriber();
-    try {
-      unwrap(mimi ? handle.initWithCodec(this.handle, mimi.handle, options) : handle.init(this.handle, options));
-    } catch (e) {
-      handle.delete();
-      throw e;
-    }
-    const session = new Transcriber(this, handle);
-    this.sessions.add(session);
-    return session;
+    return this.#session('Transcriber', Transcriber, options,
+      mimi ? (handle) => handle.initWithCodec(this.handle, mimi.handle, options) : undefined);
   }
   // Disposes the model and every session created from it.
   dispose() {
