@@ -3,7 +3,7 @@
 // Every method is synchronous here; the public API (index.js) makes them asynchronous.
 import { KyutaiError, unwrap } from './errors.js';
 import { toMultistream } from './tokens.js';
-import { readChunks } from './sources.js';
+import { readChunks, readAll } from './sources.js';
 import { isShardList } from './sharded.js';
 
 const isNode = typeof process === 'object' && !!process.versions?.node;
@@ -175,7 +175,7 @@ export class Engine {
 
   // A SentencePiece `.model` (Kyutai's text tokenizer) from any byte source.
   async loadTokenizer(source) {
-    const bytes = await readAllBytes(source);
+    const bytes = await readAll(source);
     const handle = new this.module.Tokenizer();
     try {
       const vocabSize = unwrap(withHeapBytes(this.module, bytes, (ptr, size) => handle.load(ptr, size)));
@@ -198,23 +198,6 @@ function withHeapBytes(module, bytes, use) {
   } finally {
     module._free(ptr);
   }
-}
-
-async function readAllBytes(source) {
-  const parts = [];
-  let total = 0;
-  for await (const chunk of readChunks(source)) {
-    parts.push(chunk);
-    total += chunk.length;
-  }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 class Disposable {

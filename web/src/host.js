@@ -14,7 +14,7 @@
 // fresh copies, so their buffers are transferred (no copy) when a worker posts them back.
 import { createEngine } from './engine.js';
 import { KyutaiError, serializeError, unwrap } from './errors.js';
-import { readChunks } from './sources.js';
+import { readAll } from './sources.js';
 import { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_RATE, FRAME_SIZE } from './frame-tokenizer.js';
 import { FrameQueue } from './frame-queue.js';
 import { WordAssembler, SessionWords } from './words.js';
@@ -48,23 +48,6 @@ export function collectTransfer(value, out = new Set(), depth = 0) {
     return out;
   }
   for (const v of Array.isArray(value) ? value : Object.values(value)) collectTransfer(v, out, depth + 1);
-  return out;
-}
-
-async function readAll(source) {
-  const chunks = [];
-  let size = 0;
-  for await (const c of readChunks(source)) {
-    chunks.push(c);
-    size += c.length;
-  }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
   return out;
 }
 

@@ -38,3 +38,22 @@ export async function* readChunks(source) {
     throw new TypeError(`cannot read model bytes from ${Object.prototype.toString.call(source)}`);
   }
 }
+
+// A small whole file (a tokenizer, a codec's weights) as one Uint8Array: the source's only
+// chunk as it is, or the chunks joined.
+export async function readAll(source) {
+  const chunks = [];
+  let size = 0;
+  for await (const c of readChunks(source)) {
+    chunks.push(c);
+    size += c.length;
+  }
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}
