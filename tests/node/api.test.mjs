@@ -3,12 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { data, read } from './data.mjs';
 import { Readable } from 'node:stream';
 import { loadModel, KyutaiError, FRAME_SIZE } from '../../web/src/index.js';
 
-const data = new URL('../data/', import.meta.url);
 const path = (p) => new URL(p, data).pathname;
-const read = (p) => fs.readFileSync(new URL(p, data));
 
 function sttVectors() {
   const run = JSON.parse(read('stt/vectors.json')).asr_streaming_first_frame_twice;

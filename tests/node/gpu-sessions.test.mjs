@@ -4,7 +4,7 @@
 // architecture check and the backend choice in Node (no WebGPU: WebAssembly, with a reason).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { data, read, vectors } from './data.mjs';
 import { createEngine } from '../../web/src/engine.js';
 import { loadModel } from '../../web/src/index.js';
 import { WasmStepper, gpuModelInfo } from '../../web/src/webgpu/steppers.js';
@@ -14,9 +14,6 @@ import { DuplexLoop, TtsLoop, generationParams } from '../../web/src/webgpu/gpu_
 import { Random, sampleToken } from '../../web/src/webgpu/sampling.js';
 import { lmStreaming, greedyGeneration, asr } from './gpu-conformance.mjs';
 
-const data = new URL('../data/', import.meta.url);
-const read = (p) => fs.readFileSync(new URL(p, data));
-const vectors = (dir) => JSON.parse(read(`${dir}/vectors.json`));
 const engine = await createEngine();
 
 async function load(dir, options) {

@@ -2,13 +2,9 @@
 // same conformance vectors the C++ tests use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { read, vectors } from './data.mjs';
 import { createEngine } from '../../web/src/engine.js';
 import { KyutaiError } from '../../web/src/errors.js';
-
-const data = new URL('../data/', import.meta.url);
-const read = (p) => fs.readFileSync(new URL(p, data));
-const vectors = (dir) => JSON.parse(read(`${dir}/vectors.json`));
 
 const engine = await createEngine();
 

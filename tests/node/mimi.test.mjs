@@ -3,7 +3,7 @@
 // weights, and Mimi as the frame tokenizer of ASR, TTS and full-duplex sessions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { data, read } from './data.mjs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +11,7 @@ import { createEngine } from '../../web/src/engine.js';
 import { KyutaiError } from '../../web/src/errors.js';
 import { loadModel, FRAME_SIZE } from '../../web/src/index.js';
 
-const data = new URL('../data/', import.meta.url);
 const path = (p) => new URL(p, data).pathname;
-const read = (p) => fs.readFileSync(new URL(p, data));
 const V = JSON.parse(read('mimi/vectors.json'));
 const CONFIG = read('mimi/config.json').toString();
 const WEIGHTS = read('mimi/weights.safetensors');

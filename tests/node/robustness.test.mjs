@@ -8,12 +8,10 @@
 // Embind's count of live JS values held by the C++ side (Module.count_emval_handles()).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { read } from './data.mjs';
 import { createEngine } from '../../web/src/engine.js';
 import { KyutaiError } from '../../web/src/errors.js';
 
-const data = new URL('../data/', import.meta.url);
-const read = (p) => fs.readFileSync(new URL(p, data));
 const text = (p) => read(p).toString();
 
 const engine = await createEngine();

@@ -4,13 +4,10 @@
 // ASR words are decoded with decodeWord, TTS text is encoded, calls cross the RPC layer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { read } from './data.mjs';
 import { createEngine } from '../../web/src/engine.js';
 import { RpcClient, inProcessEndpoint } from '../../web/src/client.js';
 import { KyutaiModel } from '../../web/src/index.js';
-
-const data = new URL('../data/', import.meta.url);
-const read = (p) => fs.readFileSync(new URL(p, data));
 
 function pieceTable(vocabSize) {
   const pieces = Array.from({ length: vocabSize }, (_, i) => (i % 4 === 0 ? `\u2581w${i}` : `p${i}`));

@@ -2,12 +2,10 @@
 // built module, on the tiny STT checkpoint with the tiny Mimi.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
+import { read } from './data.mjs';
 import { createEngine } from '../../web/src/engine.js';
 import { KyutaiError } from '../../web/src/errors.js';
 
-const data = new URL('../data/', import.meta.url);
-const read = (p) => fs.readFileSync(new URL(p, data));
 const engine = await createEngine();
 const lm = await engine.loadLm(read('stt/config.json').toString(), read('stt/weights.safetensors'));
 const mimi = await engine.loadMimi(read('mimi/config.json').toString(), read('mimi/weights.safetensors'));
