@@ -23,6 +23,24 @@ std::unique_ptr<LmModel> load_as(const std::string& dir, WeightFormat format) {
   return load_lm(test::lm_fixture(dir).config, bytes.data(), bytes.size(), o);
 }
 
+// The fixture in `dir` loaded with load-time conversion to `format` (scalar kernels) and
+// its weights exported as the converter writes them. `model` receives the loaded model.
+std::vector<uint8_t> export_converted(const std::string& dir, WeightFormat format,
+                                      const std::vector<std::pair<std::string, std::string>>& metadata,
+                                      std::unique_ptr<LmModel>* model) {
+  LoadOptions o;
+  o.format = format;
+  o.use_xnnpack = false;
+  LmLoader loader(test::lm_fixture(dir).config, o);
+  auto bytes = test::read_file(test::data_path(dir + "/weights.safetensors"));
+  SafetensorsFile st(bytes.data(), bytes.size());
+  for (const auto& t : st.header().tensors) loader.add_tensor(t, st.tensor_data(t));
+  *model = loader.finish();
+  std::vector<uint8_t> file;
+  export_weights(loader.weights(), metadata, [&](const uint8_t* p, size_t n) { file.insert(file.end(), p, p + n); });
+  return file;
+}
+
 struct Agreement {
   int same = 0, total = 0;
   double max_diff = 0;
@@ -115,18 +133,10 @@ TEST(Quantization, ConvertedFileLoadsToTheSameModelAsLoadTimeQuantization) {
   for (WeightFormat f : {WeightFormat::Q8, WeightFormat::Q4}) {
     SCOPED_TRACE(weight_format_name(f));
     const std::string dir = "lm-variants/v1_layernorm_sin_plainffn";  // biases, norms, layer scale
-    LoadOptions o;
-    o.format = f;
-    o.use_xnnpack = false;
-    LmLoader loader(test::lm_fixture(dir).config, o);
-    auto bytes = test::read_file(test::data_path(dir + "/weights.safetensors"));
-    SafetensorsFile st(bytes.data(), bytes.size());
-    for (const auto& t : st.header().tensors) loader.add_tensor(t, st.tensor_data(t));
-    auto model = loader.finish();
-    std::vector<uint8_t> file;
-    export_weights(loader.weights(), {{"kyutai_wasm.format", weight_format_name(f)}},
-                   [&](const uint8_t* p, size_t n) { file.insert(file.end(), p, p + n); });
-    EXPECT_LT(file.size(), bytes.size() * (f == WeightFormat::Q8 ? 0.6 : 0.5)) << "the quantized file is smaller";
+    std::unique_ptr<LmModel> model;
+    const auto file = export_converted(dir, f, {{"kyutai_wasm.format", weight_format_name(f)}}, &model);
+    const size_t source_size = test::read_file(test::data_path(dir + "/weights.safetensors")).size();
+    EXPECT_LT(file.size(), source_size * (f == WeightFormat::Q8 ? 0.6 : 0.5)) << "the quantized file is smaller";
     SafetensorsFile converted(file.data(), file.size());
     ASSERT_NE(converted.header().find("transformer.layers.0.linear1.weight_scale"), nullptr);
     EXPECT_EQ(converted.header().find("transformer.layers.0.linear1.weight")->dtype,
@@ -141,16 +151,8 @@ TEST(Quantization, ConvertedFileLoadsToTheSameModelAsLoadTimeQuantization) {
 
 TEST(Quantization, QuantizedWeightWithoutItsScaleIsNamed) {
   const std::string dir = "lm";
-  LoadOptions o;
-  o.format = WeightFormat::Q8;
-  o.use_xnnpack = false;
-  LmLoader loader(test::lm_fixture(dir).config, o);
-  auto bytes = test::read_file(test::data_path(dir + "/weights.safetensors"));
-  SafetensorsFile st(bytes.data(), bytes.size());
-  for (const auto& t : st.header().tensors) loader.add_tensor(t, st.tensor_data(t));
-  auto model = loader.finish();
-  std::vector<uint8_t> file;
-  export_weights(loader.weights(), {}, [&](const uint8_t* p, size_t n) { file.insert(file.end(), p, p + n); });
+  std::unique_ptr<LmModel> model;
+  const auto file = export_converted(dir, WeightFormat::Q8, {}, &model);
   SafetensorsFile converted(file.data(), file.size());
   std::vector<TensorToWrite> kept;
   for (const auto& t : converted.header().tensors)
