@@ -214,10 +214,7 @@ MimiConfig MimiConfig::from_json(const Json& json, const std::string& document) 
 }
 
 MimiConfig MimiConfig::parse(const std::string& text, const std::string& document) {
-  JsonLimits limits;
-  limits.max_bytes = 1 << 20;  // configs are a few KiB
-  limits.max_depth = 16;
-  return from_json(Json::parse(text, document, ErrorCode::InvalidConfig, limits), document);
+  return from_json(parse_config_json(text, document), document);
 }
 
 const char* released_mimi_config_json() {

@@ -4,6 +4,13 @@
 
 namespace kyutai {
 
+Json parse_config_json(const std::string& text, const std::string& document) {
+  JsonLimits limits;
+  limits.max_bytes = 1 << 20;
+  limits.max_depth = 16;
+  return Json::parse(text, document, ErrorCode::InvalidConfig, limits);
+}
+
 ConfigReader::ConfigReader(const Json& object, std::string document)
     : object_(object), document_(std::move(document)) {
   if (!object_.is_object())

@@ -11,6 +11,10 @@
 
 namespace kyutai {
 
+// A config file's JSON, with the bounds every config gets: 1 MiB (configs are a few KiB) and
+// 16 levels of nesting; errors are InvalidConfig naming `document`.
+Json parse_config_json(const std::string& text, const std::string& document);
+
 class ConfigReader {
  public:
   ConfigReader(const Json& object, std::string document);

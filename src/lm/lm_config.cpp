@@ -238,10 +238,7 @@ LmConfig LmConfig::from_json(const Json& json, const std::string& document) {
 }
 
 LmConfig LmConfig::parse(const std::string& text, const std::string& document) {
-  JsonLimits limits;
-  limits.max_bytes = 1 << 20;  // configs are a few KiB
-  limits.max_depth = 16;
-  return from_json(Json::parse(text, document, ErrorCode::InvalidConfig, limits), document);
+  return from_json(parse_config_json(text, document), document);
 }
 
 }  // namespace kyutai
