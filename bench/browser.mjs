@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createStaticServer } from '../scripts/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../scripts/chromium.mjs';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -15,10 +16,9 @@ export async function withBrowser(buildDir, run, { args = [] } = {}) {
   const port = server.address().port;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'kyutai-bench-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
-    args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', ...args],
+    args: [...CHROMIUM_ARGS, ...args],
   });
   const rel = path.relative(root, buildDir);
   const open = async (threads) => {

@@ -17,13 +17,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createStaticServer } from '../scripts/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../scripts/chromium.mjs';
 
 export const repo = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const GENERATOR_VERSION = 1;
 const MiB = 2 ** 20;
-
-export const CHROMIUM_ARGS = ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 
 export function buildDir() {
   return path.resolve(repo, process.env.BUILD_DIR ?? 'build');
@@ -147,7 +145,7 @@ export async function startServer() {
 export async function launchBrowser() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'kyutai-fullsize-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS,
+    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
   });
   return {
     context,

@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createStaticServer } from '../scripts/serve.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../scripts/chromium.mjs';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const arg = (name, fallback) => {
@@ -66,9 +67,9 @@ try {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${server.address().port}`;
   context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
-    args: ['--enable-unsafe-webgpu', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('crash', () => console.error('bench/webgpu.mjs: the page crashed'));
