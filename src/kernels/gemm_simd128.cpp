@@ -93,9 +93,11 @@ void panel_q8(const int8_t* panel, size_t stride, int in_padded, const int16_t* 
 // A 4-bit k-pair is 2 x 8 bytes; zero-extending each 8 bytes to 16-bit lanes gives lanes
 // holding lo + 16 hi (lo: rows 0..3, hi: rows 4..7, or 8..11 / 12..15). The dot product of
 // the whole lanes and of the lanes shifted right by 4 (= hi) are accumulated, and the low rows'
-// sum is taken out once per block as whole - 16 hi: one mask fewer per 16 weights, and exact
-// (|sum| <= 16 pairs x 2 x 255 x 32767 < 2^31). Nibbles hold q + 8: the dot products use them
-// as they are and 8 * sum(x) of the block is subtracted once per block.
+// sum is taken out once per block as whole - 16 hi: one mask fewer per 16 weights.
+// Nibbles hold q + 8, so each row's block sum carries 8 * sum(x) too much. The accumulators
+// start at minus that offset instead of zero (the whole-lane ones at -17 offset, since
+// whole - 16 hi subtracts 16 times the hi start), which saves a subtraction per row group.
+// Exact: |sum| <= 17 x 8 x 32 x 32767 + 16 pairs x 2 x 255 x 32767 < 2^31.
 // `scale_stride`: floats between the scales of consecutive panels.
 template <int NP>
 void panel_q4(const uint8_t* panel, size_t stride, int blocks, const int16_t* xq, const int32_t* block_sums,
@@ -104,9 +106,13 @@ void panel_q4(const uint8_t* panel, size_t stride, int blocks, const int16_t* xq
   for (auto& p : f)
     for (auto& v : p) v = wasm_f32x4_splat(0);
   for (int b = 0; b < blocks; ++b) {
+    const int32_t offset = 8 * block_sums[b];
+    const v128_t whole_start = wasm_i32x4_splat(-17 * offset), hi_start = wasm_i32x4_splat(-offset);
     v128_t acc[NP][4];
-    for (auto& p : acc)
-      for (auto& v : p) v = wasm_i32x4_splat(0);
+    for (auto& p : acc) {
+      p[0] = p[2] = whole_start;
+      p[1] = p[3] = hi_start;
+    }
     const int16_t* xb = xq + b * kQ4Block;
     for (int j = 0; j < kQ4Block / 2; ++j) {
       const v128_t xv = wasm_v128_load32_splat(xb + 2 * j);
@@ -122,13 +128,9 @@ void panel_q4(const uint8_t* panel, size_t stride, int blocks, const int16_t* xq
     for (int p = 0; p < NP; ++p) {
       acc[p][0] = wasm_i32x4_sub(acc[p][0], wasm_i32x4_shl(acc[p][1], 4));
       acc[p][2] = wasm_i32x4_sub(acc[p][2], wasm_i32x4_shl(acc[p][3], 4));
-    }
-    const v128_t offset = wasm_i32x4_splat(8 * block_sums[b]);
-    for (int p = 0; p < NP; ++p) {
       const float* s = scales + p * scale_stride + size_t(b) * kPanel;
       for (int j = 0; j < 4; ++j)
-        f[p][j] = wasm_f32x4_add(f[p][j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(wasm_i32x4_sub(acc[p][j], offset)),
-                                                         wasm_v128_load(s + 4 * j)));
+        f[p][j] = wasm_f32x4_add(f[p][j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(acc[p][j]), wasm_v128_load(s + 4 * j)));
     }
   }
   const v128_t s = wasm_f32x4_splat(sx);
