@@ -43,6 +43,7 @@ float exp_shifted(const float* x, float shift, int n, float* out);
 
 namespace scalar {
 float exp_shifted(const float* x, float shift, int n, float* out);
+void activate_inplace(Activation a, float* x, int n);
 void rotate_pairs(float* v, int heads, int d_head, const float* cos_, const float* sin_, bool interleave);
 void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out);
 void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int count, int width, float* out);
@@ -56,6 +57,9 @@ namespace simd128 {
 // A polynomial exp (Cephes expf: range reduction by ln 2, degree-5 polynomial), within 2 ulp
 // of std::exp over the range softmax sees; WebAssembly SIMD has no transcendental ops.
 float exp_shifted(const float* x, float shift, int n, float* out);
+// ELU and SiLU with the same polynomial exp (expm1 near 0 by its Taylor series), within
+// 3e-7 relative of the scalar formulas; other activations use the scalar ones.
+void activate_inplace(Activation a, float* x, int n);
 void rotate_pairs(float* v, int heads, int d_head, const float* cos_, const float* sin_, bool interleave);
 void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out);
 void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int count, int width, float* out);

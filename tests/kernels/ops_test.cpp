@@ -73,6 +73,45 @@ TEST(OpsSimd128, ExpMatchesStdExpWithinTwoUlp) {
   EXPECT_NEAR(sa, sb, 1e-6 * sb);
 }
 
+// Inputs across ELU's and SiLU's interesting ranges: tiny (where exp(x) - 1 would cancel),
+// moderate, saturating, infinities and NaN; 1003 values so the scalar tail runs too.
+std::vector<float> activation_inputs() {
+  std::vector<float> x = random(1003, 7, 12.0f);
+  auto tiny = random(200, 8, 1e-3f);
+  std::copy(tiny.begin(), tiny.end(), x.begin());
+  const float specials[] = {0.0f, -0.0f, 0.4999f, -0.5f, -0.5001f, 1e-30f, -1e-30f, -87.0f, -100.0f, 100.0f,
+                            -INFINITY, INFINITY, NAN};
+  std::copy(std::begin(specials), std::end(specials), x.begin() + 200);
+  return x;
+}
+
+TEST(OpsSimd128, EluAndSiluMatchTheScalarFormulas) {
+  for (Activation a : {Activation::Elu, Activation::Silu}) {
+    auto x = activation_inputs(), fast = x, exact = x;
+    simd128::activate_inplace(a, fast.data(), int(fast.size()));
+    scalar::activate_inplace(a, exact.data(), int(exact.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (std::isnan(exact[i]) && std::isnan(x[i])) {
+        EXPECT_TRUE(std::isnan(fast[i])) << "NaN in, NaN out";
+      } else if (std::isinf(x[i]) || std::isnan(exact[i])) {
+        // ELU(+-inf) is exact. SiLU(-inf) is NaN in the scalar formula (-inf / inf); the
+        // saturated exp makes it -inf here: an infinity stays an infinity either way.
+        if (a == Activation::Elu) EXPECT_EQ(fast[i], exact[i]) << "x = " << x[i];
+        else EXPECT_EQ(fast[i], x[i]) << "x = " << x[i];
+      } else {
+        EXPECT_NEAR(fast[i], exact[i], 3e-7f * std::fabs(exact[i]) + 1e-30f) << "x = " << x[i];
+      }
+    }
+  }
+}
+
+TEST(OpsSimd128, OtherActivationsAreTheScalarOnes) {
+  auto x = random(37, 9, 4.0f), fast = x, exact = x;
+  simd128::activate_inplace(Activation::Gelu, fast.data(), 37);
+  scalar::activate_inplace(Activation::Gelu, exact.data(), 37);
+  EXPECT_EQ(fast, exact);
+}
+
 TEST(OpsSimd128, RotationMatchesScalar) {
   for (bool interleave : {true, false}) {
     auto v = random(3 * 32, 4, 1.0f), w = v;
