@@ -190,11 +190,15 @@ std::string frame(const std::string& shape, const std::string& format_name, int 
   LmConfig config = LmConfig::parse(config_json);
   LoadOptions options;
   options.threads = threads;
-  if (format_name == "xnnpack-f32") {
+  // "<weights>+kv-bf16": the same with a bf16 KV cache.
+  const size_t kv_suffix = format_name.find("+kv-bf16");
+  const std::string weights = format_name.substr(0, kv_suffix);
+  if (kv_suffix != std::string::npos) options.kv_cache = KvFormat::BF16;
+  if (weights == "xnnpack-f32") {
     options.format = WeightFormat::F32;
   } else {
     WeightFormat f;
-    if (!parse_weight_format(format_name, &f)) return json_line("\"kind\": \"error\", \"message\": \"unknown format\"");
+    if (!parse_weight_format(weights, &f)) return json_line("\"kind\": \"error\", \"message\": \"unknown format\"");
     options.format = f;
     options.use_xnnpack = false;
   }
@@ -234,11 +238,17 @@ std::string frame(const std::string& shape, const std::string& format_name, int 
   // caches directly (positions 0..context-1, small values) instead of running 750 frames.
   LmState state = model->new_state();
   for (auto& layer : state.transformer.layers) {
-    for (size_t i = 0; i < layer.keys.size(); ++i) {
-      layer.keys[i] = 0.05f * float(2 * rng.uniform() - 1);
-      layer.values[i] = 0.05f * float(2 * rng.uniform() - 1);
+    std::vector<float> key(layer.d_head), value(layer.d_head);
+    for (int s = 0; s < layer.capacity; ++s) {
+      for (int h = 0; h < layer.kv_heads; ++h) {
+        for (int i = 0; i < layer.d_head; ++i) {
+          key[i] = 0.05f * float(2 * rng.uniform() - 1);
+          value[i] = 0.05f * float(2 * rng.uniform() - 1);
+        }
+        layer.write(h, s, key.data(), value.data());
+      }
+      layer.positions[s] = s;
     }
-    for (int s = 0; s < layer.capacity; ++s) layer.positions[s] = s;
     layer.end = layer.capacity;
   }
   state.transformer.offset = state.transformer.layers.empty() ? 0 : state.transformer.layers[0].capacity;

@@ -19,6 +19,7 @@ std::string gemv(int k, int n, const std::string& format, bool cold, int threads
 // two of Moshi 7B's 32 temporal-transformer layers plus its text head), weights generated in
 // memory as bf16 and converted at load to `format`. Reports load time, ms/frame, the weight
 // bytes read per frame and the heap in use.
+// `format`: a weight format, "xnnpack-f32", or either with "+kv-bf16" (a bf16 KV cache).
 std::string frame(const std::string& shape, const std::string& format, int threads, int frames);
 
 }  // namespace kyutai::bench

@@ -94,7 +94,7 @@ const frameRow = (r, bw, label, extra = '') => {
     `load ${fmt(r.load_ms / 1000, 1)} s, heap ${fmt(r.heap_size / 2 ** 20, 0)} MiB${extra}`];
 };
 // f32 last: its 3.4 GB of weights plus two states fill the 4 GB heap (4.05 GB in use).
-const sttFormats = quick ? ['q4'] : ['bf16', 'q8', 'q4', 'f32'];
+const sttFormats = quick ? ['q4'] : ['bf16', 'q8', 'q4', 'q4+kv-bf16', 'f32'];
 // The floor uses the bandwidth measured right after each frame run (same machine state).
 const bwNow = () => call('readBandwidth', 512, 1).gb_per_s;
 for (const f of sttFormats) {

@@ -264,10 +264,7 @@ class LmStepper {
         const float* k = rows + l * 2 * KH * dh;
         const float* v = k + KH * dh;
         const int slot = int(cache.end % cache.capacity);
-        for (int h = 0; h < KH; ++h) {
-          std::copy(k + h * dh, k + (h + 1) * dh, cache.keys.data() + (size_t(h) * cache.capacity + slot) * dh);
-          std::copy(v + h * dh, v + (h + 1) * dh, cache.values.data() + (size_t(h) * cache.capacity + slot) * dh);
-        }
+        for (int h = 0; h < KH; ++h) cache.write(h, slot, k + h * dh, v + h * dh);
         cache.positions[slot] = cache.end;
         cache.end += 1;
       }

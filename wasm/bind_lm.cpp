@@ -154,7 +154,7 @@ std::shared_ptr<const LmModel> LmLoaderHandle::finish() {
 void LmLoaderHandle::new_stream() {
   stream_ = std::make_unique<SafetensorsStream>(
       [this](const SafetensorsHeader& h) {
-        if (max_bytes_ && !checked_) check_lm_fits(*config_, h, options_.format, max_bytes_);
+        if (max_bytes_ && !checked_) check_lm_fits(*config_, h, options_.format, max_bytes_, options_.kv_cache);
         checked_ = true;
       },
       [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
@@ -172,6 +172,9 @@ val LmModelHandle::load(LmLoaderHandle& loader) {
 val LmModelHandle::config() const { return guarded([&] { return config_object(model().config()); }); }
 val LmModelHandle::weight_bytes() const { return guarded([&] { return val(double(model().weight_bytes())); }); }
 val LmModelHandle::threads() const { return guarded([&] { return val(model().threads()); }); }
+val LmModelHandle::kv_cache() const {
+  return guarded([&] { return val(std::string(kv_format_name(model().kv_format()))); });
+}
 // Weight bytes one streaming frame reads (the numerator of the bandwidth floor).
 val LmModelHandle::bytes_read_per_frame() const {
   return guarded([&] { return val(double(model().bytes_read_per_frame())); });
@@ -380,6 +383,7 @@ EMSCRIPTEN_BINDINGS(kyutai_lm) {
       .function("weightBytes", &LmModelHandle::weight_bytes)
       .function("bytesReadPerFrame", &LmModelHandle::bytes_read_per_frame)
       .function("threads", &LmModelHandle::threads)
+      .function("kvCache", &LmModelHandle::kv_cache)
       .function("embeddingSum", &LmModelHandle::embedding_sum)
       .function("fuse", &LmModelHandle::fuse)
       .function("forwardText", &LmModelHandle::forward_text)

@@ -50,6 +50,8 @@ LoadOptions load_options(const val& options) {
       fail(ErrorCode::InvalidArgument, "option 'threads' must be an integer in 1..64, got ", *t);
     opt.threads = int(*t);
   }
+  if (auto k = string_option(options, "kvCache"); k && !parse_kv_format(*k, &opt.kv_cache))
+    fail(ErrorCode::InvalidArgument, "option 'kvCache' must be 'f32' or 'bf16', got '", *k, "'");
   return opt;
 }
 

@@ -43,6 +43,7 @@ class LmModelHandle {
   val weight_bytes() const;
   val bytes_read_per_frame() const;
   val threads() const;
+  val kv_cache() const;  // "f32" | "bf16": the rows of the states its sessions make
   val embedding_sum(val input) const;
   val fuse(val input, double offset) const;
   val forward_text(val input) const;

@@ -2,30 +2,65 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/ops.h"
 
 namespace kyutai {
 
-void attend(const float* q, const float* keys, const float* values, const int64_t* positions, int slots, int d,
-            int64_t qpos, int64_t window, float scale, float* scores, float* out) {
-  std::fill(out, out + d, 0.0f);
+namespace {
+
+// Scores (softmax weights) of the visible slots, in place; false when none is visible.
+// Hidden slots hold -inf: their exp is exactly 0, so they drop out of the sum.
+template <class Dot>
+bool softmax_scores(const int64_t* positions, int slots, int64_t qpos, int64_t window, float scale, const Dot& dot_slot,
+                    float* scores) {
   float m = -INFINITY;
   int visible = 0;
   for (int s = 0; s < slots; ++s) {
     const int64_t delta = qpos - positions[s];
     const bool ok = positions[s] >= 0 && delta >= 0 && (window <= 0 || delta < window);
-    scores[s] = ok ? dot(q, keys + size_t(s) * d, d) * scale : -INFINITY;
+    scores[s] = ok ? dot_slot(s) * scale : -INFINITY;
     if (ok) {
       ++visible;
       m = std::max(m, scores[s]);
     }
   }
-  if (visible == 0) return;
-  // Hidden slots hold -inf: their exp is exactly 0, so they drop out of the sum.
+  if (visible == 0) return false;
   const float inv = 1.0f / exp_shifted(scores, m, slots, scores);
+  for (int s = 0; s < slots; ++s) scores[s] *= inv;
+  return true;
+}
+
+}  // namespace
+
+void attend(const float* q, const float* keys, const float* values, const int64_t* positions, int slots, int d,
+            int64_t qpos, int64_t window, float scale, float* scores, float* out) {
+  std::fill(out, out + d, 0.0f);
+  if (!softmax_scores(positions, slots, qpos, window, scale,
+                      [&](int s) { return dot(q, keys + size_t(s) * d, d); }, scores))
+    return;
   for (int s = 0; s < slots; ++s)
-    if (scores[s] != 0.0f) axpy(scores[s] * inv, values + size_t(s) * d, d, out);
+    if (scores[s] != 0.0f) axpy(scores[s], values + size_t(s) * d, d, out);
+}
+
+// bf16 rows are read as pairs (see dot_bf16_split): the query and the output are split into
+// their even and odd elements once per call, so each of the `slots` rows widens with one
+// shift and one mask per 8 values.
+void attend(const float* q, const uint16_t* keys, const uint16_t* values, const int64_t* positions, int slots,
+            int d, int64_t qpos, int64_t window, float scale, float* scores, float* out) {
+  std::fill(out, out + d, 0.0f);
+  thread_local std::vector<float> split;
+  split.assign(size_t(d) * 2, 0.0f);  // q even | q odd | out even | out odd, (d + 1) / 2 each
+  const int half = (d + 1) / 2;
+  float *q_even = split.data(), *q_odd = q_even + half, *o_even = q_odd + half, *o_odd = o_even + half;
+  for (int i = 0; i < d; ++i) (i & 1 ? q_odd : q_even)[i / 2] = q[i];
+  if (!softmax_scores(positions, slots, qpos, window, scale,
+                      [&](int s) { return dot_bf16_split(q_even, q_odd, keys + size_t(s) * d, d); }, scores))
+    return;
+  for (int s = 0; s < slots; ++s)
+    if (scores[s] != 0.0f) axpy_bf16_split(scores[s], values + size_t(s) * d, d, o_even, o_odd);
+  for (int i = 0; i < d; ++i) out[i] = (i & 1 ? o_odd : o_even)[i / 2];
 }
 
 }  // namespace kyutai

@@ -78,10 +78,24 @@ void axpy(float a, const float* x, int n, float* y) {
   for (int i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+float dot_bf16_split(const float* even, const float* odd, const uint16_t* row, int n) {
+  float s = 0;
+  for (int i = 0; i < n; ++i) s += (i & 1 ? odd : even)[i / 2] * bf16_to_f32(row[i]);
+  return s;
+}
+
+void axpy_bf16_split(float a, const uint16_t* row, int n, float* even, float* odd) {
+  for (int i = 0; i < n; ++i) (i & 1 ? odd : even)[i / 2] += a * bf16_to_f32(row[i]);
+}
+
 }  // namespace scalar
 
 #ifdef __wasm_simd128__
 namespace simd128 {
+
+// bf16 rows widen to float32 by shifting the 16 bits into the high half of each lane.
+inline v128_t bf16_low4(v128_t v) { return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(v), 16); }
+inline v128_t bf16_high4(v128_t v) { return wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(v), 16); }
 
 void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out) {
   std::fill(out, out + width, 0.0f);
@@ -103,10 +117,8 @@ void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int c
     int i = 0;
     for (; i + 8 <= width; i += 8) {
       v128_t v = wasm_v128_load(row + i);
-      v128_t lo = wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(v), 16);
-      v128_t hi = wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(v), 16);
-      wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(out + i), lo));
-      wasm_v128_store(out + i + 4, wasm_f32x4_add(wasm_v128_load(out + i + 4), hi));
+      wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(out + i), bf16_low4(v)));
+      wasm_v128_store(out + i + 4, wasm_f32x4_add(wasm_v128_load(out + i + 4), bf16_high4(v)));
     }
     for (; i < width; ++i) out[i] += bf16_to_f32(row[i]);
   }
@@ -211,12 +223,17 @@ void rotate_pairs(float* v, int heads, int d_head, const float* cos_, const floa
   }
 }
 
+// Four accumulators: with one, each add waits for the previous (3-4 cycles), and attention
+// over a full window is ~200k dot products of 128 values per frame.
 float dot(const float* a, const float* b, int n) {
-  v128_t acc = wasm_f32x4_splat(0);
+  v128_t acc[4] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0)};
   int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 4; ++j)
+      acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(wasm_v128_load(a + i + 4 * j), wasm_v128_load(b + i + 4 * j)));
   for (; i + 4 <= n; i += 4)
-    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
-  float s = hsum(acc);
+    acc[0] = wasm_f32x4_add(acc[0], wasm_f32x4_mul(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  float s = hsum(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), wasm_f32x4_add(acc[2], acc[3])));
   for (; i < n; ++i) s += a[i] * b[i];
   return s;
 }
@@ -227,6 +244,44 @@ void axpy(float a, const float* x, int n, float* y) {
   for (; i + 4 <= n; i += 4)
     wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(y + i), wasm_f32x4_mul(av, wasm_v128_load(x + i))));
   for (; i < n; ++i) y[i] += a * x[i];
+}
+
+// A 32-bit lane holds a pair (2i, 2i + 1): the low half shifted up is element 2i as a float,
+// the high half with the low one cleared is element 2i + 1.
+inline v128_t bf16_even4(v128_t pairs) { return wasm_i32x4_shl(pairs, 16); }
+inline v128_t bf16_odd4(v128_t pairs) { return wasm_v128_and(pairs, wasm_i32x4_splat(int32_t(0xffff0000u))); }
+
+float dot_bf16_split(const float* even, const float* odd, const uint16_t* row, int n) {
+  v128_t acc[4] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0)};
+  int i = 0;  // row index; pairs i / 2 .. i / 2 + 3 per vector
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 2; ++j) {
+      const v128_t v = wasm_v128_load(row + i + 8 * j);
+      const int h = i / 2 + 4 * j;
+      acc[2 * j] = wasm_f32x4_add(acc[2 * j], wasm_f32x4_mul(wasm_v128_load(even + h), bf16_even4(v)));
+      acc[2 * j + 1] = wasm_f32x4_add(acc[2 * j + 1], wasm_f32x4_mul(wasm_v128_load(odd + h), bf16_odd4(v)));
+    }
+  for (; i + 8 <= n; i += 8) {
+    const v128_t v = wasm_v128_load(row + i);
+    acc[0] = wasm_f32x4_add(acc[0], wasm_f32x4_mul(wasm_v128_load(even + i / 2), bf16_even4(v)));
+    acc[1] = wasm_f32x4_add(acc[1], wasm_f32x4_mul(wasm_v128_load(odd + i / 2), bf16_odd4(v)));
+  }
+  float s = hsum(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), wasm_f32x4_add(acc[2], acc[3])));
+  for (; i < n; ++i) s += (i & 1 ? odd : even)[i / 2] * bf16_to_f32(row[i]);
+  return s;
+}
+
+void axpy_bf16_split(float a, const uint16_t* row, int n, float* even, float* odd) {
+  const v128_t av = wasm_f32x4_splat(a);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const v128_t v = wasm_v128_load(row + i);
+    float* e = even + i / 2;
+    float* o = odd + i / 2;
+    wasm_v128_store(e, wasm_f32x4_add(wasm_v128_load(e), wasm_f32x4_mul(av, bf16_even4(v))));
+    wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(av, bf16_odd4(v))));
+  }
+  for (; i < n; ++i) (i & 1 ? odd : even)[i / 2] += a * bf16_to_f32(row[i]);
 }
 
 void rms_norm(const float* x, const float* alpha, float eps, int n, float* y) {
@@ -255,6 +310,12 @@ void rms_norm(const float* x, const float* alpha, float eps, int n, float* y) {
 float dot(const float* a, const float* b, int n) { return KYUTAI_SIMD::dot(a, b, n); }
 float exp_shifted(const float* x, float shift, int n, float* out) { return KYUTAI_SIMD::exp_shifted(x, shift, n, out); }
 void axpy(float a, const float* x, int n, float* y) { KYUTAI_SIMD::axpy(a, x, n, y); }
+float dot_bf16_split(const float* even, const float* odd, const uint16_t* row, int n) {
+  return KYUTAI_SIMD::dot_bf16_split(even, odd, row, n);
+}
+void axpy_bf16_split(float a, const uint16_t* row, int n, float* even, float* odd) {
+  KYUTAI_SIMD::axpy_bf16_split(a, row, n, even, odd);
+}
 
 void layer_norm(const float* x, const float* weight, const float* bias, float eps, int n, float* y) {
   float mean = 0;

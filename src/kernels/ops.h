@@ -15,6 +15,12 @@ void softmax(float* x, int n);
 float dot(const float* a, const float* b, int n);
 // y += a * x
 void axpy(float a, const float* x, int n, float* y);
+// A bfloat16 row (raw 16 bits) against a vector split into its even and odd elements
+// (even[i] = x[2i], odd[i] = x[2i + 1]; (n + 1) / 2 and n / 2 of them): sum_i x[i] * row[i], and
+// even[i] += a * row[2i], odd[i] += a * row[2i + 1]. Split, a 32-bit lane holding a pair
+// widens to two floats with one shift and one mask (attention over a bf16 KV cache).
+float dot_bf16_split(const float* even, const float* odd, const uint16_t* row, int n);
+void axpy_bf16_split(float a, const uint16_t* row, int n, float* even, float* odd);
 // y += x
 void add_inplace(const float* x, int n, float* y);
 // y *= s (per channel when `per_channel`, else scalar s[0])
@@ -50,6 +56,8 @@ void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int c
 void rms_norm(const float* x, const float* alpha, float eps, int n, float* y);
 float dot(const float* a, const float* b, int n);
 void axpy(float a, const float* x, int n, float* y);
+float dot_bf16_split(const float* even, const float* odd, const uint16_t* row, int n);
+void axpy_bf16_split(float a, const uint16_t* row, int n, float* even, float* odd);
 }  // namespace scalar
 
 #ifdef __wasm_simd128__
@@ -66,6 +74,8 @@ void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int c
 void rms_norm(const float* x, const float* alpha, float eps, int n, float* y);
 float dot(const float* a, const float* b, int n);
 void axpy(float a, const float* x, int n, float* y);
+float dot_bf16_split(const float* even, const float* odd, const uint16_t* row, int n);
+void axpy_bf16_split(float a, const uint16_t* row, int n, float* even, float* odd);
 }  // namespace simd128
 #endif
 

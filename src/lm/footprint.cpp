@@ -28,7 +28,7 @@ std::string mib(uint64_t bytes) { return str_cat(bytes / (1u << 20), " MiB"); }
 }  // namespace
 
 LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeader& header,
-                                  std::optional<WeightFormat> format) {
+                                  std::optional<WeightFormat> format, KvFormat kv_format) {
   LoadOptions options;
   options.use_xnnpack = false;
   LmFootprint fp;
@@ -55,17 +55,18 @@ LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeade
   }
   for (const auto& t : header.tensors) fp.load_buffer = std::max<uint64_t>(fp.load_buffer, t.byte_size());
   const TransformerConfig tc = config.main_transformer();
-  fp.kv_cache = uint64_t(config.num_layers) * uint64_t(config.context.value_or(0)) * tc.num_kv_heads() * tc.head_dim() * 2 * 4;
+  fp.kv_cache = uint64_t(config.num_layers) * uint64_t(config.context.value_or(0)) * tc.num_kv_heads() * tc.head_dim() * 2 *
+                kv_value_bytes(kv_format);
   return fp;
 }
 
 void check_lm_fits(const LmConfig& config, const SafetensorsHeader& header, std::optional<WeightFormat> format,
-                   uint64_t available_bytes) {
-  const LmFootprint fp = estimate_lm_footprint(config, header, format);
+                   uint64_t available_bytes, KvFormat kv_format) {
+  const LmFootprint fp = estimate_lm_footprint(config, header, format, kv_format);
   if (fp.total() <= available_bytes) return;
   std::string alternative = "no weight format fits (even q4)";
   for (WeightFormat f : {WeightFormat::BF16, WeightFormat::Q8, WeightFormat::Q4}) {
-    const LmFootprint alt = estimate_lm_footprint(config, header, f);
+    const LmFootprint alt = estimate_lm_footprint(config, header, f, kv_format);
     if (alt.total() <= available_bytes) {
       alternative = str_cat("format '", weight_format_name(f), "' would need ", mib(alt.total()), " and fits");
       break;

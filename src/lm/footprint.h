@@ -10,6 +10,7 @@
 #include "io/safetensors.h"
 #include "kernels/packed_matrix.h"
 #include "lm/lm_config.h"
+#include "nn/kv_cache.h"
 
 namespace kyutai {
 
@@ -21,13 +22,14 @@ struct LmFootprint {
 };
 
 // `format` nullopt keeps each tensor's precision (as LoadOptions does). Tensor dtypes come
-// from `header` when it holds the tensor (bf16 tables stay bf16).
+// from `header` when it holds the tensor (bf16 tables stay bf16). `kv_format`: the session's
+// KV cache rows (LoadOptions::kv_cache).
 LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeader& header,
-                                  std::optional<WeightFormat> format);
+                                  std::optional<WeightFormat> format, KvFormat kv_format = KvFormat::F32);
 
 // Throws LimitExceeded when the model does not fit `available_bytes`, naming the sizes and
 // the most precise format that would fit (or saying that none does).
 void check_lm_fits(const LmConfig& config, const SafetensorsHeader& header, std::optional<WeightFormat> format,
-                   uint64_t available_bytes);
+                   uint64_t available_bytes, KvFormat kv_format = KvFormat::F32);
 
 }  // namespace kyutai

@@ -13,6 +13,7 @@ namespace kyutai {
 LmModel::LmModel(LmConfig config, const LoadOptions& options)
     : config_(std::move(config)),
       pool_(std::make_unique<ThreadPool>(std::max(1, options.threads))),
+      kv_format_(options.kv_cache),
       audio_(config_),
       transformer_(config_.main_transformer()) {
   if (config_.dep_q > 0) depformer_ = std::make_unique<Depformer>(config_);
@@ -130,7 +131,7 @@ size_t LmModel::bytes_read_per_frame() const {
 
 LmState LmModel::new_state() const {
   LmState s;
-  s.transformer = transformer_.new_state(transformer_.streaming_capacity());
+  s.transformer = transformer_.new_state(transformer_.streaming_capacity(), kv_format_);
   if (depformer_) s.depformer = depformer_->new_state();
   return s;
 }

@@ -66,6 +66,7 @@ class LmModel {
   const Depformer* depformer() const { return depformer_.get(); }
   ThreadPool* pool() const { return pool_.get(); }
   int threads() const { return pool_->threads(); }
+  KvFormat kv_format() const { return kv_format_; }
   size_t weight_bytes() const;
   // Weight bytes one streaming frame reads: every matrix product (embedding tables are only
   // gathered, one row per stream). The denominator of the bandwidth floor.
@@ -94,6 +95,7 @@ class LmModel {
  private:
   LmConfig config_;
   std::unique_ptr<ThreadPool> pool_;
+  KvFormat kv_format_;  // of the states new_state() makes
   AudioProcessing audio_;
   Transformer transformer_;
   Norm out_norm_;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -137,21 +136,6 @@ void TransformerConfig::validate(const std::string& what) const {
   if (context && *context <= 0) fail(ErrorCode::InvalidConfig, what, ": context must be positive");
 }
 
-void KvCache::allocate(int cap, int heads, int dh) {
-  capacity = cap;
-  kv_heads = heads;
-  d_head = dh;
-  keys.resize(size_t(heads) * cap * dh);
-  values.resize(size_t(heads) * cap * dh);
-  positions.assign(cap, -1);
-  end = 0;
-}
-
-void KvCache::reset() {
-  std::fill(positions.begin(), positions.end(), -1);
-  end = 0;
-}
-
 void TransformerState::reset() {
   offset = 0;
   for (auto& l : layers) l.reset();
@@ -159,7 +143,7 @@ void TransformerState::reset() {
 
 size_t TransformerState::bytes() const {
   size_t n = 0;
-  for (const auto& l : layers) n += l.keys.bytes() + l.values.bytes() + l.positions.size() * 8;
+  for (const auto& l : layers) n += l.bytes();
   for (const auto* v : {&normed, &qkv, &attn, &proj, &hidden, &scores}) n += v->capacity() * 4;
   return n;
 }
@@ -211,10 +195,10 @@ int Transformer::streaming_capacity() const {
        "Cannot create a streaming KVCache without a context to estimate capacity (context is null)");
 }
 
-TransformerState Transformer::new_state(int capacity) const {
+TransformerState Transformer::new_state(int capacity, KvFormat kv_format) const {
   TransformerState st;
   st.layers.resize(config_.num_layers);
-  for (auto& l : st.layers) l.allocate(capacity, config_.num_kv_heads(), config_.head_dim());
+  for (auto& l : st.layers) l.allocate(capacity, config_.num_kv_heads(), config_.head_dim(), kv_format);
   return st;
 }
 
@@ -276,10 +260,7 @@ void Transformer::attention_block(const TransformerLayer& L, KvCache& cache, flo
     c.positional.rotate(q, H, dh, pos);
     c.positional.rotate(k, KH, dh, pos);
     int slot = int((cache.end + t) % cache.capacity);
-    for (int h = 0; h < KH; ++h) {
-      std::memcpy(cache.keys.data() + (size_t(h) * cache.capacity + slot) * dh, k + size_t(h) * dh, dh * 4);
-      std::memcpy(cache.values.data() + (size_t(h) * cache.capacity + slot) * dh, v + size_t(h) * dh, dh * 4);
-    }
+    for (int h = 0; h < KH; ++h) cache.write(h, slot, k + size_t(h) * dh, v + size_t(h) * dh);
     cache.positions[slot] = cache.end + t;
   }
   cache.end += T;
@@ -294,10 +275,15 @@ void Transformer::attention_block(const TransformerLayer& L, KvCache& cache, flo
     for (int task = begin; task < end; ++task) {
       const int t = task / H, h = task % H, kh = h / c.kv_repeat;
       const float* q = st.qkv.data() + size_t(t) * qkv_rows + size_t(h) * dh;
-      attend(q, cache.keys.data() + size_t(kh) * cache.capacity * dh,
-             cache.values.data() + size_t(kh) * cache.capacity * dh, cache.positions.data(), cache.capacity, dh,
-             st.offset + t, window, scale, st.scores.data() + size_t(task) * cache.capacity,
-             st.attn.data() + size_t(t) * D + size_t(h) * dh);
+      const size_t rows = size_t(kh) * cache.capacity * dh;
+      float* scores = st.scores.data() + size_t(task) * cache.capacity;
+      float* out = st.attn.data() + size_t(t) * D + size_t(h) * dh;
+      if (cache.format == KvFormat::BF16)
+        attend(q, cache.keys_bf16.data() + rows, cache.values_bf16.data() + rows, cache.positions.data(),
+               cache.capacity, dh, st.offset + t, window, scale, scores, out);
+      else
+        attend(q, cache.keys.data() + rows, cache.values.data() + rows, cache.positions.data(), cache.capacity, dh,
+               st.offset + t, window, scale, scores, out);
     }
   };
   if (pool && pool->threads() > 1 && size_t(tasks) * cache.capacity * dh >= 32 * 1024)

@@ -11,6 +11,7 @@
 
 #include "core/aligned_buffer.h"
 #include "kernels/ops.h"
+#include "nn/kv_cache.h"
 #include "nn/linear.h"
 #include "nn/norm.h"
 
@@ -79,20 +80,6 @@ struct TransformerLayer {
   std::vector<float> scale1, scale2;       // layer scale (empty: identity)
 };
 
-// Ring KV cache of one layer (moshi's RingKVCache): keys/values of the last `capacity`
-// positions; a chunk of T steps is written before its queries attend, as in Kyutai's code.
-struct KvCache {
-  int capacity = 0;
-  int kv_heads = 0;
-  int d_head = 0;
-  AlignedBuffer<float> keys, values;  // [kv_heads][capacity][d_head]
-  std::vector<int64_t> positions;     // per slot; -1 = empty
-  int64_t end = 0;                    // positions written so far
-
-  void allocate(int capacity, int kv_heads, int d_head);
-  void reset();
-};
-
 struct TransformerState {
   int64_t offset = 0;
   std::vector<KvCache> layers;
@@ -116,7 +103,7 @@ class Transformer {
 
   // Streaming state holding `capacity` past positions (the context, or the number of
   // Depformer steps); a non-streaming pass over T steps uses capacity T.
-  TransformerState new_state(int capacity) const;
+  TransformerState new_state(int capacity, KvFormat kv_format = KvFormat::F32) const;
   int streaming_capacity() const;  // throws when the config cannot stream
 
   // x [T, d_model]: input embeddings in, residual stream out (no final norm). Positions

@@ -15,6 +15,7 @@
 
 #include "io/safetensors.h"
 #include "kernels/packed_matrix.h"
+#include "nn/kv_cache.h"
 #include "nn/embedding_table.h"
 #include "nn/linear.h"
 #include "nn/norm.h"
@@ -27,6 +28,8 @@ struct LoadOptions {
   std::optional<WeightFormat> format;
   bool use_xnnpack = true;  // native builds: f32 products through XNNPACK
   int threads = 1;
+  // Rows of the streaming sessions' KV caches (the LM's temporal transformer).
+  KvFormat kv_cache = KvFormat::F32;
 };
 
 class WeightLoader {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "io/dtype.h"
 #include "kernels/ops.h"
 #include "lm/sampling.h"
 
@@ -110,6 +111,30 @@ TEST(OpsSimd128, OtherActivationsAreTheScalarOnes) {
   simd128::activate_inplace(Activation::Gelu, fast.data(), 37);
   scalar::activate_inplace(Activation::Gelu, exact.data(), 37);
   EXPECT_EQ(fast, exact);
+}
+
+TEST(OpsSimd128, SplitBf16DotAndAxpyMatchScalar) {
+  for (int n : {8, 24, 37, 128}) {
+    auto x = random(n, 10, 2.0f), r = random(n, 11, 3.0f);
+    std::vector<uint16_t> row(n);
+    for (int i = 0; i < n; ++i) row[i] = f32_to_bf16(r[i]);
+    std::vector<float> even((n + 1) / 2), odd(n / 2 + 1);
+    float reference = 0;
+    for (int i = 0; i < n; ++i) {
+      (i & 1 ? odd : even)[i / 2] = x[i];
+      reference += x[i] * bf16_to_f32(row[i]);
+    }
+    const float fast = simd128::dot_bf16_split(even.data(), odd.data(), row.data(), n);
+    EXPECT_NEAR(fast, scalar::dot_bf16_split(even.data(), odd.data(), row.data(), n), 1e-5f * (1 + std::fabs(fast))) << n;
+    EXPECT_NEAR(fast, reference, 1e-5f * (1 + std::fabs(reference))) << n;
+    auto e1 = even, o1 = odd, e2 = even, o2 = odd;
+    simd128::axpy_bf16_split(0.7f, row.data(), n, e1.data(), o1.data());
+    scalar::axpy_bf16_split(0.7f, row.data(), n, e2.data(), o2.data());
+    EXPECT_EQ(e1, e2) << n;
+    EXPECT_EQ(o1, o2) << n;
+    for (int i = 0; i < n; ++i)
+      EXPECT_EQ((i & 1 ? o1 : e1)[i / 2], (i & 1 ? odd : even)[i / 2] + 0.7f * bf16_to_f32(row[i])) << n << " " << i;
+  }
 }
 
 TEST(OpsSimd128, RotationMatchesScalar) {

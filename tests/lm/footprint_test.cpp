@@ -49,6 +49,8 @@ TEST(Footprint, Stt1bShapeInEachFormat) {
   EXPECT_LT(q4.weights, q8.weights);
   EXPECT_LT(q8.weights, bf16.weights);
   EXPECT_EQ(q4.kv_cache, uint64_t(16) * 750 * 2048 * 2 * 4);
+  EXPECT_EQ(estimate_lm_footprint(c, h, WeightFormat::Q4, KvFormat::BF16).kv_cache, q4.kv_cache / 2)
+      << "a bf16 KV cache takes 2 bytes per value";
   EXPECT_EQ(q4.load_buffer, uint64_t(2) * 5632 * 2048 * 2);  // the gating linear_in, bf16
 }
 

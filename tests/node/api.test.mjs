@@ -278,6 +278,19 @@ test('format converts weights at load time: 8-bit and 4-bit are smaller and stil
   assert.ok(sizes.q4 < sizes.q8, `q4 ${sizes.q4} vs q8 ${sizes.q8}`);
 });
 
+test('kvCache: bf16 KV caches keep Kyutai\'s ASR tokens; a wrong value is a clear error', async () => {
+  const { frames, expected } = sttVectors();
+  const model = await loadStt({ kvCache: 'bf16' });
+  assert.equal(model.kvCache, 'bf16');
+  assert.deepEqual(await asrTokens(model, frames), expected);
+  await model.dispose();
+  const plain = await loadStt();
+  assert.equal(plain.kvCache, 'f32', 'the default is exact');
+  await plain.dispose();
+  await assert.rejects(loadStt({ kvCache: 'f16' }), (e) => e instanceof KyutaiError && e.code === 'INVALID_ARGUMENT' &&
+    /option 'kvCache' must be 'f32' or 'bf16', got 'f16'/.test(e.message));
+});
+
 test('generated audio goes from the engine straight to a playback port (duplex stream and TTS speech)', async () => {
   const model = await loadModel({ config: path('lm/config.json'), weights: path('lm/weights.safetensors') });
   // Stand-in for an AudioPlayback: all the engine needs from it is a port (channel()).

@@ -94,7 +94,7 @@ export class Engine {
   // any tensor is converted, and its download is cancelled. onProgress gets
   // {bytes, tensors, headerReady, totalBytes, contentHash, file, files, heapInUse, peakInUse}.
   // Returns an LmModel; `model.loadStats` has the heap figures and the content hash.
-  async loadLm(config, weights, { format, threads, onProgress, maxBytes } = {}) {
+  async loadLm(config, weights, { format, threads, kvCache, onProgress, maxBytes } = {}) {
     const M = this.module;
     const configText = typeof config === 'string' ? config : JSON.stringify(config);
     const files = isShardList(weights) ? weights.shards : [weights];
@@ -114,6 +114,7 @@ export class Engine {
     const model = new M.LmModel();
     try {
       const options = { format: format ?? 'auto', threads: threads ?? 1 };
+      if (kvCache !== undefined && kvCache !== null) options.kvCache = kvCache;
       if (limit !== null && Number.isFinite(limit) && limit > 0) options.maxBytes = limit;
       unwrap(loader.init(configText, options));
       let tensors = -1;
@@ -359,6 +360,10 @@ export class LmModel extends Disposable {
   // during its call (it points into the heap). Returns the number of bytes.
   exportWeights(onChunk) {
     return unwrap(this.handle.exportWeights(onChunk));
+  }
+  // 'f32' or 'bf16': the KV cache rows of the sessions this model makes (loadLm's kvCache).
+  kvCache() {
+    return unwrap(this.handle.kvCache());
   }
   // Threads the model's kernels run on (the caller included; 1 in the single-threaded build).
   threads() {

@@ -164,7 +164,7 @@ export class Host {
     };
   }
 
-  async loadModel(ctx, { config, weights, format, threads, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}) {
+  async loadModel(ctx, { config, weights, format, threads, kvCache, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}) {
     const engine = await this.engine;
     if (typeof config !== 'string') throw new KyutaiError('config: expected JSON text', 'INVALID_ARGUMENT');
     // Fail before the (long) weight download when the engine lacks a part asked for.
@@ -178,7 +178,7 @@ export class Host {
     else if (engine.threaded) threads = Math.max(1, Math.min(threads, poolSize()));
     // Streams the weights (or their cached conversion, web/src/model-cache.js) into the engine.
     const { lm, info: load } = await loadLmWithCache(engine, config, weights, {
-      format, threads, cache, maxBytes, onProgress: progressReporter(ctx.progress, weightsSize),
+      format, threads, kvCache, cache, maxBytes, onProgress: progressReporter(ctx.progress, weightsSize),
     });
     let text = null;
     let frames = null;
@@ -381,6 +381,7 @@ class ModelServant {
       bytesPerFrame: this.lm.bytesReadPerFrame(),
       load: this.loadInfo ?? null,
       threads: this.lm.threads(),
+      kvCache: this.lm.kvCache(),
       ...this.backendStatus(),
       textTokenizer: this.text ? { vocabSize: this.text.vocabSize } : null,
       frameTokenizer: await this.frames.describe(),

@@ -160,7 +160,7 @@ async function bytesSource(source, inWorker, what) {
 const inProcessEngines = new Map();
 
 export async function loadModel(options = {}) {
-  const { config, weights, format, threads, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes } = options;
+  const { config, weights, format, threads, kvCache, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes } = options;
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
 
@@ -199,7 +199,7 @@ export async function loadModel(options = {}) {
       throw new KyutaiError('frameTokenizer: a tokenizer object cannot cross into the engine worker; pass {module: url} (a module exporting a factory) or use {worker: false}', 'INVALID_ARGUMENT');
     }
     const info = await client.call(0, 'loadModel', [{
-      config: text, weights: w.source, weightsSize: w.size, format, threads, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes,
+      config: text, weights: w.source, weightsSize: w.size, format, threads, kvCache, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes,
     }], { transfer, onProgress });
     return new KyutaiModel(client, info, engineInfo);
   } catch (e) {
@@ -240,6 +240,7 @@ export class KyutaiModel extends Remote {
     this.backend = info.backend;              // 'webgpu', 'wasm-simd' or 'wasm-simd-threads'
     this.backendReason = info.backendReason;  // why this backend (and why not WebGPU)
     this.threads = info.threads;
+    this.kvCache = info.kvCache;              // 'f32' or 'bf16' (loadModel's kvCache)
     this.weightBytes = info.weightBytes;
     this.bytesPerFrame = info.bytesPerFrame;  // weight bytes one frame reads (bandwidth floor)
     // How the weights arrived: {source: 'network' | 'cache' | 'local', contentHash, bytes,

@@ -142,6 +142,12 @@ export interface LoadModelOptions {
   format?: WeightFormat;
   /** Threads of the kernels (pthreads build only, i.e. cross-origin isolated pages). Default: one per core. */
   threads?: number;
+  /**
+   * Precision of the sessions' KV caches (WebAssembly backend). 'f32' (default) is exact;
+   * 'bf16' halves the cache's memory and the bytes a frame reads once the attention window
+   * is full, at bf16 rounding of keys and values (Kyutai's GPU precision).
+   */
+  kvCache?: 'f32' | 'bf16';
   onProgress?: (progress: LoadProgress) => void;
   /** Run the engine in a Web Worker (default in browsers) or in this thread (default and only choice in Node). */
   worker?: boolean;
@@ -250,6 +256,8 @@ export class KyutaiModel {
   /** Why this backend: the adapter, or why WebGPU was not used (no adapter, unsupported option, self-test, lost device...). */
   readonly backendReason: string | null;
   readonly threads: number;
+  /** Precision of the sessions' KV caches (loadModel's kvCache). */
+  readonly kvCache: 'f32' | 'bf16';
   readonly weightBytes: number;
   /** Weight bytes one streaming frame reads (every matrix): divided by the memory bandwidth, the floor of a frame's time. */
   readonly bytesPerFrame: number;
