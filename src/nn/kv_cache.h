@@ -1,5 +1,6 @@
 // Ring KV cache of one attention layer (moshi's RingKVCache): keys and values of the last
-// `capacity` positions, each slot tagged with its absolute position. The rows are stored in
+// `capacity` positions, each slot tagged with its absolute position; a chunk of T steps is
+// written before its queries attend, as in Kyutai's code. The rows are stored in
 // float32 (exact) or bfloat16: at a full attention window a streaming frame reads the whole
 // cache, so 16-bit rows halve that traffic and the cache's memory. bf16 is the precision
 // Kyutai's released checkpoints run their KV cache at on GPU.
