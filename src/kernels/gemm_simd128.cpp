@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/bf16_simd128.h"
 #include "kernels/gemm.h"
 
 namespace kyutai::simd128 {
@@ -32,11 +33,6 @@ void panel_f32(const float* panel, size_t stride, int in, const float* x, float*
   for (int p = 0; p < NP; ++p)
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
-
-// bf16 -> f32 is "put the 16 bits in the high half": interleaving with zeros does it in one
-// shuffle per 4 values (punpcklwd / punpckhwd).
-inline v128_t bf16_low(v128_t v) { return wasm_i16x8_shuffle(wasm_i16x8_splat(0), v, 0, 8, 1, 9, 2, 10, 3, 11); }
-inline v128_t bf16_high(v128_t v) { return wasm_i16x8_shuffle(wasm_i16x8_splat(0), v, 4, 12, 5, 13, 6, 14, 7, 15); }
 
 template <int NP>
 void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, float* out) {

@@ -9,6 +9,8 @@
 
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
+
+#include "kernels/bf16_simd128.h"
 #define KYUTAI_SIMD simd128
 #else
 #define KYUTAI_SIMD scalar
@@ -93,10 +95,6 @@ void axpy_bf16_split(float a, const uint16_t* row, int n, float* even, float* od
 #ifdef __wasm_simd128__
 namespace simd128 {
 
-// bf16 rows widen to float32 by shifting the 16 bits into the high half of each lane.
-inline v128_t bf16_low4(v128_t v) { return wasm_i32x4_shl(wasm_u32x4_extend_low_u16x8(v), 16); }
-inline v128_t bf16_high4(v128_t v) { return wasm_i32x4_shl(wasm_u32x4_extend_high_u16x8(v), 16); }
-
 void gather_sum_f32(const float* const* tables, const int32_t* tokens, int count, int width, float* out) {
   std::fill(out, out + width, 0.0f);
   for (int t = 0; t < count; ++t) {
@@ -117,8 +115,8 @@ void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int c
     int i = 0;
     for (; i + 8 <= width; i += 8) {
       v128_t v = wasm_v128_load(row + i);
-      wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(out + i), bf16_low4(v)));
-      wasm_v128_store(out + i + 4, wasm_f32x4_add(wasm_v128_load(out + i + 4), bf16_high4(v)));
+      wasm_v128_store(out + i, wasm_f32x4_add(wasm_v128_load(out + i), bf16_low(v)));
+      wasm_v128_store(out + i + 4, wasm_f32x4_add(wasm_v128_load(out + i + 4), bf16_high(v)));
     }
     for (; i < width; ++i) out[i] += bf16_to_f32(row[i]);
   }
@@ -246,11 +244,6 @@ void axpy(float a, const float* x, int n, float* y) {
   for (; i < n; ++i) y[i] += a * x[i];
 }
 
-// A 32-bit lane holds a pair (2i, 2i + 1): the low half shifted up is element 2i as a float,
-// the high half with the low one cleared is element 2i + 1.
-inline v128_t bf16_even4(v128_t pairs) { return wasm_i32x4_shl(pairs, 16); }
-inline v128_t bf16_odd4(v128_t pairs) { return wasm_v128_and(pairs, wasm_i32x4_splat(int32_t(0xffff0000u))); }
-
 float dot_bf16_split(const float* even, const float* odd, const uint16_t* row, int n) {
   v128_t acc[4] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0), wasm_f32x4_splat(0)};
   int i = 0;  // row index; pairs i / 2 .. i / 2 + 3 per vector
@@ -258,13 +251,13 @@ float dot_bf16_split(const float* even, const float* odd, const uint16_t* row, i
     for (int j = 0; j < 2; ++j) {
       const v128_t v = wasm_v128_load(row + i + 8 * j);
       const int h = i / 2 + 4 * j;
-      acc[2 * j] = wasm_f32x4_add(acc[2 * j], wasm_f32x4_mul(wasm_v128_load(even + h), bf16_even4(v)));
-      acc[2 * j + 1] = wasm_f32x4_add(acc[2 * j + 1], wasm_f32x4_mul(wasm_v128_load(odd + h), bf16_odd4(v)));
+      acc[2 * j] = wasm_f32x4_add(acc[2 * j], wasm_f32x4_mul(wasm_v128_load(even + h), bf16_even(v)));
+      acc[2 * j + 1] = wasm_f32x4_add(acc[2 * j + 1], wasm_f32x4_mul(wasm_v128_load(odd + h), bf16_odd(v)));
     }
   for (; i + 8 <= n; i += 8) {
     const v128_t v = wasm_v128_load(row + i);
-    acc[0] = wasm_f32x4_add(acc[0], wasm_f32x4_mul(wasm_v128_load(even + i / 2), bf16_even4(v)));
-    acc[1] = wasm_f32x4_add(acc[1], wasm_f32x4_mul(wasm_v128_load(odd + i / 2), bf16_odd4(v)));
+    acc[0] = wasm_f32x4_add(acc[0], wasm_f32x4_mul(wasm_v128_load(even + i / 2), bf16_even(v)));
+    acc[1] = wasm_f32x4_add(acc[1], wasm_f32x4_mul(wasm_v128_load(odd + i / 2), bf16_odd(v)));
   }
   float s = hsum(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), wasm_f32x4_add(acc[2], acc[3])));
   for (; i < n; ++i) s += (i & 1 ? odd : even)[i / 2] * bf16_to_f32(row[i]);
@@ -278,8 +271,8 @@ void axpy_bf16_split(float a, const uint16_t* row, int n, float* even, float* od
     const v128_t v = wasm_v128_load(row + i);
     float* e = even + i / 2;
     float* o = odd + i / 2;
-    wasm_v128_store(e, wasm_f32x4_add(wasm_v128_load(e), wasm_f32x4_mul(av, bf16_even4(v))));
-    wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(av, bf16_odd4(v))));
+    wasm_v128_store(e, wasm_f32x4_add(wasm_v128_load(e), wasm_f32x4_mul(av, bf16_even(v))));
+    wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(av, bf16_odd(v))));
   }
   for (; i < n; ++i) (i & 1 ? odd : even)[i / 2] += a * bf16_to_f32(row[i]);
 }
