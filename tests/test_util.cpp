@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "lm/sampling.h"
+
 #include <fstream>
 #include <map>
 #include <memory>
@@ -78,6 +80,13 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     m = std::max(m, double(std::fabs(a[i] - b[i])));
   }
   return m;
+}
+
+std::vector<float> uniform_floats(size_t n, uint64_t seed, float scale) {
+  Random rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = scale * float(2 * rng.uniform() - 1);
+  return v;
 }
 
 }  // namespace kyutai::test

@@ -32,4 +32,7 @@ MultistreamInput multistream(const VTensor& codes);
 // max |a - b| over all elements; NaN positions must match (NaN in both counts as equal).
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 
+// n floats uniform in [-scale, scale), reproducible from `seed` (the engine's Random).
+std::vector<float> uniform_floats(size_t n, uint64_t seed, float scale = 1.0f);
+
 }  // namespace kyutai::test

@@ -8,16 +8,13 @@
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
 #include "kernels/packed_matrix.h"
-#include "lm/sampling.h"
+#include "test_util.h"
 
 namespace kyutai {
 namespace {
 
 std::vector<float> random_matrix(int rows, int cols, uint64_t seed, float scale = 1.0f) {
-  Random rng(seed);
-  std::vector<float> m(size_t(rows) * cols);
-  for (auto& v : m) v = scale * float(2 * rng.uniform() - 1);
-  return m;
+  return test::uniform_floats(size_t(rows) * cols, seed, scale);
 }
 
 // y = W x in double precision from the *dequantized* packed weights (what the format holds).

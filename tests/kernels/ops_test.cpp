@@ -6,20 +6,15 @@
 
 #include "io/dtype.h"
 #include "kernels/ops.h"
-#include "lm/sampling.h"
+#include "test_util.h"
 
 namespace kyutai {
 namespace {
 
-std::vector<float> random(int n, uint64_t seed, float scale) {
-  Random rng(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = scale * float(2 * rng.uniform() - 1);
-  return v;
-}
+using test::uniform_floats;
 
 TEST(Ops, SoftmaxSumsToOneAndKeepsOrder) {
-  auto x = random(37, 1, 20.0f);
+  auto x = uniform_floats(37, 1, 20.0f);
   auto y = x;
   softmax(y.data(), 37);
   double sum = 0;
@@ -43,7 +38,7 @@ TEST(Ops, SoftmaxIgnoresMinusInfinityAndPropagatesNan) {
 
 TEST(Ops, RopePreservesNormsAndMatchesTheFormula) {
   for (bool interleave : {true, false}) {
-    auto v = random(2 * 16, 2, 1.0f), orig = v;
+    auto v = uniform_floats(2 * 16, 2, 1.0f), orig = v;
     apply_rope(v.data(), 2, 16, 37, 10000, interleave);
     for (int h = 0; h < 2; ++h) {
       double a = 0, b = 0;
@@ -63,7 +58,7 @@ TEST(Ops, RopePreservesNormsAndMatchesTheFormula) {
 
 #ifdef __wasm_simd128__
 TEST(OpsSimd128, ExpMatchesStdExpWithinTwoUlp) {
-  std::vector<float> x = random(1001, 3, 80.0f), a(1001), b(1001);
+  std::vector<float> x = uniform_floats(1001, 3, 80.0f), a(1001), b(1001);
   x[0] = -INFINITY;
   x[1] = -100.0f;
   float sa = simd128::exp_shifted(x.data(), 0.5f, 1001, a.data());
@@ -77,8 +72,8 @@ TEST(OpsSimd128, ExpMatchesStdExpWithinTwoUlp) {
 // Inputs across ELU's and SiLU's interesting ranges: tiny (where exp(x) - 1 would cancel),
 // moderate, saturating, infinities and NaN; 1003 values so the scalar tail runs too.
 std::vector<float> activation_inputs() {
-  std::vector<float> x = random(1003, 7, 12.0f);
-  auto tiny = random(200, 8, 1e-3f);
+  std::vector<float> x = uniform_floats(1003, 7, 12.0f);
+  auto tiny = uniform_floats(200, 8, 1e-3f);
   std::copy(tiny.begin(), tiny.end(), x.begin());
   const float specials[] = {0.0f, -0.0f, 0.4999f, -0.5f, -0.5001f, 1e-30f, -1e-30f, -87.0f, -100.0f, 100.0f,
                             -INFINITY, INFINITY, NAN};
@@ -107,7 +102,7 @@ TEST(OpsSimd128, EluAndSiluMatchTheScalarFormulas) {
 }
 
 TEST(OpsSimd128, OtherActivationsAreTheScalarOnes) {
-  auto x = random(37, 9, 4.0f), fast = x, exact = x;
+  auto x = uniform_floats(37, 9, 4.0f), fast = x, exact = x;
   simd128::activate_inplace(Activation::Gelu, fast.data(), 37);
   scalar::activate_inplace(Activation::Gelu, exact.data(), 37);
   EXPECT_EQ(fast, exact);
@@ -115,7 +110,7 @@ TEST(OpsSimd128, OtherActivationsAreTheScalarOnes) {
 
 TEST(OpsSimd128, SplitBf16DotAndAxpyMatchScalar) {
   for (int n : {8, 24, 37, 128}) {
-    auto x = random(n, 10, 2.0f), r = random(n, 11, 3.0f);
+    auto x = uniform_floats(n, 10, 2.0f), r = uniform_floats(n, 11, 3.0f);
     std::vector<uint16_t> row(n);
     for (int i = 0; i < n; ++i) row[i] = f32_to_bf16(r[i]);
     std::vector<float> even((n + 1) / 2), odd(n / 2 + 1);
@@ -139,8 +134,8 @@ TEST(OpsSimd128, SplitBf16DotAndAxpyMatchScalar) {
 
 TEST(OpsSimd128, RotationMatchesScalar) {
   for (bool interleave : {true, false}) {
-    auto v = random(3 * 32, 4, 1.0f), w = v;
-    auto c = random(16, 5, 1.0f), s = random(16, 6, 1.0f);
+    auto v = uniform_floats(3 * 32, 4, 1.0f), w = v;
+    auto c = uniform_floats(16, 5, 1.0f), s = uniform_floats(16, 6, 1.0f);
     simd128::rotate_pairs(v.data(), 3, 32, c.data(), s.data(), interleave);
     scalar::rotate_pairs(w.data(), 3, 32, c.data(), s.data(), interleave);
     EXPECT_EQ(v, w);

@@ -15,19 +15,14 @@
 namespace kyutai {
 namespace {
 
-std::vector<float> random(size_t n, uint64_t seed) {
-  Random rng(seed);
-  std::vector<float> v(n);
-  for (auto& x : v) x = float(2 * rng.uniform() - 1);
-  return v;
-}
+using test::uniform_floats;
 
 TEST(KvCache, Bf16RowsTakeHalfTheMemoryAndAreTheRoundedF32Rows) {
   KvCache f32, bf16;
   f32.allocate(10, 2, 16);
   bf16.allocate(10, 2, 16, KvFormat::BF16);
   EXPECT_EQ(f32.bytes() - 10 * 8, 2 * (bf16.bytes() - 10 * 8)) << "positions aside, half the bytes";
-  const auto key = random(16, 1), value = random(16, 2);
+  const auto key = uniform_floats(16, 1), value = uniform_floats(16, 2);
   f32.write(1, 7, key.data(), value.data());
   bf16.write(1, 7, key.data(), value.data());
   const size_t row = (size_t(1) * 10 + 7) * 16;
@@ -40,7 +35,8 @@ TEST(KvCache, Bf16RowsTakeHalfTheMemoryAndAreTheRoundedF32Rows) {
 
 TEST(KvCache, Bf16AttentionEqualsF32AttentionOverTheRoundedRows) {
   const int slots = 37, d = 24;
-  const auto q = random(d, 3), keys = random(size_t(slots) * d, 4), values = random(size_t(slots) * d, 5);
+  const auto q = uniform_floats(d, 3), keys = uniform_floats(size_t(slots) * d, 4),
+             values = uniform_floats(size_t(slots) * d, 5);
   std::vector<uint16_t> keys16(keys.size()), values16(values.size());
   std::vector<float> keys_rounded(keys.size()), values_rounded(values.size());
   for (size_t i = 0; i < keys.size(); ++i) {
