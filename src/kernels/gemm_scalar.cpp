@@ -59,9 +59,11 @@ void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
       const uint8_t* bytes = block + j * 16;
       int k = b * kQ4Block + 2 * j;
       for (int o = 0; o < kPanel; ++o) {
-        const uint8_t* q = bytes + (o / 8) * 8 + (o % 4) * 2;
-        int shift = ((o / 4) % 2) * 4;
-        int q0 = int((q[0] >> shift) & 0x0f) - 8, q1 = int((q[1] >> shift) & 0x0f) - 8;
+        int high;
+        const size_t even = q4_offset(o, 0, &high), odd = q4_offset(o, 1, &high);
+        const int shift = 4 * high;
+        int q0 = int(q4_stored_nibble(o, (bytes[even] >> shift) & 0x0f)) - 8;
+        int q1 = int(q4_stored_nibble(o, (bytes[odd] >> shift) & 0x0f)) - 8;
         isum[o] += q0 * xq[k] + q1 * xq[k + 1];
       }
     }

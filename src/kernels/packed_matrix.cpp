@@ -71,16 +71,6 @@ inline size_t q8_offset(int r, int k) {
   return size_t(k / 2) * 32 + (r / 8) * 16 + (r % 8) * 2 + (k % 2);
 }
 
-// Byte offset and nibble (0 low, 1 high) of (row r within panel, input k) in a Q4 panel.
-// Per k-pair 16 bytes: byte j < 8 holds rows j/2 (low) and 4 + j/2 (high); byte 8 + j holds
-// rows 8 + j/2 and 12 + j/2. A sign-free 8-byte load widened to 16-bit lanes then gives two
-// vectors of 4 rows x (k, k+1) with one mask and one shift.
-inline size_t q4_offset(int r, int k, int* high) {
-  const int group = r / 4;
-  *high = group % 2;
-  return size_t(k / 2) * 16 + (group / 2) * 8 + (r % 4) * 2 + (k % 2);
-}
-
 // Round to nearest (ties to even: one f32.nearest in WebAssembly, where std::round is a
 // library call) and clamp.
 inline int8_t round_clamp(float v, int lo, int hi) {
@@ -154,10 +144,14 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
       }
       for (int r = 0; r < kPanel; ++r) {
         int high;
-        uint8_t* dst = base + q4_offset(r, 0, &high);
+        uint8_t* even = base + q4_offset(r, 0, &high);  // input k sits k / 2 pairs further
+        uint8_t* odd = base + q4_offset(r, 1, &high);
         const uint8_t* n = nib.data() + size_t(r) * kp;
         const int shift = 4 * high;
-        for (int k = 0; k < kp; ++k) dst[size_t(k / 2) * 16 + (k % 2)] |= uint8_t(n[k] << shift);
+        for (int k = 0; k < kp; k += 2) {
+          even[size_t(k / 2) * 16] |= uint8_t(q4_stored_nibble(r, n[k]) << shift);
+          odd[size_t(k / 2) * 16] |= uint8_t(q4_stored_nibble(r, n[k + 1]) << shift);
+        }
       }
       break;
     }
@@ -281,6 +275,7 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
           }
           int high;
           size_t off = q4_offset(r, k, &high);
+          nib = q4_stored_nibble(r, nib);
           base[off] = high ? uint8_t((base[off] & 0x0f) | (nib << 4)) : uint8_t((base[off] & 0xf0) | nib);
         }
         if (o < out)
@@ -316,7 +311,7 @@ void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::
       for (int k = 0; k < m.in_padded; ++k) {
         int high;
         size_t off = q4_offset(r, k, &high);
-        uint8_t nib = high ? uint8_t(base[off] >> 4) : uint8_t(base[off] & 0x0f);
+        uint8_t nib = q4_stored_nibble(r, high ? uint8_t(base[off] >> 4) : uint8_t(base[off] & 0x0f));
         uint8_t& byte = (*weight)[size_t(o) * row_bytes + k / 2];
         byte = (k % 2) ? uint8_t((byte & 0x0f) | (nib << 4)) : uint8_t((byte & 0xf0) | nib);
       }
@@ -346,7 +341,7 @@ void unpack_row(const PackedMatrix& m, int row, float* out) {
       case WeightFormat::Q4: {
         int high;
         size_t off = q4_offset(r, k, &high);
-        int q = int(high ? base[off] >> 4 : base[off] & 0x0f) - 8;
+        int q = int(q4_stored_nibble(r, high ? base[off] >> 4 : base[off] & 0x0f)) - 8;
         out[k] = float(q) * m.scales[(size_t(p) * m.blocks() + k / kQ4Block) * kPanel + r];
         break;
       }

@@ -10,9 +10,10 @@
 //   Q8: per k-pair, 32 int8 bytes: rows 0..7 then 8..15, each row's (k, k+1); one f32 scale
 //       per row (absmax / 127).
 //   Q4: blocks of 32 inputs with one f32 scale per (row, block) (least-squares, see
-//       q4_block_scale); per k-pair 16 bytes, each value stored as q + 8 in a nibble:
-//       bytes 0..7 hold rows 0..3 (low nibbles) and 4..7 (high), bytes 8..15 rows 8..11
-//       and 12..15, each row's (k, k+1) adjacent.
+//       q4_block_scale); per k-pair 16 bytes, read as 8 little-endian 16-bit lanes: lane
+//       2i + (k % 2) holds rows i, 4 + i, 8 + i and 12 + i from its low nibble up (see
+//       q4_offset). Rows 0..11 store q + 8; rows 12..15 store q itself as a two's-complement
+//       nibble, so the lane read as a signed integer is exact for the SIMD kernel's shifts.
 #pragma once
 
 #include <cstdint>
@@ -67,6 +68,16 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
                                const float* scale);
 // The inverse: what the converter writes (row-major quantized values + scales).
 void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::vector<float>* scale);
+
+// Byte offset of (row r within a Q4 panel, input k) and which nibble of it (0 low, 1 high).
+inline size_t q4_offset(int r, int k, int* high) {
+  const int slot = r / 4;  // nibble position within the 16-bit lane
+  *high = slot % 2;
+  return size_t(k / 2) * 16 + size_t((r % 4) * 2 + k % 2) * 2 + slot / 2;
+}
+
+// The nibble a Q4 panel stores for row r given q + 8, and back (the map is its own inverse).
+inline uint8_t q4_stored_nibble(int r, uint8_t biased) { return r >= 12 ? uint8_t(biased ^ 8) : biased; }
 
 // Scale of one 4-bit block (may be negative: the signed absmax maps to -8).
 float q4_block_scale(const float* w, int n);

@@ -136,6 +136,40 @@ TEST(Quantization, PrequantizedExportRoundTripsExactly) {
     }
 }
 
+// The SIMD128 q4 kernel reads each 16-bit lane of four nibbles (rows 12..15 stored signed) as
+// one integer, so with extreme nibbles and full-scale activations its per-lane sums wrap around
+// int32; the block sums it recovers from them must still be exact. Panel 0 holds q = 7
+// everywhere (lanes of 32767), panel 1 q = -8 (lanes of -32768), panel 2 a mix.
+TEST(Gemm, Q4ExtremeValuesStayExactWhenTheLaneSumsWrap) {
+  const int out = 48, in = 64, blocks = in / kQ4Block;
+  std::vector<uint8_t> weight(size_t(out) * in / 2, 0);
+  for (int o = 0; o < out; ++o)
+    for (int k = 0; k < in; ++k) {
+      const int panel = o / kPanel;
+      const uint8_t biased = panel == 0 ? 15 : panel == 1 ? 0 : ((o + k / 3) % 2 ? 15 : 0);
+      weight[(size_t(o) * in + k) / 2] |= uint8_t(biased << (4 * (k % 2)));
+    }
+  std::vector<float> scale(size_t(out) * blocks, 0.5f);
+  PackedMatrix m = pack_prequantized(WeightFormat::Q4, out, in, weight.data(), scale.data());
+  for (int pattern = 0; pattern < 3; ++pattern) {
+    SCOPED_TRACE(pattern);
+    std::vector<float> x(in);  // +-1 quantizes to +-32767 exactly
+    for (int k = 0; k < in; ++k) x[k] = pattern == 0 ? 1.0f : pattern == 1 ? -1.0f : (k % 5 < 2 ? -1.0f : 1.0f);
+    std::vector<float> y(out);
+    gemm(m, x.data(), 1, y.data(), nullptr, nullptr);
+    std::vector<double> ref = reference(m, x, 1);
+    for (int o = 0; o < out; ++o) ASSERT_NEAR(y[o], ref[o], 1e-5 * (1 + std::fabs(ref[o]))) << "output " << o;
+#ifdef __wasm_simd128__
+    QuantizedRows xq;
+    quantize_rows(x.data(), 1, m.in, m.in_padded, &xq);
+    std::vector<float> a(out), b(out);
+    simd128::gemm_panels(m, x.data(), &xq, 1, a.data(), 0, m.panels());
+    scalar::gemm_panels(m, x.data(), &xq, 1, b.data(), 0, m.panels());
+    EXPECT_EQ(a, b);
+#endif
+  }
+}
+
 TEST(Gemm, BiasIsAddedPerOutput) {
   auto w = random_matrix(20, 9, 9);
   auto x = random_matrix(2, 9, 10);

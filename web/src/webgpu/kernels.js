@@ -7,7 +7,8 @@
 // (src/kernels/packed_matrix.h): panels of 16 output rows; f32 / bf16 store, for each input
 // k, the 16 rows' values side by side; q8 stores per input pair (k, k+1) 32 int8 bytes
 // (rows 0..7 then 8..15, each row's pair adjacent) with one scale per row; q4 stores per pair
-// 16 bytes of nibbles (q + 8) with one scale per (row, block of 32 inputs).
+// 16 bytes of nibbles with one scale per (row, block of 32 inputs): q + 8, except rows 12..15,
+// which hold q as a signed nibble.
 
 // Frame buffer (u32): [0] keys visible to the main attention, [1] main KV-cache slot,
 // [2] flags: bit 0 = text argmax feeds the Depformer, bit 1 = audio argmax feeds the next
@@ -132,10 +133,11 @@ const MATVEC_Q4 = MATVEC_HEAD + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 fn rowscale(panel: u32, r: u32) -> f32 { return select(1.0, scales[0][0], false); }
 fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)) - 8.0; }
-// Word a holds rows (r, r+1) in its low nibbles and (r+4, r+5) in its high nibbles; word b the
-// next two rows. s = 0 selects the value at k, s = 8 the value at k+1.
-fn rows_lo(a: u32, b: u32, s: u32) -> vec4<f32> { return vec4<f32>(u4(a, s), u4(a, 16u + s), u4(b, s), u4(b, 16u + s)); }
-fn rows_hi(a: u32, b: u32, s: u32) -> vec4<f32> { return vec4<f32>(u4(a, 4u + s), u4(a, 20u + s), u4(b, 4u + s), u4(b, 20u + s)); }
+fn s4(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 4u)); }
+// Word i of a pair holds rows i, 4 + i, 8 + i and 12 + i at k in its nibbles 0..3 and at k + 1
+// in nibbles 4..7: rows 4g..4g+3 are nibble g (k) or 4 + g (k + 1) of the four words.
+fn rows(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(u4(w0, b), u4(w1, b), u4(w2, b), u4(w3, b)); }
+fn rows_signed(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(s4(w0, b), s4(w1, b), s4(w2, b), s4(w3, b)); }
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let panel = wg.x + wg.y * nwg.x;
@@ -150,10 +152,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       let x1 = xin(2u * q + 1u);
       let o = base + q * 4u;
       let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
-      s0 += rows_lo(w0, w1, 0u) * x0 + rows_lo(w0, w1, 8u) * x1;
-      s1 += rows_hi(w0, w1, 0u) * x0 + rows_hi(w0, w1, 8u) * x1;
-      s2 += rows_lo(w2, w3, 0u) * x0 + rows_lo(w2, w3, 8u) * x1;
-      s3 += rows_hi(w2, w3, 0u) * x0 + rows_hi(w2, w3, 8u) * x1;
+      s0 += rows(w0, w1, w2, w3, 0u) * x0 + rows(w0, w1, w2, w3, 16u) * x1;
+      s1 += rows(w0, w1, w2, w3, 4u) * x0 + rows(w0, w1, w2, w3, 20u) * x1;
+      s2 += rows(w0, w1, w2, w3, 8u) * x0 + rows(w0, w1, w2, w3, 24u) * x1;
+      s3 += rows_signed(w0, w1, w2, w3, 12u) * x0 + rows_signed(w0, w1, w2, w3, 28u) * x1;
     }
     let sc = (panel * p.blocks + b) * 4u;
     a0 += s0 * scales[sc]; a1 += s1 * scales[sc + 1u]; a2 += s2 * scales[sc + 2u]; a3 += s3 * scales[sc + 3u];
