@@ -11,8 +11,9 @@ namespace kyutai {
 void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRows* out) {
   out->values.assign(size_t(rows) * in_padded, 0);
   out->scales.assign(rows, 0.0f);
-  const int blocks = in_padded / kQ4Block;
+  const int blocks = in_padded / kQ4Block, spans = (in_padded + kQ8Flush - 1) / kQ8Flush;
   out->block_sums.assign(size_t(rows) * blocks, 0);
+  out->span_sums.assign(size_t(rows) * spans, 0);
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + size_t(r) * in;
     float amax = 0;
@@ -34,12 +35,14 @@ void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRow
       float v = std::nearbyint(xr[k] * inv);  // one f32.nearest in WebAssembly
       q[k] = int16_t(std::min(32767.0f, std::max(-32767.0f, v)));
     }
-    // The 4-bit kernel multiplies stored nibbles (q + 8) and subtracts 8 * sum(x) per block.
+    // The 4-bit kernel multiplies stored nibbles (q + 8) and subtracts 8 * sum(x) per block;
+    // the 8-bit one stores half its rows as q + 128 and subtracts 128 * sum(x) per span.
     for (int b = 0; b < blocks; ++b) {
       int32_t sum = 0;
       for (int k = b * kQ4Block; k < (b + 1) * kQ4Block; ++k) sum += q[k];
       out->block_sums[size_t(r) * blocks + b] = sum;
     }
+    for (int k = 0; k < in_padded; ++k) out->span_sums[size_t(r) * spans + k / kQ8Flush] += q[k];
   }
 }
 

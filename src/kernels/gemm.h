@@ -25,6 +25,7 @@ struct QuantizedRows {
   std::vector<int16_t> values;
   std::vector<float> scales;
   std::vector<int32_t> block_sums;  // [rows, in_padded / 32]: sum of each 32-value block
+  std::vector<int32_t> span_sums;   // [rows, ceil(in_padded / kQ8Flush)]: sum of each span
 };
 void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRows* out);
 

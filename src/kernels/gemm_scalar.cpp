@@ -38,10 +38,10 @@ void panel_q8(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
     int32_t isum[kPanel] = {0};
     int k1 = std::min(w.in_padded, k0 + kQ8Flush);
     for (int k = k0; k < k1; k += 2) {
-      const int8_t* pair = reinterpret_cast<const int8_t*>(panel) + size_t(k / 2) * 32;
+      const uint8_t* pair = panel + size_t(k / 2) * 32;
       for (int o = 0; o < kPanel; ++o) {
-        const int8_t* q = pair + (o / 8) * 16 + (o % 8) * 2;
-        isum[o] += int32_t(q[0]) * xq[k] + int32_t(q[1]) * xq[k + 1];
+        const int q0 = q8_value(o, pair[q8_offset(o, 0)]), q1 = q8_value(o, pair[q8_offset(o, 1)]);
+        isum[o] += q0 * xq[k] + q1 * xq[k + 1];
       }
     }
     for (int o = 0; o < kPanel; ++o) acc[o] += float(isum[o]);

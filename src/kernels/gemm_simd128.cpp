@@ -54,22 +54,30 @@ void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, fl
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
-// Each k-pair of an int8 panel is 4 x 8 bytes: rows 0..3, 4..7, 8..11, 12..15, each row's
-// (k, k+1) adjacent. load8x8 sign-extends 8 bytes straight into 16-bit lanes (one x86
-// pmovsxbw), so i32x4.dot_i16x8 can take them with the broadcast activation pair.
-// The pointers walk the panel and the activations in order (see panel_q4).
-void panel_q8(const int8_t* w, int in_padded, const int16_t* x, const float* scales, float sx, float* out) {
+// An 8-bit k-pair is 32 bytes, two vectors of 8 16-bit lanes: lane 2i + (k % 2) of vector h
+// holds row 8h + i in its low byte (as q + 128) and row 8h + 4 + i in its high byte (as q),
+// so the lane read as a signed integer is low + 256 high (packed_matrix.h). Per vector one
+// load and one arithmetic shift give both row groups without widening:
+//   D0 = dot(lane), D1 = dot(lane >> 8) = the high rows' sum, low rows' sum = D0 - 256 D1,
+// exact although D0 can wrap around int32 (WebAssembly integer arithmetic wraps and the sum
+// itself is small). The low rows carry 128 sum(x) too much: their accumulators start at
+// minus that, per span of kQ8Flush inputs. The pointers walk the panel and the activations.
+void panel_q8(const uint8_t* w, int in_padded, const int16_t* x, const int32_t* span_sums, const float* scales,
+              float sx, float* out) {
   v128_t f0 = wasm_f32x4_splat(0), f1 = f0, f2 = f0, f3 = f0;
-  for (int k0 = 0; k0 < in_padded; k0 += kQ8Flush) {
-    v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+  for (int k0 = 0; k0 < in_padded; k0 += kQ8Flush, ++span_sums) {
+    const v128_t start = wasm_i32x4_splat(int32_t(0u - 128u * uint32_t(*span_sums)));
+    v128_t a0 = start, a1 = wasm_i32x4_splat(0), a2 = start, a3 = a1;
     const int pairs = (std::min(in_padded, k0 + kQ8Flush) - k0) / 2;
     for (int j = 0; j < pairs; ++j, w += 32, x += 2) {
-      const v128_t xv = wasm_v128_load32_splat(x);
-      a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w), xv));
-      a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 8), xv));
-      a2 = wasm_i32x4_add(a2, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 16), xv));
-      a3 = wasm_i32x4_add(a3, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(w + 24), xv));
+      const v128_t xv = wasm_v128_load32_splat(x), v0 = wasm_v128_load(w), v1 = wasm_v128_load(w + 16);
+      a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(v0, xv));
+      a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(wasm_i16x8_shr(v0, 8), xv));
+      a2 = wasm_i32x4_add(a2, wasm_i32x4_dot_i16x8(v1, xv));
+      a3 = wasm_i32x4_add(a3, wasm_i32x4_dot_i16x8(wasm_i16x8_shr(v1, 8), xv));
     }
+    a0 = wasm_i32x4_sub(a0, wasm_i32x4_shl(a1, 8));
+    a2 = wasm_i32x4_sub(a2, wasm_i32x4_shl(a3, 8));
     f0 = wasm_f32x4_add(f0, wasm_f32x4_convert_i32x4(a0));
     f1 = wasm_f32x4_add(f1, wasm_f32x4_convert_i32x4(a1));
     f2 = wasm_f32x4_add(f2, wasm_f32x4_convert_i32x4(a2));
@@ -138,9 +146,9 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
       break;
     case WeightFormat::Q8:
       for (int i = 0; i < NP; ++i)  // one panel at a time (NP is 1 for the integer formats)
-        panel_q8(reinterpret_cast<const int8_t*>(w.data.data()) + (p + i) * values, w.in_padded,
-                 xq->values.data() + size_t(r) * w.in_padded, w.scales.data() + size_t(p + i) * kPanel,
-                 xq->scales[r], out + i * kPanel);
+        panel_q8(w.data.data() + (p + i) * values, w.in_padded, xq->values.data() + size_t(r) * w.in_padded,
+                 xq->span_sums.data() + size_t(r) * ((w.in_padded + kQ8Flush - 1) / kQ8Flush),
+                 w.scales.data() + size_t(p + i) * kPanel, xq->scales[r], out + i * kPanel);
       break;
     case WeightFormat::Q4:
       for (int i = 0; i < NP; ++i)  // one panel at a time (NP is 1 for the integer formats)

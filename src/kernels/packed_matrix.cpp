@@ -66,11 +66,6 @@ PackedMatrix allocate(WeightFormat format, int out, int in) {
   return m;
 }
 
-// Byte offset of (row r within panel, input k) in the Q8 panel layout.
-inline size_t q8_offset(int r, int k) {
-  return size_t(k / 2) * 32 + (r / 8) * 16 + (r % 8) * 2 + (k % 2);
-}
-
 // Round to nearest (ties to even: one f32.nearest in WebAssembly, where std::round is a
 // library call) and clamp.
 inline int8_t round_clamp(float v, int lo, int hi) {
@@ -115,16 +110,24 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
       break;
     }
     case WeightFormat::Q8: {
-      std::vector<int8_t> q(in);
-      for (int r = 0; r < count; ++r) {
-        const float* w = rows + size_t(r) * in;
-        float amax = 0;
-        for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[k]));
-        const float scale = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
-        m.scales[size_t(panel) * kPanel + r] = scale;
-        for (int k = 0; k < in; ++k) q[k] = round_clamp(w[k] * inv, -127, 127);
-        uint8_t* dst = base + q8_offset(r, 0);
-        for (int k = 0; k < in; ++k) dst[size_t(k / 2) * 32 + (k % 2)] = uint8_t(q[k]);
+      // Padding rows and inputs hold q = 0 (stored 128 in the low bytes).
+      std::vector<int8_t> q(m.in_padded);
+      for (int r = 0; r < kPanel; ++r) {
+        std::fill(q.begin(), q.end(), int8_t(0));
+        if (r < count) {
+          const float* w = rows + size_t(r) * in;
+          float amax = 0;
+          for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[k]));
+          const float scale = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
+          m.scales[size_t(panel) * kPanel + r] = scale;
+          for (int k = 0; k < in; ++k) q[k] = round_clamp(w[k] * inv, -127, 127);
+        }
+        uint8_t* even = base + q8_offset(r, 0);  // input k sits k / 2 pairs further
+        uint8_t* odd = base + q8_offset(r, 1);
+        for (int k = 0; k < m.in_padded; k += 2) {
+          even[size_t(k / 2) * 32] = q8_stored_byte(r, q[k]);
+          odd[size_t(k / 2) * 32] = q8_stored_byte(r, q[k + 1]);
+        }
       }
       break;
     }
@@ -254,11 +257,14 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
                                const float* scale) {
   PackedMatrix m = allocate(format, out, in);
   if (format == WeightFormat::Q8) {
-    for (int o = 0; o < out; ++o) {
-      int p = o / kPanel, r = o % kPanel;
+    for (int p = 0; p < m.panels(); ++p) {
       uint8_t* base = m.data.data() + panel_bytes(format, m.in_padded) * p;
-      for (int k = 0; k < in; ++k) base[q8_offset(r, k)] = weight[size_t(o) * in + k];
-      m.scales[o] = scale[o];
+      for (int r = 0; r < kPanel; ++r) {
+        const int o = p * kPanel + r;
+        for (int k = 0; k < m.in_padded; ++k)
+          base[q8_offset(r, k)] = q8_stored_byte(r, o < out && k < in ? int8_t(weight[size_t(o) * in + k]) : 0);
+        if (o < out) m.scales[o] = scale[o];
+      }
     }
   } else if (format == WeightFormat::Q4) {
     const int blocks = m.blocks();
@@ -297,7 +303,8 @@ void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::
     scale->assign(m.out, 0);
     for (int o = 0; o < m.out; ++o) {
       const uint8_t* base = m.data.data() + pb * (o / kPanel);
-      for (int k = 0; k < m.in; ++k) (*weight)[size_t(o) * m.in + k] = base[q8_offset(o % kPanel, k)];
+      for (int k = 0; k < m.in; ++k)
+        (*weight)[size_t(o) * m.in + k] = uint8_t(q8_value(o % kPanel, base[q8_offset(o % kPanel, k)]));
       (*scale)[o] = m.scales[o];
     }
   } else if (m.format == WeightFormat::Q4) {
@@ -336,7 +343,7 @@ void unpack_row(const PackedMatrix& m, int row, float* out) {
         out[k] = bf16_to_f32(reinterpret_cast<const uint16_t*>(base)[size_t(k) * kPanel + r]);
         break;
       case WeightFormat::Q8:
-        out[k] = float(int8_t(base[q8_offset(r, k)])) * m.scales[row];
+        out[k] = float(q8_value(r, base[q8_offset(r, k)])) * m.scales[row];
         break;
       case WeightFormat::Q4: {
         int high;

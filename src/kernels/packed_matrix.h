@@ -7,8 +7,10 @@
 //
 // Quantized formats keep that order for pairs of inputs, because the SIMD128 integer dot
 // product (i32x4.dot_i16x8_s) multiplies and adds adjacent pairs:
-//   Q8: per k-pair, 32 int8 bytes: rows 0..7 then 8..15, each row's (k, k+1); one f32 scale
-//       per row (absmax / 127).
+//   Q8: one f32 scale per row (absmax / 127); per k-pair 32 bytes, read as two vectors of 8
+//       little-endian 16-bit lanes: lane 2i + (k % 2) of vector h holds row 8h + i in its low
+//       byte, stored as q + 128, and row 8h + 4 + i in its high byte, stored as q (see
+//       q8_offset). The lane read as a signed integer is then low + 256 high exactly.
 //   Q4: blocks of 32 inputs with one f32 scale per (row, block) (least-squares, see
 //       q4_block_scale); per k-pair 16 bytes, read as 8 little-endian 16-bit lanes: lane
 //       2i + (k % 2) holds rows i, 4 + i, 8 + i and 12 + i from its low nibble up (see
@@ -68,6 +70,15 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
                                const float* scale);
 // The inverse: what the converter writes (row-major quantized values + scales).
 void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::vector<float>* scale);
+
+// Byte offset of (row r within a Q8 panel, input k).
+inline size_t q8_offset(int r, int k) {
+  return size_t(k / 2) * 32 + size_t(r / 8) * 16 + size_t((r % 4) * 2 + k % 2) * 2 + (r % 8) / 4;
+}
+
+// The byte a Q8 panel stores for value q of row r, and back.
+inline uint8_t q8_stored_byte(int r, int q) { return uint8_t(r % 8 < 4 ? q + 128 : q); }
+inline int q8_value(int r, uint8_t stored) { return r % 8 < 4 ? int(stored) - 128 : int(int8_t(stored)); }
 
 // Byte offset of (row r within a Q4 panel, input k) and which nibble of it (0 low, 1 high).
 inline size_t q4_offset(int r, int k, int* high) {

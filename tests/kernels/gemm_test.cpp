@@ -170,6 +170,36 @@ TEST(Gemm, Q4ExtremeValuesStayExactWhenTheLaneSumsWrap) {
   }
 }
 
+// Likewise the 8-bit kernel reads each lane (row i + 128 in the low byte, row 4 + i signed in
+// the high byte) as one integer: with q = +-127 and full-scale activations over more than one
+// flush span its lane sums wrap, and the rows' sums must still be exact. The inputs (600, odd
+// rows count) also cover the padding rows and a partial last span.
+TEST(Gemm, Q8ExtremeValuesStayExactWhenTheLaneSumsWrap) {
+  const int out = 37, in = 600;
+  std::vector<uint8_t> weight(size_t(out) * in);
+  for (int o = 0; o < out; ++o)
+    for (int k = 0; k < in; ++k) weight[size_t(o) * in + k] = uint8_t(int8_t(o % 3 == 0 ? 127 : o % 3 == 1 ? -127 : ((o + k / 7) % 2 ? 127 : -127)));
+  std::vector<float> scale(out, 0.25f);
+  PackedMatrix m = pack_prequantized(WeightFormat::Q8, out, in, weight.data(), scale.data());
+  for (int pattern = 0; pattern < 3; ++pattern) {
+    SCOPED_TRACE(pattern);
+    std::vector<float> x(in);  // +-1 quantizes to +-32767 exactly
+    for (int k = 0; k < in; ++k) x[k] = pattern == 0 ? 1.0f : pattern == 1 ? -1.0f : (k % 5 < 2 ? -1.0f : 1.0f);
+    std::vector<float> y(out);
+    gemm(m, x.data(), 1, y.data(), nullptr, nullptr);
+    std::vector<double> ref = reference(m, x, 1);
+    for (int o = 0; o < out; ++o) ASSERT_NEAR(y[o], ref[o], 1e-5 * (1 + std::fabs(ref[o]))) << "output " << o;
+#ifdef __wasm_simd128__
+    QuantizedRows xq;
+    quantize_rows(x.data(), 1, m.in, m.in_padded, &xq);
+    std::vector<float> a(out), b(out);
+    simd128::gemm_panels(m, x.data(), &xq, 1, a.data(), 0, m.panels());
+    scalar::gemm_panels(m, x.data(), &xq, 1, b.data(), 0, m.panels());
+    EXPECT_EQ(a, b);
+#endif
+  }
+}
+
 TEST(Gemm, BiasIsAddedPerOutput) {
   auto w = random_matrix(20, 9, 9);
   auto x = random_matrix(2, 9, 10);

@@ -5,8 +5,8 @@
 // which sampled tokens feed the Depformer), from the `frame` storage buffer that JS rewrites
 // before each submit. Matrix-vector products read the engine's packed weights as they are
 // (src/kernels/packed_matrix.h): panels of 16 output rows; f32 / bf16 store, for each input
-// k, the 16 rows' values side by side; q8 stores per input pair (k, k+1) 32 int8 bytes
-// (rows 0..7 then 8..15, each row's pair adjacent) with one scale per row; q4 stores per pair
+// k, the 16 rows' values side by side; q8 stores per input pair (k, k+1) 32 bytes (q, or
+// q + 128 for rows 0..3 and 8..11) with one scale per row; q4 stores per pair
 // 16 bytes of nibbles with one scale per (row, block of 32 inputs): q + 8, except rows 12..15,
 // which hold q as a signed nibble.
 
@@ -104,9 +104,11 @@ const MATVEC_Q8 = MATVEC_HEAD + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 fn rowscale(panel: u32, r: u32) -> f32 { return scales[panel * 4u + r / 4u][r % 4u]; }
 fn s8(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 8u)); }
-// Rows (2j, 2j+1) of word v: values at k (even bytes) and k+1 (odd bytes).
-fn lo(a: u32, b: u32) -> vec4<f32> { return vec4<f32>(s8(a, 0u), s8(a, 16u), s8(b, 0u), s8(b, 16u)); }
-fn hi(a: u32, b: u32) -> vec4<f32> { return vec4<f32>(s8(a, 8u), s8(a, 24u), s8(b, 8u), s8(b, 24u)); }
+fn b8(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 8u)) - 128.0; }
+// Word i of each 16-byte half h holds, from its low byte up, row 8h + i at k (as q + 128),
+// row 8h + 4 + i at k (q), then the same two rows at k + 1. s = 0 selects k, s = 16 k + 1.
+fn lo(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(b8(a, s), b8(b, s), b8(c, s), b8(d, s)); }
+fn hi(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(s8(a, 8u + s), s8(b, 8u + s), s8(c, 8u + s), s8(d, 8u + s)); }
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let panel = wg.x + wg.y * nwg.x;
@@ -120,10 +122,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let o = base + q * 8u;
     let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
     let w4 = w[o + 4u]; let w5 = w[o + 5u]; let w6 = w[o + 6u]; let w7 = w[o + 7u];
-    a0 += lo(w0, w1) * x0 + hi(w0, w1) * x1;
-    a1 += lo(w2, w3) * x0 + hi(w2, w3) * x1;
-    a2 += lo(w4, w5) * x0 + hi(w4, w5) * x1;
-    a3 += lo(w6, w7) * x0 + hi(w6, w7) * x1;
+    a0 += lo(w0, w1, w2, w3, 0u) * x0 + lo(w0, w1, w2, w3, 16u) * x1;
+    a1 += hi(w0, w1, w2, w3, 0u) * x0 + hi(w0, w1, w2, w3, 16u) * x1;
+    a2 += lo(w4, w5, w6, w7, 0u) * x0 + lo(w4, w5, w6, w7, 16u) * x1;
+    a3 += hi(w4, w5, w6, w7, 0u) * x0 + hi(w4, w5, w6, w7, 16u) * x1;
   }
   finish(t, panel, a0, a1, a2, a3);
 }
