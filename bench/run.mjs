@@ -93,21 +93,30 @@ const frameRow = (r, bw, label, extra = '') => {
     fmt(r.bytes_per_frame / 1e6, 0), fmt(floor, 1), fmt(r.ms_per_frame / floor), fmt(r.ms_per_frame_full_context / FRAME_MS),
     `load ${fmt(r.load_ms / 1000, 1)} s, heap ${fmt(r.heap_size / 2 ** 20, 0)} MiB${extra}`];
 };
-// f32 last: its 3.4 GB of weights plus two states fill the 4 GB heap (4.05 GB in use).
+// Each frame runs in a fresh module instance, as an app loads one model per engine: a model
+// loaded where another was freed ran its frames ~10-25% slower here (q8 STT 1B: 45-47 ms
+// first, 51-58 ms after one, same process). The floor uses the bandwidth measured right after,
+// in the same instance (same machine state).
+process.setMaxListeners(32);  // each Emscripten instance adds its own process error listeners
+async function freshFrame(shape, format) {
+  const instance = await createBench();
+  const r = log(JSON.parse(instance.frame(shape, format, 1, frames)));
+  const bw = log(JSON.parse(instance.readBandwidth(512, 1))).gb_per_s;
+  if (globalThis.gc) globalThis.gc();  // drop the instance's heap before the next one grows
+  return { r, bw };
+}
 const sttFormats = quick ? ['q4'] : ['bf16', 'q8', 'q4', 'q4+kv-bf16', 'f32'];
-// The floor uses the bandwidth measured right after each frame run (same machine state).
-const bwNow = () => call('readBandwidth', 512, 1).gb_per_s;
 for (const f of sttFormats) {
-  const r = call('frame', 'stt-1b', f, 1, frames);
-  frameRows.push(frameRow(r, bwNow(), 'wasm Node'));
+  const { r, bw } = await freshFrame('stt-1b', f);
+  frameRows.push(frameRow(r, bw, 'wasm Node'));
 }
 {
   const r = native('frame', 'stt-1b', 'xnnpack-f32', 1, frames);
   frameRows.push(frameRow(r, native('bandwidth', 512, 1).gb_per_s, 'native XNNPACK'));
 }
 for (const f of quick ? ['q4'] : ['f32', 'bf16', 'q8', 'q4']) {
-  const r = call('frame', 'moshi-7b-2l', f, 1, frames);
-  frameRows.push(frameRow(r, bwNow(), 'wasm Node', r.ms_per_frame ? `; 32 layers ~ ${fmt((r.ms_per_frame * 16) / 1000, 2)} s/frame` : ''));
+  const { r, bw } = await freshFrame('moshi-7b-2l', f);
+  frameRows.push(frameRow(r, bw, 'wasm Node', r.ms_per_frame ? `; 32 layers ~ ${fmt((r.ms_per_frame * 16) / 1000, 2)} s/frame` : ''));
 }
 table(`(b) one streaming frame, synthetic weights of the real shapes: ms/frame at the start of a stream and with a full attention window (steady state); floor = weight bytes read per frame / read bandwidth measured right after; x floor uses the start-of-stream time; RTF = ms / ${FRAME_MS} ms`,
   ['shape', 'where', 'format', 'threads', 'ms/frame', 'ms full ctx', 'MB/frame', 'floor ms', 'x floor', 'RTF full ctx', 'notes'], frameRows);
@@ -118,12 +127,14 @@ const mimiRows = [];
 if (typeof wasm.mimiFrame === 'function') mimiRows.push(['Node', 1, log(JSON.parse(wasm.mimiFrame(1, frames)))]);
 await withBrowser(build, async (open) => {
   for (const threads of [1, 2]) {
-    const page = await open(threads > 1);
-    for (const f of quick ? ['q4'] : ['q8', 'q4']) {
-      const r = log(JSON.parse(await page.call('frame', 'stt-1b', f, threads, frames)));
-      const bw = log(JSON.parse(await page.call('readBandwidth', 512, threads)));
+    for (const f of quick ? ['q4'] : ['q8', 'q4']) {  // a fresh page (engine) per model, as in (b)
+      const framePage = await open(threads > 1);
+      const r = log(JSON.parse(await framePage.call('frame', 'stt-1b', f, threads, frames)));
+      const bw = log(JSON.parse(await framePage.call('readBandwidth', 512, threads)));
+      await framePage.close();
       browserRows.push(frameRow(r, bw.gb_per_s, threads > 1 ? 'Chromium /coi/' : 'Chromium', `; read BW ${fmt(bw.gb_per_s)} GB/s`));
     }
+    const page = await open(threads > 1);
     try {
       const m = await page.call('mimiFrame', threads, frames);
       mimiRows.push([threads > 1 ? 'Chromium /coi/' : 'Chromium', threads, log(JSON.parse(m))]);
