@@ -32,6 +32,19 @@ std::vector<double> reference(const PackedMatrix& w, const std::vector<float>& x
   return y;
 }
 
+#ifdef __wasm_simd128__
+// The SIMD128 and scalar products of `rows` activation rows, compared bit for bit.
+void expect_simd128_equals_scalar(const PackedMatrix& m, const std::vector<float>& x, int rows) {
+  QuantizedRows xq;
+  const bool quantized = m.format == WeightFormat::Q8 || m.format == WeightFormat::Q4;
+  if (quantized) quantize_rows(x.data(), rows, m.in, m.in_padded, &xq);
+  std::vector<float> a(size_t(rows) * m.out), b(a.size());
+  simd128::gemm_panels(m, x.data(), quantized ? &xq : nullptr, rows, a.data(), 0, m.panels());
+  scalar::gemm_panels(m, x.data(), quantized ? &xq : nullptr, rows, b.data(), 0, m.panels());
+  EXPECT_EQ(a, b);
+}
+#endif
+
 struct Shape {
   int out, in, rows;
 };
@@ -100,13 +113,7 @@ TEST_P(GemmFormats, Simd128IsBitIdenticalToScalar) {
   auto w = random_matrix(shape.out, shape.in, 7);
   auto x = random_matrix(shape.rows, shape.in, 8, 3.0f);
   PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data());
-  QuantizedRows xq;
-  const bool quantized = format == WeightFormat::Q8 || format == WeightFormat::Q4;
-  if (quantized) quantize_rows(x.data(), shape.rows, m.in, m.in_padded, &xq);
-  std::vector<float> a(size_t(shape.rows) * shape.out), b(a.size());
-  simd128::gemm_panels(m, x.data(), quantized ? &xq : nullptr, shape.rows, a.data(), 0, m.panels());
-  scalar::gemm_panels(m, x.data(), quantized ? &xq : nullptr, shape.rows, b.data(), 0, m.panels());
-  EXPECT_EQ(a, b);
+  expect_simd128_equals_scalar(m, x, shape.rows);
 #endif
 }
 
@@ -136,6 +143,23 @@ TEST(Quantization, PrequantizedExportRoundTripsExactly) {
     }
 }
 
+// Products with full-scale activations (+-1 quantizes to +-32767 exactly): all +1, all -1 and
+// a mix, each against the double reference and, in WebAssembly, SIMD128 against scalar.
+void expect_exact_with_full_scale_inputs(const PackedMatrix& m) {
+  for (int pattern = 0; pattern < 3; ++pattern) {
+    SCOPED_TRACE(pattern);
+    std::vector<float> x(m.in);
+    for (int k = 0; k < m.in; ++k) x[k] = pattern == 0 ? 1.0f : pattern == 1 ? -1.0f : (k % 5 < 2 ? -1.0f : 1.0f);
+    std::vector<float> y(m.out);
+    gemm(m, x.data(), 1, y.data(), nullptr, nullptr);
+    std::vector<double> ref = reference(m, x, 1);
+    for (int o = 0; o < m.out; ++o) ASSERT_NEAR(y[o], ref[o], 1e-5 * (1 + std::fabs(ref[o]))) << "output " << o;
+#ifdef __wasm_simd128__
+    expect_simd128_equals_scalar(m, x, 1);
+#endif
+  }
+}
+
 // The SIMD128 q4 kernel reads each 16-bit lane of four nibbles (rows 12..15 stored signed) as
 // one integer, so with extreme nibbles and full-scale activations its per-lane sums wrap around
 // int32; the block sums it recovers from them must still be exact. Panel 0 holds q = 7
@@ -151,23 +175,7 @@ TEST(Gemm, Q4ExtremeValuesStayExactWhenTheLaneSumsWrap) {
     }
   std::vector<float> scale(size_t(out) * blocks, 0.5f);
   PackedMatrix m = pack_prequantized(WeightFormat::Q4, out, in, weight.data(), scale.data());
-  for (int pattern = 0; pattern < 3; ++pattern) {
-    SCOPED_TRACE(pattern);
-    std::vector<float> x(in);  // +-1 quantizes to +-32767 exactly
-    for (int k = 0; k < in; ++k) x[k] = pattern == 0 ? 1.0f : pattern == 1 ? -1.0f : (k % 5 < 2 ? -1.0f : 1.0f);
-    std::vector<float> y(out);
-    gemm(m, x.data(), 1, y.data(), nullptr, nullptr);
-    std::vector<double> ref = reference(m, x, 1);
-    for (int o = 0; o < out; ++o) ASSERT_NEAR(y[o], ref[o], 1e-5 * (1 + std::fabs(ref[o]))) << "output " << o;
-#ifdef __wasm_simd128__
-    QuantizedRows xq;
-    quantize_rows(x.data(), 1, m.in, m.in_padded, &xq);
-    std::vector<float> a(out), b(out);
-    simd128::gemm_panels(m, x.data(), &xq, 1, a.data(), 0, m.panels());
-    scalar::gemm_panels(m, x.data(), &xq, 1, b.data(), 0, m.panels());
-    EXPECT_EQ(a, b);
-#endif
-  }
+  expect_exact_with_full_scale_inputs(m);
 }
 
 // Likewise the 8-bit kernel reads each lane (row i + 128 in the low byte, row 4 + i signed in
@@ -181,23 +189,7 @@ TEST(Gemm, Q8ExtremeValuesStayExactWhenTheLaneSumsWrap) {
     for (int k = 0; k < in; ++k) weight[size_t(o) * in + k] = uint8_t(int8_t(o % 3 == 0 ? 127 : o % 3 == 1 ? -127 : ((o + k / 7) % 2 ? 127 : -127)));
   std::vector<float> scale(out, 0.25f);
   PackedMatrix m = pack_prequantized(WeightFormat::Q8, out, in, weight.data(), scale.data());
-  for (int pattern = 0; pattern < 3; ++pattern) {
-    SCOPED_TRACE(pattern);
-    std::vector<float> x(in);  // +-1 quantizes to +-32767 exactly
-    for (int k = 0; k < in; ++k) x[k] = pattern == 0 ? 1.0f : pattern == 1 ? -1.0f : (k % 5 < 2 ? -1.0f : 1.0f);
-    std::vector<float> y(out);
-    gemm(m, x.data(), 1, y.data(), nullptr, nullptr);
-    std::vector<double> ref = reference(m, x, 1);
-    for (int o = 0; o < out; ++o) ASSERT_NEAR(y[o], ref[o], 1e-5 * (1 + std::fabs(ref[o]))) << "output " << o;
-#ifdef __wasm_simd128__
-    QuantizedRows xq;
-    quantize_rows(x.data(), 1, m.in, m.in_padded, &xq);
-    std::vector<float> a(out), b(out);
-    simd128::gemm_panels(m, x.data(), &xq, 1, a.data(), 0, m.panels());
-    scalar::gemm_panels(m, x.data(), &xq, 1, b.data(), 0, m.panels());
-    EXPECT_EQ(a, b);
-#endif
-  }
+  expect_exact_with_full_scale_inputs(m);
 }
 
 TEST(Gemm, BiasIsAddedPerOutput) {
