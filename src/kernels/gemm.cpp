@@ -15,34 +15,19 @@ void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRow
   out->block_sums.assign(size_t(rows) * blocks, 0);
   out->span_sums.assign(size_t(rows) * spans, 0);
   for (int r = 0; r < rows; ++r) {
-    const float* xr = x + size_t(r) * in;
-    float amax = 0;
-    bool finite = true;
-    for (int k = 0; k < in; ++k) {
-      float a = std::fabs(xr[k]);
-      if (!(a <= 3.4e38f)) finite = false;
-      amax = std::max(amax, a);
-    }
-    if (!finite) {  // NaN/Inf input: the product is NaN, never garbage integers
-      out->scales[r] = NAN;
-      continue;
-    }
-    float scale = amax > 0 ? amax / 32767.0f : 1.0f;
-    out->scales[r] = scale;
-    float inv = 1.0f / scale;
     int16_t* q = out->values.data() + size_t(r) * in_padded;
-    for (int k = 0; k < in; ++k) {
-      float v = std::nearbyint(xr[k] * inv);  // one f32.nearest in WebAssembly
-      q[k] = int16_t(std::min(32767.0f, std::max(-32767.0f, v)));
-    }
+    int32_t* block_sums = out->block_sums.data() + size_t(r) * blocks;
+#ifdef __wasm_simd128__
+    out->scales[r] = simd128::quantize_row(x + size_t(r) * in, in, in_padded, q, block_sums);
+#else
+    out->scales[r] = scalar::quantize_row(x + size_t(r) * in, in, in_padded, q, block_sums);
+#endif
     // The 4-bit kernel multiplies stored nibbles (q + 8) and subtracts 8 * sum(x) per block;
-    // the 8-bit one stores half its rows as q + 128 and subtracts 128 * sum(x) per span.
-    for (int b = 0; b < blocks; ++b) {
-      int32_t sum = 0;
-      for (int k = b * kQ4Block; k < (b + 1) * kQ4Block; ++k) sum += q[k];
-      out->block_sums[size_t(r) * blocks + b] = sum;
-    }
-    for (int k = 0; k < in_padded; ++k) out->span_sums[size_t(r) * spans + k / kQ8Flush] += q[k];
+    // the 8-bit one stores half its rows as q + 128 and subtracts 128 * sum(x) per span: a
+    // span is whole blocks (kQ8Flush is a multiple of kQ4Block) plus the values after them.
+    int32_t* span_sums = out->span_sums.data() + size_t(r) * spans;
+    for (int b = 0; b < blocks; ++b) span_sums[b * kQ4Block / kQ8Flush] += block_sums[b];
+    for (int k = blocks * kQ4Block; k < in_padded; ++k) span_sums[k / kQ8Flush] += q[k];
   }
 }
 

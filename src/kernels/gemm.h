@@ -29,7 +29,11 @@ struct QuantizedRows {
 };
 void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRows* out);
 
+// One row of quantize_rows: q[0..in) = round(x / scale) with scale = max|x| / 32767, returned,
+// and block_sums[b] = the sum of q over [32 b, 32 b + 32) for the whole blocks below in_padded.
+// q and block_sums arrive zeroed; a row holding NaN or Inf returns NaN and leaves them so.
 namespace scalar {
+float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* block_sums);
 // The portable reference; the SIMD kernels reproduce its arithmetic order, so quantized
 // results are bit-identical and float results equal up to nothing (same per-output order).
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
@@ -38,6 +42,7 @@ void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq,
 
 #ifdef __wasm_simd128__
 namespace simd128 {
+float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* block_sums);
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
                  int panel_begin, int panel_end);
 }  // namespace simd128

@@ -1,11 +1,32 @@
 // Portable matrix products over the packed layouts (see packed_matrix.h). Also the
 // reference the SIMD128 kernels are tested against.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/gemm.h"
 
 namespace kyutai::scalar {
+
+float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* block_sums) {
+  float amax = 0;
+  bool finite = true;
+  for (int k = 0; k < in; ++k) {
+    float a = std::fabs(x[k]);
+    if (!(a <= 3.4e38f)) finite = false;
+    amax = std::max(amax, a);
+  }
+  if (!finite) return NAN;  // NaN/Inf input: the product is NaN, never garbage integers
+  const float scale = amax > 0 ? amax / 32767.0f : 1.0f;
+  const float inv = 1.0f / scale;
+  for (int k = 0; k < in; ++k) {
+    float v = std::nearbyint(x[k] * inv);  // one f32.nearest in WebAssembly
+    q[k] = int16_t(std::min(32767.0f, std::max(-32767.0f, v)));
+  }
+  for (int b = 0; b < in_padded / kQ4Block; ++b)
+    for (int k = b * kQ4Block; k < (b + 1) * kQ4Block; ++k) block_sums[b] += q[k];
+  return scale;
+}
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include <wasm_simd128.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "kernels/bf16_simd128.h"
@@ -159,7 +160,47 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
   }
 }
 
+// The largest |x| over a row, NaN if any value is NaN (f32x4.max propagates it), so the caller
+// rejects NaN and Inf with one comparison.
+float abs_max(const float* x, int n) {
+  v128_t m = wasm_f32x4_splat(0);
+  int k = 0;
+  for (; k + 4 <= n; k += 4) m = wasm_f32x4_max(m, wasm_f32x4_abs(wasm_v128_load(x + k)));
+  m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+  m = wasm_f32x4_max(m, wasm_i32x4_shuffle(m, m, 1, 0, 3, 2));
+  float amax = wasm_f32x4_extract_lane(m, 0);
+  for (; k < n; ++k) amax = std::isnan(x[k]) ? x[k] : std::max(amax, std::fabs(x[k]));
+  return amax;
+}
+
+// Four values x * inv rounded to nearest even and clamped to +-32767, as int32 lanes.
+inline v128_t quantize4(const float* x, v128_t inv) {
+  const v128_t v = wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x), inv));
+  const v128_t clamped = wasm_f32x4_min(wasm_f32x4_splat(32767.0f), wasm_f32x4_max(wasm_f32x4_splat(-32767.0f), v));
+  return wasm_i32x4_trunc_sat_f32x4(clamped);
+}
+
 }  // namespace
+
+// The same arithmetic as scalar::quantize_row, 8 values per step: identical output.
+float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* block_sums) {
+  const float amax = abs_max(x, in);
+  if (!(amax <= 3.4e38f)) return NAN;  // NaN/Inf input: the product is NaN, never garbage integers
+  const float scale = amax > 0 ? amax / 32767.0f : 1.0f;
+  const float inv = 1.0f / scale;
+  const v128_t inv4 = wasm_f32x4_splat(inv);
+  int k = 0;
+  for (; k + 8 <= in; k += 8) wasm_v128_store(q + k, wasm_i16x8_narrow_i32x4(quantize4(x + k, inv4), quantize4(x + k + 4, inv4)));
+  for (; k < in; ++k) q[k] = int16_t(std::min(32767.0f, std::max(-32767.0f, std::nearbyint(x[k] * inv))));
+  for (int b = 0; b < in_padded / kQ4Block; ++b) {
+    const int16_t* block = q + b * kQ4Block;
+    v128_t sum = wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block));
+    for (int j = 8; j < kQ4Block; j += 8) sum = wasm_i32x4_add(sum, wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block + j)));
+    sum = wasm_i32x4_add(sum, wasm_i32x4_shuffle(sum, sum, 2, 3, 0, 1));
+    block_sums[b] = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1);
+  }
+  return scale;
+}
 
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
                  int panel_begin, int panel_end) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -315,12 +316,14 @@ void Transformer::ffn_block(const TransformerLayer& L, float* x, int T, Transfor
     lin.forward(st.normed.data() + size_t(t0) * D, rows, st.hidden.data(), pool);
     const int hidden = lout.in();
     if (c.gated) {
-      // [a | b] = linear_in(x); act(a) * b, compacted in place to [rows, hidden].
+      // [a | b] = linear_in(x); act(a) * b, compacted in place to [rows, hidden]. Through the
+      // vector kernels: SiLU one value at a time was ~0.6 ms of an STT-1B frame.
       for (int r = 0; r < rows; ++r) {
-        const float* a = st.hidden.data() + size_t(r) * 2 * hidden;
-        const float* b = a + hidden;
-        float* dst = st.hidden.data() + size_t(r) * hidden;
-        for (int i = 0; i < hidden; ++i) dst[i] = activate(c.activation, a[i]) * b[i];
+        float* a = st.hidden.data() + size_t(r) * 2 * hidden;
+        float* dst = st.hidden.data() + size_t(r) * hidden;  // == a for row 0, before a for later rows
+        activate_inplace(c.activation, a, hidden);
+        scale_inplace(a + hidden, hidden, a);
+        if (dst != a) std::memmove(dst, a, sizeof(float) * hidden);
       }
     } else {
       activate_inplace(c.activation, st.hidden.data(), rows * hidden);

@@ -216,6 +216,44 @@ TEST(Gemm, NonFiniteInputGivesNanNotGarbage) {
   }
 }
 
+// Both row quantizers on one row: values, block sums and scale compared bit for bit.
+void expect_row_quantizers_agree(const std::vector<float>& x, int in_padded) {
+#ifdef __wasm_simd128__
+  const int in = int(x.size()), blocks = in_padded / kQ4Block;
+  std::vector<int16_t> qs(in_padded, 0), qv(in_padded, 0);
+  std::vector<int32_t> bs(blocks, 0), bv(blocks, 0);
+  const float ss = scalar::quantize_row(x.data(), in, in_padded, qs.data(), bs.data());
+  const float sv = simd128::quantize_row(x.data(), in, in_padded, qv.data(), bv.data());
+  EXPECT_TRUE(ss == sv || (std::isnan(ss) && std::isnan(sv))) << ss << " vs " << sv;
+  EXPECT_EQ(qs, qv);
+  EXPECT_EQ(bs, bv);
+#else
+  (void)x;
+  (void)in_padded;
+#endif
+}
+
+TEST(Quantization, Simd128RowQuantizationIsIdenticalToScalar) {
+#ifndef __wasm_simd128__
+  GTEST_SKIP() << "SIMD128 kernels exist only in the WebAssembly build";
+#endif
+  for (int in : {1, 7, 8, 33, 61, 600}) {
+    SCOPED_TRACE(in);
+    const int in_padded = (in + kQ4Block - 1) / kQ4Block * kQ4Block;
+    expect_row_quantizers_agree(random_matrix(1, in, 20 + in, 3.0f), in_padded);
+    expect_row_quantizers_agree(random_matrix(1, in, 40 + in), in + in % 2);  // q8 padding: pairs only
+    // Halfway cases: with max |x| = 32767 the scale is 1 and k + 0.5 rounds to the even side.
+    std::vector<float> ties(in);
+    for (int k = 0; k < in; ++k) ties[k] = k == 0 ? -32767.0f : float(k % 9) - 4.5f;
+    expect_row_quantizers_agree(ties, in_padded);
+    for (float bad : {NAN, INFINITY, -INFINITY}) {
+      std::vector<float> x = random_matrix(1, in, 60 + in);
+      x[in / 2] = bad;
+      expect_row_quantizers_agree(x, in_padded);
+    }
+  }
+}
+
 TEST(ThreadPool, CoversTheRangeExactlyOnce) {
   ThreadPool pool(4);
   std::vector<int> hits(1001, 0);
