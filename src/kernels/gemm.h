@@ -3,6 +3,8 @@
 // the codec's two steps per frame) reuse each weight panel while it is in cache.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -32,6 +34,13 @@ void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRow
 // One row of quantize_rows: q[0..in) = round(x / scale) with scale = max|x| / 32767, returned,
 // and block_sums[b] = the sum of q over [32 b, 32 b + 32) for the whole blocks below in_padded.
 // q and block_sums arrive zeroed; a row holding NaN or Inf returns NaN and leaves them so.
+// Both versions use these two for the scale and for each value they do one at a time.
+inline float activation_scale(float amax) { return amax > 0 ? amax / 32767.0f : 1.0f; }
+inline int16_t quantize_value(float x, float inv_scale) {
+  const float v = std::nearbyint(x * inv_scale);  // one f32.nearest in WebAssembly
+  return int16_t(std::min(32767.0f, std::max(-32767.0f, v)));
+}
+
 namespace scalar {
 float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* block_sums);
 // The portable reference; the SIMD kernels reproduce its arithmetic order, so quantized

@@ -17,12 +17,9 @@ float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* b
     amax = std::max(amax, a);
   }
   if (!finite) return NAN;  // NaN/Inf input: the product is NaN, never garbage integers
-  const float scale = amax > 0 ? amax / 32767.0f : 1.0f;
+  const float scale = activation_scale(amax);
   const float inv = 1.0f / scale;
-  for (int k = 0; k < in; ++k) {
-    float v = std::nearbyint(x[k] * inv);  // one f32.nearest in WebAssembly
-    q[k] = int16_t(std::min(32767.0f, std::max(-32767.0f, v)));
-  }
+  for (int k = 0; k < in; ++k) q[k] = quantize_value(x[k], inv);
   for (int b = 0; b < in_padded / kQ4Block; ++b)
     for (int k = b * kQ4Block; k < (b + 1) * kQ4Block; ++k) block_sums[b] += q[k];
   return scale;

@@ -186,12 +186,12 @@ inline v128_t quantize4(const float* x, v128_t inv) {
 float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* block_sums) {
   const float amax = abs_max(x, in);
   if (!(amax <= 3.4e38f)) return NAN;  // NaN/Inf input: the product is NaN, never garbage integers
-  const float scale = amax > 0 ? amax / 32767.0f : 1.0f;
+  const float scale = activation_scale(amax);
   const float inv = 1.0f / scale;
   const v128_t inv4 = wasm_f32x4_splat(inv);
   int k = 0;
   for (; k + 8 <= in; k += 8) wasm_v128_store(q + k, wasm_i16x8_narrow_i32x4(quantize4(x + k, inv4), quantize4(x + k + 4, inv4)));
-  for (; k < in; ++k) q[k] = int16_t(std::min(32767.0f, std::max(-32767.0f, std::nearbyint(x[k] * inv))));
+  for (; k < in; ++k) q[k] = quantize_value(x[k], inv);
   for (int b = 0; b < in_padded / kQ4Block; ++b) {
     const int16_t* block = q + b * kQ4Block;
     v128_t sum = wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block));
