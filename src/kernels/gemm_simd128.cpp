@@ -133,29 +133,30 @@ void panel_q4(const uint8_t* w, int blocks, const int16_t* x, const int32_t* blo
   wasm_v128_store(out + 12, wasm_f32x4_mul(f3, s));
 }
 
-// Panels [p, p + NP) for activation row r into out[NP * kPanel].
-template <int NP>
-void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int r, int p, float* out) {
+// Panel p for activation row r into out[kPanel]; for f32 with `pair`, panels p and p + 1 side
+// by side into out[2 * kPanel] (the other formats take one panel at a time, see above).
+void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int r, int p, bool pair, float* out) {
   const size_t values = size_t(w.in_padded) * kPanel;  // weights per panel
   switch (w.format) {
-    case WeightFormat::F32:
-      panel_f32<NP>(reinterpret_cast<const float*>(w.data.data()) + p * values, values, w.in, x + size_t(r) * w.in, out);
+    case WeightFormat::F32: {
+      const float* panel = reinterpret_cast<const float*>(w.data.data()) + p * values;
+      if (pair) panel_f32<2>(panel, values, w.in, x + size_t(r) * w.in, out);
+      else panel_f32<1>(panel, values, w.in, x + size_t(r) * w.in, out);
       break;
+    }
     case WeightFormat::BF16:
-      panel_bf16<NP>(reinterpret_cast<const uint16_t*>(w.data.data()) + p * values, values, w.in,
-                     x + size_t(r) * w.in, out);
+      panel_bf16<1>(reinterpret_cast<const uint16_t*>(w.data.data()) + p * values, values, w.in,
+                    x + size_t(r) * w.in, out);
       break;
     case WeightFormat::Q8:
-      for (int i = 0; i < NP; ++i)  // one panel at a time (NP is 1 for the integer formats)
-        panel_q8(w.data.data() + (p + i) * values, w.in_padded, xq->values.data() + size_t(r) * w.in_padded,
-                 xq->span_sums.data() + size_t(r) * ((w.in_padded + kQ8Flush - 1) / kQ8Flush),
-                 w.scales.data() + size_t(p + i) * kPanel, xq->scales[r], out + i * kPanel);
+      panel_q8(w.data.data() + p * values, w.in_padded, xq->values.data() + size_t(r) * w.in_padded,
+               xq->span_sums.data() + size_t(r) * ((w.in_padded + kQ8Flush - 1) / kQ8Flush),
+               w.scales.data() + size_t(p) * kPanel, xq->scales[r], out);
       break;
     case WeightFormat::Q4:
-      for (int i = 0; i < NP; ++i)  // one panel at a time (NP is 1 for the integer formats)
-        panel_q4(w.data.data() + (p + i) * values / 2, w.blocks(), xq->values.data() + size_t(r) * w.in_padded,
-                 xq->block_sums.data() + size_t(r) * w.blocks(), w.scales.data() + size_t(p + i) * w.blocks() * kPanel,
-                 xq->scales[r], out + i * kPanel);
+      panel_q4(w.data.data() + p * values / 2, w.blocks(), xq->values.data() + size_t(r) * w.in_padded,
+               xq->block_sums.data() + size_t(r) * w.blocks(), w.scales.data() + size_t(p) * w.blocks() * kPanel,
+               xq->scales[r], out);
       break;
   }
 }
@@ -209,8 +210,7 @@ void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq,
     const int np = w.format == WeightFormat::F32 && p + 1 < panel_end ? 2 : 1;
     const int count = std::min(np * kPanel, w.out - p * kPanel);
     for (int r = 0; r < rows; ++r) {
-      if (np == 2) panels<2>(w, x, xq, r, p, acc);
-      else panels<1>(w, x, xq, r, p, acc);
+      panels(w, x, xq, r, p, np == 2, acc);
       std::memcpy(y + size_t(r) * w.out + size_t(p) * kPanel, acc, sizeof(float) * count);
     }
     p += np;
