@@ -7,6 +7,9 @@
 EMSCRIPTEN_BINDINGS(kyutai_bench) {
   emscripten::function("readBandwidth", &kyutai::bench::read_bandwidth);
   emscripten::function("gemv", &kyutai::bench::gemv);
+  emscripten::class_<kyutai::bench::GemvBench>("GemvBench")
+      .constructor<int, int, const std::string&, bool, int>()
+      .function("time", &kyutai::bench::GemvBench::time);
   emscripten::function("frame", &kyutai::bench::frame);
   emscripten::function("mimiFrame", &kyutai::bench::mimi_frame);
 }

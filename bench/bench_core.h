@@ -3,7 +3,16 @@
 // of several runs so a noisy shared machine perturbs it less.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "kernels/packed_matrix.h"
+
+namespace kyutai {
+class ThreadPool;
+class XnnQs8Gemv;
+}  // namespace kyutai
 
 namespace kyutai::bench {
 
@@ -11,8 +20,31 @@ namespace kyutai::bench {
 // floor every weight-streaming frame is compared with. `threads` > 1 splits the buffer.
 std::string read_bandwidth(int megabytes, int threads);
 
-// y = W x with W [n, k] in `format`, cycling through enough copies of W to exceed
-// `cold_megabytes` (cold: weights come from DRAM, as in a real frame) or one copy (hot).
+// y = W x with W [n, k] in `format` (a weight format, "xnnpack-f32" or "xnnpack-qs8"),
+// cycling through enough copies of W to exceed 1.1 GB (cold: weights come from DRAM, as in a
+// real frame) or one copy (hot). The copies are made when the object is built and timed by
+// time(), so a report can place several implementations' weights first and time them after
+// (where weights land in physical memory changes their read rate, see bench/run.mjs).
+class GemvBench {
+ public:
+  GemvBench(int k, int n, const std::string& format, bool cold, int threads);
+  ~GemvBench();
+  std::string time();
+
+ private:
+  int k_, n_;
+  std::string format_name_;
+  bool cold_;
+  std::string error_;
+  size_t bytes_per_copy_ = 0;
+  std::vector<PackedMatrix> copies_;
+  std::vector<std::unique_ptr<XnnQs8Gemv>> qs8_;
+  std::vector<float> x_, y_;
+  std::vector<int8_t> xq_, yq_;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+// GemvBench(...).time() in one call.
 std::string gemv(int k, int n, const std::string& format, bool cold, int threads);
 
 // One streaming frame of a synthetic model of a released shape ("stt-1b", or "moshi-7b-2l":

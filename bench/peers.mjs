@@ -39,12 +39,12 @@ async function timeCalls(copies, call, repeats = 5) {
   return median(samples);
 }
 
-// Each peer is prepared once (sessions / tensors built) and timed over several rounds, so
-// the report can interleave implementations and take medians: a shared machine drifts.
-export async function preparePeers(K, N, cold) {
-  const ort = await prepareOrt(K, N, cold);
-  const tfjs = await prepareTfjs(K, N, cold);
-  return { ort, tfjs };
+// A peer by the name its results carry, prepared (sessions / tensors built) and then timed as
+// often as the caller likes, so a report can interleave implementations: a shared machine drifts.
+export async function preparePeer(name, K, N, cold) {
+  if (name === 'onnxruntime-web') return prepareOrt(K, N, cold);
+  if (name === 'tfjs-backend-wasm') return prepareTfjs(K, N, cold);
+  throw new Error(`unknown peer ${name}`);
 }
 
 async function prepareOrt(K, N, cold) {

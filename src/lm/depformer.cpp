@@ -38,10 +38,15 @@ size_t Depformer::weight_bytes() const {
   return n;
 }
 
-size_t Depformer::streamed_bytes() const {
-  size_t n = transformer_.weight_bytes();
+void Depformer::for_each_streamed_matrix(const std::function<void(const PackedMatrix&)>& visit) const {
+  transformer_.for_each_matrix(visit);
   for (const auto* v : {&in_, &linears_})
-    for (const auto& l : *v) n += l.weight.bytes();
+    for (const auto& l : *v) visit(l.weight);
+}
+
+size_t Depformer::streamed_bytes() const {
+  size_t n = 0;
+  for_each_streamed_matrix([&](const PackedMatrix& m) { n += m.bytes(); });
   return n;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "lm/lm_config.h"
@@ -34,7 +35,9 @@ class Depformer {
   void forward_step(const int32_t* tokens, const float* transformer_out, float* logits, ThreadPool* pool,
                     std::vector<float>* inputs = nullptr, LayerObserver* layers = nullptr) const;
   size_t weight_bytes() const;
-  size_t streamed_bytes() const;  // matrix bytes a frame reads (tables are gathered)
+  // The matrices a frame reads, and their bytes (embedding tables are only gathered).
+  void for_each_streamed_matrix(const std::function<void(const PackedMatrix&)>& visit) const;
+  size_t streamed_bytes() const;
 
  private:
   const ScaledEmbedding& embedding(int position) const { return position == 0 ? text_emb_ : emb_[position - 1]; }

@@ -122,10 +122,16 @@ LmForward LmModel::forward(const MultistreamInput& codes, bool keep) const {
   return out;
 }
 
+void LmModel::for_each_streamed_matrix(const std::function<void(const PackedMatrix&)>& visit) const {
+  transformer_.for_each_matrix(visit);
+  visit(text_linear_.weight);
+  for (const auto& h : extra_heads_) visit(h.weight);
+  if (depformer_) depformer_->for_each_streamed_matrix(visit);
+}
+
 size_t LmModel::bytes_read_per_frame() const {
-  size_t n = transformer_.weight_bytes() + text_linear_.weight.bytes();
-  for (const auto& h : extra_heads_) n += h.weight.bytes();
-  if (depformer_) n += depformer_->streamed_bytes();
+  size_t n = 0;
+  for_each_streamed_matrix([&](const PackedMatrix& m) { n += m.bytes(); });
   return n;
 }
 

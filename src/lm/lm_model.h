@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -68,8 +69,9 @@ class LmModel {
   int threads() const { return pool_->threads(); }
   KvFormat kv_format() const { return kv_format_; }
   size_t weight_bytes() const;
-  // Weight bytes one streaming frame reads: every matrix product (embedding tables are only
-  // gathered, one row per stream). The denominator of the bandwidth floor.
+  // The matrices one streaming frame reads: every matrix product (embedding tables are only
+  // gathered, one row per stream), and their bytes, the numerator of the bandwidth floor.
+  void for_each_streamed_matrix(const std::function<void(const PackedMatrix&)>& visit) const;
   size_t bytes_read_per_frame() const;
   // Every weight by its checkpoint name (split layout), filled by LmLoader::finish.
   const std::vector<WeightLoader::TensorRef>& tensors() const { return tensors_; }

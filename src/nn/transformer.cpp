@@ -203,12 +203,16 @@ TransformerState Transformer::new_state(int capacity, KvFormat kv_format) const 
   return st;
 }
 
-size_t Transformer::weight_bytes() const {
-  size_t n = 0;
+void Transformer::for_each_matrix(const std::function<void(const PackedMatrix&)>& visit) const {
   for (const auto& L : layers_) {
     for (const auto* v : {&L.in_proj, &L.out_proj, &L.ffn_in, &L.ffn_out})
-      for (const auto& l : *v) n += l.weight.bytes();
+      for (const auto& l : *v) visit(l.weight);
   }
+}
+
+size_t Transformer::weight_bytes() const {
+  size_t n = 0;
+  for_each_matrix([&](const PackedMatrix& m) { n += m.bytes(); });
   return n;
 }
 

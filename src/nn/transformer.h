@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -111,6 +112,8 @@ class Transformer {
   void forward(float* x, int T, TransformerState& state, ThreadPool* pool,
                LayerObserver* observer = nullptr) const;
 
+  // Every weight matrix, layer by layer in the order a forward pass reads them.
+  void for_each_matrix(const std::function<void(const PackedMatrix&)>& visit) const;
   size_t weight_bytes() const;
 
  private:

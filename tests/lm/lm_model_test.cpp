@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <regex>
+#include <set>
 
 #include "io/json.h"
 #include "lm/lm_gen.h"
@@ -207,6 +208,27 @@ std::string tiny_config(const std::string& extra) {
              "positional_embedding": "rope", "depformer_dim": 8, "depformer_num_heads": 2,
              "depformer_num_layers": 1, "depformer_multi_linear": true, "depformer_weights_per_step": true,
              "depformer_pos_emb": "none", "delays": [0, 0, 1])" + extra + "}";
+}
+
+// The bandwidth floor counts, and the benchmark reads in place, the matrices a frame streams:
+// every linear layer of the model (temporal transformer, text head, Depformer), each once;
+// embedding tables are only gathered.
+TEST(LmModelBehaviour, FrameStreamsEveryLinearOnce) {
+  for (const char* dir : {"lm", "stt"}) {
+    SCOPED_TRACE(dir);
+    const LmModel& model = *test::lm_fixture(dir).model;
+    std::multiset<const PackedMatrix*> visited;
+    size_t bytes = 0;
+    model.for_each_streamed_matrix([&](const PackedMatrix& m) {
+      visited.insert(&m);
+      bytes += m.bytes();
+    });
+    std::multiset<const PackedMatrix*> linears;
+    for (const auto& t : model.tensors())
+      if (t.kind == WeightLoader::Kind::Linear) linears.insert(&static_cast<const Linear*>(t.target)->weight);
+    EXPECT_EQ(visited, linears);
+    EXPECT_EQ(model.bytes_read_per_frame(), bytes);
+  }
 }
 
 TEST(LmConfigRejects, CombinationsKyutaiRejectsWithItsReason) {
