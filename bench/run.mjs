@@ -103,13 +103,26 @@ const frameRow = (r, bw, label, extra = '') => {
     `load ${fmt(r.load_ms / 1000, 1)} s, heap ${fmt(r.heap_size / 2 ** 20, 0)} MiB${extra}`];
 };
 // Each frame runs in a fresh module instance, as an app loads one model per engine.
-process.setMaxListeners(32);  // each Emscripten instance adds its own process error listeners
-async function freshFrame(shape, format) {
+// Emscripten's Node glue adds process error listeners that close over their instance; left in
+// place they kept every instance's heap (1-4 GB each) alive, 18 GB for the whole report.
+async function withFreshInstance(use) {
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
   const instance = await createBench();
-  const r = log(JSON.parse(instance.frame(shape, format, 1, frames)));
-  const bw = log(JSON.parse(instance.readBandwidth(512, 1))).gb_per_s;
-  if (globalThis.gc) globalThis.gc();  // drop the instance's heap before the next one grows
-  return { r, bw };
+  try {
+    return await use(instance);
+  } finally {
+    for (const e of events)
+      for (const l of process.listeners(e)) if (!before.get(e).has(l)) process.removeListener(e, l);
+    if (globalThis.gc) globalThis.gc();  // drop the instance's heap before the next one grows
+  }
+}
+async function freshFrame(shape, format) {
+  return withFreshInstance((instance) => {
+    const r = log(JSON.parse(instance.frame(shape, format, 1, frames)));
+    const bw = log(JSON.parse(instance.readBandwidth(512, 1))).gb_per_s;
+    return { r, bw };
+  });
 }
 const sttFormats = quick ? ['q4'] : ['bf16', 'q8', 'q4', 'q4+kv-bf16', 'f32'];
 for (const f of sttFormats) {
