@@ -127,7 +127,7 @@ GemvBench::GemvBench(int k, int n, const std::string& format_name, bool cold, in
   const bool xnn = format_name.rfind("xnnpack", 0) == 0;
   WeightFormat format = WeightFormat::F32;
   if (!xnn && !parse_weight_format(format_name, &format)) {
-    error_ = "unknown format";
+    unavailable_ = json_line("\"kind\": \"error\", \"message\": \"unknown format\"");
     return;
   }
   std::vector<int8_t> wq;
@@ -155,7 +155,7 @@ GemvBench::GemvBench(int k, int n, const std::string& format_name, bool cold, in
   };
   make();
   if (xnn && !copies_.empty() && !copies_[0].native) {
-    error_ = "no XNNPACK";
+    unavailable_ = json_line("\"kind\": \"skip\", \"reason\": \"no XNNPACK\"");
     return;
   }
   const int count = cold ? std::max(2, int((size_t(1100) << 20) / bytes_per_copy_ + 1)) : 1;  // > 1.1 GB of weights
@@ -180,9 +180,7 @@ GemvBench::GemvBench(int k, int n, const std::string& format_name, bool cold, in
 GemvBench::~GemvBench() = default;
 
 std::string GemvBench::time() {
-  if (!error_.empty())
-    return json_line(std::string("\"kind\": \"") + (error_ == "no XNNPACK" ? "skip\", \"reason" : "error\", \"message") +
-                     "\": \"" + error_ + "\"");
+  if (!unavailable_.empty()) return unavailable_;
   const size_t held = qs8_.empty() ? copies_.size() : qs8_.size();
   const int calls = cold_ ? int(held) : std::max(10, int((size_t(512) << 20) / bytes_per_copy_));
   double ms = time_per_call(5, calls, [&] {

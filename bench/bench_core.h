@@ -35,7 +35,7 @@ class GemvBench {
   int k_, n_;
   std::string format_name_;
   bool cold_;
-  std::string error_;
+  std::string unavailable_;  // the line time() returns when nothing could be prepared
   size_t bytes_per_copy_ = 0;
   std::vector<PackedMatrix> copies_;
   std::vector<std::unique_ptr<XnnQs8Gemv>> qs8_;
