@@ -99,18 +99,7 @@ std::string read_bandwidth(int megabytes, int threads) {
   AlignedBuffer<float> buf(n);
   for (size_t i = 0; i < n; i += 1024) buf[i] = 1.0f;  // touch every page
   ThreadPool pool(threads);
-  double ms = time_per_call(5, 1, [&] {
-    std::vector<float> partial(pool.threads(), 0.0f);
-    pool.parallel_for(pool.threads(), [&](int b, int e) {
-      for (int t = b; t < e; ++t) {
-        size_t begin = n * t / pool.threads(), end = n * (t + 1) / pool.threads();
-        partial[t] = sum_floats(buf.data() + begin, end - begin);
-      }
-    });
-    float s = 0;
-    for (float v : partial) s += v;
-    g_sink = s;
-  });
+  const double ms = read_spans_ms({{reinterpret_cast<const uint8_t*>(buf.data()), buf.bytes()}}, pool);
   char out[256];
   std::snprintf(out, sizeof out, "\"kind\": \"bandwidth\", \"megabytes\": %d, \"threads\": %d, \"gb_per_s\": %.3f",
                 megabytes, pool.threads(), double(n) * 4 / (ms * 1e6));

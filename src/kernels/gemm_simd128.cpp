@@ -14,10 +14,10 @@ namespace kyutai::simd128 {
 
 namespace {
 
-// Each kernel computes NP panels side by side. For f32 (memory-bound) NP = 2 where the layer
-// has a pair left: two sequential weight streams keep more DRAM reads in flight than one,
-// ~22 -> ~25 GB/s here (bench (a)). The integer and bf16 kernels do more work per byte; with
-// NP = 2 their 16 accumulators spill and they slow down (q8 19 -> 15 GB/s), so they use 1.
+// The f32 kernel computes NP panels side by side, NP = 2 where the layer has a pair left: two
+// sequential weight streams keep more DRAM reads in flight than one, ~22 -> ~25 GB/s here
+// (bench (a)). The integer and bf16 kernels do more work per byte; with two panels their 16
+// accumulators spill and they slow down (q8 19 -> 15 GB/s), so they take one panel at a time.
 // Each output's summation order is the same either way.
 template <int NP>
 void panel_f32(const float* panel, size_t stride, int in, const float* x, float* out) {
@@ -35,24 +35,21 @@ void panel_f32(const float* panel, size_t stride, int in, const float* x, float*
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
-template <int NP>
-void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, float* out) {
-  v128_t a[NP][4];
-  for (auto& p : a)
-    for (auto& v : p) v = wasm_f32x4_splat(0);
+void panel_bf16(const uint16_t* panel, int in, const float* x, float* out) {
+  v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
   for (int k = 0; k < in; ++k) {
     const v128_t xv = wasm_f32x4_splat(x[k]);
-    for (int p = 0; p < NP; ++p) {
-      const uint16_t* w = panel + p * stride + size_t(k) * kPanel;
-      const v128_t lo = wasm_v128_load(w), hi = wasm_v128_load(w + 8);
-      a[p][0] = wasm_f32x4_add(a[p][0], wasm_f32x4_mul(bf16_low(lo), xv));
-      a[p][1] = wasm_f32x4_add(a[p][1], wasm_f32x4_mul(bf16_high(lo), xv));
-      a[p][2] = wasm_f32x4_add(a[p][2], wasm_f32x4_mul(bf16_low(hi), xv));
-      a[p][3] = wasm_f32x4_add(a[p][3], wasm_f32x4_mul(bf16_high(hi), xv));
-    }
+    const uint16_t* w = panel + size_t(k) * kPanel;
+    const v128_t lo = wasm_v128_load(w), hi = wasm_v128_load(w + 8);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(bf16_low(lo), xv));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(bf16_high(lo), xv));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(bf16_low(hi), xv));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(bf16_high(hi), xv));
   }
-  for (int p = 0; p < NP; ++p)
-    for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
+  wasm_v128_store(out, a0);
+  wasm_v128_store(out + 4, a1);
+  wasm_v128_store(out + 8, a2);
+  wasm_v128_store(out + 12, a3);
 }
 
 // An 8-bit k-pair is 32 bytes, two vectors of 8 16-bit lanes: lane 2i + (k % 2) of vector h
@@ -145,8 +142,7 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
       break;
     }
     case WeightFormat::BF16:
-      panel_bf16<1>(reinterpret_cast<const uint16_t*>(w.data.data()) + p * values, values, w.in,
-                    x + size_t(r) * w.in, out);
+      panel_bf16(reinterpret_cast<const uint16_t*>(w.data.data()) + p * values, w.in, x + size_t(r) * w.in, out);
       break;
     case WeightFormat::Q8:
       panel_q8(w.data.data() + p * values, w.in_padded, xq->values.data() + size_t(r) * w.in_padded,
