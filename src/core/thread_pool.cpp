@@ -8,6 +8,10 @@ namespace {
 // Spin iterations before a worker goes to sleep (about 0.1-0.5 ms): longer than the gap
 // between the products of one frame, shorter than the gap between frames.
 constexpr int kSpinBeforeSleep = 200000;
+// Chunks per thread in one parallel_for: enough for a thread that lags to hand work over,
+// few enough that each chunk is still a long run of consecutive panels.
+constexpr int kChunksPerThread = 4;
+constexpr int kMaxChunks = 0xffff;  // a chunk count and index each take 16 bits of next_
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -15,7 +19,7 @@ ThreadPool::ThreadPool(int threads) {
 #if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
   workers = 0;
 #endif
-  for (int i = 0; i < workers; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -35,11 +39,23 @@ int ThreadPool::hardware_threads() {
 #endif
 }
 
-void ThreadPool::run_chunk(int index) {
-  int parts = threads();
-  int begin = int(int64_t(job_n_) * index / parts);
-  int end = int(int64_t(job_n_) * (index + 1) / parts);
-  if (begin < end) (*job_)(begin, end);
+void ThreadPool::run_chunks(uint32_t generation) {
+  for (;;) {
+    uint64_t next = next_.load();
+    for (;;) {
+      if (uint32_t(next >> 32) != generation || (next & 0xffff) >= ((next >> 16) & 0xffff)) return;
+      if (next_.compare_exchange_weak(next, next + 1)) break;
+    }
+    // Claimed chunk c of this generation: the caller cannot return (so job_ and job_n_ stay
+    // this job's) until every chunk, this one included, is done.
+    const int c = int(next & 0xffff), chunks = int((next >> 16) & 0xffff);
+    const int begin = int(int64_t(job_n_) * c / chunks), end = int(int64_t(job_n_) * (c + 1) / chunks);
+    (*job_)(begin, end);
+    if (done_chunks_.fetch_add(1) + 1 == chunks && caller_waiting_.load()) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_one();
+    }
+  }
 }
 
 void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn) {
@@ -50,44 +66,43 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn) {
   }
   job_ = &fn;
   job_n_ = n;
-  pending_.store(int(workers_.size()));
-  generation_.fetch_add(1);  // publishes job_ (sequentially consistent)
+  const int chunks = std::min({n, kChunksPerThread * threads(), kMaxChunks});
+  done_chunks_.store(0);
+  const uint32_t generation = uint32_t(next_.load() >> 32) + 1;
+  next_.store(uint64_t(generation) << 32 | uint64_t(chunks) << 16);  // publishes the job (sequentially consistent)
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     wake_.notify_all();
   }
-  run_chunk(0);
+  run_chunks(generation);
   // Spin briefly, then block: a blocked WebAssembly main thread still runs the calls other
   // threads proxy to it, a spinning one would not.
-  for (int spins = 0; pending_.load() != 0 && spins < kSpinBeforeSleep; ++spins) {
+  for (int spins = 0; done_chunks_.load() != chunks && spins < kSpinBeforeSleep; ++spins) {
   }
-  if (pending_.load() != 0) {
+  if (done_chunks_.load() != chunks) {
     std::unique_lock<std::mutex> lock(mutex_);
     caller_waiting_.store(true);
-    done_.wait(lock, [this] { return pending_.load() == 0; });
+    done_.wait(lock, [&] { return done_chunks_.load() == chunks; });
     caller_waiting_.store(false);
   }
   job_ = nullptr;
 }
 
-void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;  // the generation at construction: a job posted before this thread runs is not missed
+void ThreadPool::worker_loop() {
+  uint32_t seen = 0;  // the generation at construction: a job posted before this thread runs is not missed
+  auto generation = [this] { return uint32_t(next_.load() >> 32); };
   for (;;) {
     int spins = 0;
-    while (generation_.load() == seen && !stop_.load() && spins < kSpinBeforeSleep) ++spins;
-    if (generation_.load() == seen && !stop_.load()) {
+    while (generation() == seen && !stop_.load() && spins < kSpinBeforeSleep) ++spins;
+    if (generation() == seen && !stop_.load()) {
       std::unique_lock<std::mutex> lock(mutex_);
       sleepers_.fetch_add(1);
-      wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+      wake_.wait(lock, [&] { return stop_.load() || generation() != seen; });
       sleepers_.fetch_sub(1);
     }
     if (stop_.load()) return;
-    seen = generation_.load();
-    run_chunk(index);
-    if (pending_.fetch_sub(1) == 1 && caller_waiting_.load()) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
-    }
+    seen = generation();
+    run_chunks(seen);
   }
 }
 

@@ -28,7 +28,9 @@ class ThreadPool {
   int threads() const { return int(workers_.size()) + 1; }
 
   // Calls fn(begin, end) on disjoint ranges covering [0, n); returns when all are done.
-  // Ranges are contiguous chunks, one per thread, so each thread streams its own weights.
+  // The range is cut into a few contiguous chunks per thread (each still one long stream of
+  // weights), and threads take chunks in turn until none are left: a thread that started late
+  // or runs on a busier core does less, instead of holding everyone up.
   // Not reentrant: one parallel_for at a time per pool.
   void parallel_for(int n, const std::function<void(int, int)>& fn);
 
@@ -36,16 +38,20 @@ class ThreadPool {
   static int hardware_threads();
 
  private:
-  void worker_loop(int index);
-  void run_chunk(int index);
+  void worker_loop();
+  // Takes chunks of job `generation` until none are left.
+  void run_chunks(uint32_t generation);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable done_;
   std::atomic<bool> caller_waiting_{false};
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  // The job in one atomic: its generation (bits 32-63), its chunk count (16-31) and the next
+  // chunk to take (0-15). A thread still holding an earlier job's value can neither take a
+  // chunk of a new job nor judge one by the new job's count.
+  std::atomic<uint64_t> next_{0};
+  std::atomic<int> done_chunks_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
   const std::function<void(int, int)>* job_ = nullptr;

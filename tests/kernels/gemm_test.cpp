@@ -254,16 +254,6 @@ TEST(Quantization, Simd128RowQuantizationIsIdenticalToScalar) {
   }
 }
 
-TEST(ThreadPool, CoversTheRangeExactlyOnce) {
-  ThreadPool pool(4);
-  std::vector<int> hits(1001, 0);
-  pool.parallel_for(1001, [&](int b, int e) {
-    for (int i = b; i < e; ++i) hits[i]++;
-  });
-  for (int h : hits) ASSERT_EQ(h, 1);
-  EXPECT_EQ(pool.threads(), ThreadPool::hardware_threads() > 0 ? pool.threads() : 1);
-}
-
 }  // namespace
 }  // namespace kyutai
 
