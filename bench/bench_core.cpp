@@ -89,7 +89,8 @@ double read_spans_ms(const Spans& spans, ThreadPool& pool) {
     pool.parallel_for(parts, [&](int b, int e) {
       for (int part = b; part < e; ++part) {
         for (const auto& [data, bytes] : spans) {
-          const size_t floats = bytes / 4, begin = floats * part / parts, end = floats * (part + 1) / parts;
+          const uint64_t floats = bytes / 4;  // 64-bit: floats * part overflows a wasm32 size_t
+          const size_t begin = size_t(floats * part / parts), end = size_t(floats * (part + 1) / parts);
           partial[part] += sum_floats(reinterpret_cast<const float*>(data) + begin, end - begin);
         }
       }
