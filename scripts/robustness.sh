@@ -2,7 +2,9 @@
 # Robustness stage (called at the end of scripts/test.sh; runs alone too):
 #   1. the whole native GoogleTest suite built with AddressSanitizer + UndefinedBehaviorSanitizer
 #      (clang, RelWithDebInfo) in $BUILD_DIR/asan, run by ctest;
-#   2. the libFuzzer targets of tests/fuzz/ (ASan + UBSan too) built in $BUILD_DIR/fuzz, each
+#   2. the tests that run threads (thread pool, threaded products, convolutions, LM and Mimi
+#      against one thread) built with ThreadSanitizer in $BUILD_DIR/tsan;
+#   3. the libFuzzer targets of tests/fuzz/ (ASan + UBSan too) built in $BUILD_DIR/fuzz, each
 #      run for FUZZ_SECONDS (default 20) on its seed corpus tests/fuzz/corpus/<target>/.
 # Build directories are reused between runs. New inputs libFuzzer finds go to
 # $BUILD_DIR/fuzz/corpus/<target>/ (never into the repository); a crashing input is saved in
@@ -31,6 +33,16 @@ configure "$B/asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CLA
 cmake --build "$B/asan" -j "$JOBS" --target kyutai_tests
 ctest --test-dir "$B/asan" --output-on-failure -j "$JOBS"
 echo "robustness: sanitizer suite green ($((SECONDS - start)) s)"
+
+start=$SECONDS
+echo "== ThreadSanitizer: the tests that run threads ($B/tsan)"
+# XNNPACK off: its own thread pool is not instrumented. halt_on_error: any race fails the run.
+configure "$B/tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CLANGXX" -DKYUTAI_TSAN=ON \
+  -DKYUTAI_BENCH=OFF -DKYUTAI_XNNPACK=OFF
+cmake --build "$B/tsan" -j "$JOBS" --target kyutai_tests
+TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+  ctest --test-dir "$B/tsan" --output-on-failure -j "$JOBS" --no-tests=error -R 'ThreadPool\.|\.ThreadsGive'
+echo "robustness: thread sanitizer green ($((SECONDS - start)) s)"
 
 start=$SECONDS
 echo "== Fuzzing: ${#TARGETS[@]} libFuzzer targets, ${FUZZ_SECONDS} s each ($B/fuzz)"

@@ -202,6 +202,40 @@ TEST(LmModelBehaviour, BatchItemsAreIndependent) {
   EXPECT_EQ(first, single.audio_logits);
 }
 
+// Threads split the products' panels and the attention heads; each output is still summed in
+// the same order, so a threaded model gives exactly one thread's logits. The model is big
+// enough for both splits to happen (the pool only splits work worth a wake-up).
+TEST(LmModelBehaviour, ThreadsGiveTheSameLogitsAsOneThread) {
+  LmConfig config = LmConfig::parse(R"({"dim": 256, "text_card": 300, "n_q": 4, "dep_q": 2, "card": 64,
+      "num_heads": 4, "num_layers": 2, "hidden_scale": 4.125, "context": 64, "gating": "silu",
+      "norm": "rms_norm_f32", "positional_embedding": "rope", "depformer_dim": 128, "depformer_num_heads": 4,
+      "depformer_num_layers": 1, "depformer_multi_linear": true, "depformer_weights_per_step": true,
+      "depformer_pos_emb": "none", "delays": [0, 0, 1, 1, 1]})");
+  const std::vector<uint8_t> file = synthetic_lm_safetensors(config, DType::F32, 3);
+  const int T = 16;
+  MultistreamInput codes;
+  codes.text = TokenTensor(1, T);
+  for (int t = 0; t < T; ++t) codes.text->data[t] = (7 * t + 1) % config.text_card;
+  for (int c = 0; c < config.n_q; ++c) {
+    TokenTensor x(1, T);
+    for (int t = 0; t < T; ++t) x.data[t] = (5 * t + 3 * c) % config.card;
+    codes.audio.push_back(x);
+  }
+  for (WeightFormat format : {WeightFormat::F32, WeightFormat::Q8}) {
+    SCOPED_TRACE(weight_format_name(format));
+    LoadOptions options;
+    options.format = format;
+    options.use_xnnpack = false;  // the same kernels on both sides
+    auto single = load_lm(config, file.data(), file.size(), options);
+    options.threads = 3;
+    auto threaded = load_lm(config, file.data(), file.size(), options);
+    LmForward a = single->forward(codes), b = threaded->forward(codes);
+    EXPECT_EQ(a.text.text_logits, b.text.text_logits);
+    EXPECT_EQ(a.audio_logits, b.audio_logits);
+    EXPECT_GT(max_abs(a.text.text_logits), 0.0) << "the logits are not all zero";
+  }
+}
+
 std::string tiny_config(const std::string& extra) {
   return R"({"dim": 16, "text_card": 20, "n_q": 2, "dep_q": 2, "card": 8, "num_heads": 2, "num_layers": 1,
              "hidden_scale": 4.125, "context": 4, "gating": "silu", "norm": "rms_norm_f32",
