@@ -21,7 +21,8 @@ echo "== Package test (npm pack, install the tarball, use it from Node and Chrom
 npx playwright test --project=package
 
 # --- Robustness (issue 9) ----------------------------------------------------------------
-# The native GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer, then a
-# bounded libFuzzer run per fuzz target (safetensors, configs, SentencePiece, sessions).
-echo "== Robustness (sanitizer suite + bounded fuzzing, scripts/robustness.sh)"
+# The native GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer, the tests
+# that run threads under ThreadSanitizer, then a bounded libFuzzer run per fuzz target
+# (safetensors, configs, SentencePiece, sessions).
+echo "== Robustness (sanitizer suites + bounded fuzzing, scripts/robustness.sh)"
 bash scripts/robustness.sh
