@@ -12,6 +12,12 @@ constexpr int kSpinBeforeSleep = 200000;
 // few enough that each chunk is still a long run of consecutive panels.
 constexpr int kChunksPerThread = 4;
 constexpr int kMaxChunks = 0xffff;  // a chunk count and index each take 16 bits of next_
+
+// The fields of ThreadPool::next_ (see thread_pool.h).
+uint64_t job_word(uint32_t generation, int chunks) { return uint64_t(generation) << 32 | uint64_t(chunks) << 16; }
+uint32_t generation_of(uint64_t word) { return uint32_t(word >> 32); }
+int chunks_of(uint64_t word) { return int((word >> 16) & 0xffff); }
+int next_chunk_of(uint64_t word) { return int(word & 0xffff); }
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -43,12 +49,12 @@ void ThreadPool::run_chunks(uint32_t generation) {
   for (;;) {
     uint64_t next = next_.load();
     for (;;) {
-      if (uint32_t(next >> 32) != generation || (next & 0xffff) >= ((next >> 16) & 0xffff)) return;
+      if (generation_of(next) != generation || next_chunk_of(next) >= chunks_of(next)) return;
       if (next_.compare_exchange_weak(next, next + 1)) break;
     }
     // Claimed chunk c of this generation: the caller cannot return (so job_ and job_n_ stay
     // this job's) until every chunk, this one included, is done.
-    const int c = int(next & 0xffff), chunks = int((next >> 16) & 0xffff);
+    const int c = next_chunk_of(next), chunks = chunks_of(next);
     const int begin = int(int64_t(job_n_) * c / chunks), end = int(int64_t(job_n_) * (c + 1) / chunks);
     (*job_)(begin, end);
     if (done_chunks_.fetch_add(1) + 1 == chunks && caller_waiting_.load()) {
@@ -68,8 +74,8 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn) {
   job_n_ = n;
   const int chunks = std::min({n, kChunksPerThread * threads(), kMaxChunks});
   done_chunks_.store(0);
-  const uint32_t generation = uint32_t(next_.load() >> 32) + 1;
-  next_.store(uint64_t(generation) << 32 | uint64_t(chunks) << 16);  // publishes the job (sequentially consistent)
+  const uint32_t generation = generation_of(next_.load()) + 1;
+  next_.store(job_word(generation, chunks));  // publishes the job (sequentially consistent)
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     wake_.notify_all();
@@ -90,7 +96,7 @@ void ThreadPool::parallel_for(int n, const std::function<void(int, int)>& fn) {
 
 void ThreadPool::worker_loop() {
   uint32_t seen = 0;  // the generation at construction: a job posted before this thread runs is not missed
-  auto generation = [this] { return uint32_t(next_.load() >> 32); };
+  auto generation = [this] { return generation_of(next_.load()); };
   for (;;) {
     int spins = 0;
     while (generation() == seen && !stop_.load() && spins < kSpinBeforeSleep) ++spins;
