@@ -120,7 +120,7 @@ TEST_P(GemmFormats, Simd128IsBitIdenticalToScalar) {
 INSTANTIATE_TEST_SUITE_P(
     All, GemmFormats,
     ::testing::Combine(::testing::Values(WeightFormat::F32, WeightFormat::BF16, WeightFormat::Q8, WeightFormat::Q4),
-                       ::testing::Values(Shape{16, 32, 1}, Shape{37, 61, 3}, Shape{130, 600, 2}, Shape{5, 7, 1})),
+                       ::testing::Values(Shape{16, 32, 1}, Shape{37, 61, 3}, Shape{130, 600, 2}, Shape{5, 7, 1}, Shape{20, 517, 2})),
     [](const auto& info) {
       auto s = std::get<1>(info.param);
       return std::string(weight_format_name(std::get<0>(info.param))) + "_" + std::to_string(s.out) + "x" +
