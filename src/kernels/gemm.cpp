@@ -8,7 +8,7 @@
 
 namespace kyutai {
 
-void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRows* out) {
+void quantize_rows(const float* x, int rows, int in, int in_padded, int max_q, QuantizedRows* out) {
   out->values.assign(size_t(rows) * in_padded, 0);
   out->scales.assign(rows, 0.0f);
   const int blocks = in_padded / kQ4Block, spans = (in_padded + kQ8Flush - 1) / kQ8Flush;
@@ -18,9 +18,9 @@ void quantize_rows(const float* x, int rows, int in, int in_padded, QuantizedRow
     int16_t* q = out->values.data() + size_t(r) * in_padded;
     int32_t* block_sums = out->block_sums.data() + size_t(r) * blocks;
 #ifdef __wasm_simd128__
-    out->scales[r] = simd128::quantize_row(x + size_t(r) * in, in, in_padded, q, block_sums);
+    out->scales[r] = simd128::quantize_row(x + size_t(r) * in, in, in_padded, max_q, q, block_sums);
 #else
-    out->scales[r] = scalar::quantize_row(x + size_t(r) * in, in, in_padded, q, block_sums);
+    out->scales[r] = scalar::quantize_row(x + size_t(r) * in, in, in_padded, max_q, q, block_sums);
 #endif
     // The 4-bit kernel multiplies stored nibbles (q + 8) and subtracts 8 * sum(x) per block;
     // the 8-bit one stores half its rows as q + 128 and subtracts 128 * sum(x) per span: a
@@ -48,7 +48,7 @@ void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float
   } else {
     QuantizedRows xq;
     const bool quantized = w.format == WeightFormat::Q8 || w.format == WeightFormat::Q4;
-    if (quantized) quantize_rows(x, rows, w.in, w.in_padded, &xq);
+    if (quantized) quantize_rows(x, rows, w.in, w.in_padded, activation_max(w.format), &xq);
     auto run = [&](int begin, int end) {
 #ifdef __wasm_simd128__
       simd128::gemm_panels(w, x, quantized ? &xq : nullptr, rows, y, begin, end);

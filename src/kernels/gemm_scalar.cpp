@@ -8,7 +8,7 @@
 
 namespace kyutai::scalar {
 
-float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* block_sums) {
+float quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, int32_t* block_sums) {
   float amax = 0;
   bool finite = true;
   for (int k = 0; k < in; ++k) {
@@ -17,9 +17,9 @@ float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* b
     amax = std::max(amax, a);
   }
   if (!finite) return NAN;  // NaN/Inf input: the product is NaN, never garbage integers
-  const float scale = activation_scale(amax);
+  const float scale = activation_scale(amax, max_q);
   const float inv = 1.0f / scale;
-  for (int k = 0; k < in; ++k) q[k] = quantize_value(x[k], inv);
+  for (int k = 0; k < in; ++k) q[k] = quantize_value(x[k], inv, max_q);
   for (int b = 0; b < in_padded / kQ4Block; ++b)
     for (int k = b * kQ4Block; k < (b + 1) * kQ4Block; ++k) block_sums[b] += q[k];
   return scale;

@@ -117,7 +117,7 @@ void panel_q8(const uint8_t* w, int in_padded, const int16_t* x, const int32_t* 
 //   D0 = dot(lane), D1 = dot(lane >> 4), D2 = dot(lane >> 8), D3 = dot(lane >> 12),
 // give the row groups' sums as S3 = D3, S2 = D2 - 16 D3, S1 = D1 - 16 D2, S0 = D0 - 16 D1.
 // The D sums can overflow int32, but WebAssembly integer arithmetic wraps, so each S, whose
-// true value is small (|S| <= 32 x 8 x 32768 = 2^23), comes out exact.
+// true value is small (|S| <= 32 x 8 x 127 < 2^15 with Q4's 8-bit activations), comes out exact.
 inline void q4_step(const uint8_t* w, const int16_t* x, v128_t& d0, v128_t& d1, v128_t& d2, v128_t& d3) {
   const v128_t xv = wasm_v128_load32_splat(x), lanes = wasm_v128_load(w);
   d0 = wasm_i32x4_add(d0, wasm_i32x4_dot_i16x8(lanes, xv));
@@ -199,25 +199,26 @@ float abs_max(const float* x, int n) {
   return amax;
 }
 
-// Four values x * inv rounded to nearest even and clamped to +-32767, as int32 lanes.
-inline v128_t quantize4(const float* x, v128_t inv) {
+// Four values x * inv rounded to nearest even and clamped to +-max_q, as int32 lanes.
+inline v128_t quantize4(const float* x, v128_t inv, v128_t max_q) {
   const v128_t v = wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x), inv));
-  const v128_t clamped = wasm_f32x4_min(wasm_f32x4_splat(32767.0f), wasm_f32x4_max(wasm_f32x4_splat(-32767.0f), v));
+  const v128_t clamped = wasm_f32x4_min(max_q, wasm_f32x4_max(wasm_f32x4_neg(max_q), v));
   return wasm_i32x4_trunc_sat_f32x4(clamped);
 }
 
 }  // namespace
 
 // The same arithmetic as scalar::quantize_row, 8 values per step: identical output.
-float quantize_row(const float* x, int in, int in_padded, int16_t* q, int32_t* block_sums) {
+float quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, int32_t* block_sums) {
   const float amax = abs_max(x, in);
   if (!(amax <= 3.4e38f)) return NAN;  // NaN/Inf input: the product is NaN, never garbage integers
-  const float scale = activation_scale(amax);
+  const float scale = activation_scale(amax, max_q);
   const float inv = 1.0f / scale;
-  const v128_t inv4 = wasm_f32x4_splat(inv);
+  const v128_t inv4 = wasm_f32x4_splat(inv), max4 = wasm_f32x4_splat(float(max_q));
   int k = 0;
-  for (; k + 8 <= in; k += 8) wasm_v128_store(q + k, wasm_i16x8_narrow_i32x4(quantize4(x + k, inv4), quantize4(x + k + 4, inv4)));
-  for (; k < in; ++k) q[k] = quantize_value(x[k], inv);
+  for (; k + 8 <= in; k += 8)
+    wasm_v128_store(q + k, wasm_i16x8_narrow_i32x4(quantize4(x + k, inv4, max4), quantize4(x + k + 4, inv4, max4)));
+  for (; k < in; ++k) q[k] = quantize_value(x[k], inv, max_q);
   for (int b = 0; b < in_padded / kQ4Block; ++b) {
     const int16_t* block = q + b * kQ4Block;
     v128_t sum = wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block));

@@ -37,7 +37,7 @@ std::vector<double> reference(const PackedMatrix& w, const std::vector<float>& x
 void expect_simd128_equals_scalar(const PackedMatrix& m, const std::vector<float>& x, int rows) {
   QuantizedRows xq;
   const bool quantized = m.format == WeightFormat::Q8 || m.format == WeightFormat::Q4;
-  if (quantized) quantize_rows(x.data(), rows, m.in, m.in_padded, &xq);
+  if (quantized) quantize_rows(x.data(), rows, m.in, m.in_padded, activation_max(m.format), &xq);
   std::vector<float> a(size_t(rows) * m.out), b(a.size());
   simd128::gemm_panels(m, x.data(), quantized ? &xq : nullptr, rows, a.data(), 0, m.panels());
   scalar::gemm_panels(m, x.data(), quantized ? &xq : nullptr, rows, b.data(), 0, m.panels());
@@ -59,10 +59,10 @@ TEST_P(GemmFormats, MatchesDequantizedReference) {
   std::vector<float> y(size_t(shape.rows) * shape.out);
   gemm(m, x.data(), shape.rows, y.data(), nullptr, nullptr);
   std::vector<double> ref = reference(m, x, shape.rows);
-  // Float formats: summation order only. Quantized: int16 activations add <= 1/32767 of
-  // max|x| per element, i.e. at most in * max|w| * max|x| / 32767.
+  // Float formats: summation order only. Quantized: integer activations add <= 1/(2 max_q) of
+  // max|x| per element, i.e. at most in * max|w| * max|x| / (2 max_q).
   const bool quantized = format == WeightFormat::Q8 || format == WeightFormat::Q4;
-  const double tol = quantized ? shape.in * 1.0 / 32767 + 1e-4 : 1e-4 * std::sqrt(double(shape.in));
+  const double tol = quantized ? shape.in * 0.5 / activation_max(format) + 1e-4 : 1e-4 * std::sqrt(double(shape.in));
   for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], tol) << "index " << i;
 }
 
@@ -143,7 +143,7 @@ TEST(Quantization, PrequantizedExportRoundTripsExactly) {
     }
 }
 
-// Products with full-scale activations (+-1 quantizes to +-32767 exactly): all +1, all -1 and
+// Products with full-scale activations (+-1 quantizes to +-max_q exactly): all +1, all -1 and
 // a mix, each against the double reference and, in WebAssembly, SIMD128 against scalar.
 void expect_exact_with_full_scale_inputs(const PackedMatrix& m) {
   for (int pattern = 0; pattern < 3; ++pattern) {
@@ -217,19 +217,20 @@ TEST(Gemm, NonFiniteInputGivesNanNotGarbage) {
 }
 
 // Both row quantizers on one row: values, block sums and scale compared bit for bit.
-void expect_row_quantizers_agree(const std::vector<float>& x, int in_padded) {
+void expect_row_quantizers_agree(const std::vector<float>& x, int in_padded, int max_q) {
 #ifdef __wasm_simd128__
   const int in = int(x.size()), blocks = in_padded / kQ4Block;
   std::vector<int16_t> qs(in_padded, 0), qv(in_padded, 0);
   std::vector<int32_t> bs(blocks, 0), bv(blocks, 0);
-  const float ss = scalar::quantize_row(x.data(), in, in_padded, qs.data(), bs.data());
-  const float sv = simd128::quantize_row(x.data(), in, in_padded, qv.data(), bv.data());
+  const float ss = scalar::quantize_row(x.data(), in, in_padded, max_q, qs.data(), bs.data());
+  const float sv = simd128::quantize_row(x.data(), in, in_padded, max_q, qv.data(), bv.data());
   EXPECT_TRUE(ss == sv || (std::isnan(ss) && std::isnan(sv))) << ss << " vs " << sv;
   EXPECT_EQ(qs, qv);
   EXPECT_EQ(bs, bv);
 #else
   (void)x;
   (void)in_padded;
+  (void)max_q;
 #endif
 }
 
@@ -237,21 +238,22 @@ TEST(Quantization, Simd128RowQuantizationIsIdenticalToScalar) {
 #ifndef __wasm_simd128__
   GTEST_SKIP() << "SIMD128 kernels exist only in the WebAssembly build";
 #endif
-  for (int in : {1, 7, 8, 33, 61, 600}) {
-    SCOPED_TRACE(in);
-    const int in_padded = (in + kQ4Block - 1) / kQ4Block * kQ4Block;
-    expect_row_quantizers_agree(random_matrix(1, in, 20 + in, 3.0f), in_padded);
-    expect_row_quantizers_agree(random_matrix(1, in, 40 + in), in + in % 2);  // q8 padding: pairs only
-    // Halfway cases: with max |x| = 32767 the scale is 1 and k + 0.5 rounds to the even side.
-    std::vector<float> ties(in);
-    for (int k = 0; k < in; ++k) ties[k] = k == 0 ? -32767.0f : float(k % 9) - 4.5f;
-    expect_row_quantizers_agree(ties, in_padded);
-    for (float bad : {NAN, INFINITY, -INFINITY}) {
-      std::vector<float> x = random_matrix(1, in, 60 + in);
-      x[in / 2] = bad;
-      expect_row_quantizers_agree(x, in_padded);
+  for (int max_q : {activation_max(WeightFormat::Q8), activation_max(WeightFormat::Q4)})
+    for (int in : {1, 7, 8, 33, 61, 600}) {
+      SCOPED_TRACE(testing::Message() << "max_q " << max_q << ", in " << in);
+      const int in_padded = (in + kQ4Block - 1) / kQ4Block * kQ4Block;
+      expect_row_quantizers_agree(random_matrix(1, in, 20 + in, 3.0f), in_padded, max_q);
+      expect_row_quantizers_agree(random_matrix(1, in, 40 + in), in + in % 2, max_q);  // q8 padding: pairs only
+      // Halfway cases: with max |x| = max_q the scale is 1 and k + 0.5 rounds to the even side.
+      std::vector<float> ties(in);
+      for (int k = 0; k < in; ++k) ties[k] = k == 0 ? -float(max_q) : float(k % 9) - 4.5f;
+      expect_row_quantizers_agree(ties, in_padded, max_q);
+      for (float bad : {NAN, INFINITY, -INFINITY}) {
+        std::vector<float> x = random_matrix(1, in, 60 + in);
+        x[in / 2] = bad;
+        expect_row_quantizers_agree(x, in_padded, max_q);
+      }
     }
-  }
 }
 
 }  // namespace
