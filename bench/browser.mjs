@@ -21,9 +21,11 @@ export async function withBrowser(buildDir, run, { args = [] } = {}) {
     args: [...CHROMIUM_ARGS, ...args],
   });
   const rel = path.relative(root, buildDir);
-  const open = async (threads) => {
+  // open(threads, relaxed): a fresh page running the plain or the relaxed-SIMD benchmark module.
+  const open = async (threads, relaxed = false) => {
     const prefix = threads ? '/coi' : '';
-    const module = threads ? `/${rel}/wasm-mt/bench/kyutai-bench-mt.mjs` : `/${rel}/wasm/bench/kyutai-bench.mjs`;
+    const suffix = relaxed ? '-relaxed' : '';
+    const module = threads ? `/${rel}/wasm-mt/bench/kyutai-bench-mt${suffix}.mjs` : `/${rel}/wasm/bench/kyutai-bench${suffix}.mjs`;
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${port}${prefix}/bench/page.html?module=${encodeURIComponent(prefix + module)}`);
     await page.waitForFunction(() => window.benchReady === true);

@@ -1,7 +1,8 @@
 // One round of the GEMV comparison in a fresh Node process:
 //   node bench/gemv-round.mjs K N impl,impl,...   prints one JSON line per implementation.
-// Implementations: our weight formats (f32, bf16, q8, q4; each in its own module instance)
-// and the peers (onnxruntime-web, tfjs-backend-wasm). All of them place their weights first,
+// Implementations: our weight formats (f32, bf16, q8, q4; each in its own module instance;
+// q4-relaxed is q4 in the relaxed-SIMD module) and the peers (onnxruntime-web,
+// tfjs-backend-wasm). All of them place their weights first,
 // in the order given, then each is timed `REPEATS` times in turn and its median reported.
 //
 // Why a fresh process per round and a rotating order (bench/run.mjs): the same kernel reads
@@ -24,14 +25,17 @@ function median(values) {
 // Runs a round in a child process; returns its results as { impl, ...measurement }.
 export function gemvRound(order, K, N, build) {
   const script = fileURLToPath(import.meta.url);
-  const out = execFileSync(process.execPath, ['--max-old-space-size=8000', script, K, N, order.join(',')].map(String), {
+  // Node 20 runs relaxed SIMD behind a flag; it changes nothing for the other modules.
+  const out = execFileSync(process.execPath, ['--max-old-space-size=8000', '--experimental-wasm-relaxed-simd', script, K, N, order.join(',')].map(String), {
     encoding: 'utf8', maxBuffer: 1 << 22, env: { ...process.env, BUILD_DIR: build },
   });
   return out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
 
-async function prepareOurs(format, K, N, build) {
-  const { default: createBench } = await import(pathToFileURL(path.join(build, 'wasm/bench/kyutai-bench.mjs')).href);
+async function prepareOurs(impl, K, N, build) {
+  const relaxed = impl.endsWith('-relaxed'), format = impl.replace(/-relaxed$/, '');
+  const file = `wasm/bench/kyutai-bench${relaxed ? '-relaxed' : ''}.mjs`;
+  const { default: createBench } = await import(pathToFileURL(path.join(build, file)).href);
   const wasm = await createBench();  // a fresh instance: its own memory, placed now
   const bench = new wasm.GemvBench(K, N, format, true, 1);
   return { time: async () => JSON.parse(bench.time()) };

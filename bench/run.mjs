@@ -54,10 +54,10 @@ console.log(`read bandwidth (1 GiB, 1 thread): WebAssembly in Node ${fmt(bwNode.
 // weights, in an order that rotates by one place per round, then all are timed in turn. Where
 // weights land in physical memory moves a GEMV by 10-20% here, and pages a process touches
 // later read faster, so a fixed order would favour whoever allocates last; the rotation gives
-// each implementation each place once (6 rounds, 6 implementations).
+// each implementation each place once (7 rounds, 7 implementations).
 const shapes = [[2048, 2048], [2048, 5632]];
 const gemvRows = [];
-const GEMV_IMPLS = ['f32', 'bf16', 'q8', 'q4', 'onnxruntime-web', 'tfjs-backend-wasm'];
+const GEMV_IMPLS = ['f32', 'bf16', 'q8', 'q4', 'q4-relaxed', 'onnxruntime-web', 'tfjs-backend-wasm'];
 const ROUNDS = quick ? 1 : GEMV_IMPLS.length;
 const medianBy = (runs) => {
   const sorted = [...runs].sort((a, b) => a.ms - b.ms);
@@ -73,7 +73,7 @@ for (const [K, N] of shapes) {
   }
   const ort = medianBy(runs['onnxruntime-web']), tfjs = medianBy(runs['tfjs-backend-wasm']);
   const xnnF32 = medianBy(runs.xnnF32), xnnQs8 = medianBy(runs.xnnQs8);
-  const ours = { f32: medianBy(runs.f32), bf16: medianBy(runs.bf16), q8: medianBy(runs.q8), q4: medianBy(runs.q4) };
+  const ours = { f32: medianBy(runs.f32), bf16: medianBy(runs.bf16), q8: medianBy(runs.q8), q4: medianBy(runs.q4), q4r: medianBy(runs['q4-relaxed']) };
   // Our rows also read their own copies in place, in the same process (read_gb_per_s); the
   // peers' and XNNPACK's packed weights are out of reach, so they get no such column.
   const inPlace = (r) => (r.read_gb_per_s > 0 ? fmt((100 * r.gb_per_s) / r.read_gb_per_s, 0) + '%' : '-');
@@ -82,7 +82,7 @@ for (const [K, N] of shapes) {
     ratios ? fmt(ort.ms / r.ms) : '', ratios ? fmt(tfjs.ms / r.ms) : '',
   ];
   gemvRows.push(row('kyutai-wasm f32 (SIMD128)', ours.f32), row('kyutai-wasm bf16', ours.bf16), row('kyutai-wasm q8', ours.q8),
-    row('kyutai-wasm q4', ours.q4), row('onnxruntime-web f32', ort), row('tfjs-backend-wasm f32', tfjs),
+    row('kyutai-wasm q4', ours.q4), row('kyutai-wasm q4 (relaxed SIMD)', ours.q4r), row('onnxruntime-web f32', ort), row('tfjs-backend-wasm f32', tfjs),
     row('native XNNPACK f32', xnnF32, false), row('native XNNPACK qs8', xnnQs8, false));
 }
 table(`(a) GEMV y = W x, batch 1, one thread, cold (weights cycled through > 1.1 GB); median of ${ROUNDS} rounds, each a fresh process with the allocation order rotated; GB/s of weight bytes; % of in-place read = against reading the same copies where they lie, same process; vs = their time / ours`,
@@ -108,10 +108,11 @@ const frameRow = (r, bw, label, extra = '') => {
 // Each frame runs in a fresh module instance, as an app loads one model per engine.
 // Emscripten's Node glue adds process error listeners that close over their instance; left in
 // place they kept every instance's heap (1-4 GB each) alive, 18 GB for the whole report.
-async function withFreshInstance(use) {
+const { default: createRelaxedBench } = await import(pathToFileURL(path.join(build, 'wasm/bench/kyutai-bench-relaxed.mjs')).href);
+async function withFreshInstance(use, relaxed = false) {
   const events = ['uncaughtException', 'unhandledRejection'];
   const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
-  const instance = await createBench();
+  const instance = await (relaxed ? createRelaxedBench : createBench)();
   try {
     return await use(instance);
   } finally {
@@ -120,17 +121,19 @@ async function withFreshInstance(use) {
     if (globalThis.gc) globalThis.gc();  // drop the instance's heap before the next one grows
   }
 }
-async function freshFrame(shape, format) {
+// `relaxed`: the relaxed-SIMD module (its 4-bit kernel differs; the other formats run the same code).
+async function freshFrame(shape, format, relaxed = false) {
   return withFreshInstance((instance) => {
-    const r = log(JSON.parse(instance.frame(shape, format, 1, frames)));
+    const r = log({ ...JSON.parse(instance.frame(shape, format, 1, frames)), relaxed });
     const bw = log(JSON.parse(instance.readBandwidth(512, 1))).gb_per_s;
     return { r, bw };
-  });
+  }, relaxed);
 }
-const sttFormats = quick ? ['q4'] : ['bf16', 'q8', 'q4', 'q4+kv-bf16', 'f32'];
+const sttFormats = quick ? ['q4', 'q4-relaxed'] : ['bf16', 'q8', 'q4', 'q4-relaxed', 'q4+kv-bf16', 'f32'];
 for (const f of sttFormats) {
-  const { r, bw } = await freshFrame('stt-1b', f);
-  frameRows.push(frameRow(r, bw, 'wasm Node'));
+  const relaxed = f.endsWith('-relaxed');
+  const { r, bw } = await freshFrame('stt-1b', f.replace(/-relaxed$/, ''), relaxed);
+  frameRows.push(frameRow(r, bw, relaxed ? 'wasm Node, relaxed SIMD' : 'wasm Node'));
 }
 {
   const r = native('frame', 'stt-1b', 'xnnpack-f32', 1, frames);
@@ -149,12 +152,15 @@ const mimiRows = [];
 if (typeof wasm.mimiFrame === 'function') mimiRows.push(['Node', 1, log(JSON.parse(wasm.mimiFrame(1, frames)))]);
 await withBrowser(build, async (open) => {
   for (const threads of [1, 2]) {
-    for (const f of quick ? ['q4'] : ['q8', 'q4']) {  // a fresh page (engine) per model, as in (b)
-      const framePage = await open(threads > 1);
-      const r = log(JSON.parse(await framePage.call('frame', 'stt-1b', f, threads, frames)));
+    // A fresh page (engine) per model, as in (b); q4-relaxed: the relaxed-SIMD module, which
+    // the package loads in Chromium by default.
+    for (const f of quick ? ['q4', 'q4-relaxed'] : ['q8', 'q4', 'q4-relaxed']) {
+      const relaxed = f.endsWith('-relaxed');
+      const framePage = await open(threads > 1, relaxed);
+      const r = log({ ...JSON.parse(await framePage.call('frame', 'stt-1b', f.replace(/-relaxed$/, ''), threads, frames)), relaxed, where: 'chromium' });
       const bw = log(JSON.parse(await framePage.call('readBandwidth', 512, threads)));
       await framePage.close();
-      browserRows.push(frameRow(r, bw.gb_per_s, threads > 1 ? 'Chromium /coi/' : 'Chromium'));
+      browserRows.push(frameRow(r, bw.gb_per_s, (threads > 1 ? 'Chromium /coi/' : 'Chromium') + (relaxed ? ', relaxed SIMD' : '')));
     }
     const page = await open(threads > 1);
     try {

@@ -34,7 +34,9 @@ test('npm pack ships the engine builds, the sources and the types, and nothing e
   const files = packed.files.map((f) => f.path).sort();
   for (const f of ['package.json', 'README.md', 'web/src/index.js', 'web/src/worker.js', 'web/src/host.js', 'web/src/engine.js',
     'web/src/worklets/capture-processor.js', 'web/src/worklets/playback-processor.js', 'web/types/index.d.ts',
-    'dist/kyutai.mjs', 'dist/kyutai.wasm', 'dist/kyutai-mt.mjs', 'dist/kyutai-mt.wasm', 'dist/kyutai-mt.worker.js']) {
+    'dist/kyutai.mjs', 'dist/kyutai.wasm', 'dist/kyutai-mt.mjs', 'dist/kyutai-mt.wasm', 'dist/kyutai-mt.worker.js',
+    'dist/kyutai-relaxed.mjs', 'dist/kyutai-relaxed.wasm', 'dist/kyutai-mt-relaxed.mjs', 'dist/kyutai-mt-relaxed.wasm',
+    'dist/kyutai-mt-relaxed.worker.js']) {
     expect(files, f).toContain(f);
   }
   expect(files.filter((f) => !/^(web\/src\/|web\/types\/|dist\/|package\.json$|README\.md$|LICENSE)/.test(f))).toEqual([]);

@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-node --expose-gc bench/run.mjs
+# Node 20 runs the relaxed-SIMD modules only behind this flag (Node 22+ and Chromium by default).
+node --expose-gc --experimental-wasm-relaxed-simd bench/run.mjs

@@ -22,7 +22,9 @@ configure $B/wasm-mt emcmake cmake -S . -B $B/wasm-mt -G Ninja -DCMAKE_BUILD_TYP
 cmake --build $B/wasm-mt -j "$JOBS"
 
 mkdir -p dist
-cp $B/wasm/kyutai.mjs $B/wasm/kyutai.wasm dist/
-cp $B/wasm-mt/kyutai-mt.mjs $B/wasm-mt/kyutai-mt.wasm $B/wasm-mt/kyutai-mt.worker.js dist/
+for v in "" -relaxed; do   # the relaxed-SIMD twins (wasm/relaxed.cmake) beside the plain builds
+  cp $B/wasm/kyutai$v.mjs $B/wasm/kyutai$v.wasm dist/
+  cp $B/wasm-mt/kyutai-mt$v.mjs $B/wasm-mt/kyutai-mt$v.wasm $B/wasm-mt/kyutai-mt$v.worker.js dist/
+done
 echo "build: dist/ ready ($(du -sh dist | cut -f1))"
 bash scripts/make-demo-bundle.sh   # the demo's default model bundle (dist/models/default/), made from tests/data

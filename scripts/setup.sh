@@ -9,6 +9,7 @@ APT_PACKAGES=(
   cmake ninja-build g++ pkg-config          # native build
   googletest libgtest-dev                   # C++ tests (sources also used for the WASM build)
   emscripten                                # WebAssembly toolchain (3.1.6)
+  clang-19                                  # the relaxed-SIMD kernel, which clang 14 cannot emit (wasm/relaxed.cmake)
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev   # native XNNPACK backend
   clang libclang-rt-14-dev                  # sanitizers and libFuzzer
   chromium                                  # headless browser tests

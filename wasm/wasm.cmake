@@ -7,10 +7,12 @@ if(KYUTAI_THREADS)
 else()
   set(KYUTAI_MODULE_NAME kyutai)
 endif()
-add_executable(kyutai_module ${KYUTAI_BIND_SOURCES})
+add_library(kyutai_bind_objects OBJECT ${KYUTAI_BIND_SOURCES})
+target_link_libraries(kyutai_bind_objects PRIVATE kyutai)
+target_include_directories(kyutai_bind_objects PRIVATE ${CMAKE_SOURCE_DIR}/wasm)
+add_executable(kyutai_module $<TARGET_OBJECTS:kyutai_bind_objects>)
 set_target_properties(kyutai_module PROPERTIES OUTPUT_NAME ${KYUTAI_MODULE_NAME} SUFFIX ".mjs")
 target_link_libraries(kyutai_module PRIVATE kyutai)
-target_include_directories(kyutai_module PRIVATE ${CMAKE_SOURCE_DIR}/wasm)
 target_link_options(kyutai_module PRIVATE
   --bind -fexceptions
   -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createKyutaiModule
@@ -23,3 +25,6 @@ target_link_options(kyutai_module PRIVATE
 if(KYUTAI_THREADS)
   target_link_options(kyutai_module PRIVATE -pthread -sPTHREAD_POOL_SIZE=navigator.hardwareConcurrency||4)
 endif()
+
+include(${CMAKE_SOURCE_DIR}/wasm/relaxed.cmake)
+kyutai_relaxed_twin(kyutai_module kyutai_bind_objects)

@@ -4,9 +4,12 @@
 #include <cmath>
 
 #include "core/thread_pool.h"
+#include "kernels/gemm_relaxed.h"
 #include "kernels/native_linear.h"
 
 namespace kyutai {
+
+Q4Layout preferred_q4_layout() { return relaxed_simd_linked() ? Q4Layout::Bytes : Q4Layout::Lanes; }
 
 void quantize_rows(const float* x, int rows, int in, int in_padded, int max_q, QuantizedRows* out) {
   out->values.assign(size_t(rows) * in_padded, 0);
@@ -29,15 +32,34 @@ void quantize_rows(const float* x, int rows, int in, int in_padded, int max_q, Q
     for (int b = 0; b < blocks; ++b) span_sums[b * kQ4Block / kQ8Flush] += block_sums[b];
     for (int k = blocks * kQ4Block; k < in_padded; ++k) span_sums[k / kQ8Flush] += q[k];
   }
+  if (max_q <= 127) out->bytes.assign(out->values.begin(), out->values.end());
 }
+
+namespace {
+
+// Which kernels run a product: the relaxed-SIMD one reads only the Bytes layout, the SIMD128
+// one every other layout; a Bytes matrix in a module without relaxed SIMD takes the scalar one.
+enum class Kernel { Scalar, Simd128, Relaxed };
+Kernel kernel_for(const PackedMatrix& w) {
+  if (w.format == WeightFormat::Q4 && w.q4_layout == Q4Layout::Bytes)
+    return relaxed_simd_linked() ? Kernel::Relaxed : Kernel::Scalar;
+#ifdef __wasm_simd128__
+  return Kernel::Simd128;
+#else
+  return Kernel::Scalar;
+#endif
+}
+
+}  // namespace
 
 const char* gemm_kernel_name(const PackedMatrix& w) {
   if (w.native) return "xnnpack";
-#ifdef __wasm_simd128__
-  return "simd128";
-#else
+  switch (kernel_for(w)) {
+    case Kernel::Relaxed: return "relaxed-simd";
+    case Kernel::Simd128: return "simd128";
+    case Kernel::Scalar: break;
+  }
   return "scalar";
-#endif
 }
 
 void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float* bias,
@@ -49,12 +71,15 @@ void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float
     QuantizedRows xq;
     const bool quantized = w.format == WeightFormat::Q8 || w.format == WeightFormat::Q4;
     if (quantized) quantize_rows(x, rows, w.in, w.in_padded, activation_max(w.format), &xq);
+    const Kernel kernel = kernel_for(w);
     auto run = [&](int begin, int end) {
 #ifdef __wasm_simd128__
-      simd128::gemm_panels(w, x, quantized ? &xq : nullptr, rows, y, begin, end);
-#else
-      scalar::gemm_panels(w, x, quantized ? &xq : nullptr, rows, y, begin, end);
+      if (kernel != Kernel::Scalar) {  // simd128::gemm_panels hands Bytes-layout Q4 to the relaxed kernel
+        simd128::gemm_panels(w, x, quantized ? &xq : nullptr, rows, y, begin, end);
+        return;
+      }
 #endif
+      scalar::gemm_panels(w, x, quantized ? &xq : nullptr, rows, y, begin, end);
     };
     // Splitting only pays when each thread gets a few panels of real work.
     if (pool && pool->threads() > 1 && size_t(w.panels()) * w.in_padded * rows >= 64 * 1024)

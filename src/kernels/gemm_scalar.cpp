@@ -67,6 +67,13 @@ void panel_q8(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
   for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] * w.scales[size_t(p) * kPanel + o] * sx;
 }
 
+// q of row o at input k of a block (both within the block).
+int q4_value(Q4Layout layout, const uint8_t* block, int o, int k) {
+  int high;
+  const uint8_t byte = block[q4_offset(layout, o, k, &high)];
+  return int(q4_stored_nibble(layout, o, (byte >> (4 * high)) & 0x0f)) - 8;
+}
+
 void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t* xq, float sx, float* acc) {
   for (int o = 0; o < kPanel; ++o) acc[o] = 0;
   const int blocks = w.blocks();
@@ -74,15 +81,9 @@ void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
     int32_t isum[kPanel] = {0};
     const uint8_t* block = panel + size_t(b) * kQ4Block * kPanel / 2;
     for (int j = 0; j < kQ4Block / 2; ++j) {
-      const uint8_t* bytes = block + j * 16;
       int k = b * kQ4Block + 2 * j;
       for (int o = 0; o < kPanel; ++o) {
-        int high;
-        const size_t even = q4_offset(o, 0, &high), odd = q4_offset(o, 1, &high);
-        const int shift = 4 * high;
-        int q0 = int(q4_stored_nibble(o, (bytes[even] >> shift) & 0x0f)) - 8;
-        int q1 = int(q4_stored_nibble(o, (bytes[odd] >> shift) & 0x0f)) - 8;
-        isum[o] += q0 * xq[k] + q1 * xq[k + 1];
+        isum[o] += q4_value(w.q4_layout, block, o, 2 * j) * xq[k] + q4_value(w.q4_layout, block, o, 2 * j + 1) * xq[k + 1];
       }
     }
     const float* s = w.scales.data() + (size_t(p) * blocks + b) * kPanel;

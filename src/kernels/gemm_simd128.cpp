@@ -9,6 +9,7 @@
 
 #include "kernels/bf16_simd128.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_relaxed.h"
 
 namespace kyutai::simd128 {
 
@@ -178,11 +179,17 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
                xq->span_sums.data() + size_t(r) * ((w.in_padded + kQ8Flush - 1) / kQ8Flush),
                w.scales.data() + size_t(p) * kPanel, xq->scales[r], out);
       break;
-    case WeightFormat::Q4:
-      panel_q4(w.data.data() + p * values / 2, w.blocks(), xq->values.data() + size_t(r) * w.in_padded,
-               xq->block_sums.data() + size_t(r) * w.blocks(), w.scales.data() + size_t(p) * w.blocks() * kPanel,
-               xq->scales[r], out);
+    case WeightFormat::Q4: {
+      const uint8_t* panel = w.data.data() + p * values / 2;
+      const int32_t* block_sums = xq->block_sums.data() + size_t(r) * w.blocks();
+      const float* scales = w.scales.data() + size_t(p) * w.blocks() * kPanel;
+      if (w.q4_layout == Q4Layout::Bytes)  // gemm() sends these here only where the kernel is linked
+        kyutai_relaxed_q4_panel(panel, w.blocks(), xq->bytes.data() + size_t(r) * w.in_padded, block_sums, scales,
+                                xq->scales[r], 15, out);
+      else
+        panel_q4(panel, w.blocks(), xq->values.data() + size_t(r) * w.in_padded, block_sums, scales, xq->scales[r], out);
       break;
+    }
   }
 }
 

@@ -52,13 +52,14 @@ size_t panel_bytes(WeightFormat format, int in_padded) {
   return 0;
 }
 
-PackedMatrix allocate(WeightFormat format, int out, int in) {
+PackedMatrix allocate(WeightFormat format, int out, int in, Q4Layout q4_layout) {
   if (out <= 0 || in <= 0)
     fail(ErrorCode::InvalidArgument, "matrix of shape [", out, ", ", in, "] cannot be packed");
   PackedMatrix m;
   m.out = out;
   m.in = in;
   m.format = format;
+  m.q4_layout = q4_layout;
   m.in_padded = padded_inputs(format, in);
   m.data.resize(panel_bytes(format, m.in_padded) * m.panels());
   if (format == WeightFormat::Q8) m.scales.resize(size_t(m.panels()) * kPanel);
@@ -146,14 +147,11 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
         }
       }
       for (int r = 0; r < kPanel; ++r) {
-        int high;
-        uint8_t* even = base + q4_offset(r, 0, &high);  // input k sits k / 2 pairs further
-        uint8_t* odd = base + q4_offset(r, 1, &high);
         const uint8_t* n = nib.data() + size_t(r) * kp;
-        const int shift = 4 * high;
-        for (int k = 0; k < kp; k += 2) {
-          even[size_t(k / 2) * 16] |= uint8_t(q4_stored_nibble(r, n[k]) << shift);
-          odd[size_t(k / 2) * 16] |= uint8_t(q4_stored_nibble(r, n[k + 1]) << shift);
+        for (int k = 0; k < kp; ++k) {
+          int high;
+          const size_t offset = q4_offset(m.q4_layout, r, k, &high);
+          base[offset] |= uint8_t(q4_stored_nibble(m.q4_layout, r, n[k]) << (4 * high));
         }
       }
       break;
@@ -233,8 +231,11 @@ float q4_block_scale(const float* w, int n) {
   return best_scale;
 }
 
-PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source) {
-  PackedMatrix m = allocate(format, out, in);
+const char* q4_layout_name(Q4Layout layout) { return layout == Q4Layout::Bytes ? "bytes" : "lanes"; }
+
+PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source,
+                         Q4Layout q4_layout) {
+  PackedMatrix m = allocate(format, out, in, q4_layout);
   std::vector<float> rows(size_t(kPanel) * in);
   for (int p = 0; p < m.panels(); ++p) {
     int count = std::min(kPanel, out - p * kPanel);
@@ -244,18 +245,18 @@ PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader,
   return m;
 }
 
-PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows) {
+PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows, Q4Layout q4_layout) {
   return pack_matrix(format, out, in,
                      [](const void* src, int row, int count, int in, float* dst) {
                        std::memcpy(dst, static_cast<const float*>(src) + size_t(row) * in,
                                    sizeof(float) * size_t(count) * in);
                      },
-                     rows);
+                     rows, q4_layout);
 }
 
 PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight,
-                               const float* scale) {
-  PackedMatrix m = allocate(format, out, in);
+                               const float* scale, Q4Layout q4_layout) {
+  PackedMatrix m = allocate(format, out, in, q4_layout);
   if (format == WeightFormat::Q8) {
     for (int p = 0; p < m.panels(); ++p) {
       uint8_t* base = m.data.data() + panel_bytes(format, m.in_padded) * p;
@@ -280,8 +281,8 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
             nib = (k % 2) ? uint8_t(byte >> 4) : uint8_t(byte & 0x0f);
           }
           int high;
-          size_t off = q4_offset(r, k, &high);
-          nib = q4_stored_nibble(r, nib);
+          size_t off = q4_offset(m.q4_layout, r, k, &high);
+          nib = q4_stored_nibble(m.q4_layout, r, nib);
           base[off] = high ? uint8_t((base[off] & 0x0f) | (nib << 4)) : uint8_t((base[off] & 0xf0) | nib);
         }
         if (o < out)
@@ -317,8 +318,8 @@ void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::
       const uint8_t* base = m.data.data() + pb * p;
       for (int k = 0; k < m.in_padded; ++k) {
         int high;
-        size_t off = q4_offset(r, k, &high);
-        uint8_t nib = q4_stored_nibble(r, high ? uint8_t(base[off] >> 4) : uint8_t(base[off] & 0x0f));
+        size_t off = q4_offset(m.q4_layout, r, k, &high);
+        uint8_t nib = q4_stored_nibble(m.q4_layout, r, high ? uint8_t(base[off] >> 4) : uint8_t(base[off] & 0x0f));
         uint8_t& byte = (*weight)[size_t(o) * row_bytes + k / 2];
         byte = (k % 2) ? uint8_t((byte & 0x0f) | (nib << 4)) : uint8_t((byte & 0xf0) | nib);
       }
@@ -347,8 +348,8 @@ void unpack_row(const PackedMatrix& m, int row, float* out) {
         break;
       case WeightFormat::Q4: {
         int high;
-        size_t off = q4_offset(r, k, &high);
-        int q = int(q4_stored_nibble(r, high ? base[off] >> 4 : base[off] & 0x0f)) - 8;
+        size_t off = q4_offset(m.q4_layout, r, k, &high);
+        int q = int(q4_stored_nibble(m.q4_layout, r, high ? base[off] >> 4 : base[off] & 0x0f)) - 8;
         out[k] = float(q) * m.scales[(size_t(p) * m.blocks() + k / kQ4Block) * kPanel + r];
         break;
       }

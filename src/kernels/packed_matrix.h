@@ -12,10 +12,8 @@
 //       byte, stored as q + 128, and row 8h + 4 + i in its high byte, stored as q (see
 //       q8_offset). The lane read as a signed integer is then low + 256 high exactly.
 //   Q4: blocks of 32 inputs with one f32 scale per (row, block) (least-squares, see
-//       q4_block_scale); per k-pair 16 bytes, read as 8 little-endian 16-bit lanes: lane
-//       2i + (k % 2) holds rows i, 4 + i, 8 + i and 12 + i from its low nibble up (see
-//       q4_offset). Rows 0..11 store q + 8; rows 12..15 store q itself as a two's-complement
-//       nibble, so the lane read as a signed integer is exact for the SIMD kernel's shifts.
+//       q4_block_scale), 256 bytes per block and panel in one of two orders (Q4Layout), picked
+//       at load for the kernel the build runs (preferred_q4_layout).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +27,17 @@
 namespace kyutai {
 
 enum class WeightFormat { F32, BF16, Q8, Q4 };
+
+// The order of the nibbles inside a Q4 block (see q4_offset):
+//   Lanes (SIMD128's i32x4.dot_i16x8_s): per k-pair 16 bytes, read as 8 little-endian 16-bit
+//     lanes: lane 2i + (k % 2) holds rows i, 4 + i, 8 + i and 12 + i from its low nibble up.
+//     Rows 0..11 store q + 8; rows 12..15 store q itself as a two's-complement nibble, so the
+//     lane read as a signed integer is exact for the kernel's shifts.
+//   Bytes (relaxed SIMD's i16x8.relaxed_dot_i8x16_i7x16_s, which multiplies adjacent byte
+//     pairs): per 4 inputs 32 bytes, two vectors; byte 4i + j of vector h holds row 8h + i in
+//     its low nibble and row 8h + 4 + i in its high one, for input 4s + j, all as q + 8 (0..15,
+//     the operand's 7-bit unsigned range).
+enum class Q4Layout { Lanes, Bytes };
 const char* weight_format_name(WeightFormat f);
 bool parse_weight_format(const std::string& name, WeightFormat* out);
 
@@ -48,6 +57,7 @@ struct PackedMatrix {
   int out = 0;
   int in = 0;
   WeightFormat format = WeightFormat::F32;
+  Q4Layout q4_layout = Q4Layout::Lanes;  // Q4 only
   int in_padded = 0;                 // inputs rounded up to the format's pairing / block size
   AlignedBuffer<uint8_t> data;       // panels, see above
   AlignedBuffer<float> scales;       // Q8: [panels * 16]; Q4: [panels][blocks][16]
@@ -59,15 +69,21 @@ struct PackedMatrix {
   size_t bytes() const { return native ? size_t(out) * in * 4 : data.bytes() + scales.bytes(); }
 };
 
+// The Q4 layout this build's fastest kernel reads (gemm.cpp): Bytes where relaxed SIMD is
+// linked in, else Lanes. Every kernel reads both; the scalar one is the reference for both.
+Q4Layout preferred_q4_layout();
+
 // Packs W [out, in] read through `reader`. Quantization rounds to nearest (ties away from 0).
-PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source);
-PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows);
+PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source,
+                         Q4Layout q4_layout = preferred_q4_layout());
+PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows,
+                             Q4Layout q4_layout = preferred_q4_layout());
 
 // Pre-quantized tensors as stored by the converter: Q8 `weight` int8 [out, in] with
 // `scale` [out]; Q4 `weight` uint8 [out, ceil(in/32)*16] (two values per byte, low nibble
 // first, q + 8) with `scale` [out, ceil(in/32)].
 PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight,
-                               const float* scale);
+                               const float* scale, Q4Layout q4_layout = preferred_q4_layout());
 // The inverse: what the converter writes (row-major quantized values + scales).
 void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::vector<float>* scale);
 
@@ -81,14 +97,21 @@ inline uint8_t q8_stored_byte(int r, int q) { return uint8_t(r % 8 < 4 ? q + 128
 inline int q8_value(int r, uint8_t stored) { return r % 8 < 4 ? int(stored) - 128 : int(int8_t(stored)); }
 
 // Byte offset of (row r within a Q4 panel, input k) and which nibble of it (0 low, 1 high).
-inline size_t q4_offset(int r, int k, int* high) {
+inline size_t q4_offset(Q4Layout layout, int r, int k, int* high) {
+  if (layout == Q4Layout::Bytes) {
+    *high = (r / 4) % 2;
+    return size_t(k / 4) * 32 + size_t(r / 8) * 16 + size_t(r % 4) * 4 + k % 4;
+  }
   const int slot = r / 4;  // nibble position within the 16-bit lane
   *high = slot % 2;
   return size_t(k / 2) * 16 + size_t((r % 4) * 2 + k % 2) * 2 + slot / 2;
 }
 
 // The nibble a Q4 panel stores for row r given q + 8, and back (the map is its own inverse).
-inline uint8_t q4_stored_nibble(int r, uint8_t biased) { return r >= 12 ? uint8_t(biased ^ 8) : biased; }
+inline uint8_t q4_stored_nibble(Q4Layout layout, int r, uint8_t biased) {
+  return layout == Q4Layout::Lanes && r >= 12 ? uint8_t(biased ^ 8) : biased;
+}
+const char* q4_layout_name(Q4Layout layout);
 
 // Scale of one 4-bit block (may be negative: the signed absmax maps to -8).
 float q4_block_scale(const float* w, int n);

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_relaxed.h"
 #include "kernels/packed_matrix.h"
 #include "test_util.h"
 
@@ -35,6 +38,8 @@ std::vector<double> reference(const PackedMatrix& w, const std::vector<float>& x
 #ifdef __wasm_simd128__
 // The SIMD128 and scalar products of `rows` activation rows, compared bit for bit.
 void expect_simd128_equals_scalar(const PackedMatrix& m, const std::vector<float>& x, int rows) {
+  if (m.format == WeightFormat::Q4 && m.q4_layout == Q4Layout::Bytes && !relaxed_simd_linked())
+    return;  // only the relaxed-SIMD twin has a vector kernel for this layout
   QuantizedRows xq;
   const bool quantized = m.format == WeightFormat::Q8 || m.format == WeightFormat::Q4;
   if (quantized) quantize_rows(x.data(), rows, m.in, m.in_padded, activation_max(m.format), &xq);
@@ -129,18 +134,19 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(Quantization, PrequantizedExportRoundTripsExactly) {
   for (WeightFormat format : {WeightFormat::Q8, WeightFormat::Q4})
-    for (Shape shape : {Shape{16, 32, 1}, Shape{37, 61, 1}, Shape{5, 7, 1}}) {
-      SCOPED_TRACE(weight_format_name(format));
-      auto w = random_matrix(shape.out, shape.in, 4);
-      PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data());
-      std::vector<uint8_t> q;
-      std::vector<float> s;
-      export_quantized(m, &q, &s);
-      PackedMatrix back = pack_prequantized(format, shape.out, shape.in, q.data(), s.data());
-      ASSERT_EQ(back.data.bytes(), m.data.bytes());
-      EXPECT_EQ(std::memcmp(back.data.data(), m.data.data(), m.data.bytes()), 0);
-      EXPECT_EQ(std::memcmp(back.scales.data(), m.scales.data(), m.scales.bytes()), 0);
-    }
+    for (Q4Layout layout : {Q4Layout::Lanes, Q4Layout::Bytes})
+      for (Shape shape : {Shape{16, 32, 1}, Shape{37, 61, 1}, Shape{5, 7, 1}}) {
+        SCOPED_TRACE(testing::Message() << weight_format_name(format) << " " << q4_layout_name(layout));
+        auto w = random_matrix(shape.out, shape.in, 4);
+        PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data(), layout);
+        std::vector<uint8_t> q;
+        std::vector<float> s;
+        export_quantized(m, &q, &s);
+        PackedMatrix back = pack_prequantized(format, shape.out, shape.in, q.data(), s.data(), layout);
+        ASSERT_EQ(back.data.bytes(), m.data.bytes());
+        EXPECT_EQ(std::memcmp(back.data.data(), m.data.data(), m.data.bytes()), 0);
+        EXPECT_EQ(std::memcmp(back.scales.data(), m.scales.data(), m.scales.bytes()), 0);
+      }
 }
 
 // Products with full-scale activations (+-1 quantizes to +-max_q exactly): all +1, all -1 and
@@ -164,7 +170,7 @@ void expect_exact_with_full_scale_inputs(const PackedMatrix& m) {
 // one integer, so with extreme nibbles and full-scale activations its per-lane sums wrap around
 // int32; the block sums it recovers from them must still be exact. Panel 0 holds q = 7
 // everywhere (lanes of 32767), panel 1 q = -8 (lanes of -32768), panel 2 a mix.
-TEST(Gemm, Q4ExtremeValuesStayExactWhenTheLaneSumsWrap) {
+TEST(Gemm, Q4ExtremeValuesStayExactInBothLayouts) {
   const int out = 48, in = 64, blocks = in / kQ4Block;
   std::vector<uint8_t> weight(size_t(out) * in / 2, 0);
   for (int o = 0; o < out; ++o)
@@ -174,8 +180,52 @@ TEST(Gemm, Q4ExtremeValuesStayExactWhenTheLaneSumsWrap) {
       weight[(size_t(o) * in + k) / 2] |= uint8_t(biased << (4 * (k % 2)));
     }
   std::vector<float> scale(size_t(out) * blocks, 0.5f);
-  PackedMatrix m = pack_prequantized(WeightFormat::Q4, out, in, weight.data(), scale.data());
-  expect_exact_with_full_scale_inputs(m);
+  for (Q4Layout layout : {Q4Layout::Lanes, Q4Layout::Bytes}) {
+    SCOPED_TRACE(q4_layout_name(layout));
+    PackedMatrix m = pack_prequantized(WeightFormat::Q4, out, in, weight.data(), scale.data(), layout);
+    expect_exact_with_full_scale_inputs(m);
+  }
+}
+
+// The two Q4 layouts hold the same values, and every kernel that reads them gives the same bits:
+// in the relaxed-SIMD twin this compares the relaxed kernel with the SIMD128 one, elsewhere the
+// scalar kernel (Bytes) with SIMD128 or with itself (native).
+TEST(Gemm, Q4LayoutsGiveIdenticalProducts) {
+  for (Shape shape : {Shape{16, 32, 1}, Shape{37, 61, 3}, Shape{130, 600, 2}, Shape{20, 517, 2}}) {
+    SCOPED_TRACE(testing::Message() << shape.out << "x" << shape.in);
+    auto w = random_matrix(shape.out, shape.in, 12);
+    auto x = random_matrix(shape.rows, shape.in, 13, 3.0f);
+    PackedMatrix lanes = pack_matrix_f32(WeightFormat::Q4, shape.out, shape.in, w.data(), Q4Layout::Lanes);
+    PackedMatrix bytes = pack_matrix_f32(WeightFormat::Q4, shape.out, shape.in, w.data(), Q4Layout::Bytes);
+    ASSERT_EQ(lanes.data.bytes(), bytes.data.bytes());
+    EXPECT_NE(std::memcmp(lanes.data.data(), bytes.data.data(), lanes.data.bytes()), 0);  // really another order
+    std::vector<float> row_lanes(shape.in), row_bytes(shape.in);
+    for (int o = 0; o < shape.out; ++o) {
+      unpack_row(lanes, o, row_lanes.data());
+      unpack_row(bytes, o, row_bytes.data());
+      ASSERT_EQ(row_lanes, row_bytes) << "row " << o;
+    }
+    std::vector<float> a(size_t(shape.rows) * shape.out), b(a.size());
+    gemm(lanes, x.data(), shape.rows, a.data(), nullptr, nullptr);
+    gemm(bytes, x.data(), shape.rows, b.data(), nullptr, nullptr);
+    EXPECT_EQ(a, b);
+  }
+}
+
+// Each build packs Q4 for its fastest kernel and runs it: the relaxed-SIMD twin (its ctest
+// entry sets KYUTAI_EXPECT_RELAXED_SIMD=1) must have linked the relaxed kernel in.
+TEST(Gemm, Q4UsesTheRelaxedKernelWhereItIsLinked) {
+  auto w = random_matrix(16, 64, 14);
+  PackedMatrix m = pack_matrix_f32(WeightFormat::Q4, 16, 64, w.data());
+  const char* expect = std::getenv("KYUTAI_EXPECT_RELAXED_SIMD");
+  if (expect && std::string(expect) == "1") ASSERT_TRUE(relaxed_simd_linked());
+  if (relaxed_simd_linked()) {
+    EXPECT_EQ(m.q4_layout, Q4Layout::Bytes);
+    EXPECT_STREQ(gemm_kernel_name(m), "relaxed-simd");
+  } else {
+    EXPECT_EQ(m.q4_layout, Q4Layout::Lanes);
+    EXPECT_STRNE(gemm_kernel_name(m), "relaxed-simd");
+  }
 }
 
 // Likewise the 8-bit kernel reads each lane (row i + 128 in the low byte, row 4 + i signed in

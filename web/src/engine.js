@@ -14,18 +14,48 @@ export function threadsAvailable() {
   return typeof SharedArrayBuffer !== 'undefined' && globalThis.crossOriginIsolated === true;
 }
 
-export async function createEngine({ threads, moduleUrl, locateFile } = {}) {
+// A function returning i16x8.relaxed_dot_i8x16_i7x16_s of two zero vectors: engines that accept
+// it (Chromium 114+, Node 22+; Node 20 behind --experimental-wasm-relaxed-simd) run the
+// relaxed-SIMD build, whose 4-bit kernel multiplies sixteen weights per instruction.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // header
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
+  0x03, 0x02, 0x01, 0x00, // one function
+  0x0a, 0x2b, 0x01, 0x29, 0x00, // code: one body of 41 bytes, no locals
+  0xfd, 0x0c, ...new Array(16).fill(0), // v128.const 0
+  0xfd, 0x0c, ...new Array(16).fill(0), // v128.const 0
+  0xfd, 0x92, 0x02, 0x0b, // i16x8.relaxed_dot_i8x16_i7x16_s, end
+]);
+
+export function relaxedSimdAvailable() {
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+// The module for a build: kyutai[-mt][-relaxed].mjs next to this package's dist/.
+function moduleFile(threaded, relaxed) {
+  return `../../dist/kyutai${threaded ? '-mt' : ''}${relaxed ? '-relaxed' : ''}.mjs`;
+}
+
+// relaxedSimd: false keeps the plain SIMD128 build where relaxed SIMD is available (both give
+// the same results; the relaxed one runs 4-bit weights faster).
+export async function createEngine({ threads, moduleUrl, locateFile, relaxedSimd } = {}) {
   const useThreads = threads === undefined ? threadsAvailable() : threads > 1 && threadsAvailable();
-  const url = moduleUrl ?? new URL(useThreads ? '../../dist/kyutai-mt.mjs' : '../../dist/kyutai.mjs', import.meta.url).href;
+  const useRelaxed = moduleUrl ? /-relaxed\.mjs(\?|$)/.test(moduleUrl) : relaxedSimd !== false && relaxedSimdAvailable();
+  const url = moduleUrl ?? new URL(moduleFile(useThreads, useRelaxed), import.meta.url).href;
   const { default: factory } = await import(/* @vite-ignore */ url);
   const module = await factory(locateFile ? { locateFile } : {});
-  return new Engine(module, useThreads);
+  return new Engine(module, useThreads, useRelaxed);
 }
 
 export class Engine {
-  constructor(module, threaded) {
+  constructor(module, threaded, relaxedSimd = false) {
     this.module = module;
     this.threaded = threaded;
+    this.relaxedSimd = relaxedSimd;
   }
 
   // "wasm-simd-threads" for the pthreads build, "wasm-simd" otherwise.

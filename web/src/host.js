@@ -144,9 +144,9 @@ export class Host {
   }
 
   // ---- remote methods of the host itself (target 0) ----
-  async init(ctx, { threads, moduleUrl } = {}) {
+  async init(ctx, { threads, moduleUrl, relaxedSimd } = {}) {
     if (!this.#engine) {
-      this.#engineOptions = { threads, moduleUrl };
+      this.#engineOptions = { threads, moduleUrl, relaxedSimd };
     }
     return this.describe(ctx);
   }
@@ -156,6 +156,7 @@ export class Host {
     return {
       backend: engine.backend,
       threaded: engine.threaded,
+      relaxedSimd: engine.relaxedSimd,
       hardwareConcurrency: globalThis.navigator?.hardwareConcurrency ?? 1,
       crossOriginIsolated: globalThis.crossOriginIsolated === true,
       heapBytes: engine.heapBytes(),

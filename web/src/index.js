@@ -160,7 +160,7 @@ async function bytesSource(source, inWorker, what) {
 const inProcessEngines = new Map();
 
 export async function loadModel(options = {}) {
-  const { config, weights, format, threads, kvCache, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes } = options;
+  const { config, weights, format, threads, kvCache, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
 
@@ -168,9 +168,9 @@ export async function loadModel(options = {}) {
   if (worker) {
     endpoint = workerEndpoint(workerUrl);
   } else {
-    const key = `${threads ?? ''}|${moduleUrl ?? ''}`;
+    const key = `${threads ?? ''}|${moduleUrl ?? ''}|${relaxedSimd ?? ''}`;
     if (!inProcessEngines.has(key)) {
-      const engine = createEngine({ threads, moduleUrl });
+      const engine = createEngine({ threads, moduleUrl, relaxedSimd });
       inProcessEngines.set(key, engine);
       engine.catch(() => inProcessEngines.delete(key));
     }
@@ -178,7 +178,7 @@ export async function loadModel(options = {}) {
   }
   const client = new RpcClient(endpoint);
   try {
-    const engineInfo = await client.call(0, 'init', [{ threads, moduleUrl }]);
+    const engineInfo = await client.call(0, 'init', [{ threads, moduleUrl, relaxedSimd }]);
     const text = await configText(config);
     const w = await bytesSource(weights, worker, 'weights');
     const transfer = [...w.transfer];

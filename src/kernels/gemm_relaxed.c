@@ -1,0 +1,69 @@
+// The 4-bit matrix-vector kernel with relaxed SIMD's 8-bit dot product. C, freestanding, with
+// no calls and no memory of its own: it is compiled apart (clang >= 16, see gemm_relaxed.h and
+// wasm/relaxed.cmake) and linked into the Emscripten modules built with clang 14.
+//
+// i16x8.relaxed_dot_i8x16_i7x16_s(a, b) multiplies adjacent byte pairs of a (signed) and b (7-bit,
+// 0..127) and adds each pair into a 16-bit lane: one vpmaddubsw on x86, sixteen products. The
+// weights are the 7-bit operand: nibbles stored as q + 8 (0..15), so the result is exact on
+// every engine, which may treat b's top bit either way. The activations are the full 8-bit
+// operand (|x| <= 127, gemm.h).
+//
+// Per 4 inputs of a panel (16 rows, the Bytes layout of packed_matrix.h) the loop loads two
+// vectors, splits each into its low and high nibbles (and; shift, and) and takes four dot
+// products into four 16-bit accumulators: 7 vector operations per 32 weights where the SIMD128
+// kernel needs 11 (gemm_simd128.cpp). A lane gains at most 2 * 15 * 127 = 3810 per 4 inputs, so
+// a 32-input block (8 steps, 30480) fits in int16 exactly; at the block's end an i32x4 dot
+// product with ones adds each row's two lanes, and the block's sum goes to float as in the
+// scalar kernel (gemm_scalar.cpp), which gives the same bits.
+#include <stddef.h>
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+enum { kPanel = 16, kBlock = 32, kStepBytes = 32 };
+
+static inline v128_t dot_bytes(v128_t weights, v128_t x) {
+  return __builtin_wasm_relaxed_dot_i8x16_i7x16_s_i16x8((__i8x16)x, (__i8x16)weights);
+}
+
+// Four inputs: rows 0-3, 4-7, 8-11 and 12-15 into a0..a3.
+static inline void step(const uint8_t* w, const int8_t* x, v128_t mask, v128_t* a0, v128_t* a1, v128_t* a2,
+                        v128_t* a3) {
+  const v128_t xv = wasm_v128_load32_splat(x), v0 = wasm_v128_load(w), v1 = wasm_v128_load(w + 16);
+  *a0 = wasm_i16x8_add(*a0, dot_bytes(wasm_v128_and(v0, mask), xv));
+  *a1 = wasm_i16x8_add(*a1, dot_bytes(wasm_v128_and(wasm_u16x8_shr(v0, 4), mask), xv));
+  *a2 = wasm_i16x8_add(*a2, dot_bytes(wasm_v128_and(v1, mask), xv));
+  *a3 = wasm_i16x8_add(*a3, dot_bytes(wasm_v128_and(wasm_u16x8_shr(v1, 4), mask), xv));
+}
+
+// A block's four accumulators as one int32 per row, less the 8 sum(x) the stored q + 8 added,
+// scaled and added into the float sums.
+static inline v128_t block_sum(v128_t acc, v128_t offset, const float* scales, v128_t f) {
+  const v128_t rows = wasm_i32x4_sub(wasm_i32x4_dot_i16x8(acc, wasm_i16x8_splat(1)), offset);
+  return wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(rows), wasm_v128_load(scales)));
+}
+
+void kyutai_relaxed_q4_panel(const uint8_t* w, int blocks, const int8_t* x, const int32_t* block_sums,
+                             const float* scales, float sx, int nibble_mask, float* out) {
+  const v128_t mask = wasm_i8x16_splat((int8_t)nibble_mask);
+  v128_t f0 = wasm_f32x4_splat(0), f1 = f0, f2 = f0, f3 = f0;
+  for (int b = 0; b < blocks; ++b, scales += kPanel) {
+    v128_t a0 = wasm_i16x8_splat(0), a1 = a0, a2 = a0, a3 = a0;
+    // Two steps per iteration, as in the SIMD128 kernels: V8 adds a counter, an exit test and
+    // a stack check to each iteration.
+#pragma clang loop unroll(disable)
+    for (int j = 0; j < kBlock / 4; j += 2, w += 2 * kStepBytes, x += 8) {
+      step(w, x, mask, &a0, &a1, &a2, &a3);
+      step(w + kStepBytes, x + 4, mask, &a0, &a1, &a2, &a3);
+    }
+    const v128_t offset = wasm_i32x4_splat((int32_t)(8u * (uint32_t)block_sums[b]));
+    f0 = block_sum(a0, offset, scales, f0);
+    f1 = block_sum(a1, offset, scales + 4, f1);
+    f2 = block_sum(a2, offset, scales + 8, f2);
+    f3 = block_sum(a3, offset, scales + 12, f3);
+  }
+  const v128_t s = wasm_f32x4_splat(sx);
+  wasm_v128_store(out, wasm_f32x4_mul(f0, s));
+  wasm_v128_store(out + 4, wasm_f32x4_mul(f1, s));
+  wasm_v128_store(out + 8, wasm_f32x4_mul(f2, s));
+  wasm_v128_store(out + 12, wasm_f32x4_mul(f3, s));
+}
