@@ -59,20 +59,22 @@ test('LM conformance vectors through the streaming step path (transformer out, t
   testInfo.annotations.push({ type: 'max diffs', description: JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, x]) => [k, x.streaming]))) });
 });
 
-test('bf16, q8 and q4 weights: the GPU kernels agree with WebAssembly on the same packed weights', async ({ page }, testInfo) => {
+test('bf16, q8 and q4 (both packed orders) weights: the GPU kernels agree with WebAssembly on the same packed weights', async ({ page }, testInfo) => {
   test.skip(!gpuExpected(testInfo), 'needs a WebGPU adapter');
   const r = await inPage(page, async () => {
     const { createEngine } = await import('/web/src/engine.js');
     const { selectBackend } = await import('/web/src/webgpu/backend.js');
     const { GpuStepper, WasmStepper } = await import('/web/src/webgpu/steppers.js');
     const C = await import('/tests/node/gpu-conformance.mjs');
-    const engine = await createEngine({ threads: 1 });
+    // Chromium runs the relaxed-SIMD build by default, which packs q4 in its Bytes order; the
+    // plain build packs it in the Lanes order. The GPU has a kernel for each.
+    const engines = { relaxed: await createEngine({ threads: 1 }), plain: await createEngine({ threads: 1, relaxedSimd: false }) };
     const configText = await (await fetch('/tests/data/lm/config.json')).text();
     const weights = new Uint8Array(await (await fetch('/tests/data/lm/weights.safetensors')).arrayBuffer());
     const vectors = await (await fetch('/tests/data/lm/vectors.json')).json();
     const c = vectors.cases[0];
-    const out = {};
-    for (const format of ['bf16', 'q8', 'q4']) {
+    const out = { relaxedBuild: engines.relaxed.relaxedSimd };
+    for (const [key, format, engine] of [['bf16', 'bf16', engines.plain], ['q8', 'q8', engines.plain], ['q4 lanes', 'q4', engines.plain], ['q4 bytes', 'q4', engines.relaxed]]) {
       const lm = await engine.loadLm(configText, weights, { format });
       const choice = await selectBackend({ engine, lm, configText, format, backend: 'webgpu' });
       const gpu = new GpuStepper(choice.gpu.glm);
@@ -90,7 +92,7 @@ test('bf16, q8 and q4 weights: the GPU kernels agree with WebAssembly on the sam
           a[key].forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[key][i]) / (1 + Math.abs(b[key][i])))));
         }
       }
-      out[format] = { worst, reason: choice.reason };
+      out[key] = { worst, reason: choice.reason };
       gpu.dispose();
       wasm.dispose();
       choice.gpu.dispose();
@@ -98,10 +100,15 @@ test('bf16, q8 and q4 weights: the GPU kernels agree with WebAssembly on the sam
     }
     return out;
   });
-  // bf16 products are exact in both; for q8/q4 the engine's SIMD kernels also quantize the
-  // activations to int16 (per-row absmax / 32767) while the GPU multiplies them as floats,
-  // hence a few 1e-4 between the two (relative to 1 + |value|).
+  // bf16 products are exact in both, and q4 ones too: the GPU's 4-bit kernels round the
+  // activations to 8 bits as the engine's do. For q8 the engine's kernels quantize them to int16
+  // (per-row absmax / 32767) while the GPU multiplies floats, hence a few 1e-4 between the two
+  // (relative to 1 + |value|).
+  expect(r.relaxedBuild).toBe(true);
+  delete r.relaxedBuild;
   expect(r.bf16.worst).toBeLessThan(1e-4);
+  expect(r['q4 lanes'].worst).toBeLessThan(1e-5);
+  expect(r['q4 bytes'].worst).toBeLessThan(1e-5);
   for (const [format, x] of Object.entries(r)) expect(x.worst, `${format}: ${x.reason}`).toBeLessThan(2e-3);
   testInfo.annotations.push({ type: 'max |gpu - wasm| / (1 + |wasm|)', description: JSON.stringify(r) });
 });

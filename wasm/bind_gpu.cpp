@@ -7,7 +7,7 @@
 //                                 queue.writeBuffer(buffer, 0, HEAPU8.buffer, ptr, bytes).
 //                                 Linear weights are uploaded as they are packed
 //                                 (kernels/packed_matrix.h: panels of 16 rows, f32 / bf16 / q8 /
-//                                 q4 pair layouts): the WGSL kernels read that layout directly, so
+//                                 both q4 layouts): the WGSL kernels read them directly, so
 //                                 nothing is repacked or copied on the CPU side.
 //   LmStepper                     one stream of raw LM steps on the WebAssembly side (LmState +
 //                                 LmModel::step / depformer_step / extra_heads) whose KV cache JS
@@ -133,6 +133,9 @@ val tensor_info(const WeightLoader::TensorRef& t) {
       const PackedMatrix& w = l.weight;
       o.set("kind", std::string("linear"));
       o.set("format", std::string(weight_format_name(w.format)));
+      // q4 comes in the order the build's CPU kernel reads (packed_matrix.h, Q4Layout): the
+      // GPU has a kernel for each.
+      o.set("q4Layout", std::string(q4_layout_name(w.q4_layout)));
       o.set("out", w.out);
       o.set("in", w.in);
       o.set("inPadded", w.in_padded);

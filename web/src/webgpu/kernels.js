@@ -6,9 +6,10 @@
 // before each submit. Matrix-vector products read the engine's packed weights as they are
 // (src/kernels/packed_matrix.h): panels of 16 output rows; f32 / bf16 store, for each input
 // k, the 16 rows' values side by side; q8 stores per input pair (k, k+1) 32 bytes (q, or
-// q + 128 for rows 0..3 and 8..11) with one scale per row; q4 stores per pair
-// 16 bytes of nibbles with one scale per (row, block of 32 inputs): q + 8, except rows 12..15,
-// which hold q as a signed nibble.
+// q + 128 for rows 0..3 and 8..11) with one scale per row; q4 has one scale per (row, block of
+// 32 inputs) and two orders: Lanes, per pair 16 bytes of nibbles, q + 8 except rows 12..15,
+// which hold q as a signed nibble; Bytes (the relaxed-SIMD builds), per 4 inputs 32 bytes, all
+// q + 8.
 
 // Frame buffer (u32): [0] keys visible to the main attention, [1] main KV-cache slot,
 // [2] flags: bit 0 = text argmax feeds the Depformer, bit 1 = audio argmax feeds the next
@@ -131,7 +132,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 }
 `;
 
-const MATVEC_Q4 = MATVEC_HEAD + /* wgsl */ `
+// The 4-bit kernels take the activations as the engine's do (src/kernels/gemm.h): scale =
+// max|x| / 127, each value rounded to the nearest integer (ties to even) and clamped, the
+// product multiplied by the scale at the end. So both give the same sums, instead of the
+// engine's 8-bit rounding showing as differences of 1e-1 on the self-test model.
+const Q4_ACTIVATIONS = /* wgsl */ `
+var<workgroup> xmax: array<f32, 64>;
+fn activation_scale(t: u32) -> f32 {
+  var m = 0.0;
+  for (var k = t; k < p.in_; k += 64u) { m = max(m, abs(x[p.x_off + k])); }
+  xmax[t] = m;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s >>= 1u) {
+    if (t < s) { xmax[t] = max(xmax[t], xmax[t + s]); }
+    workgroupBarrier();
+  }
+  let amax = xmax[0];
+  return select(1.0, amax / 127.0, amax > 0.0);
+}
+fn xq(k: u32, inv: f32) -> f32 { return clamp(round(xin(k) * inv), -127.0, 127.0); }
+`;
+
+const MATVEC_Q4 = MATVEC_HEAD + Q4_ACTIVATIONS + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 fn rowscale(panel: u32, r: u32) -> f32 { return select(1.0, scales[0][0], false); }
 fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)) - 8.0; }
@@ -144,14 +166,16 @@ fn rows_signed(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let panel = wg.x + wg.y * nwg.x;
   if (panel >= p.panels) { return; }
+  let sx = activation_scale(t);
+  let inv = 1.0 / sx;
   var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
   let base = panel * p.in_padded * 2u;
   for (var b = t; b < p.blocks; b += 64u) {
     var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
     for (var j = 0u; j < 16u; j++) {
       let q = b * 16u + j;
-      let x0 = xin(2u * q);
-      let x1 = xin(2u * q + 1u);
+      let x0 = xq(2u * q, inv);
+      let x1 = xq(2u * q + 1u, inv);
       let o = base + q * 4u;
       let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
       s0 += rows(w0, w1, w2, w3, 0u) * x0 + rows(w0, w1, w2, w3, 16u) * x1;
@@ -162,7 +186,44 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let sc = (panel * p.blocks + b) * 4u;
     a0 += s0 * scales[sc]; a1 += s1 * scales[sc + 1u]; a2 += s2 * scales[sc + 2u]; a3 += s3 * scales[sc + 3u];
   }
-  finish(t, panel, a0, a1, a2, a3);
+  finish(t, panel, a0 * sx, a1 * sx, a2 * sx, a3 * sx);
+}
+`;
+
+// The Bytes order: per 4 inputs 8 words; word i < 4 holds row i in its low nibbles and row 4 + i
+// in its high ones, input 4s + j in byte j; words 4..7 likewise rows 8 + i and 12 + i.
+const MATVEC_Q4_BYTES = MATVEC_HEAD + Q4_ACTIVATIONS + /* wgsl */ `
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+fn rowscale(panel: u32, r: u32) -> f32 { return select(1.0, scales[0][0], false); }
+fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)) - 8.0; }
+fn rows(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(u4(w0, b), u4(w1, b), u4(w2, b), u4(w3, b)); }
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let panel = wg.x + wg.y * nwg.x;
+  if (panel >= p.panels) { return; }
+  let sx = activation_scale(t);
+  let inv = 1.0 / sx;
+  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+  let base = panel * p.in_padded * 2u;
+  for (var b = t; b < p.blocks; b += 64u) {
+    var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
+    for (var st = 0u; st < 8u; st++) {
+      let q = b * 8u + st;
+      let o = base + q * 8u;
+      let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
+      let w4 = w[o + 4u]; let w5 = w[o + 5u]; let w6 = w[o + 6u]; let w7 = w[o + 7u];
+      for (var j = 0u; j < 4u; j++) {
+        let xj = xq(4u * q + j, inv);
+        s0 += rows(w0, w1, w2, w3, 8u * j) * xj;
+        s1 += rows(w0, w1, w2, w3, 8u * j + 4u) * xj;
+        s2 += rows(w4, w5, w6, w7, 8u * j) * xj;
+        s3 += rows(w4, w5, w6, w7, 8u * j + 4u) * xj;
+      }
+    }
+    let sc = (panel * p.blocks + b) * 4u;
+    a0 += s0 * scales[sc]; a1 += s1 * scales[sc + 1u]; a2 += s2 * scales[sc + 2u]; a3 += s3 * scales[sc + 3u];
+  }
+  finish(t, panel, a0 * sx, a1 * sx, a2 * sx, a3 * sx);
 }
 `;
 
@@ -476,6 +537,7 @@ export const SOURCES = {
   matvec_bf16: MATVEC_BF16,
   matvec_q8: MATVEC_Q8,
   matvec_q4: MATVEC_Q4,
+  matvec_q4_bytes: MATVEC_Q4_BYTES,
   gather: GATHER,
   norm: NORM,
   rope_write: ROPE_WRITE,

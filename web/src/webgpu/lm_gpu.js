@@ -184,7 +184,9 @@ export class GpuLm {
     }
     const bias = this.tensors.get(name.replace(/\.weight$/, '.bias'));
     return {
-      name, format: t.format, out: t.out, in: t.in, inPadded: t.inPadded, blocks: t.inPadded / 32, chunks,
+      // kernel: the WGSL kernel for the packed order (q4 has two, packed_matrix.h's Q4Layout).
+      name, format: t.format, kernel: t.format === 'q4' && t.q4Layout === 'bytes' ? 'q4_bytes' : t.format,
+      out: t.out, in: t.in, inPadded: t.inPadded, blocks: t.inPadded / 32, chunks,
       bias: bias ? this.#fromHeap(bias.ptr, bias.length * 4, bias.name) : null,
     };
   }
@@ -243,8 +245,8 @@ export class GpuLm {
   }
 
   #matvec(lin, x, xOff, y, yOff, { accumulate = false, scale = null } = {}) {
-    const pipeline = this.pipes[`matvec_${lin.format}`];
-    if (!pipeline) throw new Error(`no GPU kernel for ${lin.format} weights`);
+    const pipeline = this.pipes[`matvec_${lin.kernel}`];
+    if (!pipeline) throw new Error(`no GPU kernel for ${lin.kernel} weights`);
     const flags = (lin.bias ? 1 : 0) | (accumulate ? 2 : 0) | (scale ? 4 : 0);
     return lin.chunks.map((c) => {
       const u = this.#uniform([lin.in, lin.out, c.panel0, c.panels, xOff, yOff, flags, lin.inPadded, lin.blocks], lin.name);
