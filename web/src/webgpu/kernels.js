@@ -153,15 +153,14 @@ fn activation_scale(t: u32) -> f32 {
 fn xq(k: u32, inv: f32) -> f32 { return clamp(round(xin(k) * inv), -127.0, 127.0); }
 `;
 
-const MATVEC_Q4 = MATVEC_HEAD + Q4_ACTIVATIONS + /* wgsl */ `
+// A 4-bit kernel for one packed order: `decode` adds that order's helpers, `block` the loop that
+// adds block b's products into s0..s3 (rows 0-3, 4-7, 8-11, 12-15 of the panel).
+const matvecQ4 = (decode, block) => MATVEC_HEAD + Q4_ACTIVATIONS + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 fn rowscale(panel: u32, r: u32) -> f32 { return select(1.0, scales[0][0], false); }
 fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)) - 8.0; }
-fn s4(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 4u)); }
-// Word i of a pair holds rows i, 4 + i, 8 + i and 12 + i at k in its nibbles 0..3 and at k + 1
-// in nibbles 4..7: rows 4g..4g+3 are nibble g (k) or 4 + g (k + 1) of the four words.
 fn rows(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(u4(w0, b), u4(w1, b), u4(w2, b), u4(w3, b)); }
-fn rows_signed(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(s4(w0, b), s4(w1, b), s4(w2, b), s4(w3, b)); }
+${decode}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let panel = wg.x + wg.y * nwg.x;
@@ -172,6 +171,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let base = panel * p.in_padded * 2u;
   for (var b = t; b < p.blocks; b += 64u) {
     var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
+${block}
+    let sc = (panel * p.blocks + b) * 4u;
+    a0 += s0 * scales[sc]; a1 += s1 * scales[sc + 1u]; a2 += s2 * scales[sc + 2u]; a3 += s3 * scales[sc + 3u];
+  }
+  finish(t, panel, a0 * sx, a1 * sx, a2 * sx, a3 * sx);
+}
+`;
+
+// The Lanes order: word i of a pair holds rows i, 4 + i, 8 + i and 12 + i at k in its nibbles
+// 0..3 and at k + 1 in nibbles 4..7 (rows 4g..4g+3 are nibble g (k) or 4 + g (k + 1) of the four
+// words); rows 12..15 are signed nibbles.
+const MATVEC_Q4 = matvecQ4(/* wgsl */ `
+fn s4(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 4u)); }
+fn rows_signed(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(s4(w0, b), s4(w1, b), s4(w2, b), s4(w3, b)); }`, /* wgsl */ `
     for (var j = 0u; j < 16u; j++) {
       let q = b * 16u + j;
       let x0 = xq(2u * q, inv);
@@ -182,31 +195,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       s1 += rows(w0, w1, w2, w3, 4u) * x0 + rows(w0, w1, w2, w3, 20u) * x1;
       s2 += rows(w0, w1, w2, w3, 8u) * x0 + rows(w0, w1, w2, w3, 24u) * x1;
       s3 += rows_signed(w0, w1, w2, w3, 12u) * x0 + rows_signed(w0, w1, w2, w3, 28u) * x1;
-    }
-    let sc = (panel * p.blocks + b) * 4u;
-    a0 += s0 * scales[sc]; a1 += s1 * scales[sc + 1u]; a2 += s2 * scales[sc + 2u]; a3 += s3 * scales[sc + 3u];
-  }
-  finish(t, panel, a0 * sx, a1 * sx, a2 * sx, a3 * sx);
-}
-`;
+    }`);
 
 // The Bytes order: per 4 inputs 8 words; word i < 4 holds row i in its low nibbles and row 4 + i
 // in its high ones, input 4s + j in byte j; words 4..7 likewise rows 8 + i and 12 + i.
-const MATVEC_Q4_BYTES = MATVEC_HEAD + Q4_ACTIVATIONS + /* wgsl */ `
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-fn rowscale(panel: u32, r: u32) -> f32 { return select(1.0, scales[0][0], false); }
-fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)) - 8.0; }
-fn rows(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(u4(w0, b), u4(w1, b), u4(w2, b), u4(w3, b)); }
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let panel = wg.x + wg.y * nwg.x;
-  if (panel >= p.panels) { return; }
-  let sx = activation_scale(t);
-  let inv = 1.0 / sx;
-  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
-  let base = panel * p.in_padded * 2u;
-  for (var b = t; b < p.blocks; b += 64u) {
-    var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
+const MATVEC_Q4_BYTES = matvecQ4('', /* wgsl */ `
     for (var st = 0u; st < 8u; st++) {
       let q = b * 8u + st;
       let o = base + q * 8u;
@@ -219,13 +212,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         s2 += rows(w4, w5, w6, w7, 8u * j) * xj;
         s3 += rows(w4, w5, w6, w7, 8u * j + 4u) * xj;
       }
-    }
-    let sc = (panel * p.blocks + b) * 4u;
-    a0 += s0 * scales[sc]; a1 += s1 * scales[sc + 1u]; a2 += s2 * scales[sc + 2u]; a3 += s3 * scales[sc + 3u];
-  }
-  finish(t, panel, a0 * sx, a1 * sx, a2 * sx, a3 * sx);
-}
-`;
+    }`);
 
 // Sum of one embedding row per stream (Kyutai's embedding sum; token -1 adds nothing).
 // Tables (f32 or bf16 elements) are packed into one buffer per group; each entry names the
