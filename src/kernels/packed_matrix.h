@@ -5,8 +5,8 @@
 // one sequential read and each input value is broadcast once per 16 outputs (the "axpy" form
 // that reached 93% of DRAM bandwidth here, ../shared/notes/gemv-anchors.md).
 //
-// Quantized formats keep that order for pairs of inputs, because the SIMD128 integer dot
-// product (i32x4.dot_i16x8_s) multiplies and adds adjacent pairs:
+// Quantized formats keep that order for small groups of inputs (pairs, or fours for Q4's Bytes
+// order), because the integer dot products multiply and add adjacent pairs:
 //   Q8: one f32 scale per row (absmax / 127); per k-pair 32 bytes, read as two vectors of 8
 //       little-endian 16-bit lanes: lane 2i + (k % 2) of vector h holds row 8h + i in its low
 //       byte, stored as q + 128, and row 8h + 4 + i in its high byte, stored as q (see
@@ -38,6 +38,7 @@ enum class WeightFormat { F32, BF16, Q8, Q4 };
 //     its low nibble and row 8h + 4 + i in its high one, for input 4s + j, all as q + 8 (0..15,
 //     the operand's 7-bit unsigned range).
 enum class Q4Layout { Lanes, Bytes };
+
 const char* weight_format_name(WeightFormat f);
 bool parse_weight_format(const std::string& name, WeightFormat* out);
 
