@@ -32,8 +32,13 @@ export function gemvRound(order, K, N, build) {
   return out.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
 
+// 'q4-relaxed' -> { format: 'q4', relaxed: true }: a format run by the relaxed-SIMD module.
+export function relaxedImpl(name) {
+  return { format: name.replace(/-relaxed$/, ''), relaxed: name.endsWith('-relaxed') };
+}
+
 async function prepareOurs(impl, K, N, build) {
-  const relaxed = impl.endsWith('-relaxed'), format = impl.replace(/-relaxed$/, '');
+  const { format, relaxed } = relaxedImpl(impl);
   const file = `wasm/bench/kyutai-bench${relaxed ? '-relaxed' : ''}.mjs`;
   const { default: createBench } = await import(pathToFileURL(path.join(build, file)).href);
   const wasm = await createBench();  // a fresh instance: its own memory, placed now

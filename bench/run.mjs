@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { gemvRound } from './gemv-round.mjs';
+import { gemvRound, relaxedImpl } from './gemv-round.mjs';
 import { withBrowser } from './browser.mjs';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -131,8 +131,8 @@ async function freshFrame(shape, format, relaxed = false) {
 }
 const sttFormats = quick ? ['q4', 'q4-relaxed'] : ['bf16', 'q8', 'q4', 'q4-relaxed', 'q4+kv-bf16', 'f32'];
 for (const f of sttFormats) {
-  const relaxed = f.endsWith('-relaxed');
-  const { r, bw } = await freshFrame('stt-1b', f.replace(/-relaxed$/, ''), relaxed);
+  const { format, relaxed } = relaxedImpl(f);
+  const { r, bw } = await freshFrame('stt-1b', format, relaxed);
   frameRows.push(frameRow(r, bw, relaxed ? 'wasm Node, relaxed SIMD' : 'wasm Node'));
 }
 {
@@ -155,9 +155,9 @@ await withBrowser(build, async (open) => {
     // A fresh page (engine) per model, as in (b); q4-relaxed: the relaxed-SIMD module, which
     // the package loads in Chromium by default.
     for (const f of quick ? ['q4', 'q4-relaxed'] : ['q8', 'q4', 'q4-relaxed']) {
-      const relaxed = f.endsWith('-relaxed');
+      const { format, relaxed } = relaxedImpl(f);
       const framePage = await open(threads > 1, relaxed);
-      const r = log({ ...JSON.parse(await framePage.call('frame', 'stt-1b', f.replace(/-relaxed$/, ''), threads, frames)), relaxed, where: 'chromium' });
+      const r = log({ ...JSON.parse(await framePage.call('frame', 'stt-1b', format, threads, frames)), relaxed, where: 'chromium' });
       const bw = log(JSON.parse(await framePage.call('readBandwidth', 512, threads)));
       await framePage.close();
       browserRows.push(frameRow(r, bw.gb_per_s, (threads > 1 ? 'Chromium /coi/' : 'Chromium') + (relaxed ? ', relaxed SIMD' : '')));

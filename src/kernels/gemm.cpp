@@ -71,10 +71,9 @@ void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float
     QuantizedRows xq;
     const bool quantized = w.format == WeightFormat::Q8 || w.format == WeightFormat::Q4;
     if (quantized) quantize_rows(x, rows, w.in, w.in_padded, activation_max(w.format), &xq);
-    const Kernel kernel = kernel_for(w);
     auto run = [&](int begin, int end) {
 #ifdef __wasm_simd128__
-      if (kernel != Kernel::Scalar) {  // simd128::gemm_panels hands Bytes-layout Q4 to the relaxed kernel
+      if (kernel_for(w) != Kernel::Scalar) {  // simd128::gemm_panels hands Bytes-layout Q4 to the relaxed kernel
         simd128::gemm_panels(w, x, quantized ? &xq : nullptr, rows, y, begin, end);
         return;
       }

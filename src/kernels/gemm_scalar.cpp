@@ -67,13 +67,6 @@ void panel_q8(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
   for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] * w.scales[size_t(p) * kPanel + o] * sx;
 }
 
-// q of row o at input k of a block (both within the block).
-int q4_value(Q4Layout layout, const uint8_t* block, int o, int k) {
-  int high;
-  const uint8_t byte = block[q4_offset(layout, o, k, &high)];
-  return int(q4_stored_nibble(layout, o, (byte >> (4 * high)) & 0x0f)) - 8;
-}
-
 void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t* xq, float sx, float* acc) {
   for (int o = 0; o < kPanel; ++o) acc[o] = 0;
   const int blocks = w.blocks();
@@ -83,7 +76,8 @@ void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
     for (int j = 0; j < kQ4Block / 2; ++j) {
       int k = b * kQ4Block + 2 * j;
       for (int o = 0; o < kPanel; ++o) {
-        isum[o] += q4_value(w.q4_layout, block, o, 2 * j) * xq[k] + q4_value(w.q4_layout, block, o, 2 * j + 1) * xq[k + 1];
+        const int q0 = int(q4_biased(w.q4_layout, block, o, 2 * j)) - 8, q1 = int(q4_biased(w.q4_layout, block, o, 2 * j + 1)) - 8;
+        isum[o] += q0 * xq[k] + q1 * xq[k + 1];
       }
     }
     const float* s = w.scales.data() + (size_t(p) * blocks + b) * kPanel;

@@ -317,9 +317,7 @@ void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::
       int p = o / kPanel, r = o % kPanel;
       const uint8_t* base = m.data.data() + pb * p;
       for (int k = 0; k < m.in_padded; ++k) {
-        int high;
-        size_t off = q4_offset(m.q4_layout, r, k, &high);
-        uint8_t nib = q4_stored_nibble(m.q4_layout, r, high ? uint8_t(base[off] >> 4) : uint8_t(base[off] & 0x0f));
+        const uint8_t nib = q4_biased(m.q4_layout, base, r, k);
         uint8_t& byte = (*weight)[size_t(o) * row_bytes + k / 2];
         byte = (k % 2) ? uint8_t((byte & 0x0f) | (nib << 4)) : uint8_t((byte & 0xf0) | nib);
       }
@@ -347,9 +345,7 @@ void unpack_row(const PackedMatrix& m, int row, float* out) {
         out[k] = float(q8_value(r, base[q8_offset(r, k)])) * m.scales[row];
         break;
       case WeightFormat::Q4: {
-        int high;
-        size_t off = q4_offset(m.q4_layout, r, k, &high);
-        int q = int(q4_stored_nibble(m.q4_layout, r, high ? base[off] >> 4 : base[off] & 0x0f)) - 8;
+        const int q = int(q4_biased(m.q4_layout, base, r, k)) - 8;
         out[k] = float(q) * m.scales[(size_t(p) * m.blocks() + k / kQ4Block) * kPanel + r];
         break;
       }

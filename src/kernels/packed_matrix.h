@@ -112,6 +112,13 @@ inline size_t q4_offset(Q4Layout layout, int r, int k, int* high) {
 inline uint8_t q4_stored_nibble(Q4Layout layout, int r, uint8_t biased) {
   return layout == Q4Layout::Lanes && r >= 12 ? uint8_t(biased ^ 8) : biased;
 }
+// The stored q + 8 of (row r, input k), `panel` pointing at a Q4 panel (or at one of its
+// blocks, with k counted within the block).
+inline uint8_t q4_biased(Q4Layout layout, const uint8_t* panel, int r, int k) {
+  int high;
+  const uint8_t byte = panel[q4_offset(layout, r, k, &high)];
+  return q4_stored_nibble(layout, r, high ? uint8_t(byte >> 4) : uint8_t(byte & 0x0f));
+}
 const char* q4_layout_name(Q4Layout layout);
 
 // Scale of one 4-bit block (may be negative: the signed absmax maps to -8).
