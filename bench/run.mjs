@@ -92,7 +92,8 @@ table(`(a) GEMV y = W x, batch 1, one thread, cold (weights cycled through > 1.1
 const frameRows = [];
 const frames = quick ? 4 : 10;
 // The floor is the time to read the frame's own weight bytes where they lie, with the frame's
-// thread count (weights_read_ms, measured right after the frame). A GEMV's read rate moves
+// thread count (weights_read_ms: one read after each timed frame, median; paired so the host's
+// load, which moves by 20-50% within minutes here, weighs on both alike). A GEMV's read rate moves
 // 10-20% with the physical pages behind its weights, so a buffer allocated elsewhere, even in
 // the same instance, measures other pages; its rate (bw) is shown beside, and used only when
 // the weights are out of reach (native XNNPACK operators keep their own copies).
@@ -143,7 +144,7 @@ for (const f of quick ? ['q4'] : ['f32', 'bf16', 'q8', 'q4']) {
   const { r, bw } = await freshFrame('moshi-7b-2l', f);
   frameRows.push(frameRow(r, bw, 'wasm Node', r.ms_per_frame ? `; 32 layers ~ ${fmt((r.ms_per_frame * 16) / 1000, 2)} s/frame` : ''));
 }
-table(`(b) one streaming frame, synthetic weights of the real shapes: ms/frame at the start of a stream and with a full attention window (steady state); floor = time to read the frame's weight bytes in place, measured right after; x floor uses the start-of-stream time; RTF = ms / ${FRAME_MS} ms`,
+table(`(b) one streaming frame, synthetic weights of the real shapes: ms/frame at the start of a stream and with a full attention window (steady state); floor = time to read the frame's weight bytes in place, once after each timed frame (median); x floor uses the start-of-stream time; RTF = ms / ${FRAME_MS} ms`,
   ['shape', 'where', 'format', 'threads', 'ms/frame', 'ms full ctx', 'MB/frame', 'floor ms', 'x floor', 'RTF full ctx', 'notes'], frameRows);
 
 // ---- (c) Chromium, single- and multi-threaded; Mimi ----
@@ -172,7 +173,7 @@ await withBrowser(build, async (open) => {
     await page.close();
   }
 });
-table('(c) STT-1B frame in headless Chromium (floor: the frame\'s weights read in place, same page and thread count)',
+table('(c) STT-1B frame in headless Chromium (floor: the frame\'s weights read in place after each timed frame, same page and thread count)',
   ['shape', 'where', 'format', 'threads', 'ms/frame', 'ms full ctx', 'MB/frame', 'floor ms', 'x floor', 'RTF full ctx', 'notes'], browserRows);
 if (mimiRows.length) {
   table('Mimi codec at the released shape (synthetic weights): streaming encode + decode of one 80 ms frame',
