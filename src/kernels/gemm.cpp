@@ -32,7 +32,8 @@ void quantize_rows(const float* x, int rows, int in, int in_padded, int max_q, Q
     for (int b = 0; b < blocks; ++b) span_sums[b * kQ4Block / kQ8Flush] += block_sums[b];
     for (int k = blocks * kQ4Block; k < in_padded; ++k) span_sums[k / kQ8Flush] += q[k];
   }
-  if (max_q <= 127) out->bytes.assign(out->values.begin(), out->values.end());
+  // Only the relaxed-SIMD kernel reads the int8 copy: modules without it skip the copy.
+  if (max_q <= 127 && relaxed_simd_linked()) out->bytes.assign(out->values.begin(), out->values.end());
 }
 
 namespace {

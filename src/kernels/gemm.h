@@ -32,7 +32,8 @@ const char* gemm_kernel_name(const PackedMatrix& w);
 // with 16-bit activations; README "Quantization accuracy").
 struct QuantizedRows {
   std::vector<int16_t> values;
-  std::vector<int8_t> bytes;        // the same values as int8, when they fit (max_q <= 127)
+  std::vector<int8_t> bytes;        // the same values as int8, for the relaxed-SIMD kernel when
+                                    // it is linked and they fit (max_q <= 127); else empty
   std::vector<float> scales;
   std::vector<int32_t> block_sums;  // [rows, in_padded / 32]: sum of each 32-value block
   std::vector<int32_t> span_sums;   // [rows, ceil(in_padded / kQ8Flush)]: sum of each span
