@@ -62,8 +62,8 @@ void attend(const float* q, const uint16_t* keys, const uint16_t* values, const 
             int d, int64_t qpos, int64_t window, float scale, float* scores, float* out) {
   std::fill(out, out + d, 0.0f);
   thread_local std::vector<float> split;
-  split.assign(size_t(d) * 2, 0.0f);  // q even | q odd | out even | out odd, (d + 1) / 2 each
   const int half = (d + 1) / 2;
+  split.assign(size_t(half) * 4, 0.0f);  // q even | q odd | out even | out odd, half each
   float *q_even = split.data(), *q_odd = q_even + half, *o_even = q_odd + half, *o_odd = o_even + half;
   for (int i = 0; i < d; ++i) (i & 1 ? q_odd : q_even)[i / 2] = q[i];
   const SlotSpan span = softmax_scores(

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "io/dtype.h"
 #include "kernels/attention.h"
 #include "test_util.h"
 
@@ -79,6 +80,26 @@ TEST(Attention, NoVisibleSlotGivesZeros) {
   Ring r(10, 8);
   r.positions[3] = 9;  // in the future of the query
   expect_matches_reference(r, 2, 0);  // the reference is all zeros; `out` starts at 99
+}
+
+// bf16 rows are split into even and odd elements; with an odd row length the four halves
+// (query and output, even and odd) are one element longer than d / 2 each.
+TEST(Attention, Bf16RowsOfOddLengthMatchTheReference) {
+  Ring r(9, 7);
+  for (int s = 0; s < 9; ++s) r.positions[s] = s;
+  std::vector<uint16_t> keys(r.keys.size()), values(r.values.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    keys[i] = f32_to_bf16(r.keys[i]);
+    values[i] = f32_to_bf16(r.values[i]);
+    r.keys[i] = bf16_to_f32(keys[i]);  // the reference sees the values the rows hold
+    r.values[i] = bf16_to_f32(values[i]);
+  }
+  const auto q = uniform_floats(r.d, 13);
+  std::vector<float> scores(r.slots), out(r.d, 99.0f);
+  attend(q.data(), keys.data(), values.data(), r.positions.data(), r.slots, r.d, 8, 0, 0.3f, scores.data(),
+         out.data());
+  const auto expected = reference(r, q, 8, 0, 0.3f);
+  for (int i = 0; i < r.d; ++i) EXPECT_NEAR(out[i], expected[i], 2e-6f) << "element " << i;
 }
 
 }  // namespace
