@@ -36,34 +36,42 @@ static inline void step(const uint8_t* w, const int8_t* x, v128_t mask, v128_t* 
 }
 
 // A block's four accumulators as one int32 per row, less the 8 sum(x) the stored q + 8 added,
-// scaled and added into the float sums.
-static inline v128_t block_sum(v128_t acc, v128_t offset, const float* scales, v128_t f) {
+// scaled and added into the float sums at f.
+static inline void block_sum(v128_t acc, v128_t offset, const float* scales, float* f) {
   const v128_t rows = wasm_i32x4_sub(wasm_i32x4_dot_i16x8(acc, wasm_i16x8_splat(1)), offset);
-  return wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(rows), wasm_v128_load(scales)));
+  wasm_v128_store(f, wasm_f32x4_add(wasm_v128_load(f), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(rows), wasm_v128_load(scales))));
 }
 
-void kyutai_relaxed_q4_panel(const uint8_t* w, int blocks, const int8_t* x, const int32_t* block_sums,
-                             const float* scales, float sx, int nibble_mask, float* out) {
+// np panels side by side (see gemm_relaxed.h); np is a constant where this is inlined.
+static inline __attribute__((always_inline)) void panels(const uint8_t* w, size_t panel_bytes, size_t scale_stride,
+                                                          int np, int blocks, const int8_t* x,
+                                                          const int32_t* block_sums, const float* scales,
+                                                          float sx, int nibble_mask, float* out) {
   const v128_t mask = wasm_i8x16_splat((int8_t)nibble_mask);
-  v128_t f0 = wasm_f32x4_splat(0), f1 = f0, f2 = f0, f3 = f0;
+  for (int i = 0; i < 4 * np; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_splat(0));
   for (int b = 0; b < blocks; ++b, scales += kPanel) {
-    v128_t a0 = wasm_i16x8_splat(0), a1 = a0, a2 = a0, a3 = a0;
+    v128_t a[2][4];
+    for (int p = 0; p < np; ++p)
+      for (int i = 0; i < 4; ++i) a[p][i] = wasm_i16x8_splat(0);
     // Two steps per iteration, as in the SIMD128 kernels: V8 adds a counter, an exit test and
     // a stack check to each iteration.
 #pragma clang loop unroll(disable)
-    for (int j = 0; j < kBlock / 4; j += 2, w += 2 * kStepBytes, x += 8) {
-      step(w, x, mask, &a0, &a1, &a2, &a3);
-      step(w + kStepBytes, x + 4, mask, &a0, &a1, &a2, &a3);
-    }
+    for (int j = 0; j < kBlock / 4; j += 2, w += 2 * kStepBytes, x += 8)
+      for (int p = 0; p < np; ++p) {
+        step(w + p * panel_bytes, x, mask, &a[p][0], &a[p][1], &a[p][2], &a[p][3]);
+        step(w + p * panel_bytes + kStepBytes, x + 4, mask, &a[p][0], &a[p][1], &a[p][2], &a[p][3]);
+      }
     const v128_t offset = wasm_i32x4_splat((int32_t)(8u * (uint32_t)block_sums[b]));
-    f0 = block_sum(a0, offset, scales, f0);
-    f1 = block_sum(a1, offset, scales + 4, f1);
-    f2 = block_sum(a2, offset, scales + 8, f2);
-    f3 = block_sum(a3, offset, scales + 12, f3);
+    for (int p = 0; p < np; ++p)
+      for (int i = 0; i < 4; ++i) block_sum(a[p][i], offset, scales + p * scale_stride + 4 * i, out + p * kPanel + 4 * i);
   }
   const v128_t s = wasm_f32x4_splat(sx);
-  wasm_v128_store(out, wasm_f32x4_mul(f0, s));
-  wasm_v128_store(out + 4, wasm_f32x4_mul(f1, s));
-  wasm_v128_store(out + 8, wasm_f32x4_mul(f2, s));
-  wasm_v128_store(out + 12, wasm_f32x4_mul(f3, s));
+  for (int i = 0; i < 4 * np; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_mul(wasm_v128_load(out + 4 * i), s));
+}
+
+void kyutai_relaxed_q4_panels(const uint8_t* w, size_t panel_bytes, size_t scale_stride, int pair, int blocks,
+                              const int8_t* x, const int32_t* block_sums, const float* scales, float sx,
+                              int nibble_mask, float* out) {
+  if (pair) panels(w, panel_bytes, scale_stride, 2, blocks, x, block_sums, scales, sx, nibble_mask, out);
+  else panels(w, panel_bytes, scale_stride, 1, blocks, x, block_sums, scales, sx, nibble_mask, out);
 }

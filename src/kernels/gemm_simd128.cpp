@@ -15,11 +15,15 @@ namespace kyutai::simd128 {
 
 namespace {
 
-// The f32 kernel computes NP panels side by side, NP = 2 where the layer has a pair left: two
-// sequential weight streams keep more DRAM reads in flight than one, ~22 -> ~25 GB/s here
-// (bench (a)). The integer and bf16 kernels do more work per byte; with two panels their 16
-// accumulators spill and they slow down (q8 19 -> 15 GB/s), so they take one panel at a time.
-// Each output's summation order is the same either way.
+// Every kernel computes NP panels side by side, NP = 2 where the layer has a pair left: two
+// sequential weight streams keep more DRAM reads in flight than one. On the AMD EPYC VM this
+// took f32 from ~22 to ~25 GB/s; on the Intel Xeon VM (9-11 GB/s per core) the cold GEMV
+// 2048x5632 took 0.78x (q8), 0.78x (q4), 0.80x (q4 relaxed) and 0.76x (bf16) of the one-panel
+// time (geometric means of 5-8 alternating pairs), reaching 83-100% of the in-place read
+// where one panel reached 64-72%. Hot (L2) times stay within noise. The integer kernels keep
+// their float sums in `out` between spans or blocks, so that two panels' integer accumulators
+// (8 vectors) fit in the registers; with the float sums too (16) V8 spills. Each output's
+// summation order is the same either way.
 template <int NP>
 void panel_f32(const float* panel, size_t stride, int in, const float* x, float* out) {
   v128_t a[NP][4];
@@ -36,21 +40,24 @@ void panel_f32(const float* panel, size_t stride, int in, const float* x, float*
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
-void panel_bf16(const uint16_t* panel, int in, const float* x, float* out) {
-  v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+template <int NP>
+void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, float* out) {
+  v128_t a[NP][4];
+  for (auto& p : a)
+    for (auto& v : p) v = wasm_f32x4_splat(0);
   for (int k = 0; k < in; ++k) {
     const v128_t xv = wasm_f32x4_splat(x[k]);
-    const uint16_t* w = panel + size_t(k) * kPanel;
-    const v128_t lo = wasm_v128_load(w), hi = wasm_v128_load(w + 8);
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(bf16_low(lo), xv));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(bf16_high(lo), xv));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(bf16_low(hi), xv));
-    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(bf16_high(hi), xv));
+    for (int p = 0; p < NP; ++p) {
+      const uint16_t* w = panel + p * stride + size_t(k) * kPanel;
+      const v128_t lo = wasm_v128_load(w), hi = wasm_v128_load(w + 8);
+      a[p][0] = wasm_f32x4_add(a[p][0], wasm_f32x4_mul(bf16_low(lo), xv));
+      a[p][1] = wasm_f32x4_add(a[p][1], wasm_f32x4_mul(bf16_high(lo), xv));
+      a[p][2] = wasm_f32x4_add(a[p][2], wasm_f32x4_mul(bf16_low(hi), xv));
+      a[p][3] = wasm_f32x4_add(a[p][3], wasm_f32x4_mul(bf16_high(hi), xv));
+    }
   }
-  wasm_v128_store(out, a0);
-  wasm_v128_store(out + 4, a1);
-  wasm_v128_store(out + 8, a2);
-  wasm_v128_store(out + 12, a3);
+  for (int p = 0; p < NP; ++p)
+    for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
 // Both integer kernels take two k-pairs per loop iteration: V8 adds counter updates, an exit
@@ -79,36 +86,41 @@ inline void q8_step(const uint8_t* w, const int16_t* x, v128_t& a0, v128_t& a1, 
 
 // The low rows carry 128 sum(x) too much: their accumulators start at minus that, per span of
 // kQ8Flush inputs (128 k-pairs, so this start costs little). Only the last span can have an odd
-// number of k-pairs. The pointers walk the panel and the activations.
-void panel_q8(const uint8_t* w, int in_padded, const int16_t* x, const int32_t* span_sums, const float* scales,
-              float sx, float* out) {
-  v128_t f0 = wasm_f32x4_splat(0), f1 = f0, f2 = f0, f3 = f0;
+// number of k-pairs. NP panels (stride bytes apart) side by side, as for f32: their float sums
+// live in `out` between spans so the integer accumulators keep the registers.
+template <int NP>
+void panel_q8(const uint8_t* panel, size_t stride, int in_padded, const int16_t* x, const int32_t* span_sums,
+              const float* scales, float sx, float* out) {
+  for (int i = 0; i < NP * 4; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_splat(0));
   for (int k0 = 0; k0 < in_padded; k0 += kQ8Flush, ++span_sums) {
     const v128_t start = wasm_i32x4_splat(int32_t(0u - 128u * uint32_t(*span_sums)));
-    v128_t a0 = start, a1 = wasm_i32x4_splat(0), a2 = start, a3 = a1;
+    v128_t a[NP][4];
+    for (auto& p : a) p[0] = p[2] = start, p[1] = p[3] = wasm_i32x4_splat(0);
     const int pairs = (std::min(in_padded, k0 + kQ8Flush) - k0) / 2;
+    const uint8_t* w = panel + size_t(k0) * 16;
+    const int16_t* xs = x + k0;
+    int j = 0;
 #pragma clang loop unroll(disable)
-    for (int j = 0; j + 1 < pairs; j += 2, w += 64, x += 4) {
-      q8_step(w, x, a0, a1, a2, a3);
-      q8_step(w + 32, x + 2, a0, a1, a2, a3);
+    for (; j + 1 < pairs; j += 2, w += 64, xs += 4)
+      for (int p = 0; p < NP; ++p) {
+        q8_step(w + p * stride, xs, a[p][0], a[p][1], a[p][2], a[p][3]);
+        q8_step(w + p * stride + 32, xs + 2, a[p][0], a[p][1], a[p][2], a[p][3]);
+      }
+    if (j < pairs)
+      for (int p = 0; p < NP; ++p) q8_step(w + p * stride, xs, a[p][0], a[p][1], a[p][2], a[p][3]);
+    for (int p = 0; p < NP; ++p) {
+      float* o = out + p * kPanel;
+      const v128_t lo0 = wasm_i32x4_sub(a[p][0], wasm_i32x4_shl(a[p][1], 8));
+      const v128_t lo2 = wasm_i32x4_sub(a[p][2], wasm_i32x4_shl(a[p][3], 8));
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_convert_i32x4(lo0)));
+      wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), wasm_f32x4_convert_i32x4(a[p][1])));
+      wasm_v128_store(o + 8, wasm_f32x4_add(wasm_v128_load(o + 8), wasm_f32x4_convert_i32x4(lo2)));
+      wasm_v128_store(o + 12, wasm_f32x4_add(wasm_v128_load(o + 12), wasm_f32x4_convert_i32x4(a[p][3])));
     }
-    if (pairs % 2) {
-      q8_step(w, x, a0, a1, a2, a3);
-      w += 32;
-      x += 2;
-    }
-    a0 = wasm_i32x4_sub(a0, wasm_i32x4_shl(a1, 8));
-    a2 = wasm_i32x4_sub(a2, wasm_i32x4_shl(a3, 8));
-    f0 = wasm_f32x4_add(f0, wasm_f32x4_convert_i32x4(a0));
-    f1 = wasm_f32x4_add(f1, wasm_f32x4_convert_i32x4(a1));
-    f2 = wasm_f32x4_add(f2, wasm_f32x4_convert_i32x4(a2));
-    f3 = wasm_f32x4_add(f3, wasm_f32x4_convert_i32x4(a3));
   }
   const v128_t s = wasm_f32x4_splat(sx);
-  wasm_v128_store(out, wasm_f32x4_mul(wasm_f32x4_mul(f0, wasm_v128_load(scales)), s));
-  wasm_v128_store(out + 4, wasm_f32x4_mul(wasm_f32x4_mul(f1, wasm_v128_load(scales + 4)), s));
-  wasm_v128_store(out + 8, wasm_f32x4_mul(wasm_f32x4_mul(f2, wasm_v128_load(scales + 8)), s));
-  wasm_v128_store(out + 12, wasm_f32x4_mul(wasm_f32x4_mul(f3, wasm_v128_load(scales + 12)), s));
+  for (int i = 0; i < NP * 4; ++i)
+    wasm_v128_store(out + 4 * i, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(out + 4 * i), wasm_v128_load(scales + 4 * i)), s));
 }
 
 // A 4-bit k-pair is 16 bytes, 8 16-bit lanes: lane 2i + (k % 2) holds rows i, 4 + i, 8 + i and
@@ -130,38 +142,45 @@ inline void q4_step(const uint8_t* w, const int16_t* x, v128_t& d0, v128_t& d1, 
 // Rows 0..11 hold q + 8, so their sums carry offset = 8 sum(x) too much, taken off each S at the
 // block's end. The D sums start from zero, not from minus the offset: a start that depends on
 // the block's activation sum would hold the block's first additions back while it is loaded
-// and multiplied (a block is only 16 k-pairs). The pointers walk the panel, the activations and
-// the scales in order: V8 then addresses with one register and a constant instead of
-// recomputing each address (~3% here).
-void panel_q4(const uint8_t* w, int blocks, const int16_t* x, const int32_t* block_sums, const float* scales,
-              float sx, float* out) {
+// and multiplied (a block is only 16 k-pairs). The pointers walk the panels, the activations
+// and the scales in order: V8 then addresses with one register and a constant instead of
+// recomputing each address (~3% here). NP panels (stride bytes and scale_stride scales apart)
+// side by side, their float sums in `out` between blocks, as for Q8.
+template <int NP>
+void panel_q4(const uint8_t* panel, size_t stride, int blocks, const int16_t* x, const int32_t* block_sums,
+              const float* scales, size_t scale_stride, float sx, float* out) {
   static_assert(kQ4Block % 4 == 0, "two k-pairs per iteration");
-  v128_t f0 = wasm_f32x4_splat(0), f1 = f0, f2 = f0, f3 = f0;
+  for (int i = 0; i < NP * 4; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_splat(0));
+  const uint8_t* w = panel;
   for (int b = 0; b < blocks; ++b, scales += kPanel) {
-    v128_t d0 = wasm_i32x4_splat(0), d1 = d0, d2 = d0, d3 = d0;
+    v128_t d[NP][4];
+    for (auto& p : d)
+      for (auto& v : p) v = wasm_i32x4_splat(0);
 #pragma clang loop unroll(disable)
-    for (int j = 0; j < kQ4Block / 2; j += 2, w += 32, x += 4) {
-      q4_step(w, x, d0, d1, d2, d3);
-      q4_step(w + 16, x + 2, d0, d1, d2, d3);
-    }
+    for (int j = 0; j < kQ4Block / 2; j += 2, w += 32, x += 4)
+      for (int p = 0; p < NP; ++p) {
+        q4_step(w + p * stride, x, d[p][0], d[p][1], d[p][2], d[p][3]);
+        q4_step(w + p * stride + 16, x + 2, d[p][0], d[p][1], d[p][2], d[p][3]);
+      }
     const v128_t offset = wasm_i32x4_splat(int32_t(8u * uint32_t(block_sums[b])));  // wraps like the sums
-    d0 = wasm_i32x4_sub(wasm_i32x4_sub(d0, wasm_i32x4_shl(d1, 4)), offset);
-    d1 = wasm_i32x4_sub(wasm_i32x4_sub(d1, wasm_i32x4_shl(d2, 4)), offset);
-    d2 = wasm_i32x4_sub(wasm_i32x4_sub(d2, wasm_i32x4_shl(d3, 4)), offset);
-    f0 = wasm_f32x4_add(f0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d0), wasm_v128_load(scales)));
-    f1 = wasm_f32x4_add(f1, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d1), wasm_v128_load(scales + 4)));
-    f2 = wasm_f32x4_add(f2, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d2), wasm_v128_load(scales + 8)));
-    f3 = wasm_f32x4_add(f3, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d3), wasm_v128_load(scales + 12)));
+    for (int p = 0; p < NP; ++p) {
+      float* o = out + p * kPanel;
+      const float* sc = scales + p * scale_stride;
+      const v128_t s0 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][0], wasm_i32x4_shl(d[p][1], 4)), offset);
+      const v128_t s1 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][1], wasm_i32x4_shl(d[p][2], 4)), offset);
+      const v128_t s2 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][2], wasm_i32x4_shl(d[p][3], 4)), offset);
+      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s0), wasm_v128_load(sc))));
+      wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s1), wasm_v128_load(sc + 4))));
+      wasm_v128_store(o + 8, wasm_f32x4_add(wasm_v128_load(o + 8), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s2), wasm_v128_load(sc + 8))));
+      wasm_v128_store(o + 12, wasm_f32x4_add(wasm_v128_load(o + 12), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d[p][3]), wasm_v128_load(sc + 12))));
+    }
   }
   const v128_t s = wasm_f32x4_splat(sx);
-  wasm_v128_store(out, wasm_f32x4_mul(f0, s));
-  wasm_v128_store(out + 4, wasm_f32x4_mul(f1, s));
-  wasm_v128_store(out + 8, wasm_f32x4_mul(f2, s));
-  wasm_v128_store(out + 12, wasm_f32x4_mul(f3, s));
+  for (int i = 0; i < NP * 4; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_mul(wasm_v128_load(out + 4 * i), s));
 }
 
-// Panel p for activation row r into out[kPanel]; for f32 with `pair`, panels p and p + 1 side
-// by side into out[2 * kPanel] (the other formats take one panel at a time, see above).
+// Panel p for activation row r into out[kPanel]; with `pair`, panels p and p + 1 side by side
+// into out[2 * kPanel] (see above).
 void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int r, int p, bool pair, float* out) {
   const size_t values = size_t(w.in_padded) * kPanel;  // weights per panel
   switch (w.format) {
@@ -171,23 +190,35 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
       else panel_f32<1>(panel, values, w.in, x + size_t(r) * w.in, out);
       break;
     }
-    case WeightFormat::BF16:
-      panel_bf16(reinterpret_cast<const uint16_t*>(w.data.data()) + p * values, w.in, x + size_t(r) * w.in, out);
+    case WeightFormat::BF16: {
+      const uint16_t* panel = reinterpret_cast<const uint16_t*>(w.data.data()) + p * values;
+      if (pair) panel_bf16<2>(panel, values, w.in, x + size_t(r) * w.in, out);
+      else panel_bf16<1>(panel, values, w.in, x + size_t(r) * w.in, out);
       break;
-    case WeightFormat::Q8:
-      panel_q8(w.data.data() + p * values, w.in_padded, xq->values.data() + size_t(r) * w.in_padded,
-               xq->span_sums.data() + size_t(r) * ((w.in_padded + kQ8Flush - 1) / kQ8Flush),
-               w.scales.data() + size_t(p) * kPanel, xq->scales[r], out);
+    }
+    case WeightFormat::Q8: {
+      const uint8_t* panel = w.data.data() + p * values;
+      const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
+      const int32_t* spans = xq->span_sums.data() + size_t(r) * ((w.in_padded + kQ8Flush - 1) / kQ8Flush);
+      const float* scales = w.scales.data() + size_t(p) * kPanel;
+      if (pair) panel_q8<2>(panel, values, w.in_padded, xr, spans, scales, xq->scales[r], out);
+      else panel_q8<1>(panel, values, w.in_padded, xr, spans, scales, xq->scales[r], out);
       break;
+    }
     case WeightFormat::Q4: {
       const uint8_t* panel = w.data.data() + p * values / 2;
       const int32_t* block_sums = xq->block_sums.data() + size_t(r) * w.blocks();
       const float* scales = w.scales.data() + size_t(p) * w.blocks() * kPanel;
       if (w.q4_layout == Q4Layout::Bytes)  // gemm() sends these here only where the kernel is linked
-        kyutai_relaxed_q4_panel(panel, w.blocks(), xq->bytes.data() + size_t(r) * w.in_padded, block_sums, scales,
-                                xq->scales[r], 15, out);
+        kyutai_relaxed_q4_panels(panel, values / 2, size_t(w.blocks()) * kPanel, pair, w.blocks(),
+                                 xq->bytes.data() + size_t(r) * w.in_padded, block_sums, scales, xq->scales[r], 15, out);
       else
-        panel_q4(panel, w.blocks(), xq->values.data() + size_t(r) * w.in_padded, block_sums, scales, xq->scales[r], out);
+      {
+        const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
+        const size_t scale_stride = size_t(w.blocks()) * kPanel;
+        if (pair) panel_q4<2>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
+        else panel_q4<1>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
+      }
       break;
     }
   }
@@ -240,7 +271,7 @@ void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq,
                  int panel_begin, int panel_end) {
   alignas(16) float acc[2 * kPanel];
   for (int p = panel_begin; p < panel_end;) {
-    const int np = w.format == WeightFormat::F32 && p + 1 < panel_end ? 2 : 1;
+    const int np = p + 1 < panel_end ? 2 : 1;
     const int count = std::min(np * kPanel, w.out - p * kPanel);
     for (int r = 0; r < rows; ++r) {
       panels(w, x, xq, r, p, np == 2, acc);
