@@ -60,6 +60,9 @@ void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, fl
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
+// sums[0..4) += v: the integer kernels' float sums, kept in the output between spans or blocks.
+inline void add_into(float* sums, v128_t v) { wasm_v128_store(sums, wasm_f32x4_add(wasm_v128_load(sums), v)); }
+
 // Both integer kernels take two k-pairs per loop iteration: V8 adds counter updates, an exit
 // test and (every few iterations) a stack check to each iteration, so fewer iterations issue
 // fewer instructions. V8's optimized code, run natively on data in L1 (cycles per k-pair):
@@ -112,10 +115,10 @@ void panel_q8(const uint8_t* panel, size_t stride, int in_padded, const int16_t*
       float* o = out + p * kPanel;
       const v128_t lo0 = wasm_i32x4_sub(a[p][0], wasm_i32x4_shl(a[p][1], 8));
       const v128_t lo2 = wasm_i32x4_sub(a[p][2], wasm_i32x4_shl(a[p][3], 8));
-      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_convert_i32x4(lo0)));
-      wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), wasm_f32x4_convert_i32x4(a[p][1])));
-      wasm_v128_store(o + 8, wasm_f32x4_add(wasm_v128_load(o + 8), wasm_f32x4_convert_i32x4(lo2)));
-      wasm_v128_store(o + 12, wasm_f32x4_add(wasm_v128_load(o + 12), wasm_f32x4_convert_i32x4(a[p][3])));
+      add_into(o, wasm_f32x4_convert_i32x4(lo0));
+      add_into(o + 4, wasm_f32x4_convert_i32x4(a[p][1]));
+      add_into(o + 8, wasm_f32x4_convert_i32x4(lo2));
+      add_into(o + 12, wasm_f32x4_convert_i32x4(a[p][3]));
     }
   }
   const v128_t s = wasm_f32x4_splat(sx);
@@ -169,10 +172,10 @@ void panel_q4(const uint8_t* panel, size_t stride, int blocks, const int16_t* x,
       const v128_t s0 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][0], wasm_i32x4_shl(d[p][1], 4)), offset);
       const v128_t s1 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][1], wasm_i32x4_shl(d[p][2], 4)), offset);
       const v128_t s2 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][2], wasm_i32x4_shl(d[p][3], 4)), offset);
-      wasm_v128_store(o, wasm_f32x4_add(wasm_v128_load(o), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s0), wasm_v128_load(sc))));
-      wasm_v128_store(o + 4, wasm_f32x4_add(wasm_v128_load(o + 4), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s1), wasm_v128_load(sc + 4))));
-      wasm_v128_store(o + 8, wasm_f32x4_add(wasm_v128_load(o + 8), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s2), wasm_v128_load(sc + 8))));
-      wasm_v128_store(o + 12, wasm_f32x4_add(wasm_v128_load(o + 12), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d[p][3]), wasm_v128_load(sc + 12))));
+      add_into(o, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s0), wasm_v128_load(sc)));
+      add_into(o + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s1), wasm_v128_load(sc + 4)));
+      add_into(o + 8, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s2), wasm_v128_load(sc + 8)));
+      add_into(o + 12, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d[p][3]), wasm_v128_load(sc + 12)));
     }
   }
   const v128_t s = wasm_f32x4_splat(sx);
@@ -208,17 +211,16 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
     case WeightFormat::Q4: {
       const uint8_t* panel = w.data.data() + p * values / 2;
       const int32_t* block_sums = xq->block_sums.data() + size_t(r) * w.blocks();
-      const float* scales = w.scales.data() + size_t(p) * w.blocks() * kPanel;
+      const size_t scale_stride = size_t(w.blocks()) * kPanel;  // scales per panel
+      const float* scales = w.scales.data() + p * scale_stride;
+      const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
       if (w.q4_layout == Q4Layout::Bytes)  // gemm() sends these here only where the kernel is linked
-        kyutai_relaxed_q4_panels(panel, values / 2, size_t(w.blocks()) * kPanel, pair, w.blocks(),
+        kyutai_relaxed_q4_panels(panel, values / 2, scale_stride, pair, w.blocks(),
                                  xq->bytes.data() + size_t(r) * w.in_padded, block_sums, scales, xq->scales[r], 15, out);
+      else if (pair)
+        panel_q4<2>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
       else
-      {
-        const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
-        const size_t scale_stride = size_t(w.blocks()) * kPanel;
-        if (pair) panel_q4<2>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
-        else panel_q4<1>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
-      }
+        panel_q4<1>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
       break;
     }
   }
