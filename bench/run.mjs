@@ -71,7 +71,6 @@ for (const [K, N] of shapes) {
     runs.xnnF32.push(native('gemv', K, N, 'xnnpack-f32', 'cold', 1));
     runs.xnnQs8.push(native('gemv', K, N, 'xnnpack-qs8', 'cold', 1));
   }
-  const xnnF32 = medianBy(runs.xnnF32), xnnQs8 = medianBy(runs.xnnQs8);
   // Our rows also read their own copies in place, in the same process (read_gb_per_s); the
   // peers' and XNNPACK's packed weights are out of reach, so they get no such column.
   const inPlace = (r) => (r.read_gb_per_s > 0 ? fmt((100 * r.gb_per_s) / r.read_gb_per_s, 0) + '%' : '-');
@@ -83,13 +82,14 @@ for (const [K, N] of shapes) {
     const range = ratios.length > 1 ? ` (${fmt(ratios[0])}-${fmt(ratios[ratios.length - 1])})` : '';
     return fmt(ratios[Math.floor(ratios.length / 2)]) + range;
   };
-  const row = (name, impl, r = medianBy(runs[impl]), ratios = true) => [
-    `${K}x${N}`, name, fmt(r.ms, 3), fmt(r.gb_per_s), inPlace(r),
-    ratios ? vs('onnxruntime-web', impl) : '', ratios ? vs('tfjs-backend-wasm', impl) : '',
-  ];
+  const row = (name, impl, ratios = true) => {
+    const r = medianBy(runs[impl]);
+    return [`${K}x${N}`, name, fmt(r.ms, 3), fmt(r.gb_per_s), inPlace(r),
+      ratios ? vs('onnxruntime-web', impl) : '', ratios ? vs('tfjs-backend-wasm', impl) : ''];
+  };
   gemvRows.push(row('kyutai-wasm f32 (SIMD128)', 'f32'), row('kyutai-wasm bf16', 'bf16'), row('kyutai-wasm q8', 'q8'),
     row('kyutai-wasm q4', 'q4'), row('kyutai-wasm q4 (relaxed SIMD)', 'q4-relaxed'), row('onnxruntime-web f32', 'onnxruntime-web'),
-    row('tfjs-backend-wasm f32', 'tfjs-backend-wasm'), row('native XNNPACK f32', 'xnnF32', xnnF32, false), row('native XNNPACK qs8', 'xnnQs8', xnnQs8, false));
+    row('tfjs-backend-wasm f32', 'tfjs-backend-wasm'), row('native XNNPACK f32', 'xnnF32', false), row('native XNNPACK qs8', 'xnnQs8', false));
 }
 table(`(a) GEMV y = W x, batch 1, one thread, cold (weights cycled through > 1.1 GB); ${ROUNDS} rounds, each a fresh process with the allocation order rotated; ms and GB/s: median over rounds; % of in-place read = against reading the same copies where they lie, same process; vs = their time / ours within a round, median over rounds (lowest-highest)`,
   ['K x N', 'implementation', 'ms', 'GB/s', '% of in-place read', 'vs ORT', 'vs tfjs'], gemvRows);
