@@ -48,15 +48,15 @@ int main(int argc, char** argv) {
     options.format = format;
     options.use_xnnpack = false;
     LmLoader loader(config, options);
-    SafetensorsStream stream(nullptr, [&](const TensorInfo& t, const uint8_t* b) { loader.add_tensor(t, b); });
+    auto stream = loader.stream();
     std::ifstream in(weights_path, std::ios::binary);
     if (!in) fail(ErrorCode::InvalidArgument, "cannot open ", weights_path);
     std::vector<char> chunk(1 << 22);
     while (in) {
       in.read(chunk.data(), chunk.size());
-      if (in.gcount() > 0) stream.push(reinterpret_cast<const uint8_t*>(chunk.data()), size_t(in.gcount()));
+      if (in.gcount() > 0) stream->push(reinterpret_cast<const uint8_t*>(chunk.data()), size_t(in.gcount()));
     }
-    stream.finish();
+    stream->finish();
     auto model = loader.finish();
     std::ofstream out(out_path, std::ios::binary);
     size_t written = 0;
@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
                    });
     if (!out) fail(ErrorCode::Internal, "writing ", out_path, " failed");
     std::printf("%s: %zu tensors, %.1f MB -> %s (%s, %.1f MB)\n", weights_path.c_str(), loader.tensors_loaded(),
-                double(stream.bytes_received()) / 1e6, out_path.c_str(), format_name.c_str(), double(written) / 1e6);
+                double(stream->bytes_received()) / 1e6, out_path.c_str(), format_name.c_str(), double(written) / 1e6);
   } catch (const Error& e) {
     std::fprintf(stderr, "kyutai_convert: %s\n", e.what());
     return 1;

@@ -36,8 +36,7 @@ val MimiLoaderHandle::init(std::string config_json, val options) {
   return guarded([&] {
     MimiConfig config = MimiConfig::parse(config_json);
     loader_ = std::make_unique<MimiLoader>(std::move(config), load_options(options));
-    stream_ = std::make_unique<SafetensorsStream>(
-        nullptr, [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
+    stream_ = loader_->stream();
     return val::undefined();
   });
 }

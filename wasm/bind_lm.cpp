@@ -152,12 +152,10 @@ std::shared_ptr<const LmModel> LmLoaderHandle::finish() {
 }
 
 void LmLoaderHandle::new_stream() {
-  stream_ = std::make_unique<SafetensorsStream>(
-      [this](const SafetensorsHeader& h) {
-        if (max_bytes_ && !checked_) check_lm_fits(*config_, h, options_.format, max_bytes_, options_.kv_cache);
-        checked_ = true;
-      },
-      [this](const TensorInfo& t, const uint8_t* b) { loader_->add_tensor(t, b); });
+  stream_ = loader_->stream([this](const SafetensorsHeader& h) {
+    if (max_bytes_ && !checked_) check_lm_fits(*config_, h, options_.format, max_bytes_, options_.kv_cache);
+    checked_ = true;
+  });
 }
 
 // ---- LmModel -----------------------------------------------------------------------------

@@ -52,6 +52,7 @@ LoadOptions load_options(const val& options) {
   }
   if (auto k = string_option(options, "kvCache"); k && !parse_kv_format(*k, &opt.kv_cache))
     fail(ErrorCode::InvalidArgument, "option 'kvCache' must be 'f32' or 'bf16', got '", *k, "'");
+  if (auto a = bool_option(options, "allowNonFinite")) opt.allow_non_finite = *a;
   return opt;
 }
 

@@ -107,4 +107,25 @@ void convert_to_f32(DType type, const uint8_t* bytes, size_t count, float* out) 
   }
 }
 
+namespace {
+template <typename Bits>
+int64_t first_with_exponent(const uint8_t* bytes, size_t count, Bits exponent) {
+  for (size_t i = 0; i < count; ++i) {
+    Bits v;
+    std::memcpy(&v, bytes + sizeof(Bits) * i, sizeof(Bits));
+    if ((v & exponent) == exponent) return int64_t(i);
+  }
+  return -1;
+}
+}  // namespace
+
+int64_t first_non_finite(DType type, const uint8_t* bytes, size_t count) {
+  switch (type) {
+    case DType::F32: return first_with_exponent<uint32_t>(bytes, count, 0x7f800000u);
+    case DType::BF16: return first_with_exponent<uint16_t>(bytes, count, 0x7f80u);
+    case DType::F16: return first_with_exponent<uint16_t>(bytes, count, 0x7c00u);
+    default: return -1;
+  }
+}
+
 }  // namespace kyutai

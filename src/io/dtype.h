@@ -36,4 +36,8 @@ uint16_t f32_to_f16(float f);
 // little-endian bytes to float32.
 void convert_to_f32(DType type, const uint8_t* bytes, size_t count, float* out);
 
+// Index of the first NaN or infinite element of a float dtype (exponent bits all ones), or
+// -1 when every element is finite (and for integer dtypes, which have no such values).
+int64_t first_non_finite(DType type, const uint8_t* bytes, size_t count);
+
 }  // namespace kyutai

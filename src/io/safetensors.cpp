@@ -231,7 +231,10 @@ void SafetensorsStream::consume_data(const uint8_t* bytes, size_t size) {
     uint64_t have = data_offset_ - t.begin;  // bytes of t already consumed
     uint64_t want = t.byte_size() - have;
     size_t n = size_t(std::min<uint64_t>(want, size));
-    if (have == 0 && n == t.byte_size()) {
+    if (have == 0) skip_tensor_ = on_begin_ && !on_begin_(t);
+    if (skip_tensor_) {
+      if (n == want) on_tensor_(t, nullptr);
+    } else if (have == 0 && n == t.byte_size()) {
       on_tensor_(t, bytes);  // whole tensor in this chunk: no copy
     } else {
       if (have == 0) buffer_.reserve(size_t(t.byte_size()));
@@ -246,10 +249,17 @@ void SafetensorsStream::consume_data(const uint8_t* bytes, size_t size) {
     size -= n;
     if (data_offset_ == t.end) {
       ++next_tensor_;
-      // Zero-sized tensors complete without bytes.
-      while (next_tensor_ < header_.tensors.size() && header_.tensors[next_tensor_].byte_size() == 0)
-        on_tensor_(header_.tensors[next_tensor_++], nullptr);
+      finish_empty_tensors();
     }
+  }
+}
+
+// Zero-sized tensors complete without bytes (checked like any other).
+void SafetensorsStream::finish_empty_tensors() {
+  while (next_tensor_ < header_.tensors.size() && header_.tensors[next_tensor_].byte_size() == 0) {
+    const TensorInfo& t = header_.tensors[next_tensor_++];
+    if (on_begin_) on_begin_(t);
+    on_tensor_(t, nullptr);
   }
 }
 
@@ -259,8 +269,7 @@ void SafetensorsStream::finish() {
   if (!header_ready_)
     fail(ErrorCode::InvalidCheckpoint, "safetensors: stream ended after ", received_,
          " bytes, before the header was complete");
-  while (next_tensor_ < header_.tensors.size() && header_.tensors[next_tensor_].byte_size() == 0)
-    on_tensor_(header_.tensors[next_tensor_++], nullptr);
+  finish_empty_tensors();
   if (next_tensor_ < header_.tensors.size())
     fail(ErrorCode::InvalidCheckpoint, "safetensors: stream ended after ", received_,
          " bytes, inside tensor '", header_.tensors[next_tensor_].name, "' (file should have ",

@@ -77,9 +77,15 @@ class SafetensorsStream {
  public:
   using TensorCallback = std::function<void(const TensorInfo&, const uint8_t*)>;
   using HeaderCallback = std::function<void(const SafetensorsHeader&)>;
+  // Called as a tensor's first byte arrives, before any of its bytes are buffered: throws to
+  // refuse the tensor (so an undeclared or oversized one never gets memory reserved); returns
+  // false for a tensor whose bytes are not needed, which are then skipped, not buffered, and
+  // `on_tensor` gets nullptr for it.
+  using TensorCheck = std::function<bool(const TensorInfo&)>;
 
   SafetensorsStream(HeaderCallback on_header, TensorCallback on_tensor,
                     const SafetensorsLimits& limits = {});
+  void set_tensor_check(TensorCheck check) { on_begin_ = std::move(check); }
   void push(const uint8_t* bytes, size_t size);
   // Checks that the file ended exactly where the header said it would.
   void finish();
@@ -95,10 +101,12 @@ class SafetensorsStream {
  private:
   void push_bytes(const uint8_t* bytes, size_t size);
   void consume_data(const uint8_t* bytes, size_t size);
+  void finish_empty_tensors();
   void check_usable() const;
 
   HeaderCallback on_header_;
   TensorCallback on_tensor_;
+  TensorCheck on_begin_;
   SafetensorsLimits limits_;
   SafetensorsHeader header_;
   bool header_ready_ = false;
@@ -106,6 +114,7 @@ class SafetensorsStream {
   uint64_t header_length_ = 0;
   std::vector<uint8_t> buffer_;  // header bytes, then the current tensor's bytes
   size_t next_tensor_ = 0;
+  bool skip_tensor_ = false;     // the current tensor's bytes are not needed
   uint64_t data_offset_ = 0;     // bytes of the data section consumed
   uint64_t received_ = 0;
 };

@@ -115,6 +115,9 @@ class LmLoader {
  public:
   LmLoader(LmConfig config, const LoadOptions& options);
   void add_tensor(const TensorInfo& info, const uint8_t* bytes) { loader_.add(info, bytes); }
+  std::unique_ptr<SafetensorsStream> stream(SafetensorsStream::HeaderCallback on_header = nullptr) {
+    return loader_.stream(std::move(on_header));
+  }
   // Validates that every tensor arrived; the loader is empty afterwards.
   std::unique_ptr<LmModel> finish();
   size_t tensors_loaded() const { return loader_.tensors_loaded(); }

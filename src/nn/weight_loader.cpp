@@ -75,12 +75,16 @@ PackedMatrix WeightLoader::pack_float(const TensorInfo& info, const uint8_t* byt
   return pack_matrix(format, out, in, read_rows, &src);
 }
 
-void WeightLoader::declare(const std::string& name,
-                           std::function<void(const TensorInfo&, const uint8_t*)> load,
-                           const std::string& group, std::vector<int64_t> shape, Kind kind,
-                           const void* target) {
+WeightLoader::Entry& WeightLoader::declare(const std::string& name,
+                                           std::function<void(const TensorInfo&, const uint8_t*)> load,
+                                           const std::string& group, std::vector<int64_t> shape, Kind kind,
+                                           const void* target, uint64_t max_bytes) {
   if (entries_.count(name)) fail(ErrorCode::Internal, "tensor '", name, "' declared twice");
-  entries_[name] = Entry{std::move(load), false, group, std::move(shape), kind, target};
+  if (!shape.empty()) {
+    max_bytes = 4;  // f32, the widest dtype a weight may come in
+    for (int64_t d : shape) max_bytes *= uint64_t(d);
+  }
+  return entries_[name] = Entry{std::move(load), false, group, std::move(shape), kind, target, max_bytes};
 }
 
 std::vector<WeightLoader::TensorRef> WeightLoader::directory() const {
@@ -162,7 +166,7 @@ void WeightLoader::linear(const std::string& name, int out, int in, Linear* dst,
   // The scale of a pre-quantized weight: optional (float checkpoints have none).
   declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
     load_scale(name, out, in, dst, info, bytes);
-  }, "optional");
+  }, "optional", {}, Kind::Vector, nullptr, 4ull * out * in);
   if (with_bias) vector(name + ".bias", {out}, &dst->bias);
 }
 
@@ -182,7 +186,7 @@ void WeightLoader::linear_set(const std::string& concat_name, std::function<std:
     }, concat_name, {out, in}, Kind::Linear, target);
     declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
       load_scale(name, out, in, target, info, bytes);
-    }, "optional");
+    }, "optional", {}, Kind::Vector, nullptr, 4ull * out * in);
   }
 }
 
@@ -233,16 +237,35 @@ void WeightLoader::table(const std::string& name, int rows, int width, Embedding
 }
 
 void WeightLoader::ignore(const std::string& name) {
-  declare(name, [](const TensorInfo&, const uint8_t*) {}, "optional");
+  declare(name, [](const TensorInfo&, const uint8_t*) {}, "optional").needs_bytes = false;
 }
 
-void WeightLoader::add(const TensorInfo& info, const uint8_t* bytes) {
+const WeightLoader::Entry& WeightLoader::entry(const TensorInfo& info) const {
   auto it = entries_.find(info.name);
   if (it == entries_.end())
     fail(ErrorCode::InvalidCheckpoint, "unexpected tensor '", info.name, "' ", info.shape_string(),
          ": this configuration has no such weight");
-  Entry& e = it->second;
-  if (e.done) fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "' appears twice");
+  if (it->second.done) fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "' appears twice");
+  return it->second;
+}
+
+bool WeightLoader::check(const TensorInfo& info) const {
+  const Entry& e = entry(info);
+  if (e.max_bytes && info.byte_size() > e.max_bytes)
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "' ", info.shape_string(), " has ", info.byte_size(),
+         " bytes; this configuration's weight of that name takes at most ", e.max_bytes);
+  return e.needs_bytes;
+}
+
+void WeightLoader::add(const TensorInfo& info, const uint8_t* bytes) {
+  check(info);
+  Entry& e = entries_.at(info.name);
+  if (bytes && e.needs_bytes && !options_.allow_non_finite) {
+    int64_t bad = first_non_finite(info.dtype, bytes, size_t(info.numel()));
+    if (bad >= 0)
+      fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "' ", info.shape_string(), ": element ", bad,
+           " is NaN or infinite (load with allowNonFinite to accept such weights)");
+  }
   if (!e.group.empty() && e.group != "optional") {
     // The other layout of the same linear set must not also be present.
     for (auto& [name, other] : entries_)
@@ -253,6 +276,13 @@ void WeightLoader::add(const TensorInfo& info, const uint8_t* bytes) {
   e.load(info, bytes);
   e.done = true;
   ++loaded_;
+}
+
+std::unique_ptr<SafetensorsStream> WeightLoader::stream(SafetensorsStream::HeaderCallback on_header) {
+  auto s = std::make_unique<SafetensorsStream>(std::move(on_header),
+                                               [this](const TensorInfo& t, const uint8_t* b) { add(t, b); });
+  s->set_tensor_check([this](const TensorInfo& t) { return check(t); });
+  return s;
 }
 
 void WeightLoader::finish() {

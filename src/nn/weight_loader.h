@@ -30,6 +30,8 @@ struct LoadOptions {
   int threads = 1;
   // Rows of the streaming sessions' KV caches (the LM's temporal transformer).
   KvFormat kv_cache = KvFormat::F32;
+  // A NaN or infinite weight is refused at load (naming the tensor) unless this is set.
+  bool allow_non_finite = false;
 };
 
 class WeightLoader {
@@ -76,7 +78,12 @@ class WeightLoader {
   };
   std::vector<TensorRef> directory() const;
 
+  // Before a tensor's bytes are buffered: refuses an undeclared, repeated or oversized tensor
+  // (more bytes than its declared shape takes in f32); false when its bytes are not needed.
+  bool check(const TensorInfo& info) const;
   void add(const TensorInfo& info, const uint8_t* bytes);
+  // A chunked reader feeding this loader, checking each tensor before its bytes are buffered.
+  std::unique_ptr<SafetensorsStream> stream(SafetensorsStream::HeaderCallback on_header = nullptr);
   // Throws naming every missing tensor.
   void finish();
 
@@ -91,10 +98,14 @@ class WeightLoader {
     std::vector<int64_t> shape;
     Kind kind = Kind::Vector;
     const void* target = nullptr;
+    uint64_t max_bytes = 0;   // 0: no bound (a tensor whose bytes are not read)
+    bool needs_bytes = true;
   };
-  void declare(const std::string& name, std::function<void(const TensorInfo&, const uint8_t*)> load,
-               const std::string& group = "", std::vector<int64_t> shape = {}, Kind kind = Kind::Vector,
-               const void* target = nullptr);
+  const Entry& entry(const TensorInfo& info) const;
+  // `max_bytes` bounds an entry without a shape (0: none); a shaped one takes 4 bytes a value.
+  Entry& declare(const std::string& name, std::function<void(const TensorInfo&, const uint8_t*)> load,
+                 const std::string& group = "", std::vector<int64_t> shape = {}, Kind kind = Kind::Vector,
+                 const void* target = nullptr, uint64_t max_bytes = 0);
   void load_linear(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
                    const uint8_t* bytes);
   void load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,

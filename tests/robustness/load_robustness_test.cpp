@@ -29,10 +29,10 @@ std::vector<uint8_t> bytes(const std::string& rel) { return test::read_file(test
 // The streamed path of the WebAssembly loader: header, then tensors as bytes arrive.
 std::unique_ptr<LmModel> stream_lm(const std::string& config, const std::vector<uint8_t>& file, size_t chunk = 4096) {
   LmLoader loader(LmConfig::parse(config), LoadOptions{});
-  SafetensorsStream stream(nullptr, [&](const TensorInfo& t, const uint8_t* b) { loader.add_tensor(t, b); });
+  auto stream = loader.stream();
   for (size_t pos = 0; pos < file.size(); pos += chunk)
-    stream.push(file.data() + pos, std::min(chunk, file.size() - pos));
-  stream.finish();
+    stream->push(file.data() + pos, std::min(chunk, file.size() - pos));
+  stream->finish();
   return loader.finish();
 }
 
@@ -86,6 +86,53 @@ TEST(RobustLoad, LmFailuresNameTheProblem) {
                                   ts.push_back({"bogus", DType::F32, {1}, std::vector<uint8_t>(4)});
                                 })),
                       kBad, "unexpected tensor 'bogus' [1]: this configuration has no such weight");
+}
+
+// A header may claim any size; nothing is reserved for a tensor until the loader has
+// checked that the configuration declares it, at no more than its shape's f32 size.
+TEST(RobustLoad, ATensorIsCheckedBeforeItsBytesAreBuffered) {
+  const std::string stt_config = text("stt/config.json");
+  auto push_header_and = [&](const std::string& name, std::vector<int64_t> shape) {
+    LmLoader loader(LmConfig::parse(stt_config), LoadOptions{});
+    auto stream = loader.stream();
+    TensorInfo huge{name, DType::F32, std::move(shape), 0, 0};
+    huge.end = huge.numel() * 4;
+    std::vector<uint8_t> file = safetensors_header_bytes({huge});
+    file.resize(file.size() + 64, 0);  // the tensor's first bytes
+    try {
+      stream->push(file.data(), file.size());
+    } catch (...) {
+      EXPECT_EQ(stream->buffered_bytes(), 0u) << name;
+      throw;
+    }
+  };
+  EXPECT_KYUTAI_ERROR(push_header_and("huge", {1 << 28}), kBad,
+                      "unexpected tensor 'huge' [268435456]: this configuration has no such weight");
+  EXPECT_KYUTAI_ERROR(push_header_and("text_emb.weight", {1 << 14, 1 << 14}), kBad,
+                      "tensor 'text_emb.weight' [16384, 16384] has 1073741824 bytes; this configuration's weight of "
+                      "that name takes at most 25856");
+}
+
+TEST(RobustLoad, NonFiniteWeightsAreRefusedWithTheTensorName) {
+  const std::string stt_config = text("stt/config.json");
+  const auto stt = bytes("stt/weights.safetensors");
+  for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    auto poisoned = rewrite(stt, [&](auto& ts) {
+      for (auto& t : ts)
+        if (t.name == "out_norm.alpha") {
+          ASSERT_EQ(t.dtype, DType::F32);
+          std::memcpy(t.data.data() + 4 * 5, &bad, 4);
+        }
+    });
+    EXPECT_KYUTAI_ERROR(stream_lm(stt_config, poisoned), kBad,
+                        "tensor 'out_norm.alpha' [1, 1, 64]: element 5 is NaN or infinite (load with allowNonFinite "
+                        "to accept such weights)");
+    EXPECT_KYUTAI_ERROR_HAS(load_lm(LmConfig::parse(stt_config), poisoned.data(), poisoned.size()), kBad,
+                            "element 5 is NaN or infinite");
+    LoadOptions allow;
+    allow.allow_non_finite = true;
+    EXPECT_NO_THROW(load_lm(LmConfig::parse(stt_config), poisoned.data(), poisoned.size(), allow));
+  }
 }
 
 TEST(RobustLoad, TokenizerAndMimiFailuresNameTheProblem) {
