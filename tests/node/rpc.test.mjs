@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { Host, collectTransfer } from '../../web/src/host.js';
+import { Host, collectTransfer } from '../../web/src/host/host.js';
 import { RpcClient, inProcessEndpoint } from '../../web/src/client.js';
 import { KyutaiError, serializeError, deserializeError } from '../../web/src/errors.js';
 import { createEngine } from '../../web/src/engine.js';

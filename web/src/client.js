@@ -3,7 +3,7 @@
 // results to calls, forwards progress to the caller's callback, routes events to the objects
 // that subscribed to them, and rebuilds engine errors with their name, code and message.
 import { KyutaiError, deserializeError } from './errors.js';
-import { Host } from './host.js';
+import { Host } from './host/host.js';
 
 export class RpcClient {
   #endpoint;
