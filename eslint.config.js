@@ -16,6 +16,11 @@ export default [
     },
   },
   {
+    // page.evaluate callbacks run in e2e/pages/harness.html, whose module sets window.harness.
+    files: ['e2e/*.spec.mjs'],
+    languageOptions: { globals: { harness: 'readonly' } },
+  },
+  {
     files: ['web/src/worklets/*.js'],
     languageOptions: { globals: { ...globals.audioWorklet } },
   },

@@ -1,5 +1,5 @@
 // Wrappers of the engine's text tokenizer (SentencePiece) and Mimi codec.
-import { KyutaiError, unwrap } from './errors.js';
+import { unwrap } from './errors.js';
 import { Disposable } from './disposable.js';
 
 export class Tokenizer extends Disposable {

@@ -143,7 +143,7 @@ export class Host {
       format, threads, kvCache, cache, maxBytes, onProgress: progressReporter(ctx.progress, weightsSize),
     });
     let text = null;
-    let frames = null;
+    let frames;
     let choice = null;
     try {
       // WebGPU or WebAssembly (web/src/webgpu/backend.js); the LM stays loaded either way.

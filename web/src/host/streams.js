@@ -84,7 +84,9 @@ export class AudioStreamServant {
     if (this.recycle && samples.buffer instanceof ArrayBuffer) {
       try {
         this.port.postMessage({ type: 'recycle', samples }, [samples.buffer]);
-      } catch {}
+      } catch {
+        // the capture side closed its port: nobody to give the buffer back to
+      }
     }
   }
 
