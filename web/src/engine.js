@@ -1,6 +1,8 @@
-// The engine: the WebAssembly module and thin wrappers over its classes. It runs wherever it
-// is imported: inside the package's Web Worker in browsers, or in-process in Node.
-// Every method is synchronous here; the public API (index.js) makes them asynchronous.
+// The engine (`kyutai-wasm/engine`): the WebAssembly module and thin wrappers over its
+// classes. It runs wherever it is imported: inside the package's Web Worker in browsers, or
+// in-process in Node. Every method is synchronous here; the public API (index.js) makes them
+// asynchronous. The model's low-level API (forward, forwardAsr, createStepper) is in lm.js,
+// typed in web/types/engine.d.ts.
 import { KyutaiError, unwrap } from './errors.js';
 import { readChunks, readAll } from './sources.js';
 import { isShardList } from './sharded.js';
@@ -223,9 +225,7 @@ export class Engine {
   }
 }
 
-
 // Copies bytes onto the WebAssembly heap for the duration of `use(ptr, size)`.
-
 function withHeapBytes(module, bytes, use) {
   const ptr = module._malloc(Math.max(1, bytes.length));
   if (!ptr) throw new KyutaiError('out of memory copying input bytes', 'OUT_OF_MEMORY');
