@@ -213,7 +213,9 @@ if (fs.existsSync(webgpu)) {
       console.log('  ' + line);
       try {
         log(JSON.parse(line));
-      } catch {}
+      } catch {
+        // not a JSON result line (progress text): printed above, nothing to record
+      }
     }
   } catch (e) {
     console.log('  webgpu benchmark failed: ' + (e.stderr || e.message));

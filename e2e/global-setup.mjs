@@ -13,7 +13,7 @@ export default function globalSetup() {
     execFileSync('espeak-ng', ['-w', raw, SENTENCE]);
     execFileSync('sox', [raw, '-r', '24000', '-c', '1', '-b', '16', SPEECH_WAV]);
   } catch (e) {
-    throw new Error(`could not make the test speech with espeak-ng and sox (scripts/setup.sh installs them): ${e.message}`);
+    throw new Error(`could not make the test speech with espeak-ng and sox (scripts/setup.sh installs them): ${e.message}`, { cause: e });
   }
   if (fs.statSync(SPEECH_WAV).size < 24000) throw new Error(`${SPEECH_WAV} is implausibly small`);
   fs.mkdirSync(ARTIFACTS, { recursive: true });

@@ -32,8 +32,8 @@ test.beforeAll(() => {
 test('npm pack ships the engine builds, the sources and the types, and nothing else', () => {
   expect(packed.filename).toBe(`kyutai-wasm-${version}.tgz`);
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ['package.json', 'README.md', 'web/src/index.js', 'web/src/worker.js', 'web/src/host.js', 'web/src/engine.js',
-    'web/src/worklets/capture-processor.js', 'web/src/worklets/playback-processor.js', 'web/types/index.d.ts',
+  for (const f of ['package.json', 'README.md', 'web/src/index.js', 'web/src/worker.js', 'web/src/host/host.js', 'web/src/protocol.js', 'web/src/engine.js',
+    'web/src/worklets/capture-processor.js', 'web/src/worklets/playback-processor.js', 'web/types/index.d.ts', 'web/types/engine.d.ts',
     'dist/kyutai.mjs', 'dist/kyutai.wasm', 'dist/kyutai-mt.mjs', 'dist/kyutai-mt.wasm', 'dist/kyutai-mt.worker.js',
     'dist/kyutai-relaxed.mjs', 'dist/kyutai-relaxed.wasm', 'dist/kyutai-mt-relaxed.mjs', 'dist/kyutai-mt-relaxed.wasm',
     'dist/kyutai-mt-relaxed.worker.js']) {
@@ -55,16 +55,23 @@ test('the installed package works from Node: import "kyutai-wasm", load, push fr
     const asr = await model.createAsrSession();
     const tokens = [];
     for (let f = 0; f < F; f++) tokens.push((await asr.pushFrame(Int32Array.from({ length: Q }, (_, q) => run.audio_codes.data[q * F + f]))).textToken);
-    const audio = await asr.pushAudio(new Float32Array(FRAME_SIZE).fill(0.1));
     let error = null;
     try { await asr.pushFrame(new Int32Array(1)); } catch (e) { error = { kyutai: e instanceof KyutaiError, code: e.code }; }
+    let noAudio = null;
+    try { await asr.pushAudio(new Float32Array(FRAME_SIZE)); } catch (e) { noAudio = e.code; }
     await model.dispose();
-    console.log(JSON.stringify({ tokens, expected: run.text_token.data.slice(0, F), backend: model.backend, codes: audio.codes.length, error, engine: typeof createEngine, resolved: import.meta.resolve('kyutai-wasm') }));
+    // An in-process frame tokenizer object (Node runs the engine in this thread).
+    const sign = { frameSize: FRAME_SIZE, codebooks: Q, encode: (f) => Int32Array.from({ length: Q }, (_, k) => (f[k] > 0 ? 1 : 0)) };
+    const withCodec = await loadModel({ config: 'model/config.json', weights: 'model/weights.safetensors', frameTokenizer: sign });
+    const audio = await (await withCodec.createAsrSession()).pushAudio(new Float32Array(FRAME_SIZE).fill(0.1));
+    await withCodec.dispose();
+    console.log(JSON.stringify({ tokens, expected: run.text_token.data.slice(0, F), backend: model.backend, codes: Array.from(audio.codes), error, noAudio, engine: typeof createEngine, resolved: import.meta.resolve('kyutai-wasm') }));
   `);
   const out = JSON.parse(execFileSync(process.execPath, ['run.mjs'], { cwd: app, encoding: 'utf8' }));
   expect(out.tokens).toEqual(out.expected);
   expect(out.backend).toBe('wasm-simd');
-  expect(out.codes).toBe(8);
+  expect(out.codes).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+  expect(out.noAudio).toBe('INVALID_STATE');
   expect(out.error).toEqual({ kyutai: true, code: 'INVALID_ARGUMENT' });
   expect(out.engine).toBe('function');
   expect(out.resolved).toContain('/node_modules/kyutai-wasm/web/src/index.js');

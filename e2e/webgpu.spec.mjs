@@ -65,7 +65,6 @@ test('bf16, q8 and q4 (both packed orders) weights: the GPU kernels agree with W
     const { createEngine } = await import('/web/src/engine.js');
     const { selectBackend } = await import('/web/src/webgpu/backend.js');
     const { GpuStepper, WasmStepper } = await import('/web/src/webgpu/steppers.js');
-    const C = await import('/tests/node/gpu-conformance.mjs');
     // Chromium runs the relaxed-SIMD build by default, which packs q4 in its Bytes order; the
     // plain build packs it in the Lanes order. The GPU has a kernel for each.
     const engines = { relaxed: await createEngine({ threads: 1 }), plain: await createEngine({ threads: 1, relaxedSimd: false }) };

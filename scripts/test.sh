@@ -7,6 +7,9 @@ bash scripts/setup.sh
 bash scripts/build.sh
 B=${BUILD_DIR:-build}
 
+echo "== Lint (eslint)"
+npm run lint
+
 echo "== GoogleTest (native)"
 ctest --test-dir $B/native --output-on-failure -j 2
 echo "== GoogleTest (WebAssembly, Node)"

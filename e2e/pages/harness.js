@@ -4,9 +4,12 @@ import * as kyutai from '../../web/src/index.js';
 
 export { kyutai };
 export const STT = new URL('../../tests/data/stt/', import.meta.url);
+// The tests' codec-free frame tokenizer: a module the engine's worker imports.
+export const BAND_ENERGY = { module: new URL('../../tests/node/fixtures/band-energy.mjs', import.meta.url) };
 
+// The tiny STT checkpoint with the band-energy frame tokenizer (unless options say otherwise).
 export function loadStt(options = {}) {
-  return kyutai.loadModel({ config: new URL('config.json', STT), weights: new URL('weights.safetensors', STT), ...options });
+  return kyutai.loadModel({ config: new URL('config.json', STT), weights: new URL('weights.safetensors', STT), frameTokenizer: BAND_ENERGY, ...options });
 }
 
 // Kyutai's streaming ASR reference run on the tiny STT checkpoint (tests/data/stt/README.md):

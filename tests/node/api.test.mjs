@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { data, read } from './data.mjs';
 import { Readable } from 'node:stream';
 import { loadModel, KyutaiError, FRAME_SIZE } from '../../web/src/index.js';
+import { BAND_ENERGY_URL } from './fixtures/band-energy.mjs';
 
 const path = (p) => new URL(p, data).pathname;
 
@@ -18,6 +19,9 @@ function sttVectors() {
 }
 
 const loadStt = (options = {}) => loadModel({ config: path('stt/config.json'), weights: path('stt/weights.safetensors'), ...options });
+// The tests' codec-free frame tokenizer (tests/node/fixtures/band-energy.mjs), for audio paths without Mimi.
+const bandEnergy = { module: BAND_ENERGY_URL };
+const loadLm = (options = {}) => loadModel({ config: path('lm/config.json'), weights: path('lm/weights.safetensors'), frameTokenizer: bandEnergy, ...options });
 
 async function asrTokens(model, frames) {
   const session = await model.createAsrSession();
@@ -47,7 +51,7 @@ test('loadModel from paths: config, backend, threads, progress, and Kyutai ASR t
   assert.equal(model.config.modelType, 'stt');
   assert.equal(model.config.textPaddingId, 3);
   assert.ok(model.weightBytes > 500000);
-  assert.deepEqual(model.frameTokenizer, { kind: 'band-energy', frameSize: 1920, codebooks: 8, canDecode: true });
+  assert.equal(model.frameTokenizer, null);  // none given: the session takes code frames
   assert.equal(model.textTokenizer, null);
   const size = fs.statSync(path('stt/weights.safetensors')).size;
   assert.ok(progress.length >= 2);
@@ -95,7 +99,8 @@ test('weights from a Buffer, ArrayBuffer, Blob, Response, ReadableStream, Node s
 });
 
 test('pushAudio: frames go through the frame tokenizer (deterministic codes), then the model', async () => {
-  const model = await loadStt();
+  const model = await loadStt({ frameTokenizer: bandEnergy });
+  assert.deepEqual(model.frameTokenizer, { kind: 'band-energy', frameSize: 1920, codebooks: 8, canDecode: true });
   const audio = chirp(12);
   const run = async () => {
     const s = await model.createAsrSession();
@@ -164,7 +169,7 @@ test('SentencePiece and Mimi come from the engine: a clear error while it lacks 
 });
 
 test('a live stream over a MessagePort: results as events and as an async iterator, then end', async () => {
-  const model = await loadStt();
+  const model = await loadStt({ frameTokenizer: bandEnergy });
   const session = await model.createAsrSession();
   const { port1, port2 } = new MessageChannel();
   const stream = await session.connect(port2);
@@ -199,7 +204,7 @@ test('a live stream over a MessagePort: results as events and as an async iterat
 });
 
 test('when inference falls behind, the queue stays bounded and every dropped frame is counted', async () => {
-  const model = await loadStt();
+  const model = await loadStt({ frameTokenizer: bandEnergy });
   const session = await model.createAsrSession();
   const { port1, port2 } = new MessageChannel();
   const stream = await session.connect(port2, { maxQueuedFrames: 2 });
@@ -225,7 +230,7 @@ test('when inference falls behind, the queue stays bounded and every dropped fra
 });
 
 test('TTS and duplex sessions on the Moshi-shaped checkpoint: audio codes and decoded frames', async () => {
-  const model = await loadModel({ config: path('lm/config.json'), weights: path('lm/weights.safetensors') });
+  const model = await loadLm();
   const { nQ, depQ, card } = model.config;
   assert.equal(depQ, 8);
   const tts = await model.createTtsSession();
@@ -292,7 +297,7 @@ test('kvCache: bf16 KV caches keep Kyutai\'s ASR tokens; a wrong value is a clea
 });
 
 test('generated audio goes from the engine straight to a playback port (duplex stream and TTS speech)', async () => {
-  const model = await loadModel({ config: path('lm/config.json'), weights: path('lm/weights.safetensors') });
+  const model = await loadLm();
   // Stand-in for an AudioPlayback: all the engine needs from it is a port (channel()).
   const fakePlayback = () => {
     const { port1, port2 } = new MessageChannel();
@@ -340,4 +345,36 @@ test('a frame tokenizer from a module runs in the engine thread and feeds the pi
   assert.deepEqual(Array.from(r.codes), [31, 31, 31, 31, 0, 0, 0, 0]);
   assert.equal(r.step, 1);
   await model.dispose();
+});
+
+test('without a frame tokenizer a model takes code frames; audio is a clear error, band-energy is gone', async () => {
+  const model = await loadStt();
+  const asr = await model.createAsrSession();
+  assert.equal((await asr.pushFrame(new Int32Array(8))).step, 1);
+  const noAudio = (e) => e instanceof KyutaiError && e.code === 'INVALID_STATE' && /without a frame tokenizer.*pushFrame.*type: 'mimi'/.test(e.message);
+  await assert.rejects(asr.pushAudio(new Float32Array(FRAME_SIZE)), noAudio);
+  const { port2 } = new MessageChannel();
+  await assert.rejects(asr.connect(port2), noAudio);
+  port2.close();
+  assert.equal((await asr.pushFrame(new Int32Array(8))).step, 2, 'the refusals changed nothing');
+  const transcriber = await model.createTranscriber();
+  await assert.rejects(transcriber.pushAudio(new Float32Array(FRAME_SIZE)), noAudio);
+  await model.dispose();
+
+  // TTS without a codec: codes come out, no samples.
+  const lm = await loadModel({ config: path('lm/config.json'), weights: path('lm/weights.safetensors') });
+  const tts = await lm.createTtsSession();
+  let audio = 0;
+  for (let i = 0; i < 5; i++) {
+    const r = await tts.pushText(10 + i);
+    if (r.audio) audio++;
+    assert.equal(r.pcm, null);
+  }
+  assert.ok(audio > 0);
+  await lm.dispose();
+
+  for (const frameTokenizer of ['band-energy', { type: 'band-energy' }]) {
+    await assert.rejects(loadStt({ frameTokenizer }), (e) => e instanceof KyutaiError && e.code === 'INVALID_ARGUMENT' &&
+      /'band-energy' placeholder is no longer part of the package; expected \{type: 'mimi', config, weights\}/.test(e.message));
+  }
 });

@@ -1,7 +1,8 @@
 // The placeholder frame tokenizer (band energies) and the frame-tokenizer contract.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE } from '../../web/src/frame-tokenizer.js';
+import { MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE } from '../../web/src/frame-tokenizer.js';
+import { BandEnergyTokenizer } from './fixtures/band-energy.mjs';
 import { KyutaiError } from '../../web/src/errors.js';
 
 const sine = (hz, amplitude = 0.5, n = FRAME_SIZE, phase = 0) => Float32Array.from({ length: n }, (_, i) => amplitude * Math.sin(phase + (2 * Math.PI * hz * i) / 24000));

@@ -52,12 +52,16 @@ test('forward matches Kyutai: text logits, audio logits, LMOutput with NaN and m
   for (const dir of checkpoints) {
     const model = await load(dir);
     for (const c of vectors(dir).cases) {
-      const r = model.forward(streams(c.codes));
-      assert.ok(maxAbsDiff(r.transformerOut, c.transformer_out.data) < 1e-4);
-      assert.ok(maxAbsDiff(r.textLogits, c.text_logits.data) < 1e-4);
-      assert.ok(maxAbsDiff(r.audioLogits, c.audio_logits.data) < 1e-4);
-      assert.ok(maxAbsDiff(r.logits, c.lm_forward.logits.data) < 1e-4);
-      assert.deepEqual(Array.from(r.mask, Boolean), c.lm_forward.mask.data);
+      const r = model.forward(Int32Array.from(c.codes.data), c.codes.shape);
+      for (const [name, expected] of [['transformerOut', c.transformer_out], ['textLogits', c.text_logits],
+        ['audioLogits', c.audio_logits], ['logits', c.lm_forward.logits], ['mask', c.lm_forward.mask], ['textMask', c.lm_forward.text_mask]]) {
+        assert.deepEqual(r[name].shape, expected.shape, `${dir} ${c.name} ${name} shape`);
+      }
+      assert.ok(maxAbsDiff(r.transformerOut.data, c.transformer_out.data) < 1e-4);
+      assert.ok(maxAbsDiff(r.textLogits.data, c.text_logits.data) < 1e-4);
+      assert.ok(maxAbsDiff(r.audioLogits.data, c.audio_logits.data) < 1e-4);
+      assert.ok(maxAbsDiff(r.logits.data, c.lm_forward.logits.data) < 1e-4);
+      assert.deepEqual(Array.from(r.mask.data, Boolean), c.lm_forward.mask.data);
     }
     model.dispose();
   }

@@ -168,7 +168,7 @@ test('bad frames from JavaScript are refused and the session continues as if the
       'user codebook 0: token -2 is out of range (expected -1 or 0..31)');
     await expectKyutaiError(() => tts.pushText(101), arg, 'text token 101 is out of range (expected -1 or 0..100)');
     // 65536 x 65536 tokens claimed, none given: the 32-bit size product wraps to 0.
-    await expectKyutaiError(() => stt.forwardText({ text: { data: new Int32Array(0), shape: [65536, 65536] } }), arg,
+    await expectKyutaiError(() => stt.forwardAsr({ text: { data: new Int32Array(0), shape: [65536, 65536] } }), arg,
       'text tokens: shape [65536, 65536] does not match 0 values');
   }
   assert.deepEqual(usage(), before, 'refused frames allocate nothing that stays');

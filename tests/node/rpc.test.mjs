@@ -1,9 +1,9 @@
-// The RPC layer between the API and the engine (web/src/host.js, client.js): the message
+// The RPC layer between the API and the engine (web/src/host/host.js, client.js, protocol.js): the message
 // format both paths share, errors that keep name/code/message, calls kept in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { Host, collectTransfer } from '../../web/src/host.js';
+import { Host, collectTransfer } from '../../web/src/host/host.js';
 import { RpcClient, inProcessEndpoint } from '../../web/src/client.js';
 import { KyutaiError, serializeError, deserializeError } from '../../web/src/errors.js';
 import { createEngine } from '../../web/src/engine.js';
@@ -18,7 +18,7 @@ function recordingHost() {
   return { host, sent };
 }
 
-test('messages: result, progress and error, as documented in host.js', async () => {
+test('messages: result, progress and error, as documented in host/host.js', async () => {
   const { host, sent } = recordingHost();
   await host.handle({ type: 'call', id: 1, target: 0, method: 'loadModel', args: [{ config: read('stt/config.json').toString(), weights: read('stt/weights.safetensors') }] });
   const progress = sent.filter((s) => s.message.type === 'progress');
@@ -89,4 +89,48 @@ test('calls on one session keep their order without awaiting each', async () => 
   await client.call(0, 'dispose', [model.id]);
   client.close();
   await assert.rejects(client.call(id, 'pushFrame', [new Int32Array(8)]), (e) => e.code === 'INVALID_STATE' && /shut down/.test(e.message));
+});
+
+test('protocol.js: the servants have every listed method, and the client proxies forward to listed methods only', async () => {
+  const { PROTOCOL, CALL, defineProxies, isRemoteMethod } = await import('../../web/src/protocol.js');
+  const { ModelServant } = await import('../../web/src/host/model.js');
+  const { SessionServant } = await import('../../web/src/host/sessions.js');
+  const { TranscriberServant } = await import('../../web/src/host/transcriber.js');
+  const { AudioStreamServant, SpeechServant } = await import('../../web/src/host/streams.js');
+  const servants = { host: Host, model: ModelServant, session: SessionServant, transcriber: TranscriberServant, audioStream: AudioStreamServant, speech: SpeechServant };
+  assert.deepEqual(Object.keys(servants).sort(), Object.keys(PROTOCOL).sort());
+  for (const [concept, Servant] of Object.entries(servants)) {
+    assert.equal(Servant.protocol, concept);
+    for (const m of PROTOCOL[concept].methods) assert.equal(typeof Servant.prototype[m], 'function', `${Servant.name}.${m}`);
+  }
+  assert.equal(isRemoteMethod('session', 'dispose'), false);
+  assert.equal(isRemoteMethod('nothing', 'reset'), false);
+
+  // The generated methods of the public classes, per kind of session.
+  const { AsrSession, TtsSession, DuplexSession, TextTokenizer, KyutaiModel } = await import('../../web/src/index.js');
+  for (const [Class, has, lacks] of [[AsrSession, ['pushFrame', 'pushAudio', 'reset', 'flush'], ['pushText']],
+    [DuplexSession, ['pushFrame', 'pushAudio'], ['pushText', 'speak']], [TtsSession, ['pushText', 'speak', 'reset'], ['pushFrame', 'pushAudio']],
+    [TextTokenizer, ['encode', 'decode', 'decodeWord', 'idToPiece'], ['textEncode']], [KyutaiModel, ['simulateDeviceLoss'], ['textEncode', 'describe']]]) {
+    for (const m of has) assert.equal(typeof Class.prototype[m], 'function', `${Class.name}.${m}`);
+    for (const m of lacks) assert.equal(Class.prototype[m], undefined, `${Class.name} has no ${m}`);
+  }
+
+  // A proxy sends (remote name, arguments) through [CALL]; the protocol refuses what it does not list.
+  class Probe {
+    sent = [];
+    [CALL](method, args) {
+      this.sent.push([method, args]);
+      return 'sent';
+    }
+  }
+  defineProxies('model', { TextTokenizer: Probe });
+  const probe = new Probe();
+  assert.equal(probe.decodeWord([1, 2]), 'sent');
+  assert.equal(Probe.prototype.decodeWord.name, 'decodeWord');
+  assert.deepEqual(probe.sent, [['textDecodeWord', [[1, 2]]]]);
+  assert.throws(() => defineProxies('model', { Nobody: class {} }), (e) => e.code === 'INTERNAL' && /model has no client Nobody/.test(e.message));
+  class HandWritten {
+    encode() {}
+  }
+  assert.throws(() => defineProxies('model', { TextTokenizer: HandWritten }), /TextTokenizer\.encode is hand-written/);
 });

@@ -95,7 +95,7 @@ async function init() {
   const tokenizer = BUNDLE_FILES.tokenizer ? new URL(BUNDLE_FILES.tokenizer, BUNDLE_URL) : undefined;
   const frameTokenizer = BUNDLE_FILES.mimi
     ? { type: 'mimi', config: new URL(BUNDLE_FILES.mimi.config, BUNDLE_URL), weights: new URL(BUNDLE_FILES.mimi.weights, BUNDLE_URL) }
-    : 'band-energy';
+    : undefined;  // no codec in the bundle: the model takes code frames only
   const weightsUrl = new URL(BUNDLE_FILES.weights, BUNDLE_URL);
   // The tiny random model's bytes are patched here (talkative.js); a real model's URL goes
   // straight to the engine's worker, which downloads it.
@@ -122,9 +122,10 @@ async function init() {
   $('backend').textContent = model.backend;
   $('threads').textContent = String(model.threads);
   const ft = model.frameTokenizer;
-  $('frame-tokenizer').textContent = ft.kind === 'mimi'
-    ? `mimi (Kyutai's codec, in the engine, ${ft.threads} thread${ft.threads > 1 ? 's' : ''}): ${ft.codebooks} codebooks of ${ft.cardinality} codes, one frame per ${ft.frameSize} samples; the model reads ${c.nQ}`
-    : `${ft.kind}${ft.kind === 'band-energy' ? ' (a placeholder, not Mimi)' : ''}: ${ft.codebooks} codes per ${ft.frameSize} samples`;
+  $('frame-tokenizer').textContent = !ft ? 'none in this bundle: the model takes code frames only (no microphone input)'
+    : ft.kind === 'mimi'
+      ? `mimi (Kyutai's codec, in the engine, ${ft.threads} thread${ft.threads > 1 ? 's' : ''}): ${ft.codebooks} codebooks of ${ft.cardinality} codes, one frame per ${ft.frameSize} samples; the model reads ${c.nQ}`
+      : `${ft.kind}: ${ft.codebooks} codes per ${ft.frameSize} samples`;
   $('text-tokenizer').textContent = model.textTokenizer ? `SentencePiece, ${model.textTokenizer.vocabSize} pieces` : 'none in this bundle: words shown as token ids';
   if (BUNDLE_FILES.talkative) $('model-name').textContent += ' (random weights, padding rows made talkative: see web/demo/talkative.js)';
   $('isolation').textContent = crossOriginIsolated

@@ -1,9 +1,9 @@
-// The calling side of the RPC layer (see host.js for the message format). An RpcClient sends
+// The calling side of the RPC layer (see host/host.js for the message format). An RpcClient sends
 // calls to a Host, either through a Web Worker or to a Host in this same thread; it matches
 // results to calls, forwards progress to the caller's callback, routes events to the objects
 // that subscribed to them, and rebuilds engine errors with their name, code and message.
 import { KyutaiError, deserializeError } from './errors.js';
-import { Host } from './host.js';
+import { Host } from './host/host.js';
 
 export class RpcClient {
   #endpoint;

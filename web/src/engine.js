@@ -1,10 +1,17 @@
-// The engine: the WebAssembly module and thin wrappers over its classes. It runs wherever it
-// is imported: inside the package's Web Worker in browsers, or in-process in Node.
-// Every method is synchronous here; the public API (index.js) makes them asynchronous.
+// The engine (`kyutai-wasm/engine`): the WebAssembly module and thin wrappers over its
+// classes. It runs wherever it is imported: inside the package's Web Worker in browsers, or
+// in-process in Node. Every method is synchronous here; the public API (index.js) makes them
+// asynchronous. The model's low-level API (forward, forwardAsr, createStepper) is in lm.js,
+// typed in web/types/engine.d.ts.
 import { KyutaiError, unwrap } from './errors.js';
-import { toMultistream } from './tokens.js';
 import { readChunks, readAll } from './sources.js';
 import { isShardList } from './sharded.js';
+import { Disposable } from './disposable.js';
+import { Tokenizer, MimiCodec } from './codec.js';
+import { LmModel } from './lm.js';
+
+export { Tokenizer, MimiCodec, MimiStream } from './codec.js';
+export { LmModel, LmStepper } from './lm.js';
 
 const isNode = typeof process === 'object' && !!process.versions?.node;
 
@@ -218,7 +225,6 @@ export class Engine {
   }
 }
 
-
 // Copies bytes onto the WebAssembly heap for the duration of `use(ptr, size)`.
 function withHeapBytes(module, bytes, use) {
   const ptr = module._malloc(Math.max(1, bytes.length));
@@ -228,230 +234,6 @@ function withHeapBytes(module, bytes, use) {
     return use(ptr, bytes.length);
   } finally {
     module._free(ptr);
-  }
-}
-
-class Disposable {
-  #handle;
-  constructor(handle) {
-    this.#handle = handle;
-  }
-  get handle() {
-    if (!this.#handle) throw new KyutaiError(`${this.constructor.name} was disposed`, 'INVALID_STATE');
-    return this.#handle;
-  }
-  get disposed() {
-    return !this.#handle;
-  }
-  dispose() {
-    if (this.#handle) {
-      this.#handle.delete();
-      this.#handle = null;
-    }
-  }
-}
-
-export class Tokenizer extends Disposable {
-  constructor(handle, vocabSize) {
-    super(handle);
-    this.vocabSize = vocabSize;
-  }
-  encode(text) {
-    return unwrap(this.handle.encode(String(text)));
-  }
-  decode(ids) {
-    return unwrap(this.handle.decode(ids));
-  }
-  // One word's pieces as text, without the space its leading word marker stands for.
-  decodeWord(ids) {
-    return unwrap(this.handle.decodeWord(ids));
-  }
-  idToPiece(id) {
-    return unwrap(this.handle.idToPiece(id));
-  }
-  startsWord(id) {
-    return unwrap(this.handle.startsWord(id));
-  }
-}
-
-// A loaded Mimi. Its own streaming methods use a default stream of all its codebooks,
-// made at the first step; createStream(codebooks) makes independent streams (one per
-// session) that share these weights. Codes of whole clips are codebook-major:
-// codes[codebook * frames + frame].
-export class MimiCodec extends Disposable {
-  #default = null;
-
-  constructor(engine, handle) {
-    super(handle);
-    this.engine = engine;
-    const info = unwrap(handle.info());
-    this.sampleRate = info.sampleRate;
-    this.frameRate = info.frameRate;
-    this.frameSize = info.frameSize;
-    this.numCodebooks = info.numCodebooks;
-    this.semanticCodebooks = info.semanticCodebooks;
-    this.cardinality = info.cardinality;  // codes are 0 .. cardinality - 1
-    this.threads = info.threads;
-    this.streams = new Set();
-  }
-
-  // A stream of `codebooks` codes per frame (semanticCodebooks .. numCodebooks): a prefix of
-  // the residual levels, as Kyutai's set_num_codebooks.
-  createStream(codebooks = this.numCodebooks) {
-    const handle = new this.engine.module.MimiStream();
-    try {
-      unwrap(handle.init(this.handle, codebooks));
-    } catch (e) {
-      handle.delete();
-      throw e;
-    }
-    const stream = new MimiStream(this, handle, codebooks);
-    this.streams.add(stream);
-    return stream;
-  }
-
-  #stream() {
-    if (!this.#default || this.#default.disposed) this.#default = this.createStream();
-    return this.#default;
-  }
-  // One frame of frameSize samples -> numCodebooks codes.
-  encodeStep(pcm) {
-    return this.#stream().encodeStep(pcm);
-  }
-  // numCodebooks codes -> frameSize samples.
-  decodeStep(codes) {
-    return this.#stream().decodeStep(codes);
-  }
-  // Restarts the default stream (other streams are untouched).
-  reset() {
-    this.#default?.reset();
-  }
-
-  // A whole clip, zero-padded to whole frames -> {codes, codebooks, frames}.
-  encode(pcm, codebooks = this.numCodebooks) {
-    return unwrap(this.handle.encode(pcm, codebooks));
-  }
-  // Codes [codebooks][frames] (codebooks = codes.length / frames) -> frames * frameSize samples.
-  decode(codes, frames) {
-    return unwrap(this.handle.decode(codes, frames));
-  }
-
-  // Frees the weights and every stream made from them.
-  dispose() {
-    for (const s of [...this.streams]) s.dispose();
-    this.#default = null;
-    super.dispose();
-  }
-}
-
-// One stream through a shared Mimi: its own state (convolution tails, KV caches). Has the
-// shape of a MimiCodec's streaming half, so MimiFrameTokenizer takes either.
-export class MimiStream extends Disposable {
-  constructor(codec, handle, codebooks) {
-    super(handle);
-    this.codec = codec;
-    this.frameSize = codec.frameSize;
-    this.numCodebooks = codebooks;
-    this.codebooks = codebooks;
-  }
-  encodeStep(pcm) {
-    return unwrap(this.handle.encodeStep(pcm));
-  }
-  decodeStep(codes) {
-    return unwrap(this.handle.decodeStep(codes));
-  }
-  reset() {
-    unwrap(this.handle.reset());
-  }
-  dispose() {
-    this.codec.streams.delete(this);
-    super.dispose();
-  }
-}
-
-export class LmModel extends Disposable {
-  constructor(engine, handle) {
-    super(handle);
-    this.engine = engine;
-    this.config = unwrap(handle.config());
-    this.sessions = new Set();
-  }
-  weightBytes() {
-    return unwrap(this.handle.weightBytes());
-  }
-  // Weight bytes one streaming frame reads (every matrix; tables are only gathered): the
-  // numerator of the memory-bandwidth floor of a frame.
-  bytesReadPerFrame() {
-    return unwrap(this.handle.bytesReadPerFrame());
-  }
-  // The loaded weights as a safetensors file in their final format (q8/q4 as I8/U8 +
-  // weight_scale, tables bf16, vectors f32), which loadLm reads back without conversion.
-  // onChunk(Uint8Array) is called synchronously, piece by piece; each view is valid only
-  // during its call (it points into the heap). Returns the number of bytes.
-  exportWeights(onChunk) {
-    return unwrap(this.handle.exportWeights(onChunk));
-  }
-  // 'f32' or 'bf16': the KV cache rows of the sessions this model makes (loadLm's kvCache).
-  kvCache() {
-    return unwrap(this.handle.kvCache());
-  }
-  // Threads the model's kernels run on (the caller included; 1 in the single-threaded build).
-  threads() {
-    return unwrap(this.handle.threads());
-  }
-  // Kyutai's embedding sum of text + audio tokens: {values: Float32Array, shape: [B, T, dim]}.
-  embeddingSum(input) {
-    return unwrap(this.handle.embeddingSum(toMultistream(input)));
-  }
-  // The fused transformer input under the configured strategy (with positional terms).
-  fuse(input, offset = 0) {
-    return unwrap(this.handle.fuse(toMultistream(input), offset));
-  }
-  forwardText(modelInput) {
-    return unwrap(this.handle.forwardText(toMultistream(modelInput)));
-  }
-  // Teacher-forced forward on pre-delay codes: text and audio logits (LMOutput view too).
-  forward(codes) {
-    return unwrap(this.handle.forward(toMultistream(codes)));
-  }
-  // A new binding object `Kind`, initialised (by default with init(model, options)) and
-  // wrapped; a failed init frees it.
-  #session(Kind, Wrapper, options, init = (handle) => handle.init(this.handle, options ?? {})) {
-    const handle = new this.engine.module[Kind]();
-    try {
-      unwrap(init(handle));
-    } catch (e) {
-      handle.delete();
-      throw e;
-    }
-    const session = new Wrapper(this, handle);
-    this.sessions.add(session);
-    return session;
-  }
-  createAsrSession(options) {
-    return this.#session('AsrSession', AsrSession, options);
-  }
-  createTtsSession(options) {
-    return this.#session('TtsSession', TtsSession, options);
-  }
-  createDuplexSession(options) {
-    return this.#session('DuplexSession', DuplexSession, options);
-  }
-  createGenerator(options) {
-    return this.#session('LmGen', Generator, options);
-  }
-  // Speech-to-text as Kyutai's STT server does it (src/session/transcriber.h): audio frames
-  // through `mimi` (a MimiCodec) or token frames when it is omitted. Options: vadHead (2),
-  // endOfTurnThreshold (0.5), temperature, seed, silenceCodes (token frames only).
-  createTranscriber({ mimi, ...options } = {}) {
-    return this.#session('Transcriber', Transcriber, options,
-      mimi ? (handle) => handle.initWithCodec(this.handle, mimi.handle, options) : undefined);
-  }
-  // Disposes the model and every session created from it.
-  dispose() {
-    for (const s of this.sessions) s.dispose();
-    this.sessions.clear();
-    super.dispose();
   }
 }
 

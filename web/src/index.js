@@ -12,146 +12,20 @@
 import { KyutaiError } from './errors.js';
 import { RpcClient, workerEndpoint, inProcessEndpoint } from './client.js';
 import { createEngine } from './engine.js';
-import { isShardIndexName, isShardList, parseShardIndex } from './sharded.js';
-import { FRAME_SIZE, SAMPLE_RATE, FRAME_RATE } from './frame-tokenizer.js';
+import { isNode, baseUrl, configText, bytesSource } from './inputs.js';
+import { CALL, defineProxies } from './protocol.js';
+import { ResultStream } from './result-stream.js';
 import { Transcriber, transcribe } from './transcriber.js';
 
 export { KyutaiError } from './errors.js';
-export { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE, SAMPLE_RATE, FRAME_RATE } from './frame-tokenizer.js';
+export { MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE, SAMPLE_RATE, FRAME_RATE } from './frame-tokenizer.js';
 export { WordAssembler } from './words.js';
 export { Transcriber, toMono24k } from './transcriber.js';
 export { resample } from './resample.js';
 export { wordsToCues, toWebVTT, toSRT, parseWebVTT, parseSRT } from './captions.js';
 export { createCapture, createPlayback, openMicrophone, AudioCapture, AudioPlayback } from './audio.js';
 export { listCachedModels, deleteCachedModel, clearModelCache, modelCacheAvailable } from './model-cache.js';
-
-const isNode = typeof process === 'object' && !!process.versions?.node && typeof window === 'undefined';
-
-// ---------------------------------------------------------------------------------------
-// Sources: config text, weight bytes
-
-const isUrlString = (s) => /^(https?|blob|data|file):/i.test(s);
-
-// What relative URLs are relative to: the page (or worker), or in Node the working directory.
-function baseUrl() {
-  return globalThis.document?.baseURI ?? globalThis.location?.href ??
-    (isNode ? `file://${encodeURI(process.cwd().replace(/\/?$/, '/'))}` : undefined);
-}
-
-// Node: a file path or file: URL -> a path; anything else -> null.
-async function nodePath(source) {
-  if (!isNode) return null;
-  const { fileURLToPath } = await import('node:url');
-  if (source instanceof URL) return source.protocol === 'file:' ? fileURLToPath(source) : null;
-  if (typeof source !== 'string') return null;
-  if (/^file:/i.test(source)) return fileURLToPath(source);
-  return isUrlString(source) ? null : source;
-}
-
-async function fetchOk(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new KyutaiError(`fetching ${url} failed: HTTP ${response.status}`, 'INVALID_ARGUMENT');
-  return response;
-}
-
-// config: URL or path, JSON text, a parsed object, or bytes/Blob/Response of the JSON.
-async function configText(config, what = 'config') {
-  if (config === undefined || config === null) throw new KyutaiError(`${what} is required`, 'INVALID_ARGUMENT');
-  if (typeof config === 'string' && config.trimStart().startsWith('{')) return config;
-  const path = await nodePath(config);
-  if (path) return (await import('node:fs')).promises.readFile(path, 'utf8');
-  if (typeof config === 'string' || config instanceof URL) return (await fetchOk(new URL(config, baseUrl()))).text();
-  if (typeof Response !== 'undefined' && config instanceof Response) return config.text();
-  if (typeof Blob !== 'undefined' && config instanceof Blob) return config.text();
-  if (config instanceof ArrayBuffer || ArrayBuffer.isView(config)) return new TextDecoder().decode(config);
-  if (typeof config === 'object') return JSON.stringify(config);
-  throw new KyutaiError(`${what}: expected a URL, JSON text or an object`, 'INVALID_ARGUMENT');
-}
-
-let streamTransfer;
-function canTransferStreams() {
-  if (streamTransfer === undefined) {
-    try {
-      const { port1 } = new MessageChannel();
-      const rs = new ReadableStream();
-      port1.postMessage(rs, [rs]);
-      port1.close();
-      streamTransfer = true;
-    } catch {
-      streamTransfer = false;
-    }
-  }
-  return streamTransfer;
-}
-
-function iterableToStream(iterable) {
-  const it = iterable[Symbol.asyncIterator] ? iterable[Symbol.asyncIterator]() : iterable[Symbol.iterator]();
-  return new ReadableStream({
-    async pull(controller) {
-      const { done, value } = await it.next();
-      if (done) controller.close();
-      else controller.enqueue(value instanceof Uint8Array ? value : new Uint8Array(value.buffer ?? value, value.byteOffset ?? 0, value.byteLength));
-    },
-    cancel: () => it.return?.(),
-  });
-}
-
-// Weight (or tokenizer) bytes, made ready for the engine. Returns {source, transfer, size}.
-// Through a worker: URLs become absolute (the worker fetches them itself, so the bytes never
-// pass through the page), Blobs are cloned by reference, streams are transferred, and
-// ArrayBuffers / typed arrays are copied (the caller keeps theirs).
-async function bytesSource(source, inWorker, what) {
-  if (source === undefined || source === null) throw new KyutaiError(`${what} is required`, 'INVALID_ARGUMENT');
-  // A checkpoint in several files: {shards: [source, ...]}, each made ready the same way.
-  if (isShardList(source)) {
-    const parts = [];
-    for (const shard of source.shards) parts.push(await bytesSource(shard, inWorker, what));
-    const sizes = parts.map((p) => p.size);
-    return {
-      source: { shards: parts.map((p) => p.source) },
-      transfer: parts.flatMap((p) => p.transfer),
-      size: sizes.every((n) => n > 0) ? sizes.reduce((a, b) => a + b, 0) : undefined,
-    };
-  }
-  const path = await nodePath(source);
-  if (path && isShardIndexName(path)) {
-    // Node: a sharded checkpoint's index file; its shards are read (lazily) from its folder.
-    const fs = await import('node:fs');
-    const { dirname, join } = await import('node:path');
-    const index = parseShardIndex(await fs.promises.readFile(path, 'utf8'), path);
-    const files = index.files.map((f) => join(dirname(path), f));
-    const sizes = await Promise.all(files.map(async (f) => (await fs.promises.stat(f)).size));
-    const lazy = (file) => ({ [Symbol.asyncIterator]: () => fs.createReadStream(file, { highWaterMark: 1 << 22 })[Symbol.asyncIterator]() });
-    return { source: { shards: files.map(lazy) }, transfer: [], size: sizes.reduce((a, b) => a + b, 0) };
-  }
-  if (path) {
-    const fs = await import('node:fs');
-    const size = (await fs.promises.stat(path)).size;
-    return { source: fs.createReadStream(path, { highWaterMark: 1 << 22 }), transfer: [], size };
-  }
-  if (typeof source === 'string' || source instanceof URL) {
-    const url = new URL(source, baseUrl()).href;
-    return { source: url, transfer: [], size: undefined };
-  }
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) return { source, transfer: [], size: source.byteLength };
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return { source, transfer: [], size: source.size };
-  if (typeof Response !== 'undefined' && source instanceof Response) {
-    const length = Number(source.headers.get('content-length'));
-    const body = source.body;
-    const inner = await bytesSource(body, inWorker, what);
-    return { ...inner, size: length > 0 ? length : undefined };
-  }
-  const isStream = typeof source.getReader === 'function';
-  if (!isStream && !(source[Symbol.asyncIterator] || source[Symbol.iterator])) {
-    throw new KyutaiError(`${what}: expected a URL, ArrayBuffer, typed array, Blob, Response or ReadableStream`, 'INVALID_ARGUMENT');
-  }
-  if (!inWorker) return { source, transfer: [], size: undefined };
-  const stream = isStream ? source : iterableToStream(source);
-  if (canTransferStreams()) return { source: stream, transfer: [stream], size: undefined };
-  // No transferable streams (older engines): collect into a Blob, which clones by reference.
-  const blob = await new Response(stream).blob();
-  return { source: blob, transfer: [], size: blob.size };
-}
+export { ResultStream };
 
 // ---------------------------------------------------------------------------------------
 // loadModel
@@ -223,6 +97,9 @@ class Remote {
   call(method, args, options) {
     if (this.#disposed) return Promise.reject(new KyutaiError(`${this.constructor.name} was disposed`, 'INVALID_STATE'));
     return this.client.call(this.id, method, args, options);
+  }
+  [CALL](method, args, options) {
+    return this.call(method, args, options);
   }
   markDisposed() {
     const was = this.#disposed;
@@ -300,11 +177,9 @@ export class KyutaiModel extends Remote {
     return s;
   }
 
-  // Testing aid: destroys the WebGPU device as a driver reset would. Running sessions carry
-  // on with WebAssembly from the same state; results report `backend` per frame.
-  simulateDeviceLoss() {
-    return this.call('simulateDeviceLoss');
-  }
+  // simulateDeviceLoss() (generated from web/src/protocol.js), a testing aid: destroys the
+  // WebGPU device as a driver reset would. Running sessions carry on with WebAssembly from
+  // the same state; results report `backend` per frame.
 
   // Frees the model, its sessions and streams, and (through a worker) the worker itself.
   async dispose() {
@@ -319,24 +194,16 @@ export class KyutaiModel extends Remote {
   }
 }
 
-// SentencePiece tokenizer of the model (engine.loadTokenizer), through the model's host.
+// SentencePiece tokenizer of the model (engine.loadTokenizer), through the model's host:
+// encode(text), decode(ids), decodeWord(ids), idToPiece(id), generated from protocol.js.
 export class TextTokenizer {
   #model;
   constructor(model, vocabSize) {
     this.#model = model;
     this.vocabSize = vocabSize;
   }
-  encode(text) {
-    return this.#model.call('textEncode', [text]);
-  }
-  decode(ids) {
-    return this.#model.call('textDecode', [ids]);
-  }
-  decodeWord(ids) {
-    return this.#model.call('textDecodeWord', [ids]);
-  }
-  idToPiece(id) {
-    return this.#model.call('textIdToPiece', [id]);
+  [CALL](method, args) {
+    return this.#model.call(method, args);
   }
 }
 
@@ -346,14 +213,8 @@ class Session extends Remote {
     this.model = model;
     this.kind = kind;
   }
-  // Back to step 0 (closes live streams of this session).
-  reset() {
-    return this.call('reset');
-  }
-  // Words still being spelled when the input ends.
-  flush() {
-    return this.call('flush');
-  }
+  // reset(): back to step 0 (closes live streams of this session); flush(): words still
+  // being spelled when the input ends. Both generated from protocol.js.
   async dispose() {
     if (!this.markDisposed()) return;
     this.model.forget(this);
@@ -385,34 +246,17 @@ class Session extends Remote {
   }
 }
 
-export class AsrSession extends Session {
-  // codes: the model's n_q audio codes of one frame (Int32Array or number[]).
-  pushFrame(codes) {
-    return this.call('pushFrame', [codes]);
-  }
-  // samples: one frame (Float32Array of frameTokenizer.frameSize) -> its codes and the step;
-  // null while a streaming codec is still warming up.
-  pushAudio(samples) {
-    return this.call('pushAudio', [samples]);
-  }
-}
+// pushFrame(codes): the model's n_q audio codes of one frame (Int32Array or number[]);
+// pushAudio(samples): one frame (Float32Array of frameTokenizer.frameSize) -> its codes and
+// the step; null while a streaming codec is still warming up. Generated from protocol.js.
+export class AsrSession extends Session {}
 
-export class DuplexSession extends Session {
-  // The user's codes (n_q - dep_q) -> the model's text token and audio codes (and samples,
-  // when the frame tokenizer decodes).
-  pushFrame(codes) {
-    return this.call('pushFrame', [codes]);
-  }
-  pushAudio(samples) {
-    return this.call('pushAudio', [samples]);
-  }
-}
+// pushFrame(codes): the user's codes (n_q - dep_q) -> the model's text token and audio codes
+// (and samples, when the frame tokenizer decodes); pushAudio(samples) as for ASR.
+export class DuplexSession extends Session {}
 
+// pushText(token): one frame with `token` on the text stream (-1: none; padding ids allowed).
 export class TtsSession extends Session {
-  // One frame with `token` on the text stream (-1: none; padding ids allowed).
-  pushText(token) {
-    return this.call('pushText', [token]);
-  }
   // Text (needs the model's text tokenizer) or token ids -> a ResultStream of frames, one
   // token forced per frame, then `tailFrames` frames of padding. Decoded audio goes to
   // `playback` (an AudioPlayback) when given.
@@ -430,122 +274,5 @@ export class TtsSession extends Session {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Results of a live stream: events ('result', 'stats', 'error', 'end'; the data is in
-// event.detail) and an async iterator of results.
-export class ResultStream extends EventTarget {
-  #client;
-  #unsubscribe;
-  #buffer = [];
-  #waiters = [];
-  #iterating = false;
-  #watchers = [];
-
-  #held = [];
-
-  constructor(client, id) {
-    super();
-    this.#client = client;
-    this.id = id;
-    this.stats = null;
-    this.results = 0;
-    this.error = null;
-    this.closed = false;
-    this.ended = new Promise((resolve) => {
-      this.#unsubscribe = client.subscribe(id, (name, data) => {
-        if (this.#held) this.#held.push([name, data, resolve]);
-        else this.#event(name, data, resolve);
-      });
-    });
-    // Events that arrive before the caller got this object (audio may start flowing while
-    // connect() is still finishing) are held until the task after it was handed over, so
-    // listeners added right after `await session.connect()` miss nothing.
-    this.ready = new Promise((resolve) => setTimeout(() => {
-      const held = this.#held;
-      this.#held = null;
-      for (const args of held) this.#event(...args);
-      resolve();
-    }, 0));
-  }
-
-  #event(name, data, resolveEnd) {
-    if (name === 'result') {
-      this.results++;
-      this.stats = data.stats ?? this.stats;
-    } else if (name === 'stats') {
-      this.stats = data;
-    } else if (name === 'error') {
-      data = this.error = deserializeStreamError(data);
-    } else if (name === 'end') {
-      this.stats = data.stats;
-    }
-    this.dispatchEvent(new CustomEvent(name, { detail: data }));
-    if (this.#iterating && (name === 'result' || name === 'error' || name === 'end')) this.#offer({ name, data });
-    this.#checkWatchers();
-    if (name === 'end' || name === 'error') {
-      this.closed = true;
-      if (name === 'end') resolveEnd(data);
-      else resolveEnd({ stats: this.stats, words: [], error: data });
-      this.#unsubscribe();
-      this.#checkWatchers(true);
-    }
-  }
-
-  #offer(item) {
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter(item);
-    else this.#buffer.push(item);
-  }
-
-  #checkWatchers(final = false) {
-    const s = this.stats;
-    this.#watchers = this.#watchers.filter(({ n, resolve, reject }) => {
-      if (s && s.framesProcessed + s.dropped >= n) {
-        resolve(s);
-        return false;
-      }
-      if (final) {
-        if (this.error) reject(this.error);
-        else resolve(s);
-        return false;
-      }
-      return true;
-    });
-  }
-
-  // Resolves with the stats once `n` frames were processed or dropped (or the stream ended).
-  whenProcessed(n) {
-    return new Promise((resolve, reject) => {
-      this.#watchers.push({ n, resolve, reject });
-      this.#checkWatchers(this.closed);
-    });
-  }
-
-  async *[Symbol.asyncIterator]() {
-    this.#iterating = true;
-    for (;;) {
-      const item = this.#buffer.length ? this.#buffer.shift() : await new Promise((r) => this.#waiters.push(r));
-      if (item.name === 'result') yield item.data;
-      else if (item.name === 'error') throw item.data;
-      else return;
-    }
-  }
-
-  // Stops the stream; resolves with {stats, words} (the words still pending are flushed).
-  async close() {
-    if (!this.closed) {
-      try {
-        await this.#client.call(this.id, 'close');
-      } catch (e) {
-        if (e.code !== 'INVALID_STATE') throw e;  // already ended on the engine side
-      }
-    }
-    return this.ended;
-  }
-}
-
-function deserializeStreamError(data) {
-  const e = new KyutaiError(data.message, data.code ?? 'INTERNAL');
-  if (data.name && data.name !== 'KyutaiError') e.name = data.name;
-  return e;
-}
+defineProxies('model', { KyutaiModel, TextTokenizer });
+defineProxies('session', { Session, AsrSession, DuplexSession, TtsSession });

@@ -147,7 +147,9 @@ export class ModelCache {
         try {
           if (sync) sync.close();
           else await stream.abort();
-        } catch {}
+        } catch {
+          // already closed or aborted: the temporary file is removed below either way
+        }
         await this.#remove(tmpName).catch(() => {});
       },
     };
@@ -166,7 +168,9 @@ export class ModelCache {
       try {
         const record = JSON.parse(await (await handle.getFile()).text());
         if (sizes.get(s) === record.bytes) out.push(record);
-      } catch {}
+      } catch {
+        // an unreadable or half-written record: not a complete entry, so not listed
+      }
     }
     return out.sort((a, b) => (a.savedAt < b.savedAt ? -1 : 1));
   }

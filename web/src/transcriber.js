@@ -1,5 +1,5 @@
 // Speech-to-text as Kyutai ships it, on the caller's side. The work happens where the engine
-// is (the worker in browsers; host.js's TranscriberServant): the engine's Transcriber
+// is (the worker in browsers; host/transcriber.js's TranscriberServant): the engine's Transcriber
 // (src/session/transcriber.h) steps the model on 80 ms frames and Kyutai's word rule makes
 // words (src/session/word_stream.h); words.js only pairs a word with its end. What reaches
 // this object are the events, delivered three ways: as the value of the call that caused
@@ -19,6 +19,7 @@
 import { KyutaiError } from './errors.js';
 import { SAMPLE_RATE } from './frame-tokenizer.js';
 import { resample } from './resample.js';
+import { CALL, defineProxies } from './protocol.js';
 
 const isNode = typeof process === 'object' && !!process.versions?.node;
 
@@ -53,6 +54,10 @@ export class Transcriber extends EventTarget {
     this.#disposed = true;
     for (const it of [...this.#iterators]) it.end();
     return !was;
+  }
+
+  [CALL](method, args, options) {
+    return this.#call(method, args, options);
   }
 
   #call(method, args = [], options) {
@@ -105,10 +110,8 @@ export class Transcriber extends EventTarget {
     return events.filter((e) => e.type === 'word');
   }
 
-  // A new transcript: times start again from 0. A connected capture keeps streaming into it.
-  reset() {
-    return this.#call('reset');
-  }
+  // reset() (generated from protocol.js): a new transcript, times start again from 0. A
+  // connected capture keeps streaming into it.
 
   // Live audio from an AudioCapture (createCapture): its worklet posts frames straight to
   // the engine, whose events come here. Returns the ResultStream of frames: 'result' events
@@ -190,6 +193,8 @@ export class Transcriber extends EventTarget {
     if (!this.#model.disposed) await this.#model.client.call(0, 'dispose', [this.id]);
   }
 }
+
+defineProxies('transcriber', { Transcriber });
 
 // ---- whole clips ----
 

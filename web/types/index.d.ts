@@ -101,8 +101,7 @@ export interface ShardedWeights {
 
 /**
  * Turns 24 kHz audio frames into the audio codes a model reads (and back). Kyutai's is the
- * Mimi codec; `'band-energy'` is a deterministic placeholder (per-codebook quantization of
- * band energies) with no meaning to a real model.
+ * Mimi codec (`{type: 'mimi', ...}`); a module or an object can provide another.
  */
 export interface FrameTokenizer {
   readonly frameSize: number;
@@ -117,8 +116,6 @@ export interface FrameTokenizer {
 }
 
 export type FrameTokenizerSpec =
-  | 'band-energy'
-  | { type: 'band-energy'; options?: BandEnergyOptions }
   /**
    * Kyutai's Mimi codec, run by the engine (engine.loadMimi), loaded once per model; each
    * session gets a stream of its own on those weights, with as many codebooks as its model
@@ -153,7 +150,11 @@ export interface LoadModelOptions {
   worker?: boolean;
   /** SentencePiece model of the text vocabulary (tokenizer_*.model); needs the engine's tokenizer. */
   tokenizer?: ByteSource;
-  /** How audio frames become codes. Default 'band-energy' (placeholder). */
+  /**
+   * How audio frames become codes: Kyutai's Mimi (pass the model's mimi config and weights).
+   * Without one the model takes code frames only (pushFrame, pushCodes): audio calls are
+   * refused with INVALID_STATE. `'band-energy'` is refused with INVALID_ARGUMENT.
+   */
   frameTokenizer?: FrameTokenizerSpec;
   /** Override where the engine's .mjs module is loaded from. */
   moduleUrl?: string;
@@ -271,7 +272,7 @@ export class KyutaiModel {
   readonly bytesPerFrame: number;
   /** How the weights were loaded: from the network or the cache, the content hash, times, heap figures. */
   readonly load: LoadInfo;
-  readonly frameTokenizer: FrameTokenizerInfo;
+  readonly frameTokenizer: FrameTokenizerInfo | null;
   readonly textTokenizer: TextTokenizer | null;
   readonly engine: EngineInfo;
   readonly inWorker: boolean;
@@ -536,31 +537,6 @@ export class AudioPlayback extends EventTarget {
 export function createPlayback(context: BaseAudioContext, options?: { prebufferFrames?: number; destination?: AudioNode }): Promise<AudioPlayback>;
 
 // ---- frame tokenizers and words, usable on their own ----
-
-export interface BandEnergyOptions {
-  codebooks?: number;
-  card?: number;
-  frameSize?: number;
-  sampleRate?: number;
-  minDb?: number;
-  maxDb?: number;
-  lowHz?: number;
-  highHz?: number;
-}
-
-/** The placeholder frame tokenizer: log band energies quantized per codebook; decode = one sine per band. */
-export class BandEnergyTokenizer implements FrameTokenizer {
-  constructor(options?: BandEnergyOptions);
-  readonly kind: 'band-energy';
-  readonly frameSize: number;
-  readonly codebooks: number;
-  readonly card: number;
-  bandDb(frame: Float32Array): Float64Array;
-  encode(frame: Float32Array): Int32Array;
-  decode(codes: Int32Array): Float32Array;
-  reset(): void;
-  dispose(): void;
-}
 
 /** One stream of 80 ms frames through Mimi: encoder and decoder states of its own. */
 export interface MimiStreamLike {

@@ -33,7 +33,7 @@ function useCodec(): number {
 async function withMimi(): Promise<KyutaiModel> {
   const frameTokenizer: FrameTokenizerSpec = { type: 'mimi', config: '/mimi/config.json', weights: '/mimi/model.safetensors', format: 'q8' };
   const model = await loadModel({ config: '/stt/config.json', weights: '/stt/model.safetensors', frameTokenizer });
-  const cardinality: number | undefined = model.frameTokenizer.cardinality;
+  const cardinality: number | undefined = model.frameTokenizer?.cardinality;
   console.log(cardinality, useCodec);
   // @ts-expect-error not a weight format
   await loadModel({ config: '{}', weights: '/w', frameTokenizer: { type: 'mimi', config: '{}', weights: '/m', format: 'q3' } });
