@@ -201,3 +201,38 @@ test('bad frames from JavaScript are refused and the session continues as if the
   moshi.dispose();
   assert.ok(asr.disposed && duplex.disposed && tts.disposed);
 });
+
+// A safetensors file of `total` bytes whose header declares `tensors` ({name: {dtype, shape, data_offsets}}).
+function declaring(tensors, total) {
+  const json = Buffer.from(JSON.stringify(tensors));
+  const out = Buffer.alloc(Math.max(total, 8 + json.length + 1));
+  out.writeBigUInt64LE(BigInt(json.length), 0);
+  json.copy(out, 8);
+  return new Uint8Array(out);
+}
+
+test('a 160-byte file declaring a 2 GiB tensor is refused before the heap grows', async () => {
+  const sttConfig = text('stt/config.json');
+  const huge = { dtype: 'F32', shape: [2 ** 29], data_offsets: [0, 2 ** 31] };
+  const before = engine.heapBytes();
+  await expectKyutaiError(() => engine.loadLm(sttConfig, declaring({ huge }, 160)), 'INVALID_CHECKPOINT',
+    "unexpected tensor 'huge' [536870912]: this configuration has no such weight");
+  await expectKyutaiError(() => engine.loadLm(sttConfig, declaring({ 'text_emb.weight': huge }, 160)), 'INVALID_CHECKPOINT',
+    "tensor 'text_emb.weight' [536870912] has 2147483648 bytes; this configuration's weight of that name takes at most 25856");
+  assert.ok(engine.heapBytes() - before < 64 << 20, `the heap grew from ${before} to ${engine.heapBytes()} bytes`);
+});
+
+test('NaN or infinite weights are refused at load with the tensor name, unless allowNonFinite', async () => {
+  const sttConfig = text('stt/config.json');
+  const stt = Buffer.from(read('stt/weights.safetensors'));
+  const n = Number(stt.readBigUInt64LE(0));
+  const alpha = JSON.parse(stt.subarray(8, 8 + n).toString())['out_norm.alpha'];
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const poisoned = Buffer.from(stt);
+    poisoned.writeFloatLE(bad, 8 + n + alpha.data_offsets[0] + 4 * 5);
+    await expectKyutaiError(() => engine.loadLm(sttConfig, poisoned), 'INVALID_CHECKPOINT',
+      "tensor 'out_norm.alpha' [1, 1, 64]: element 5 is NaN or infinite (load with allowNonFinite to accept such weights)");
+    const model = await engine.loadLm(sttConfig, poisoned, { allowNonFinite: true });
+    model.dispose();
+  }
+});

@@ -131,7 +131,7 @@ export class Engine {
   // any tensor is converted, and its download is cancelled. onProgress gets
   // {bytes, tensors, headerReady, totalBytes, contentHash, file, files, heapInUse, peakInUse}.
   // Returns an LmModel; `model.loadStats` has the heap figures and the content hash.
-  async loadLm(config, weights, { format, threads, kvCache, onProgress, maxBytes } = {}) {
+  async loadLm(config, weights, { format, threads, kvCache, allowNonFinite, onProgress, maxBytes } = {}) {
     const M = this.module;
     const configText = typeof config === 'string' ? config : JSON.stringify(config);
     const files = isShardList(weights) ? weights.shards : [weights];
@@ -152,6 +152,7 @@ export class Engine {
     try {
       const options = { format: format ?? 'auto', threads: threads ?? 1 };
       if (kvCache !== undefined && kvCache !== null) options.kvCache = kvCache;
+      if (allowNonFinite !== undefined) options.allowNonFinite = allowNonFinite;
       if (limit !== null && Number.isFinite(limit) && limit > 0) options.maxBytes = limit;
       unwrap(loader.init(configText, options));
       let tensors = -1;

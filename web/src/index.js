@@ -34,7 +34,7 @@ export { ResultStream };
 const inProcessEngines = new Map();
 
 export async function loadModel(options = {}) {
-  const { config, weights, format, threads, kvCache, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
+  const { config, weights, format, threads, kvCache, allowNonFinite, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
 
@@ -73,7 +73,7 @@ export async function loadModel(options = {}) {
       throw new KyutaiError('frameTokenizer: a tokenizer object cannot cross into the engine worker; pass {module: url} (a module exporting a factory) or use {worker: false}', 'INVALID_ARGUMENT');
     }
     const info = await client.call(0, 'loadModel', [{
-      config: text, weights: w.source, weightsSize: w.size, format, threads, kvCache, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes,
+      config: text, weights: w.source, weightsSize: w.size, format, threads, kvCache, allowNonFinite, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes,
     }], { transfer, onProgress });
     return new KyutaiModel(client, info, engineInfo);
   } catch (e) {

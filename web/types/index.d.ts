@@ -145,6 +145,8 @@ export interface LoadModelOptions {
    * is full, at bf16 rounding of keys and values (Kyutai's GPU precision).
    */
   kvCache?: 'f32' | 'bf16';
+  /** Load weights holding NaN or infinite values (refused by default with INVALID_CHECKPOINT, naming the tensor). */
+  allowNonFinite?: boolean;
   onProgress?: (progress: LoadProgress) => void;
   /** Run the engine in a Web Worker (default in browsers) or in this thread (default and only choice in Node). */
   worker?: boolean;

@@ -126,7 +126,7 @@ export class Host {
     };
   }
 
-  async loadModel(ctx, { config, weights, format, threads, kvCache, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}) {
+  async loadModel(ctx, { config, weights, format, threads, kvCache, allowNonFinite, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}) {
     const engine = await this.engine;
     if (typeof config !== 'string') throw new KyutaiError('config: expected JSON text', 'INVALID_ARGUMENT');
     // Fail before the (long) weight download when the engine lacks a part asked for.
@@ -140,7 +140,7 @@ export class Host {
     else if (engine.threaded) threads = Math.max(1, Math.min(threads, poolSize()));
     // Streams the weights (or their cached conversion, web/src/model-cache.js) into the engine.
     const { lm, info: load } = await loadLmWithCache(engine, config, weights, {
-      format, threads, kvCache, cache, maxBytes, onProgress: progressReporter(ctx.progress, weightsSize),
+      format, threads, kvCache, allowNonFinite, cache, maxBytes, onProgress: progressReporter(ctx.progress, weightsSize),
     });
     let text = null;
     let frames;
