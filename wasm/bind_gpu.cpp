@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "handles.h"
+#include "lm/forward.h"
 #include "lm/lm_model.h"
 #include "lm/synthetic_checkpoint.h"
 #include "nn/norm.h"
@@ -250,28 +251,13 @@ class LmStepper {
   }
   // Floats appendKv reads: [layer][k, v][kv_heads * head_dim].
   val kv_row_floats() {
-    return guarded([&] {
-      TransformerConfig t = model().config().main_transformer();
-      return val(t.num_layers * 2 * t.num_kv_heads() * t.head_dim());
-    });
+    return guarded([&] { return val(kyutai::kv_row_floats(model())); });
   }
   // Writes one position's keys (already rotated) and values of every layer at `ptr` (heap
   // address of kvRowFloats() floats) into the cache, exactly as a step would, and advances.
   val append_kv(double ptr) {
     return guarded([&] {
-      TransformerConfig t = model().config().main_transformer();
-      const int KH = t.num_kv_heads(), dh = t.head_dim();
-      const float* rows = reinterpret_cast<const float*>(uintptr_t(ptr));
-      for (size_t l = 0; l < state_.transformer.layers.size(); ++l) {
-        KvCache& cache = state_.transformer.layers[l];
-        const float* k = rows + l * 2 * KH * dh;
-        const float* v = k + KH * dh;
-        const int slot = int(cache.end % cache.capacity);
-        for (int h = 0; h < KH; ++h) cache.write(h, slot, k + h * dh, v + h * dh);
-        cache.positions[slot] = cache.end;
-        cache.end += 1;
-      }
-      state_.transformer.offset += 1;
+      append_kv_rows(model(), state_, reinterpret_cast<const float*>(uintptr_t(ptr)));
       return val::undefined();
     });
   }
