@@ -249,6 +249,7 @@ emscripten::class_<H> staged(const char* name) {
       .template constructor<>()
       .function("begin", &H::begin)
       .function("sampleText", &sample_text<H>)
+      .function("sampleAudio", &sample_audio<H>)
       .function("finish", &finish<H>)
       .function("runLocal", &run_local<H>)
       .function("reset", &reset<H>)
@@ -287,15 +288,12 @@ EMSCRIPTEN_BINDINGS(kyutai_sessions) {
       .function("pushFrame", &AsrSessionHandle::push_frame);
   staged<TtsSessionHandle>("TtsSession")
       .function("init", &TtsSessionHandle::init)
-      .function("sampleAudio", &sample_audio<TtsSessionHandle>)
       .function("pushText", &TtsSessionHandle::push_text);
   staged<DuplexSessionHandle>("DuplexSession")
       .function("init", &DuplexSessionHandle::init)
-      .function("sampleAudio", &sample_audio<DuplexSessionHandle>)
       .function("pushFrame", &DuplexSessionHandle::push_frame);
   staged<DuplexPipelineHandle>("DuplexPipeline")
       .function("init", &DuplexPipelineHandle::init)
-      .function("sampleAudio", &sample_audio<DuplexPipelineHandle>)
       .function("step", &DuplexPipelineHandle::step)
       .function("flush", &DuplexPipelineHandle::flush)
       .function("frameSize", &DuplexPipelineHandle::frame_size);

@@ -38,6 +38,7 @@ class AsrSession {
   // The same step in stages; the frame is checked in begin_frame() before any state changes.
   const FrameRequest& begin_frame(const int32_t* codes, int count);
   int32_t sample_text(const float* logits, int count) { return stages_.sample_text(logits, count); }
+  int32_t sample_audio(int k, const float* logits, int count) { return stages_.sample_audio(k, logits, count); }
   AsrStep finish(FrameReply reply);
   AsrStep run_local();  // the open frame on the local forward (also the redo of a failed remote one)
   void reset();
