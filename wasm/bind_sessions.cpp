@@ -199,6 +199,18 @@ class DuplexPipelineHandle : public SessionHandle<DuplexPipeline> {
       return request_to_js(session().begin(frame.data(), int(frame.size())));
     });
   }
+  val step_codes(val codes) {
+    return guarded([&] {
+      std::vector<int32_t> frame = read_int32(codes, "user audio frame");
+      return duplex_result(session().step_codes(frame.data(), int(frame.size())));
+    });
+  }
+  val begin_codes(val codes) {
+    return guarded([&] {
+      std::vector<int32_t> frame = read_int32(codes, "user audio frame");
+      return request_to_js(session().begin_codes(frame.data(), int(frame.size())));
+    });
+  }
   val flush() {
     return guarded([&] { return word_events_to_js(session().flush(), session().steps()); });
   }
@@ -295,6 +307,8 @@ EMSCRIPTEN_BINDINGS(kyutai_sessions) {
   staged<DuplexPipelineHandle>("DuplexPipeline")
       .function("init", &DuplexPipelineHandle::init)
       .function("step", &DuplexPipelineHandle::step)
+      .function("stepCodes", &DuplexPipelineHandle::step_codes)
+      .function("beginCodes", &DuplexPipelineHandle::begin_codes)
       .function("flush", &DuplexPipelineHandle::flush)
       .function("frameSize", &DuplexPipelineHandle::frame_size);
   emscripten::class_<LmGenHandle>("LmGen")

@@ -33,6 +33,17 @@ const FrameRequest& DuplexPipeline::begin(const float* pcm, int count) {
   return session_.begin_frame(user_codes_.data(), int(user_codes_.size()));
 }
 
+const FrameRequest& DuplexPipeline::begin_codes(const int32_t* codes, int count) {
+  const FrameRequest& req = session_.begin_frame(codes, count);  // validates the codes
+  user_codes_.assign(codes, codes + count);
+  return req;
+}
+
+DuplexStep DuplexPipeline::step_codes(const int32_t* codes, int count) {
+  begin_codes(codes, count);
+  return run_local();
+}
+
 DuplexStep DuplexPipeline::step(const float* pcm, int count) {
   begin(pcm, count);
   return run_local();

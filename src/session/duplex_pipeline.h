@@ -35,6 +35,9 @@ class DuplexPipeline {
 
   DuplexStep step(const float* pcm, int count);
   const FrameRequest& begin(const float* pcm, int count);
+  // A frame of the user's codes instead of audio (n_q - dep_q codes; no encode).
+  DuplexStep step_codes(const int32_t* codes, int count);
+  const FrameRequest& begin_codes(const int32_t* codes, int count);
   int32_t sample_text(const float* logits, int count) { return session_.sample_text(logits, count); }
   int32_t sample_audio(int k, const float* logits, int count) { return session_.sample_audio(k, logits, count); }
   DuplexStep finish(FrameReply reply);

@@ -13,7 +13,7 @@
 // Only methods listed in a class's static `remote` are callable. Typed arrays in results are
 // fresh copies, so their buffers are transferred (no copy) when a worker posts them back.
 import { createEngine } from './engine.js';
-import { KyutaiError, serializeError, unwrap } from './errors.js';
+import { KyutaiError, serializeError } from './errors.js';
 import { readAll } from './sources.js';
 import { BandEnergyTokenizer, MimiFrameTokenizer, checkFrameTokenizer, FRAME_RATE, FRAME_SIZE } from './frame-tokenizer.js';
 import { FrameQueue } from './frame-queue.js';
@@ -393,7 +393,11 @@ class ModelServant {
     const make = { asr: 'createAsrSession', tts: 'createTtsSession', duplex: 'createDuplexSession' }[kind];
     if (!make) throw new KyutaiError(`unknown session kind '${kind}' (asr, tts, duplex)`, 'INVALID_ARGUMENT');
     const gpu = this.gpu?.active ? this.gpu : null;
-    const session = new SessionServant(this, kind, gpu ? gpu.createSession(kind, options ?? {}) : this.lm[make](options ?? {}));
+    // Duplex with Mimi: the engine's pipeline, PCM to PCM in one call per frame.
+    const mimi = kind === 'duplex' ? this.frames.codec ?? null : null;
+    const opts = mimi ? { ...options, mimi } : options ?? {};
+    const engineSession = gpu ? gpu.createSession(kind, opts) : mimi ? this.lm.createDuplexPipeline(opts) : this.lm[make](opts);
+    const session = new SessionServant(this, kind, engineSession, { pipeline: !!mimi });
     return { id: session.id, kind, step: 0 };
   }
 
@@ -434,10 +438,11 @@ class ModelServant {
 class SessionServant {
   static remote = ['pushFrame', 'pushAudio', 'pushText', 'flush', 'reset', 'connect', 'speak'];
 
-  constructor(model, kind, session) {
+  constructor(model, kind, session, { pipeline = false } = {}) {
     this.model = model;
     this.kind = kind;
     this.session = session;
+    this.pipeline = pipeline;  // the engine encodes, steps, decodes and finds words itself
     this.tokenizer = null;
     this.streams = new Set();
     const c = model.lm.config;
@@ -471,7 +476,15 @@ class SessionServant {
   }
 
   get frameSize() {
-    return this.tokenizer.frameSize;
+    return this.pipeline ? this.model.frames.codec.frameSize : this.tokenizer.frameSize;
+  }
+
+  // A pipeline's result: its word events paired as the caller's words.
+  #pipelineResult(result) {
+    const { words, ended } = this.words.take(result.words);
+    result.words = words;
+    result.ended = ended;
+    return result;
   }
 
   #withWords(result, token) {
@@ -489,12 +502,19 @@ class SessionServant {
 
   pushFrame(ctx, codes) {
     if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text: use pushText', 'INVALID_STATE');
+    if (this.pipeline) return later(this.session.pushFrame(codes), (r) => this.#pipelineResult(r));
     const finish = (r) => this.#withWords(this.kind === 'duplex' ? this.#decode(r) : r, r.textToken);
     return later(this.session.pushFrame(codes), finish);  // GPU sessions answer with a promise
   }
 
   // Synchronous core of pushAudio and of audio streams (the tokenizer is acquired already).
   processAudio(samples) {
+    if (this.pipeline) {
+      if (!(samples instanceof Float32Array) || samples.length !== this.frameSize) {
+        throw new KyutaiError(`audio frame: expected a Float32Array of ${this.frameSize} samples, got ${samples?.constructor?.name}(${samples?.length})`, 'INVALID_ARGUMENT');
+      }
+      return later(this.session.pushAudio(samples), (r) => this.#pipelineResult(r));  // one engine call
+    }
     const t = this.tokenizer;
     if (!(samples instanceof Float32Array) || samples.length !== t.frameSize) {
       throw new KyutaiError(`audio frame: expected a Float32Array of ${t.frameSize} samples, got ${samples?.constructor?.name}(${samples?.length})`, 'INVALID_ARGUMENT');
@@ -514,7 +534,7 @@ class SessionServant {
 
   async pushAudio(ctx, samples) {
     if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text: use pushText', 'INVALID_STATE');
-    await this.frameTokenizer();
+    if (!this.pipeline) await this.frameTokenizer();
     return this.processAudio(samples);
   }
 
@@ -529,12 +549,13 @@ class SessionServant {
   }
 
   flush() {
+    if (this.pipeline) return later(this.session.flush(), (events) => this.words.take(events).words);
     return this.words.flush();
   }
 
   // A live stream of this session ended: its last words.
   endOfStream() {
-    return this.words.flush();
+    return this.flush();
   }
 
   reset() {
@@ -548,7 +569,7 @@ class SessionServant {
   // Audio frames from a MessagePort (the capture worklet) -> results as events.
   async connect(ctx, port, options = {}) {
     if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text, not audio', 'INVALID_STATE');
-    await this.frameTokenizer();
+    if (!this.pipeline) await this.frameTokenizer();
     const stream = new AudioStreamServant(this, port, options);
     return { id: stream.id };
   }
@@ -616,13 +637,14 @@ class TranscriberServant {
     if (!this.codec && !this.tokenizer) this.tokenizer = await this.model.frames.acquire(this, { encode: this.model.lm.config.nQ, decode: 0 });
   }
 
-  // One whole frame -> the engine's events (null when it made no step).
+  // One whole frame -> the engine's result {step, textToken, codes, events} (one engine call),
+  // null when it made no step.
   #frame(samples) {
-    if (this.codec) return this.transcriber.pushAudio(samples);
+    if (this.codec) return this.transcriber.pushAudioFrame(samples);
     const codes = this.tokenizer.encode(samples);
     if (codes.length === 0) return null;  // a streaming tokenizer still filling its window
     const n = this.model.lm.config.nQ;
-    return this.transcriber.pushCodes(codes.length === n ? codes : codes.slice(0, n));
+    return this.transcriber.pushCodesFrame(codes.length === n ? codes : codes.slice(0, n));
   }
 
   // The engine's events -> the caller's, in order.
@@ -647,11 +669,13 @@ class TranscriberServant {
     }
     const events = [];
     let steps = 0;
+    let last = null;
     const step = (frame) => {
-      const e = this.#frame(frame);
-      if (e) {
-        events.push(...e);
+      const r = this.#frame(frame);
+      if (r) {
+        events.push(...r.events);
         steps++;
+        last = r;
       }
     };
     for (let offset = 0; offset < samples.length;) {
@@ -668,7 +692,7 @@ class TranscriberServant {
       }
       offset += n;
     }
-    return { steps, events: this.#convert(events) };
+    return { steps, last, events: this.#convert(events) };
   }
 
   async pushAudio(ctx, samples) {
@@ -683,9 +707,8 @@ class TranscriberServant {
   // A frame from a live stream (AudioStreamServant) -> its result, or null when it completed
   // no step. `codes` and `textToken` are what the step read and predicted (for live views).
   processAudio(samples) {
-    const { steps, events } = this.processSamples(samples);
+    const { steps, last, events } = this.processSamples(samples);
     if (!steps) return null;
-    const last = unwrap(this.transcriber.handle.lastStep());  // the binding's {step, textToken, codes}
     return { step: last.step, textToken: last.textToken, codes: last.codes, events };
   }
 
@@ -697,7 +720,7 @@ class TranscriberServant {
     if (this.filled) {
       this.buffer.fill(0, this.filled);
       this.filled = 0;
-      events.push(...(this.#frame(this.buffer) ?? []));
+      events.push(...(this.#frame(this.buffer)?.events ?? []));
     }
     events.push(...this.transcriber.flush());
     const out = this.#convert(events);
