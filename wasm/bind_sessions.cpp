@@ -110,6 +110,15 @@ class SessionHandle {
   }
 };
 
+// Reads a frame of codes from JS and hands it to f(codes, count).
+template <typename F>
+val on_codes(const val& codes, const char* what, F&& f) {
+  return guarded([&] {
+    std::vector<int32_t> frame = read_int32(codes, what);
+    return f(frame.data(), int(frame.size()));
+  });
+}
+
 class AsrSessionHandle : public SessionHandle<AsrSession> {
  public:
   static val result(const AsrStep& s) { return asr_result(s); }
@@ -123,28 +132,28 @@ class AsrSessionHandle : public SessionHandle<AsrSession> {
     });
   }
   val push_frame(val codes) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(codes, "audio frame");
-      return asr_result(session().push_frame(frame.data(), int(frame.size())));
-    });
+    return on_codes(codes, "audio frame", [&](const int32_t* c, int n) { return asr_result(session().push_frame(c, n)); });
   }
   val begin(val codes) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(codes, "audio frame");
-      return request_to_js(session().begin_frame(frame.data(), int(frame.size())));
-    });
+    return on_codes(codes, "audio frame", [&](const int32_t* c, int n) { return request_to_js(session().begin_frame(c, n)); });
   }
 };
 
-class TtsSessionHandle : public SessionHandle<TtsSession> {
+// TTS and full duplex: generation parameters in, generated frames out.
+template <typename Session>
+class GenerationHandle : public SessionHandle<Session> {
  public:
   static val result(const GeneratedFrame& f) { return generated(f); }
   val init(const LmModelHandle& model, val options) {
     return guarded([&] {
-      start(model.shared(), generation_params(model.model().config(), options));
+      this->start(model.shared(), generation_params(model.model().config(), options));
       return val::undefined();
     });
   }
+};
+
+class TtsSessionHandle : public GenerationHandle<TtsSession> {
+ public:
   val push_text(int token) {
     return guarded([&] { return generated(session().push_text(token)); });
   }
@@ -153,26 +162,13 @@ class TtsSessionHandle : public SessionHandle<TtsSession> {
   }
 };
 
-class DuplexSessionHandle : public SessionHandle<DuplexSession> {
+class DuplexSessionHandle : public GenerationHandle<DuplexSession> {
  public:
-  static val result(const GeneratedFrame& f) { return generated(f); }
-  val init(const LmModelHandle& model, val options) {
-    return guarded([&] {
-      start(model.shared(), generation_params(model.model().config(), options));
-      return val::undefined();
-    });
-  }
   val push_frame(val codes) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(codes, "user audio frame");
-      return generated(session().push_frame(frame.data(), int(frame.size())));
-    });
+    return on_codes(codes, "user audio frame", [&](const int32_t* c, int n) { return generated(session().push_frame(c, n)); });
   }
   val begin(val codes) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(codes, "user audio frame");
-      return request_to_js(session().begin_frame(frame.data(), int(frame.size())));
-    });
+    return on_codes(codes, "user audio frame", [&](const int32_t* c, int n) { return request_to_js(session().begin_frame(c, n)); });
   }
 };
 
@@ -200,16 +196,10 @@ class DuplexPipelineHandle : public SessionHandle<DuplexPipeline> {
     });
   }
   val step_codes(val codes) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(codes, "user audio frame");
-      return duplex_result(session().step_codes(frame.data(), int(frame.size())));
-    });
+    return on_codes(codes, "user audio frame", [&](const int32_t* c, int n) { return duplex_result(session().step_codes(c, n)); });
   }
   val begin_codes(val codes) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(codes, "user audio frame");
-      return request_to_js(session().begin_codes(frame.data(), int(frame.size())));
-    });
+    return on_codes(codes, "user audio frame", [&](const int32_t* c, int n) { return request_to_js(session().begin_codes(c, n)); });
   }
   val flush() {
     return guarded([&] { return word_events_to_js(session().flush(), session().steps()); });
@@ -269,14 +259,8 @@ emscripten::class_<H> staged(const char* name) {
 }
 
 // The step-level generation API (Kyutai's LMGen), for tests and custom loops.
-class LmGenHandle : public SessionHandle<LmGen> {
+class LmGenHandle : public GenerationHandle<LmGen> {
  public:
-  val init(const LmModelHandle& model, val options) {
-    return guarded([&] {
-      start(model.shared(), generation_params(model.model().config(), options));
-      return val::undefined();
-    });
-  }
   val step(val user) {
     return guarded([&] {
       std::vector<int32_t> frame = read_int32(user, "user audio frame");
