@@ -245,6 +245,12 @@ val kv_row_count(H& h) {
   return guarded([&] { return val(kv_row_floats(*h.model_)); });
 }
 
+// Embind binds a member of a base class to the base: the derived classes bind this instead.
+template <typename H>
+val init_generation(H& h, const LmModelHandle& model, val options) {
+  return h.init(model, options);
+}
+
 template <typename H>
 emscripten::class_<H> staged(const char* name) {
   return emscripten::class_<H>(name)
@@ -283,10 +289,10 @@ EMSCRIPTEN_BINDINGS(kyutai_sessions) {
       .function("init", &AsrSessionHandle::init)
       .function("pushFrame", &AsrSessionHandle::push_frame);
   staged<TtsSessionHandle>("TtsSession")
-      .function("init", &TtsSessionHandle::init)
+      .function("init", &init_generation<TtsSessionHandle>)
       .function("pushText", &TtsSessionHandle::push_text);
   staged<DuplexSessionHandle>("DuplexSession")
-      .function("init", &DuplexSessionHandle::init)
+      .function("init", &init_generation<DuplexSessionHandle>)
       .function("pushFrame", &DuplexSessionHandle::push_frame);
   staged<DuplexPipelineHandle>("DuplexPipeline")
       .function("init", &DuplexPipelineHandle::init)
@@ -297,7 +303,7 @@ EMSCRIPTEN_BINDINGS(kyutai_sessions) {
       .function("frameSize", &DuplexPipelineHandle::frame_size);
   emscripten::class_<LmGenHandle>("LmGen")
       .constructor<>()
-      .function("init", &LmGenHandle::init)
+      .function("init", &init_generation<LmGenHandle>)
       .function("step", &LmGenHandle::step);
 }
 
