@@ -302,6 +302,41 @@ test('temperature sampling: the GPU path draws the same tokens as WebAssembly, a
   }
 });
 
+test('full duplex with Mimi: the engine pipeline on the GPU forward gives the WebAssembly audio, also across a device loss', async ({ page }, testInfo) => {
+  await openHarness(page);
+  const r = await page.evaluate(async () => {
+    const base = new URL('../../tests/data/', location.href);
+    const load = (backend) => harness.kyutai.loadModel({
+      config: new URL('lm/config.json', base), weights: new URL('lm/weights.safetensors', base), backend,
+      frameTokenizer: { type: 'mimi', config: new URL('mimi/config.json', base), weights: new URL('mimi/weights.safetensors', base) },
+    });
+    const frame = (t) => Float32Array.from({ length: 1920 }, (_, i) => 0.3 * Math.sin(0.01 * (i + t * 1920)) * Math.sin(0.0007 * (i + t * 1920)));
+    const run = async (model, loseAt = -1) => {
+      const duplex = await model.createDuplexSession({ sampling: true, seed: 77 });
+      const out = [];
+      for (let t = 0; t < 8; t++) {
+        if (t === loseAt) await model.simulateDeviceLoss();
+        const x = await duplex.pushAudio(frame(t));
+        out.push({ text: x.textToken, codes: Array.from(x.codes), audio: x.audio && Array.from(x.audio), pcm: x.pcm && Array.from(x.pcm), backend: x.backend });
+      }
+      await model.dispose();
+      return out;
+    };
+    const gpuModel = await load('auto');
+    const onGpu = gpuModel.backend === 'webgpu';
+    return { onGpu, wasm: await run(await load('wasm')), gpu: await run(gpuModel), lost: onGpu ? await run(await load('auto'), 5) : null };
+  });
+  const strip = (xs) => xs.map(({ backend, ...x }) => x);
+  expect(r.onGpu).toBe(gpuExpected(testInfo));
+  expect(r.wasm.filter((x) => x.pcm).length).toBeGreaterThan(4);
+  expect(strip(r.gpu)).toEqual(strip(r.wasm));
+  if (r.onGpu) {
+    expect(r.gpu.map((x) => x.backend)).toEqual(Array(8).fill('webgpu'));
+    expect(r.lost.map((x) => x.backend)).toEqual([...Array(5).fill('webgpu'), ...Array(3).fill('wasm-simd')]);
+    expect(strip(r.lost)).toEqual(strip(r.wasm));
+  }
+});
+
 test('unsupported architecture options keep the model on WebAssembly and name the option', async ({ page }, testInfo) => {
   await openHarness(page);
   const r = await page.evaluate(async () => {
