@@ -64,9 +64,13 @@ TEST(Transcriber, MatchesTheAsrSessionOnTheCodecsTokens) {
   for (int f = 0; f < 6; ++f) {
     mimi().encode_step(pcm.data() + size_t(f) * 1920, state, codes.data());
     AsrStep expected = reference.push_frame(codes.data(), 8);
-    auto events = t.push_audio(pcm.data() + size_t(f) * 1920, 1920).events;
+    TranscriberStep step = t.push_audio(pcm.data() + size_t(f) * 1920, 1920);
+    // The frame's one result: the step, its text token and the codes it was given.
+    EXPECT_EQ(step.step, expected.step);
+    EXPECT_EQ(step.text_token, expected.text_token);
+    EXPECT_EQ(step.codes, codes);
     const TranscriptEvent* vad = nullptr;
-    for (const auto& e : events)
+    for (const auto& e : step.events)
       if (e.type == Type::Vad) vad = &e;
     ASSERT_NE(vad, nullptr);
     for (int h = 0; h < 4; ++h) EXPECT_EQ(vad->pause[h], expected.vad[size_t(h) * 6]);
