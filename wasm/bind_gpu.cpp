@@ -11,17 +11,17 @@
 //                                 nothing is repacked or copied on the CPU side.
 //   LmStepper                     one stream of raw LM steps on the WebAssembly side (LmState +
 //                                 LmModel::step / depformer_step / extra_heads) whose KV cache JS
-//                                 can fill row by row (appendKv). The GPU sessions mirror every
-//                                 frame's new K/V rows into it, so when the GPU device is lost
-//                                 the session continues here from an identical state; Node tests
-//                                 drive the JS session loops with it.
+//                                 can fill row by row (appendKv): the low-level step API.
 //   gpuSyntheticCheckpoint(...)   a small checkpoint for a config (the backend's self-test model).
+//   gpuReferenceFrames(...)       the WebAssembly forward of teacher-forced frames (self-test reference).
+//   The GPU sessions themselves are the engine's C++ sessions, staged (bind_sessions.cpp).
 //
 // Both take the engine's LmModel handle (wasm/handles.h); the stepper keeps the model alive.
 #include <cmath>
 #include <memory>
 
 #include "handles.h"
+#include "lm/forward.h"
 #include "lm/lm_model.h"
 #include "lm/synthetic_checkpoint.h"
 #include "nn/norm.h"
@@ -197,6 +197,39 @@ val gpu_synthetic_checkpoint(std::string config_json, std::string dtype, double 
   });
 }
 
+// The WebAssembly reference of the GPU forward, for the backend's kernel self-test and the
+// conformance tests: T frames streamed from a fresh state, each with its post-delay tokens
+// [T, K] and the Depformer's teacher tokens [T, dep_q] -> {transformerOut [T, dim],
+// textLogits [T, text_card_out], depformerLogits [T, dep_q, card], vad [T, heads * dim_e]}.
+val gpu_reference_frames(const LmModelHandle& handle, val tokens_js, val teacher_js) {
+  return guarded([&] {
+    const LmModel& m = handle.model();
+    const LmConfig& c = m.config();
+    const int K = c.num_codebooks(), Q = c.dep_q, H = c.extra_heads_num_heads * c.extra_heads_dim;
+    std::vector<int32_t> tokens = read_int32(tokens_js, "reference tokens");
+    std::vector<int32_t> teacher = read_int32(teacher_js, "reference teacher tokens");
+    if (tokens.size() % K) fail(ErrorCode::InvalidArgument, "reference tokens: ", tokens.size(), " is not a multiple of ", K);
+    const size_t T = tokens.size() / K;
+    if (teacher.size() != T * Q)
+      fail(ErrorCode::InvalidArgument, "reference teacher tokens: expected ", T * Q, ", got ", teacher.size());
+    LmState state = m.new_state();
+    std::vector<float> out(T * c.dim), text(T * c.text_card_out), dep(T * Q * c.card), vad(T * H);
+    for (size_t t = 0; t < T; ++t) {
+      float* x = out.data() + t * c.dim;
+      m.step(tokens.data() + t * K, state, x, text.data() + t * c.text_card_out);
+      if (H) m.extra_heads(x, vad.data() + t * H);
+      state.depformer.reset();
+      for (int k = 0; k < Q; ++k) m.depformer_step(k, teacher[t * Q + k], x, state, dep.data() + (t * Q + k) * c.card);
+    }
+    val r = val::object();
+    r.set("transformerOut", to_typed_array(out));
+    r.set("textLogits", to_typed_array(text));
+    r.set("depformerLogits", to_typed_array(dep));
+    r.set("vad", to_typed_array(vad));
+    return r;
+  });
+}
+
 }  // namespace
 
 // One stream of LM steps on the WebAssembly side, with a KV cache JS can append to.
@@ -250,28 +283,13 @@ class LmStepper {
   }
   // Floats appendKv reads: [layer][k, v][kv_heads * head_dim].
   val kv_row_floats() {
-    return guarded([&] {
-      TransformerConfig t = model().config().main_transformer();
-      return val(t.num_layers * 2 * t.num_kv_heads() * t.head_dim());
-    });
+    return guarded([&] { return val(kyutai::kv_row_floats(model())); });
   }
   // Writes one position's keys (already rotated) and values of every layer at `ptr` (heap
   // address of kvRowFloats() floats) into the cache, exactly as a step would, and advances.
   val append_kv(double ptr) {
     return guarded([&] {
-      TransformerConfig t = model().config().main_transformer();
-      const int KH = t.num_kv_heads(), dh = t.head_dim();
-      const float* rows = reinterpret_cast<const float*>(uintptr_t(ptr));
-      for (size_t l = 0; l < state_.transformer.layers.size(); ++l) {
-        KvCache& cache = state_.transformer.layers[l];
-        const float* k = rows + l * 2 * KH * dh;
-        const float* v = k + KH * dh;
-        const int slot = int(cache.end % cache.capacity);
-        for (int h = 0; h < KH; ++h) cache.write(h, slot, k + h * dh, v + h * dh);
-        cache.positions[slot] = cache.end;
-        cache.end += 1;
-      }
-      state_.transformer.offset += 1;
+      append_kv_rows(model(), state_, reinterpret_cast<const float*>(uintptr_t(ptr)));
       return val::undefined();
     });
   }
@@ -297,6 +315,7 @@ EMSCRIPTEN_BINDINGS(kyutai_gpu) {
   using namespace emscripten;
   function("gpuModelInfo", &gpu_model_info);
   function("gpuSyntheticCheckpoint", &gpu_synthetic_checkpoint);
+  function("gpuReferenceFrames", &gpu_reference_frames);
   class_<LmStepper>("LmStepper")
       .constructor<>()
       .function("init", &LmStepper::init)

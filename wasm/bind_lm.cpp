@@ -1,14 +1,11 @@
-// Embind: the LM (loading, embeddings, forward, weight export) and its streaming sessions.
+// Embind: the LM (loading, embeddings, forward, weight export); its sessions are in bind_sessions.cpp.
 #include <cstring>
 #include <memory>
 #include <optional>
 
 #include "handles.h"
 #include "lm/footprint.h"
-#include "lm/lm_gen.h"
 #include "lm/quantized_export.h"
-#include "session/asr_session.h"
-#include "session/generation_sessions.h"
 
 namespace kyutai::wasm {
 
@@ -231,142 +228,6 @@ val LmModelHandle::export_weights(val on_chunk) const {
   });
 }
 
-// ---- Sessions ----------------------------------------------------------------------------
-
-namespace {
-
-GenerationParams generation_params(const LmConfig& c, const val& o) {
-  GenerationParams p = GenerationParams::from_config(c, bool_option(o, "sampling").value_or(false));
-  if (auto v = number_option(o, "temperature")) p.audio.temperature = float(*v);
-  if (auto v = number_option(o, "textTemperature")) p.text.temperature = float(*v);
-  if (auto v = number_option(o, "topK")) p.audio.top_k = int(*v);
-  if (auto v = number_option(o, "textTopK")) p.text.top_k = int(*v);
-  if (auto v = number_option(o, "seed")) p.seed = uint64_t(*v);
-  return p;
-}
-
-val generated(const GeneratedFrame& f) {
-  val r = val::object();
-  r.set("step", double(f.step));
-  r.set("textToken", f.text_token);
-  r.set("audio", f.has_frame ? to_typed_array(f.audio) : val::null());
-  r.set("frameText", f.has_frame ? val(f.frame_text) : val::null());
-  return r;
-}
-
-}  // namespace
-
-// A session over a shared model: the model stays alive as long as the session does.
-template <typename Session>
-class SessionHandle {
- protected:
-  // Bound per derived class: Embind registers methods of the class it is given.
-  val reset_session() {
-    return guarded([&] {
-      session().reset();
-      return val::undefined();
-    });
-  }
-  template <typename... Args>
-  void start(const LmModelHandle& model, Args&&... args) {
-    std::shared_ptr<const LmModel> m = model.shared();
-    session_.reset();
-    session_ = std::make_unique<Session>(*m, std::forward<Args>(args)...);
-    model_ = std::move(m);
-  }
-  Session& session() {
-    if (!session_) fail(ErrorCode::InvalidState, "session is not initialised");
-    return *session_;
-  }
-
- private:
-  std::shared_ptr<const LmModel> model_;  // declared first: destroyed after the session
-  std::unique_ptr<Session> session_;
-};
-
-class AsrSessionHandle : public SessionHandle<AsrSession> {
- public:
-  val init(const LmModelHandle& model, val options) {
-    return guarded([&] {
-      AsrOptions o;
-      if (auto v = number_option(options, "temperature")) o.temperature = float(*v);
-      if (auto v = number_option(options, "seed")) o.seed = uint64_t(*v);
-      start(model, o);
-      return val::undefined();
-    });
-  }
-  val reset() { return reset_session(); }
-  val push_frame(val codes) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(codes, "audio frame");
-      AsrStep s = session().push_frame(frame.data(), int(frame.size()));
-      val r = val::object();
-      r.set("step", double(s.step));
-      r.set("textToken", s.text_token);
-      r.set("isPadding", s.is_padding);
-      r.set("vad", to_typed_array(s.vad));
-      return r;
-    });
-  }
-};
-
-class TtsSessionHandle : public SessionHandle<TtsSession> {
- public:
-  val init(const LmModelHandle& model, val options) {
-    return guarded([&] {
-      start(model, generation_params(model.model().config(), options));
-      return val::undefined();
-    });
-  }
-  val push_text(int token) {
-    return guarded([&] { return generated(session().push_text(token)); });
-  }
-  val reset() { return reset_session(); }
-};
-
-class DuplexSessionHandle : public SessionHandle<DuplexSession> {
- public:
-  val init(const LmModelHandle& model, val options) {
-    return guarded([&] {
-      start(model, generation_params(model.model().config(), options));
-      return val::undefined();
-    });
-  }
-  val push_frame(val codes) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(codes, "user audio frame");
-      return generated(session().push_frame(frame.data(), int(frame.size())));
-    });
-  }
-  val reset() { return reset_session(); }
-};
-
-// The step-level generation API (Kyutai's LMGen), for tests and custom loops.
-class LmGenHandle : public SessionHandle<LmGen> {
- public:
-  val init(const LmModelHandle& model, val options) {
-    return guarded([&] {
-      start(model, generation_params(model.model().config(), options));
-      return val::undefined();
-    });
-  }
-  val step(val user) {
-    return guarded([&] {
-      std::vector<int32_t> frame = read_int32(user, "user audio frame");
-      GenStep s = session().step(frame.data(), int(frame.size()));
-      val r = val::object();
-      r.set("modelInput", to_typed_array(s.model_input));
-      r.set("textLogits", to_typed_array(s.text_logits));
-      r.set("transformerOut", to_typed_array(s.transformer_out));
-      r.set("textToken", s.text_token);
-      r.set("audioTokens", to_typed_array(s.audio_tokens));
-      r.set("depformerLogits", to_typed_array(s.depformer_logits));
-      r.set("frame", s.frame.empty() ? val::null() : to_typed_array(s.frame));
-      return r;
-    });
-  }
-};
-
 EMSCRIPTEN_BINDINGS(kyutai_lm) {
   using namespace emscripten;
   class_<LmLoaderHandle>("LmLoader")
@@ -387,22 +248,6 @@ EMSCRIPTEN_BINDINGS(kyutai_lm) {
       .function("forwardText", &LmModelHandle::forward_text)
       .function("forward", &LmModelHandle::forward)
       .function("exportWeights", &LmModelHandle::export_weights);
-  class_<AsrSessionHandle>("AsrSession")
-      .constructor<>()
-      .function("init", &AsrSessionHandle::init)
-      .function("pushFrame", &AsrSessionHandle::push_frame)
-      .function("reset", &AsrSessionHandle::reset);
-  class_<TtsSessionHandle>("TtsSession")
-      .constructor<>()
-      .function("init", &TtsSessionHandle::init)
-      .function("pushText", &TtsSessionHandle::push_text)
-      .function("reset", &TtsSessionHandle::reset);
-  class_<DuplexSessionHandle>("DuplexSession")
-      .constructor<>()
-      .function("init", &DuplexSessionHandle::init)
-      .function("pushFrame", &DuplexSessionHandle::push_frame)
-      .function("reset", &DuplexSessionHandle::reset);
-  class_<LmGenHandle>("LmGen").constructor<>().function("init", &LmGenHandle::init).function("step", &LmGenHandle::step);
 }
 
 }  // namespace kyutai::wasm

@@ -1,5 +1,5 @@
 // Embind: speech-to-text as Kyutai ships it (session/transcriber.h): audio or token frames
-// in, events out: {type: 'word', tokens, time, step}, {type: 'endWord', time, step},
+// in, one result per frame out, {step, textToken, codes, events} (flush: events), events being {type: 'word', tokens, time, step}, {type: 'endWord', time, step},
 // {type: 'vad', time, pause: Float32Array (one pause probability per head), step},
 // {type: 'endOfTurn', time, probability, step}.
 #include <memory>
@@ -49,7 +49,35 @@ TranscriberOptions transcriber_options(const val& o) {
   return t;
 }
 
+// One frame's result: {step, textToken, codes, events} (session/transcriber.h TranscriberStep).
+val step_to_js(const TranscriberStep& s) {
+  val o = val::object();
+  o.set("step", double(s.step));
+  o.set("textToken", s.text_token);
+  o.set("codes", to_typed_array(s.codes));
+  o.set("events", events_to_js(s.events));
+  return o;
+}
+
 }  // namespace
+
+val word_events_to_js(const std::vector<WordEvent>& events, int64_t step) {
+  val out = val::array();
+  for (size_t i = 0; i < events.size(); ++i) {
+    const WordEvent& e = events[i];
+    val o = val::object();
+    if (e.kind == WordEvent::Kind::Word) {
+      o.set("type", val("word"));
+      o.set("tokens", to_typed_array(e.tokens));
+    } else {
+      o.set("type", val("endWord"));
+    }
+    o.set("time", e.time);
+    o.set("step", double(step));
+    out.set(i, o);
+  }
+  return out;
+}
 
 class TranscriberHandle {
  public:
@@ -70,13 +98,13 @@ class TranscriberHandle {
   val push_audio(val samples) {
     return guarded([&] {
       std::vector<float> pcm = read_float32(samples, "audio frame");
-      return events_to_js(transcriber().push_audio(pcm.data(), int(pcm.size())));
+      return step_to_js(transcriber().push_audio(pcm.data(), int(pcm.size())));
     });
   }
   val push_codes(val codes) {
     return guarded([&] {
       std::vector<int32_t> frame = read_int32(codes, "audio token frame");
-      return events_to_js(transcriber().push_codes(frame.data(), int(frame.size())));
+      return step_to_js(transcriber().push_codes(frame.data(), int(frame.size())));
     });
   }
   val flush() {
@@ -86,16 +114,6 @@ class TranscriberHandle {
     return guarded([&] {
       transcriber().reset();
       return val::undefined();
-    });
-  }
-  // {step, textToken, codes}: the last step's text token and the audio codes it read.
-  val last_step() const {
-    return guarded([&] {
-      val o = val::object();
-      o.set("step", double(transcriber().steps()));
-      o.set("textToken", transcriber().last_text_token());
-      o.set("codes", to_typed_array(transcriber().last_codes()));
-      return o;
     });
   }
   val info() const {
@@ -173,23 +191,7 @@ class WordStreamHandle {
     if (!stream_) fail(ErrorCode::InvalidState, "word stream is not initialised");
     return *stream_;
   }
-  val to_js(const std::vector<WordEvent>& events) const {
-    val out = val::array();
-    for (size_t i = 0; i < events.size(); ++i) {
-      const WordEvent& e = events[i];
-      val o = val::object();
-      if (e.kind == WordEvent::Kind::Word) {
-        o.set("type", val("word"));
-        o.set("tokens", to_typed_array(e.tokens));
-      } else {
-        o.set("type", val("endWord"));
-      }
-      o.set("time", e.time);
-      o.set("step", double(stream_->steps()));
-      out.set(i, o);
-    }
-    return out;
-  }
+  val to_js(const std::vector<WordEvent>& events) const { return word_events_to_js(events, stream_->steps()); }
   std::unique_ptr<WordStream> stream_;
 };
 
@@ -209,7 +211,6 @@ EMSCRIPTEN_BINDINGS(kyutai_stt) {
       .function("pushCodes", &TranscriberHandle::push_codes)
       .function("flush", &TranscriberHandle::flush)
       .function("reset", &TranscriberHandle::reset)
-      .function("lastStep", &TranscriberHandle::last_step)
       .function("info", &TranscriberHandle::info);
 }
 

@@ -11,6 +11,7 @@
 #include "codec/mimi.h"
 #include "io/safetensors.h"
 #include "lm/lm_model.h"
+#include "session/word_stream.h"
 
 namespace kyutai::wasm {
 
@@ -87,5 +88,9 @@ class MimiModelHandle {
  private:
   std::shared_ptr<const Mimi> model_;
 };
+
+// Kyutai's word events as JS: {type: 'word', tokens, time, step} / {type: 'endWord', time, step}
+// (bind_stt.cpp; the word stream and the duplex pipeline report them).
+val word_events_to_js(const std::vector<WordEvent>& events, int64_t step);
 
 }  // namespace kyutai::wasm

@@ -17,7 +17,7 @@ GenerationParams GenerationParams::from_config(const LmConfig& c, bool use_sampl
 }
 
 LmGen::LmGen(const LmModel& model, GenerationParams params)
-    : model_(model), params_(params), rng_(params.seed), state_(model.new_state()) {
+    : model_(model), stages_(model, params.seed, params.text, params.audio) {
   const LmConfig& c = model_.config();
   K_ = c.num_codebooks();
   max_delay_ = c.max_delay();
@@ -29,8 +29,7 @@ LmGen::LmGen(const LmModel& model, GenerationParams params)
 
 void LmGen::reset() {
   std::fill(cache_.begin(), cache_.end(), kUngenerated);
-  state_.reset();
-  rng_.reseed(params_.seed);
+  stages_.reset();
   offset_ = 0;
 }
 
@@ -46,42 +45,50 @@ void LmGen::check_user_tokens(const int32_t* user, int count) const {
 }
 
 GenStep LmGen::step(const int32_t* user, int count, std::optional<int32_t> forced_text) {
+  begin(user, count, forced_text);
+  return run_local();
+}
+
+const FrameRequest& LmGen::begin(const int32_t* user, int count, std::optional<int32_t> forced_text) {
   const LmConfig& c = model_.config();
+  if (stages_.open()) fail(ErrorCode::InvalidState, "a frame is already open: finish it (or run it locally) first");
   check_user_tokens(user, count);  // before touching any state: a bad frame changes nothing
   if (forced_text && (*forced_text < -1 || *forced_text > c.text_card))
     fail(ErrorCode::InvalidArgument, "text token ", *forced_text, " is out of range (expected -1 or 0..", c.text_card, ")");
   const int Q = c.dep_q;
   auto cache = [&](int k, int64_t pos) -> int32_t& { return cache_[size_t(k) * CT_ + size_t(pos % CT_)]; };
-
   // The user stream is written at its delayed position; it is read when the step gets there.
   for (int k = Q + 1; k < K_; ++k) cache(k, offset_ + c.delays[k]) = user[k - Q - 1];
-
-  GenStep out;
-  out.model_input.resize(K_);
+  FrameRequest req;
+  req.tokens.resize(K_);
   for (int k = 0; k < K_; ++k) {
-    bool is_init = offset_ <= c.delays[k];
-    out.model_input[k] = is_init ? initial_[k] : cache(k, offset_);
-    if (out.model_input[k] == kUngenerated)
+    req.tokens[k] = offset_ <= c.delays[k] ? initial_[k] : cache(k, offset_);
+    if (req.tokens[k] == kUngenerated)
       fail(ErrorCode::Internal, "stream ", k, " has no token at step ", offset_, " (the ungenerated marker would reach the network)");
   }
-  out.transformer_out.resize(c.dim);
-  out.text_logits.resize(c.text_card_out);
-  model_.step(out.model_input.data(), state_, out.transformer_out.data(), out.text_logits.data());
-  out.text_token = forced_text ? *forced_text
-                               : sample_token(out.text_logits.data(), c.text_card_out, params_.text, rng_);
+  req.forced_text = forced_text;
+  req.depformer = Q > 0;
+  model_input_ = req.tokens;
+  return stages_.begin(std::move(req));
+}
 
-  if (Q > 0) {
-    state_.depformer.reset();
-    out.audio_tokens.resize(Q);
-    out.depformer_logits.resize(size_t(Q) * c.card);
-    int32_t prev = out.text_token;
-    for (int k = 0; k < Q; ++k) {
-      float* logits = out.depformer_logits.data() + size_t(k) * c.card;
-      model_.depformer_step(k, prev, out.transformer_out.data(), state_, logits);
-      prev = out.audio_tokens[k] = sample_token(logits, c.card, params_.audio, rng_);
-    }
+GenStep LmGen::finish(FrameReply reply) { return complete(stages_.finish(std::move(reply)), false); }
+
+GenStep LmGen::run_local() { return complete(stages_.run_local(), true); }
+
+GenStep LmGen::complete(const FrameReply& reply, bool local) {
+  const LmConfig& c = model_.config();
+  const int Q = c.dep_q;
+  auto cache = [&](int k, int64_t pos) -> int32_t& { return cache_[size_t(k) * CT_ + size_t(pos % CT_)]; };
+  GenStep out;
+  out.model_input = model_input_;
+  out.text_token = reply.text_token;
+  out.audio_tokens = reply.audio_tokens;
+  if (local) {
+    out.transformer_out = stages_.local().transformer_out;
+    out.text_logits = stages_.local().text_logits;
+    out.depformer_logits = stages_.local().depformer_logits;
   }
-
   ++offset_;
   cache(0, offset_) = out.text_token;
   for (int k = 0; k < Q; ++k) cache(1 + k, offset_) = out.audio_tokens[k];

@@ -25,23 +25,41 @@ void require_depformer(const LmModel& model, const char* what) {
 
 }  // namespace
 
+GenerationSession::GenerationSession(const LmModel& model, GenerationParams params, const char* what)
+    : gen_((require_depformer(model, what), model), params) {}
+
+GeneratedFrame GenerationSession::finish(FrameReply reply) {
+  return to_frame(gen_.finish(std::move(reply)), gen_.steps());
+}
+
+GeneratedFrame GenerationSession::run_local() { return to_frame(gen_.run_local(), gen_.steps()); }
+
 TtsSession::TtsSession(const LmModel& model, GenerationParams params)
-    : gen_((require_depformer(model, "a TTS session"), model), params),
+    : GenerationSession(model, params, "a TTS session"),
       silent_user_(model.config().n_q - model.config().dep_q, -1) {}
 
+const FrameRequest& TtsSession::begin_text(int32_t text_token) {
+  return gen_.begin(silent_user_.data(), int(silent_user_.size()), text_token);
+}
+
 GeneratedFrame TtsSession::push_text(int32_t text_token) {
-  GenStep s = gen_.step(silent_user_.data(), int(silent_user_.size()), text_token);
-  return to_frame(s, gen_.steps());
+  begin_text(text_token);
+  return run_local();
 }
 
 DuplexSession::DuplexSession(const LmModel& model, GenerationParams params)
-    : gen_((require_depformer(model, "a full-duplex session"), model), params) {}
+    : GenerationSession(model, params, "a full-duplex session") {}
 
-GeneratedFrame DuplexSession::push_frame(const int32_t* user, int count) {
+const FrameRequest& DuplexSession::begin_frame(const int32_t* user, int count) {
   const LmConfig& c = gen_.model().config();
   if (count != c.n_q - c.dep_q)
     fail(ErrorCode::InvalidArgument, "expected ", c.n_q - c.dep_q, " codebooks in the user frame, got ", count);
-  return to_frame(gen_.step(user, count), gen_.steps());
+  return gen_.begin(user, count);
+}
+
+GeneratedFrame DuplexSession::push_frame(const int32_t* user, int count) {
+  begin_frame(user, count);
+  return run_local();
 }
 
 }  // namespace kyutai

@@ -19,29 +19,41 @@ struct GeneratedFrame {
   std::vector<int32_t> audio;          // [dep_q] codebooks the Depformer writes
 };
 
-class TtsSession {
+// The stages both sessions share (lm/forward.h), over their LmGen.
+class GenerationSession {
+ public:
+  int32_t sample_text(const float* logits, int count) { return gen_.sample_text(logits, count); }
+  int32_t sample_audio(int k, const float* logits, int count) { return gen_.sample_audio(k, logits, count); }
+  GeneratedFrame finish(FrameReply reply);
+  GeneratedFrame run_local();  // the open frame on the local forward (also the redo of a failed remote one)
+  void reset() { gen_.reset(); }
+  bool frame_open() const { return gen_.frame_open(); }
+  int64_t steps() const { return gen_.steps(); }
+  const LmModel& model() const { return gen_.model(); }
+  size_t state_bytes() const { return gen_.state_bytes(); }
+
+ protected:
+  GenerationSession(const LmModel& model, GenerationParams params, const char* what);
+  LmGen gen_;
+};
+
+class TtsSession : public GenerationSession {
  public:
   TtsSession(const LmModel& model, GenerationParams params);
   // One step with `text_token` on the text stream (-1: no text; padding ids allowed).
   GeneratedFrame push_text(int32_t text_token);
-  void reset() { gen_.reset(); }
-  size_t state_bytes() const { return gen_.state_bytes(); }
+  const FrameRequest& begin_text(int32_t text_token);
 
  private:
-  LmGen gen_;
   std::vector<int32_t> silent_user_;  // user stream absent: -1 (zero embedding)
 };
 
-class DuplexSession {
+class DuplexSession : public GenerationSession {
  public:
   DuplexSession(const LmModel& model, GenerationParams params);
   // `user` holds the n_q - dep_q codes of the user's audio stream.
   GeneratedFrame push_frame(const int32_t* user, int count);
-  void reset() { gen_.reset(); }
-  size_t state_bytes() const { return gen_.state_bytes(); }
-
- private:
-  LmGen gen_;
+  const FrameRequest& begin_frame(const int32_t* user, int count);
 };
 
 }  // namespace kyutai

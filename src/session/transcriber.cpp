@@ -45,8 +45,6 @@ void Transcriber::reset() {
   if (codec_state_) codec_state_->reset();
   started_ = false;
   turn_.reset();
-  last_text_token_ = -1;
-  last_codes_.clear();
 }
 
 void Transcriber::emit_words(std::vector<WordEvent>& words, int64_t step, std::vector<TranscriptEvent>* out) {
@@ -62,14 +60,15 @@ void Transcriber::emit_words(std::vector<WordEvent>& words, int64_t step, std::v
   words.clear();
 }
 
-std::vector<TranscriptEvent> Transcriber::step_codes(const int32_t* codes, int count) {
-  std::vector<TranscriptEvent> out;
+void Transcriber::step_codes(const int32_t* codes, int count, TranscriberStep* result) {
+  std::vector<TranscriptEvent>* out = &result->events;
   AsrStep s = asr_.push_frame(codes, count);
-  last_text_token_ = s.text_token;
-  last_codes_.assign(codes, codes + count);
+  result->step = s.step;
+  result->text_token = s.text_token;
+  result->codes.assign(codes, codes + count);
   std::vector<WordEvent> words;
   words_.push(s.text_token, &words);
-  emit_words(words, s.step, &out);
+  emit_words(words, s.step, out);
   const LmConfig& c = model_.config();
   if (c.extra_heads_num_heads > 0) {
     TranscriptEvent vad;
@@ -78,20 +77,19 @@ std::vector<TranscriptEvent> Transcriber::step_codes(const int32_t* codes, int c
     vad.step = s.step;
     for (int h = 0; h < c.extra_heads_num_heads; ++h) vad.pause.push_back(s.vad[size_t(h) * c.extra_heads_dim]);
     const float pause = vad.pause[options_.vad_head];
-    out.push_back(vad);
+    out->push_back(vad);
     if (turn_.on_pause(pause)) {
       TranscriptEvent eot;
       eot.type = TranscriptEvent::Type::EndOfTurn;
-      eot.time = out.back().time;
+      eot.time = out->back().time;
       eot.probability = pause;
       eot.step = s.step;
-      out.push_back(eot);
+      out->push_back(eot);
     }
   }
-  return out;
 }
 
-void Transcriber::silence(int frames, std::vector<TranscriptEvent>* out) {
+void Transcriber::silence(int frames, TranscriberStep* out) {
   const LmConfig& c = model_.config();
   std::vector<int32_t> codes(c.n_q, -1);
   std::vector<float> zeros;
@@ -99,40 +97,40 @@ void Transcriber::silence(int frames, std::vector<TranscriptEvent>* out) {
   else if (!options_.silence_codes.empty()) codes = options_.silence_codes;
   for (int f = 0; f < frames; ++f) {
     if (codec_) codec_->encode_step(zeros.data(), *codec_state_, codes.data());
-    auto events = step_codes(codes.data(), c.n_q);
-    out->insert(out->end(), events.begin(), events.end());
+    step_codes(codes.data(), c.n_q, out);
   }
 }
 
-void Transcriber::prefix_if_first(std::vector<TranscriptEvent>* out) {
+void Transcriber::prefix_if_first(TranscriberStep* out) {
   if (started_) return;
   started_ = true;
   silence(int(std::lround(prefix_seconds_ * frame_rate_)), out);
 }
 
-std::vector<TranscriptEvent> Transcriber::push_codes(const int32_t* codes, int count) {
-  std::vector<TranscriptEvent> out;
+TranscriberStep Transcriber::push_codes(const int32_t* codes, int count) {
+  const LmConfig& c = model_.config();
+  if (count != c.n_q)  // checked before the silence prefix runs: a bad frame changes nothing
+    fail(ErrorCode::InvalidArgument, "expected ", c.n_q, " codebooks in the audio frame, got ", count);
+  TranscriberStep out;
   prefix_if_first(&out);
-  auto events = step_codes(codes, count);
-  out.insert(out.end(), events.begin(), events.end());
+  step_codes(codes, count, &out);
   return out;
 }
 
-std::vector<TranscriptEvent> Transcriber::push_audio(const float* samples, int count) {
+TranscriberStep Transcriber::push_audio(const float* samples, int count) {
   if (!codec_) fail(ErrorCode::InvalidState, "this transcriber has no codec: push token frames");
   if (count != codec_->frame_size())
     fail(ErrorCode::InvalidArgument, "expected an audio frame of ", codec_->frame_size(), " samples, got ", count);
-  std::vector<TranscriptEvent> out;
+  TranscriberStep out;
   prefix_if_first(&out);
   std::vector<int32_t> codes(model_.config().n_q);
   codec_->encode_step(samples, *codec_state_, codes.data());  // validates the samples (NaN, inf)
-  auto events = step_codes(codes.data(), int(codes.size()));
-  out.insert(out.end(), events.begin(), events.end());
+  step_codes(codes.data(), int(codes.size()), &out);
   return out;
 }
 
 std::vector<TranscriptEvent> Transcriber::flush() {
-  std::vector<TranscriptEvent> out;
+  TranscriberStep out;
   prefix_if_first(&out);
   const LmConfig& c = model_.config();
   const double delay = c.stt_config ? c.stt_config->audio_delay_seconds
@@ -140,8 +138,8 @@ std::vector<TranscriptEvent> Transcriber::flush() {
   silence(int(std::ceil((delay + 1.0) * frame_rate_)), &out);
   std::vector<WordEvent> words;
   words_.flush(&words);
-  emit_words(words, asr_.steps(), &out);
-  return out;
+  emit_words(words, asr_.steps(), &out.events);
+  return std::move(out.events);
 }
 
 }  // namespace kyutai

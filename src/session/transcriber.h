@@ -43,30 +43,35 @@ struct TranscriptEvent {
   int64_t step = 0;                 // the ASR step that produced the event
 };
 
+// One frame's result (as moshi-core's AsrMsg): the last step it ran, what that step read and
+// predicted (for live views such as a token grid), and every event of the frame in order.
+struct TranscriberStep {
+  int64_t step = 0;              // steps taken, the frame's last one included
+  int32_t text_token = -1;       // the last step's text token
+  std::vector<int32_t> codes;    // the audio codes the last step was given
+  std::vector<TranscriptEvent> events;
+};
+
 class Transcriber {
  public:
   // `codec` may be null (token frames only). Both must outlive the transcriber.
   Transcriber(const LmModel& model, const Mimi* codec, TranscriberOptions options = {});
 
   // One frame of audio: codec->frame_size() samples.
-  std::vector<TranscriptEvent> push_audio(const float* samples, int count);
+  TranscriberStep push_audio(const float* samples, int count);
   // One frame of audio tokens: the model's n_q codebooks.
-  std::vector<TranscriptEvent> push_codes(const int32_t* codes, int count);
+  TranscriberStep push_codes(const int32_t* codes, int count);
   std::vector<TranscriptEvent> flush();
   void reset();
 
   int64_t steps() const { return asr_.steps(); }
-  // The last step's text token and the audio codes it read (what a live view such as a
-  // token grid shows; events alone do not carry them).
-  int32_t last_text_token() const { return last_text_token_; }
-  const std::vector<int32_t>& last_codes() const { return last_codes_; }
   int frame_size() const;
   double frame_rate() const { return frame_rate_; }
 
  private:
-  std::vector<TranscriptEvent> step_codes(const int32_t* codes, int count);
-  void silence(int frames, std::vector<TranscriptEvent>* out);
-  void prefix_if_first(std::vector<TranscriptEvent>* out);
+  void step_codes(const int32_t* codes, int count, TranscriberStep* out);
+  void silence(int frames, TranscriberStep* out);
+  void prefix_if_first(TranscriberStep* out);
   void emit_words(std::vector<WordEvent>& words, int64_t step, std::vector<TranscriptEvent>* out);
 
   const LmModel& model_;
@@ -79,8 +84,6 @@ class Transcriber {
   double prefix_seconds_;
   bool started_ = false;
   TurnDetector turn_;
-  int32_t last_text_token_ = -1;
-  std::vector<int32_t> last_codes_;
 };
 
 }  // namespace kyutai

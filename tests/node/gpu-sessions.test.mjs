@@ -1,17 +1,18 @@
-// The WebGPU backend's JS parts that need no GPU: the session loops (ASR alignment, LMGen
-// delays, sampling) driven by the WebAssembly stepper (wasm/bind_gpu.cpp LmStepper) against
-// Kyutai's vectors, the K/V mirror, the weight directory, the self-test configs, the
-// architecture check and the backend choice in Node (no WebGPU: WebAssembly, with a reason).
+// The WebGPU backend's parts that need no GPU: the GPU session driver (steppers.js GpuSession)
+// stepping the engine's C++ sessions through their stages (begin / sampleText / sampleAudio /
+// finish) with a stand-in remote forward (the engine's raw LmStepper) against Kyutai's vectors
+// and the one-call sessions, the WebAssembly reference forward, the weight directory, the
+// self-test configs, the architecture check and the backend choice in Node (no WebGPU:
+// WebAssembly, with a reason).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { data, read, vectors } from './data.mjs';
 import { createEngine } from '../../web/src/engine.js';
+import { unwrap } from '../../web/src/errors.js';
 import { loadModel } from '../../web/src/index.js';
-import { WasmStepper, gpuModelInfo } from '../../web/src/webgpu/steppers.js';
+import { GpuSession, gpuModelInfo, referenceFrames } from '../../web/src/webgpu/steppers.js';
 import { unsupportedReason } from '../../web/src/webgpu/lm_gpu.js';
 import { selectBackend, selfTestConfig } from '../../web/src/webgpu/backend.js';
-import { DuplexLoop, TtsLoop, generationParams } from '../../web/src/webgpu/gpu_sessions.js';
-import { Random, sampleToken } from '../../web/src/webgpu/sampling.js';
 import { lmStreaming, greedyGeneration, asr } from './gpu-conformance.mjs';
 
 const engine = await createEngine();
@@ -20,10 +21,45 @@ async function load(dir, options) {
   return engine.loadLm(read(`${dir}/config.json`).toString(), read(`${dir}/weights.safetensors`), options);
 }
 
-test('JS steppers reproduce the streaming vectors (teacher-forced, WebAssembly stepper)', async () => {
+const argmax = (l) => l.reduce((best, v, i) => (v > l[best] ? i : best), 0);
+
+// The GPU's role played by the engine's raw stepper: a forward outside the session, which
+// samples through the session exactly as lm_gpu.js does. It keeps no K/V rows (no mirror).
+class StandInForward {
+  constructor(lm) {
+    this.handle = new engine.module.LmStepper();
+    unwrap(this.handle.init(lm.handle));
+    this.frames = 0;
+  }
+  async run(session, req) {
+    const h = this.handle;
+    const r = unwrap(h.step(req.tokens));
+    const textToken = req.forcedText ?? (req.sampleText ? session.sampleText(r.textLogits) : argmax(r.textLogits));
+    const audioTokens = [];
+    let prev = textToken;
+    for (let k = 0; req.depformer && k < session.model.config.depQ; k++) {
+      const logits = unwrap(h.depformerStep(k, prev, r.transformerOut));
+      prev = req.sampleAudio ? session.sampleAudio(k, logits) : argmax(logits);
+      audioTokens.push(prev);
+    }
+    this.frames++;
+    return { textToken, audioTokens: Int32Array.from(audioTokens), vad: req.vad ? unwrap(h.extraHeads(r.transformerOut)) : null, kvRows: null };
+  }
+  reset() {
+    unwrap(this.handle.reset());
+  }
+  dispose() {
+    this.handle.delete();
+  }
+}
+
+const driven = (session, lm, local, forward = new StandInForward(lm)) =>
+  new GpuSession(session, forward, { local, wasmBackend: engine.backend, mirror: false });
+
+test('WebAssembly reference forward reproduces the streaming vectors (teacher-forced)', async () => {
   for (const dir of ['lm', 'lm-variants/v3_layernormf32_ropeconcat_textcardout']) {
     const lm = await load(dir);
-    const diffs = await lmStreaming(vectors(dir), () => new WasmStepper(engine, lm));
+    const diffs = await lmStreaming(vectors(dir), (requests) => referenceFrames(engine, lm, requests));
     for (const [name, d] of Object.entries(diffs)) {
       for (const [what, v] of Object.entries(d)) assert.ok(v < 1e-4, `${dir} ${name} ${what}: ${v}`);
     }
@@ -31,80 +67,87 @@ test('JS steppers reproduce the streaming vectors (teacher-forced, WebAssembly s
   }
 });
 
-test('the JS LMGen loop reproduces greedy generation token for token', async () => {
+test('the staged duplex session, driven around a remote forward, reproduces greedy generation', async () => {
   for (const dir of ['lm', 'lm-variants/v1_layernorm_sin_plainffn', 'lm-variants/v2_rmsnorm_sinrope_schedule_lowrank_demux',
     'lm-variants/v3_layernormf32_ropeconcat_textcardout']) {
     const lm = await load(dir);
-    const config = gpuModelInfo(engine, lm).config;
-    const r = await greedyGeneration(vectors(dir), config, () => new WasmStepper(engine, lm));
+    const forward = new StandInForward(lm);
+    const r = await greedyGeneration(vectors(dir), () => driven(lm.createDuplexSession(), lm, 'pushFrame', forward));
     assert.deepEqual(r.text, r.expectedText, `${dir} text`);
-    assert.deepEqual(r.audio, r.expectedAudio, `${dir} audio`);
     assert.deepEqual(r.frames, r.expectedFrames, `${dir} frames`);
+    assert.equal(forward.frames, r.text.length, 'every frame ran on the stand-in remote forward');
     lm.dispose();
   }
 });
 
-test('the JS ASR loop follows Kyutai\'s alignment on the STT checkpoint', async () => {
+test('the staged ASR session follows Kyutai\'s alignment on the STT checkpoint', async () => {
   const lm = await load('stt');
   const config = gpuModelInfo(engine, lm).config;
-  const r = await asr(vectors('stt'), config, () => new WasmStepper(engine, lm));
+  const r = await asr(vectors('stt'), config, () => driven(lm.createAsrSession(), lm, 'pushFrame'));
   assert.deepEqual(r.tokens, r.expected);
   assert.ok(r.vad < 1e-4, `vad ${r.vad}`);
   lm.dispose();
 });
 
-test('sampling in JS draws exactly as the engine: same seed, same tokens as the C++ sessions', async () => {
+test('sampling happens in the engine for both paths: same seed, same tokens as the one-call sessions', async () => {
   const lm = await load('lm');
-  const config = gpuModelInfo(engine, lm).config;
   const options = { sampling: true, seed: 42, temperature: 1.2, textTemperature: 1.1, topK: 10, textTopK: 20 };
-  const loop = new DuplexLoop(config, new WasmStepper(engine, lm), generationParams(config, options));
+  const staged = driven(lm.createDuplexSession(options), lm, 'pushFrame');
   const cpp = lm.createDuplexSession(options);
-  let seen = new Set();
+  const seen = new Set();
   for (let t = 0; t < 12; t++) {
     const user = Int32Array.from({ length: 8 }, (_, k) => (t * 7 + k * 3) % 32);
-    const a = await loop.pushFrame(user);
+    const a = await staged.pushFrame(user);
     const b = cpp.pushFrame(user);
-    assert.equal(a.textToken, b.textToken, `text at ${t}`);
-    assert.deepEqual(a.audio && Array.from(a.audio), b.audio && Array.from(b.audio), `audio at ${t}`);
-    assert.equal(a.frameText, b.frameText);
-    assert.equal(a.step, b.step);
+    assert.deepEqual({ ...a, backend: undefined }, { ...b, backend: undefined }, `frame ${t}`);
     seen.add(a.textToken);
   }
   assert.ok(seen.size > 2, 'sampling varies');
-  const tts = new TtsLoop(config, new WasmStepper(engine, lm), generationParams(config, options));
+  const tts = driven(lm.createTtsSession(options), lm, 'pushText');
   const cppTts = lm.createTtsSession(options);
   for (const token of [5, 3, 3, -1, 7, 0, 3]) {
     const a = await tts.pushText(token);
     const b = cppTts.pushText(token);
-    assert.deepEqual({ ...a, backend: undefined, audio: a.audio && Array.from(a.audio) }, { ...b, backend: undefined, audio: b.audio && Array.from(b.audio) });
+    assert.deepEqual({ ...a, backend: undefined }, { ...b, backend: undefined });
   }
   await assert.rejects(tts.pushText(1000), /text token 1000 is out of range/);
-  loop.dispose();
-  tts.dispose();
+  await staged.dispose();
+  await tts.dispose();
   lm.dispose();
-  // The generator itself: 10 000 draws identical to a fresh reseed, in (0, 1).
-  const r = new Random(7);
-  const s = r.save();
-  const u = Array.from({ length: 10000 }, () => r.uniform());
-  assert.ok(u.every((x) => x > 0 && x < 1));
-  r.restore(s);
-  assert.equal(r.uniform(), u[0]);
-  assert.equal(sampleToken(new Float32Array([1, 5, 5, 2]), 4, { useSampling: false }, r), 1);
 });
 
-test('appendKv advances the WebAssembly stream by one position per row set', async () => {
-  // (That mirrored rows give an identical continuation is checked with a real GPU in
-  // e2e/webgpu.spec.mjs, where the rows come from the device.)
-  const lm = await load('stt');
-  const a = new WasmStepper(engine, lm);
-  assert.equal(a.kvFloats, 2 * 2 * 64);
-  a.appendKv(new Float32Array(a.kvFloats));
-  a.appendKv(new Float32Array(a.kvFloats));
-  assert.equal(a.position, 2);
-  assert.throws(() => a.appendKv(new Float32Array(3)), /expected 256 values/);
-  a.reset();
-  assert.equal(a.position, 0);
-  a.dispose();
+test('the staged API refuses out-of-order calls and bad replies with a code, and changes nothing', async () => {
+  const lm = await load('lm');
+  const options = { sampling: true, seed: 3 };
+  const s = lm.createDuplexSession(options);
+  const twin = lm.createDuplexSession(options);
+  const user = new Int32Array(8).fill(4);
+  const code = (f) => {
+    try {
+      f();
+    } catch (e) {
+      return e.code;
+    }
+    return 'none';
+  };
+  assert.equal(code(() => s.finish({ textToken: 0 })), 'INVALID_STATE');
+  assert.equal(code(() => s.begin(new Int32Array(7))), 'INVALID_ARGUMENT');
+  assert.equal(code(() => s.begin(new Float32Array(8))), 'INVALID_ARGUMENT');
+  const req = s.begin(user);
+  assert.deepEqual([req.tokens.length, req.sampleText, req.sampleAudio, req.depformer, req.vad, req.forcedText], [17, true, true, true, false, null]);
+  assert.equal(code(() => s.begin(user)), 'INVALID_STATE');
+  assert.equal(code(() => s.sampleAudio(0, new Float32Array(32))), 'INVALID_STATE');
+  assert.equal(code(() => s.sampleText(new Float32Array(3))), 'INVALID_ARGUMENT');
+  const text = s.sampleText(new Float32Array(lm.config.textCardOut));
+  const audio = Int32Array.from({ length: 8 }, (_, k) => s.sampleAudio(k, new Float32Array(32)));
+  assert.equal(code(() => s.finish({ textToken: text, audioTokens: audio.slice(1) })), 'INVALID_ARGUMENT');
+  assert.equal(code(() => s.finish({ textToken: text, audioTokens: audio, kvRows: new Float32Array(5) })), 'INVALID_ARGUMENT');
+  assert.equal(code(() => s.finish({ textToken: 'x' })), 'INVALID_ARGUMENT');
+  assert.equal(s.kvRowFloats(), 2 * 2 * 64);
+  // The open frame redone on WebAssembly is the twin's first step.
+  assert.deepEqual(s.runLocal(), twin.pushFrame(user));
+  s.dispose();
+  twin.dispose();
   lm.dispose();
 });
 

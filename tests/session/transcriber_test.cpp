@@ -39,7 +39,7 @@ TEST(Transcriber, AudioFramesGiveOneVadEventPerFrameWithIncreasingTimes) {
   double last = -1;
   int vad = 0;
   for (int f = 0; f < 12; ++f) {
-    auto events = t.push_audio(pcm.data() + size_t(f) * 1920, 1920);
+    auto events = t.push_audio(pcm.data() + size_t(f) * 1920, 1920).events;
     for (const auto& e : events) {
       EXPECT_GE(e.time, last - 1e-9);
       if (e.type == Type::Vad) {
@@ -64,9 +64,13 @@ TEST(Transcriber, MatchesTheAsrSessionOnTheCodecsTokens) {
   for (int f = 0; f < 6; ++f) {
     mimi().encode_step(pcm.data() + size_t(f) * 1920, state, codes.data());
     AsrStep expected = reference.push_frame(codes.data(), 8);
-    auto events = t.push_audio(pcm.data() + size_t(f) * 1920, 1920);
+    TranscriberStep step = t.push_audio(pcm.data() + size_t(f) * 1920, 1920);
+    // The frame's one result: the step, its text token and the codes it was given.
+    EXPECT_EQ(step.step, expected.step);
+    EXPECT_EQ(step.text_token, expected.text_token);
+    EXPECT_EQ(step.codes, codes);
     const TranscriptEvent* vad = nullptr;
-    for (const auto& e : events)
+    for (const auto& e : step.events)
       if (e.type == Type::Vad) vad = &e;
     ASSERT_NE(vad, nullptr);
     for (int h = 0; h < 4; ++h) EXPECT_EQ(vad->pause[h], expected.vad[size_t(h) * 6]);
@@ -88,7 +92,7 @@ TEST(Transcriber, FlushFeedsTheDelayPlusOneSecondAndClosesTheLastWord) {
       if (e.type == Type::EndWord) ++ends;
     }
   };
-  for (int f = 0; f < 8; ++f) count(t.push_audio(pcm.data() + size_t(f) * 1920, 1920));
+  for (int f = 0; f < 8; ++f) count(t.push_audio(pcm.data() + size_t(f) * 1920, 1920).events);
   const int64_t before = t.steps();
   count(t.flush());
   // stt_config.audio_delay_seconds = 0.5: (0.5 + 1) * 12.5 = 19 frames of silence (rounded up).
@@ -126,7 +130,7 @@ TEST(Transcriber, EndOfTurnEventsCarryTheChosenHeadsProbability) {
   for (int f = 0; f < 200 && eot < 2; ++f) {
     std::vector<int32_t> codes(8);
     for (auto& c : codes) c = int32_t(rng.next() % 32);
-    for (const auto& e : t.push_codes(codes.data(), 8)) {
+    for (const auto& e : t.push_codes(codes.data(), 8).events) {
       if (e.type == Type::Word) ++words;
       if (e.type == Type::Vad) last_pause = e.pause[1];
       if (e.type == Type::EndOfTurn) {
@@ -160,7 +164,7 @@ TEST(Transcriber, BadAudioIsRefusedAndTheStreamContinues) {
   EXPECT_THROW(a.push_audio(bad.data(), 1920), Error);
   EXPECT_THROW(a.push_audio(pcm.data(), 1000), Error);
   for (int f = 1; f < 3; ++f) {
-    auto x = a.push_audio(pcm.data() + size_t(f) * 1920, 1920), y = b.push_audio(pcm.data() + size_t(f) * 1920, 1920);
+    auto x = a.push_audio(pcm.data() + size_t(f) * 1920, 1920).events, y = b.push_audio(pcm.data() + size_t(f) * 1920, 1920).events;
     ASSERT_EQ(x.size(), y.size());
     for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(x[i].pause, y[i].pause);
   }
@@ -172,7 +176,7 @@ TEST(Transcriber, ResetRepeatsTheSameEvents) {
   auto run = [&] {
     std::vector<float> all;
     for (int f = 0; f < 5; ++f)
-      for (const auto& e : t.push_audio(pcm.data() + size_t(f) * 1920, 1920))
+      for (const auto& e : t.push_audio(pcm.data() + size_t(f) * 1920, 1920).events)
         all.insert(all.end(), e.pause.begin(), e.pause.end());
     return all;
   };

@@ -246,6 +246,30 @@ class Session extends Disposable {
   reset() {
     unwrap(this.handle.reset());
   }
+  // The stages of one step around a forward that runs elsewhere (WebGPU; wasm/bind_sessions.cpp):
+  // begin(input) -> {tokens, forcedText, sampleText, sampleAudio, depformer, vad}; the forward
+  // hands sampleText(logits) / sampleAudio(k, logits) its logits when asked and feeds back the
+  // token; finish({textToken, audioTokens, vad, kvRows}) -> the step's result; runLocal() runs
+  // the open step on WebAssembly instead (the redo of a failed remote one).
+  begin(input) {
+    return unwrap(this.handle.begin(input));
+  }
+  sampleText(logits) {
+    return unwrap(this.handle.sampleText(logits));
+  }
+  sampleAudio(k, logits) {
+    return unwrap(this.handle.sampleAudio(k, logits));
+  }
+  finish(reply) {
+    return unwrap(this.handle.finish(reply));
+  }
+  runLocal() {
+    return unwrap(this.handle.runLocal());
+  }
+  // Floats of one position's K/V rows (the WebAssembly mirror of a remote forward).
+  kvRowFloats() {
+    return unwrap(this.handle.kvRowFloats());
+  }
   dispose() {
     this.model.sessions.delete(this);
     super.dispose();
@@ -277,9 +301,16 @@ export class DuplexSession extends Session {
 // seconds of the input audio, `step` the ASR step that produced the event.
 export class Transcriber extends Session {
   pushAudio(samples) {
-    return unwrap(this.handle.pushAudio(samples));
+    return this.pushAudioFrame(samples).events;
   }
   pushCodes(codes) {
+    return this.pushCodesFrame(codes).events;
+  }
+  // One frame's whole result: {step, textToken, codes (what the last step read), events}.
+  pushAudioFrame(samples) {
+    return unwrap(this.handle.pushAudio(samples));
+  }
+  pushCodesFrame(codes) {
     return unwrap(this.handle.pushCodes(codes));
   }
   // Feeds the model's delay + 1 s of silence and closes the last word.
@@ -288,6 +319,35 @@ export class Transcriber extends Session {
   }
   info() {
     return unwrap(this.handle.info());
+  }
+}
+
+// PCM -> Mimi -> full-duplex step -> Mimi -> PCM, one call per frame:
+// step(pcm) -> {step, textToken, codes (the user's), audio, frameText, pcm, words}.
+export class DuplexPipeline extends Session {
+  step(pcm) {
+    return unwrap(this.handle.step(pcm));
+  }
+  // A frame of the user's codes (n_q - dep_q) instead of audio; beginCodes is its first stage.
+  stepCodes(codes) {
+    return unwrap(this.handle.stepCodes(codes));
+  }
+  beginCodes(codes) {
+    return unwrap(this.handle.beginCodes(codes));
+  }
+  // The interface of the host's sessions: audio or codes in.
+  pushAudio(pcm) {
+    return this.step(pcm);
+  }
+  pushFrame(codes) {
+    return this.stepCodes(codes);
+  }
+  // The word still being spelled: [{type: 'word', ...}, {type: 'endWord', ...}].
+  flush() {
+    return unwrap(this.handle.flush());
+  }
+  get frameSize() {
+    return unwrap(this.handle.frameSize());
   }
 }
 

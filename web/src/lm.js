@@ -5,7 +5,7 @@
 import { KyutaiError, unwrap } from './errors.js';
 import { Disposable } from './disposable.js';
 import { toMultistream } from './tokens.js';
-import { AsrSession, TtsSession, DuplexSession, Transcriber, Generator } from './engine.js';
+import { AsrSession, TtsSession, DuplexSession, Transcriber, DuplexPipeline, Generator } from './engine.js';
 
 const tensor = (data, shape) => ({ data, shape });
 
@@ -147,6 +147,12 @@ export class LmModel extends Disposable {
   }
   createGenerator(options) {
     return this.#session('LmGen', Generator, options);
+  }
+  // Full duplex from PCM to PCM through `mimi` (a MimiCodec), one engine call per frame
+  // (src/session/duplex_pipeline.h). Options as createDuplexSession.
+  createDuplexPipeline({ mimi, ...options } = {}) {
+    if (!mimi?.handle) throw new KyutaiError('createDuplexPipeline needs a Mimi codec (options.mimi)', 'INVALID_ARGUMENT');
+    return this.#session('DuplexPipeline', DuplexPipeline, options, (handle) => handle.init(this.handle, mimi.handle, options));
   }
   // Speech-to-text as Kyutai's STT server does it (src/session/transcriber.h): audio frames
   // through `mimi` (a MimiCodec) or token frames when it is omitted. Options: vadHead (2),

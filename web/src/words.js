@@ -110,6 +110,11 @@ export class SessionWords {
     return { words, ended };
   }
 
+  // Word events the engine produced itself (a duplex pipeline's word stream): paired the same way.
+  take(events) {
+    return this.#events(events);
+  }
+
   // The text token of one step (-1: none this step).
   push(token) {
     return this.#events(this.#stream().push(token));

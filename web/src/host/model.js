@@ -189,7 +189,11 @@ export class ModelServant {
     const make = { asr: 'createAsrSession', tts: 'createTtsSession', duplex: 'createDuplexSession' }[kind];
     if (!make) throw new KyutaiError(`unknown session kind '${kind}' (asr, tts, duplex)`, 'INVALID_ARGUMENT');
     const gpu = this.gpu?.active ? this.gpu : null;
-    const session = new SessionServant(this, kind, gpu ? gpu.createSession(kind, options ?? {}) : this.lm[make](options ?? {}));
+    // Duplex with Mimi: the engine's pipeline, PCM to PCM in one call per frame.
+    const mimi = kind === 'duplex' ? this.frames.codec ?? null : null;
+    const opts = mimi ? { ...options, mimi } : options ?? {};
+    const engineSession = gpu ? gpu.createSession(kind, opts) : mimi ? this.lm.createDuplexPipeline(opts) : this.lm[make](opts);
+    const session = new SessionServant(this, kind, engineSession, { pipeline: !!mimi });
     return { id: session.id, kind, step: 0 };
   }
 

@@ -8,10 +8,11 @@ import { AudioStreamServant, SpeechServant } from './streams.js';
 export class SessionServant {
   static protocol = 'session';
 
-  constructor(model, kind, session) {
+  constructor(model, kind, session, { pipeline = false } = {}) {
     this.model = model;
     this.kind = kind;
     this.session = session;
+    this.pipeline = pipeline;  // the engine encodes, steps, decodes and finds words itself
     this.tokenizer = null;
     this.streams = new Set();
     const c = model.lm.config;
@@ -45,7 +46,15 @@ export class SessionServant {
   }
 
   get frameSize() {
-    return this.tokenizer.frameSize;
+    return this.pipeline ? this.model.frames.codec.frameSize : this.tokenizer.frameSize;
+  }
+
+  // A pipeline's result: its word events paired as the caller's words.
+  #pipelineResult(result) {
+    const { words, ended } = this.words.take(result.words);
+    result.words = words;
+    result.ended = ended;
+    return result;
   }
 
   #withWords(result, token) {
@@ -63,12 +72,19 @@ export class SessionServant {
 
   pushFrame(ctx, codes) {
     if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text: use pushText', 'INVALID_STATE');
+    if (this.pipeline) return later(this.session.pushFrame(codes), (r) => this.#pipelineResult(r));
     const finish = (r) => this.#withWords(this.kind === 'duplex' ? this.#decode(r) : r, r.textToken);
     return later(this.session.pushFrame(codes), finish);  // GPU sessions answer with a promise
   }
 
   // Synchronous core of pushAudio and of audio streams (the tokenizer is acquired already).
   processAudio(samples) {
+    if (this.pipeline) {
+      if (!(samples instanceof Float32Array) || samples.length !== this.frameSize) {
+        throw new KyutaiError(`audio frame: expected a Float32Array of ${this.frameSize} samples, got ${samples?.constructor?.name}(${samples?.length})`, 'INVALID_ARGUMENT');
+      }
+      return later(this.session.pushAudio(samples), (r) => this.#pipelineResult(r));  // one engine call
+    }
     const t = this.tokenizer;
     if (!(samples instanceof Float32Array) || samples.length !== t.frameSize) {
       throw new KyutaiError(`audio frame: expected a Float32Array of ${t.frameSize} samples, got ${samples?.constructor?.name}(${samples?.length})`, 'INVALID_ARGUMENT');
@@ -88,7 +104,7 @@ export class SessionServant {
 
   async pushAudio(ctx, samples) {
     if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text: use pushText', 'INVALID_STATE');
-    await this.frameTokenizer();
+    if (!this.pipeline) await this.frameTokenizer();
     return this.processAudio(samples);
   }
 
@@ -103,12 +119,13 @@ export class SessionServant {
   }
 
   flush() {
+    if (this.pipeline) return later(this.session.flush(), (events) => this.words.take(events).words);
     return this.words.flush();
   }
 
   // A live stream of this session ended: its last words.
   endOfStream() {
-    return this.words.flush();
+    return this.flush();
   }
 
   reset() {
@@ -122,7 +139,7 @@ export class SessionServant {
   // Audio frames from a MessagePort (the capture worklet) -> results as events.
   async connect(ctx, port, options = {}) {
     if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text, not audio', 'INVALID_STATE');
-    await this.frameTokenizer();
+    if (!this.pipeline) await this.frameTokenizer();
     const stream = new AudioStreamServant(this, port, options);
     return { id: stream.id };
   }

@@ -1,4 +1,4 @@
-import { KyutaiError, unwrap } from '../errors.js';
+import { KyutaiError } from '../errors.js';
 import { FRAME_RATE, FRAME_SIZE } from '../frame-tokenizer.js';
 import { WordAssembler } from '../words.js';
 import { AudioStreamServant } from './streams.js';
@@ -47,13 +47,14 @@ export class TranscriberServant {
     if (!this.codec && !this.tokenizer) this.tokenizer = await this.model.frames.acquire(this, { encode: this.model.lm.config.nQ, decode: 0 });
   }
 
-  // One whole frame -> the engine's events (null when it made no step).
+  // One whole frame -> the engine's result {step, textToken, codes, events} (one engine call),
+  // null when it made no step.
   #frame(samples) {
-    if (this.codec) return this.transcriber.pushAudio(samples);
+    if (this.codec) return this.transcriber.pushAudioFrame(samples);
     const codes = this.tokenizer.encode(samples);
     if (codes.length === 0) return null;  // a streaming tokenizer still filling its window
     const n = this.model.lm.config.nQ;
-    return this.transcriber.pushCodes(codes.length === n ? codes : codes.slice(0, n));
+    return this.transcriber.pushCodesFrame(codes.length === n ? codes : codes.slice(0, n));
   }
 
   // The engine's events -> the caller's, in order.
@@ -78,11 +79,13 @@ export class TranscriberServant {
     }
     const events = [];
     let steps = 0;
+    let last = null;
     const step = (frame) => {
-      const e = this.#frame(frame);
-      if (e) {
-        events.push(...e);
+      const r = this.#frame(frame);
+      if (r) {
+        events.push(...r.events);
         steps++;
+        last = r;
       }
     };
     for (let offset = 0; offset < samples.length;) {
@@ -99,7 +102,7 @@ export class TranscriberServant {
       }
       offset += n;
     }
-    return { steps, events: this.#convert(events) };
+    return { steps, last, events: this.#convert(events) };
   }
 
   async pushAudio(ctx, samples) {
@@ -114,9 +117,8 @@ export class TranscriberServant {
   // A frame from a live stream (AudioStreamServant) -> its result, or null when it completed
   // no step. `codes` and `textToken` are what the step read and predicted (for live views).
   processAudio(samples) {
-    const { steps, events } = this.processSamples(samples);
+    const { steps, last, events } = this.processSamples(samples);
     if (!steps) return null;
-    const last = unwrap(this.transcriber.handle.lastStep());  // the binding's {step, textToken, codes}
     return { step: last.step, textToken: last.textToken, codes: last.codes, events };
   }
 
@@ -128,7 +130,7 @@ export class TranscriberServant {
     if (this.filled) {
       this.buffer.fill(0, this.filled);
       this.filled = 0;
-      events.push(...(this.#frame(this.buffer) ?? []));
+      events.push(...(this.#frame(this.buffer)?.events ?? []));
     }
     events.push(...this.transcriber.flush());
     const out = this.#convert(events);

@@ -9,12 +9,11 @@
 //   backend 'webgpu'  the same, but a failure rejects loadModel (UNSUPPORTED) instead.
 //
 // The WebAssembly model is always loaded: the GPU uploads its weights from the heap, and it
-// is where sessions continue when the device is lost (see steppers.js FailoverStepper).
+// is where sessions continue when the device is lost (see steppers.js GpuSession).
 import { KyutaiError, unwrap } from '../errors.js';
 import { openGpu, requestGpuAdapter, GpuUnavailable, webgpuUnavailableReason } from './device.js';
 import { GpuLm, unsupportedReason } from './lm_gpu.js';
-import { WasmStepper, GpuStepper, FailoverStepper, gpuModelInfo } from './steppers.js';
-import { AsrLoop, TtsLoop, DuplexLoop, generationParams } from './gpu_sessions.js';
+import { GpuFrames, GpuSession, gpuModelInfo, referenceFrames } from './steppers.js';
 
 export const BACKENDS = ['auto', 'webgpu', 'wasm'];
 
@@ -63,31 +62,31 @@ async function selfTest(engine, gpu, info, configText, format) {
   const lm = await engine.loadLm(tiny, bytes, { format, threads: 1 });
   let glm = null;
   let gpuState = null;
-  let wasm = null;
   try {
     const tinfo = gpuModelInfo(engine, lm);
     const unsupported = unsupportedReason(tinfo);
     if (unsupported) throw new Error(`the self-test model: ${unsupported}`);
     glm = await GpuLm.create(gpu, tinfo, () => engine.module.HEAPU8);
     gpuState = glm.newState();
-    wasm = new WasmStepper(engine, lm);
     const tc = tinfo.config;
     let seed = 12345;
     const rand = (n) => {
       seed = (seed * 1103515245 + 12345) >>> 0;
       return (seed >>> 8) % n;
     };
-    let worst = 0;
-    for (let t = 0; t < 6; t++) {
+    const requests = Array.from({ length: 6 }, () => {
       const tokens = Int32Array.from({ length: tc.numCodebooks }, (_, k) => {
         if (rand(7) === 0) return -1;
         return k === 0 ? rand(tc.textCard + 1) : rand(tc.card + 1);
       });
       const teacher = Int32Array.from({ length: tc.depQ }, (_, k) => (k === 0 ? rand(tc.textCard + 1) : rand(tc.card + 1)));
-      const req = { tokens, teacher, depformer: tc.depQ > 0, vad: true, debug: true };
-      const a = await glm.frame(gpuState, req);
-      const b = wasm.frame(req);
-      for (const key of ['transformerOut', 'textLogits', 'depformerLogits', 'vad']) worst = Math.max(worst, maxRelDiff(a[key], b[key]));
+      return { tokens, teacher, depformer: tc.depQ > 0, vad: true, debug: true };
+    });
+    const reference = referenceFrames(engine, lm, requests);
+    let worst = 0;
+    for (let t = 0; t < requests.length; t++) {
+      const a = await glm.frame(gpuState, requests[t]);
+      for (const key of ['transformerOut', 'textLogits', 'depformerLogits', 'vad']) worst = Math.max(worst, maxRelDiff(a[key], reference[t][key]));
     }
     const tolerance = 2e-3;
     if (!(worst <= tolerance)) throw new Error(`self-test: the GPU differs from WebAssembly by ${worst.toExponential(2)} (tolerance ${tolerance})`);
@@ -95,7 +94,6 @@ async function selfTest(engine, gpu, info, configText, format) {
   } finally {
     if (gpuState) glm.destroyState(gpuState);
     glm?.destroy();
-    wasm?.dispose();
     lm.dispose();
   }
 }
@@ -169,34 +167,34 @@ export class GpuModel {
     return this.gpu.lostReason ?? this.failure;
   }
 
-  // kind: 'asr' | 'tts' | 'duplex'. options.mirror (default true) keeps the WebAssembly
-  // K/V mirror that lets the session survive a lost device.
+  // kind: 'asr' | 'tts' | 'duplex': the engine's C++ session of that kind, stepped on the GPU.
+  // options.mimi (a MimiCodec, duplex only) makes it the PCM-to-PCM pipeline (pushAudio).
+  // options.mirror (default true) keeps the WebAssembly K/V mirror that lets the session
+  // survive a lost device.
   createSession(kind, options = {}) {
-    const mirror = options?.mirror !== false;
-    const wasm = mirror ? new WasmStepper(this.engine, this.lm) : null;
+    const { mimi, mirror, ...rest } = options ?? {};
+    const make = {
+      asr: () => [this.lm.createAsrSession(rest), 'pushFrame'],
+      tts: () => [this.lm.createTtsSession(rest), 'pushText'],
+      duplex: () => (mimi ? [this.lm.createDuplexPipeline({ mimi, ...rest }), 'step'] : [this.lm.createDuplexSession(rest), 'pushFrame']),
+    }[kind];
+    if (!make) throw new KyutaiError(`unknown session kind '${kind}' (asr, tts, duplex)`, 'INVALID_ARGUMENT');
+    const [session, local] = make();
     let gpu;
     try {
-      gpu = new GpuStepper(this.glm);
+      gpu = new GpuFrames(this.glm);
     } catch (e) {
-      wasm?.dispose();
+      session.dispose();
       throw e;
     }
-    const stepper = new FailoverStepper(gpu, wasm, {
+    return new GpuSession(session, gpu, {
+      local,
+      wasmBackend: this.engine.backend,
+      mirror: mirror !== false,
       onFallback: (reason) => {
         this.failure ??= reason;
       },
     });
-    try {
-      if (kind === 'asr') return new AsrLoop(this.config, stepper, options);
-      const params = generationParams(this.config, options);
-      if (kind === 'tts') return new TtsLoop(this.config, stepper, params);
-      if (kind === 'duplex') return new DuplexLoop(this.config, stepper, params);
-    } catch (e) {
-      stepper.dispose();
-      throw e;
-    }
-    stepper.dispose();
-    throw new KyutaiError(`unknown session kind '${kind}' (asr, tts, duplex)`, 'INVALID_ARGUMENT');
   }
 
   // Test hook: destroys the device as a driver reset would.

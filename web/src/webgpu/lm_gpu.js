@@ -7,8 +7,8 @@
 // around every frame. Here the weights stay where the engine loaded them: wasm/bind_gpu.cpp
 // lists each tensor's heap address, and queue.writeBuffer(buffer, 0, HEAPU8.buffer, ptr,
 // bytes) uploads it once, in the engine's own packed layout (also from a SharedArrayBuffer
-// heap). The session loops (ASR alignment, LMGen delays, sampling) are small and live in JS
-// (gpu_sessions.js), over a "stepper" that is either this GPU forward or the WebAssembly one.
+// heap). The session rules (ASR alignment, LMGen delays, sampling) stay in the engine's C++
+// sessions, which the GPU path drives in stages around this forward (steppers.js).
 //
 // What runs on the GPU, per frame: the embedding gather-sum, RMSNorm/LayerNorm, the
 // matrix-vector products (f32, bf16, q8, q4 read in their packed panels), RoPE, attention over
@@ -17,8 +17,8 @@
 // the tokens, the cache slot and the position's RoPE table, submits once and reads back once:
 // the sampled tokens, the semantic-VAD probabilities and the frame's new K/V rows (mirrored
 // into the WebAssembly session so that a lost device costs nothing but speed). With
-// temperature sampling the logits are read back instead and sampled in JS with the engine's
-// generator (one read-back for the text, one per Depformer position): top-k sampling with the
+// temperature sampling the logits are read back instead and sampled by the engine's session
+// with its generator (one read-back for the text, one per Depformer position): top-k sampling with the
 // engine's exact random draws has no good GPU form, and it keeps GPU and WebAssembly sessions
 // interchangeable mid-stream.
 import { FRAME_WORDS, FLAG_TEXT_CHAIN, FLAG_AUDIO_CHAIN, ACTIVATIONS } from './kernels.js';
@@ -513,7 +513,7 @@ export class GpuLm {
   }
 
   // One frame. req: {tokens: Int32Array(K), forcedText?, teacher?: Int32Array(dep_q),
-  // textSample?: logits => token, audioSample?: logits => token, depformer: bool, debug: bool}.
+  // textSample?: logits => token, audioSample?: (logits, k) => token, depformer: bool, debug: bool}.
   frame(state, req) {
     return this.#exclusive(() => this.#scoped(state, req));
   }
@@ -584,7 +584,7 @@ export class GpuLm {
     let textToken = forced ? req.forcedText : null;
     let textLogits = null;
     if (Q > 0 && !forced && !teacher && req.textSample) {
-      // The Depformer's first input is the sampled text token: sample it here, in JS.
+      // The Depformer's first input is the sampled text token: the session samples it now.
       pass.end();
       textLogits = await this.#readSmall(encoder, this.logits, 0, c.textCardOut * 4);
       textToken = req.textSample(textLogits);
@@ -602,7 +602,7 @@ export class GpuLm {
         pass.end();
         const logits = await this.#readSmall(encoder, this.dlogits, k * c.card * 4, c.card * 4);
         depLogits.set(logits, k * c.card);
-        audio[k] = req.audioSample(logits);
+        audio[k] = req.audioSample(logits, k);
         q.writeBuffer(this.tokens, (this.chainBase + k + 1) * 4, new Int32Array([audio[k]]));
         encoder = this.device.createCommandEncoder();
         pass = encoder.beginComputePass();

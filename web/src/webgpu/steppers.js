@@ -1,13 +1,16 @@
-// Steppers: one stream of LM frames, on WebGPU or on WebAssembly, behind one interface the
-// JS session loops (gpu_sessions.js) drive:
+// The GPU path of a session: the engine's C++ session (src/session/, staged as in
+// src/lm/forward.h) owns every rule (alignment, delays, sampling with its generator, words);
+// this drives its stages around the GPU forward (lm_gpu.js):
 //
-//   frame({tokens, forcedText?, teacher?, textSample?, audioSample?, depformer, vad, debug, rng?})
-//     -> {textToken, audioTokens, vad, kvRows?, transformerOut?, textLogits?, depformerLogits?}
+//   request = session.begin(input)          one Embind call
+//   reply   = await gpu forward(request)    sampled steps call session.sampleText / sampleAudio
+//   result  = session.finish(reply)         one Embind call; reply.kvRows feed the mirror
 //
-// textSample / audioSample turn logits into a token (null: argmax, done on the GPU there);
-// teacher gives the Depformer's inputs instead of the sampled tokens (conformance tests).
+// The session's own LmState is the WebAssembly mirror: each GPU frame's new K/V rows are
+// appended to it, so when a GPU frame fails (device lost, any GPU error) the session redoes
+// that frame with session.runLocal() from the state before it, its generator rewound, and
+// runs on WebAssembly from then on.
 import { KyutaiError, unwrap } from '../errors.js';
-import { argmax } from './sampling.js';
 
 // The model's configuration and weight directory for the GPU (wasm/bind_gpu.cpp).
 export function gpuModelInfo(engine, lm) {
@@ -17,90 +20,53 @@ export function gpuModelInfo(engine, lm) {
   return unwrap(engine.module.gpuModelInfo(lm.handle));
 }
 
-// LM steps on the WebAssembly engine, with a KV cache the GPU path mirrors into.
-export class WasmStepper {
-  constructor(engine, lm) {
-    this.engine = engine;
-    this.module = engine.module;
-    this.config = lm.config;
-    this.handle = new this.module.LmStepper();
-    try {
-      unwrap(this.handle.init(lm.handle));
-      this.kvFloats = unwrap(this.handle.kvRowFloats());
-    } catch (e) {
-      this.handle.delete();
-      throw e;
-    }
-    this.scratch = 0;
-  }
-
-  get backend() {
-    return this.engine.backend;
-  }
-
-  frame(req) {
-    const h = this.handle;
-    const r = unwrap(h.step(req.tokens));
-    const forced = req.forcedText !== undefined && req.forcedText !== null;
-    const textToken = forced ? req.forcedText : req.textSample ? req.textSample(r.textLogits) : argmax(r.textLogits);
-    const heads = this.config.extraHeads;
-    const vad = req.vad && heads > 0 ? unwrap(h.extraHeads(r.transformerOut)) : new Float32Array(0);
-    const Q = req.depformer ? this.config.depQ : 0;
-    const audioTokens = new Int32Array(Q);
-    const depformerLogits = req.debug ? new Float32Array(Q * this.config.card) : null;
-    let input = req.teacher ? req.teacher[0] : textToken;
-    for (let k = 0; k < Q; k++) {
-      const logits = unwrap(h.depformerStep(k, input, r.transformerOut));
-      depformerLogits?.set(logits, k * this.config.card);
-      audioTokens[k] = req.audioSample ? req.audioSample(logits) : argmax(logits);
-      input = req.teacher ? req.teacher[k + 1] : audioTokens[k];
-    }
-    const out = { textToken, audioTokens, vad };
-    if (req.debug) Object.assign(out, { transformerOut: r.transformerOut, textLogits: r.textLogits, depformerLogits });
-    return out;
-  }
-
-  // One position's K/V rows of every layer ([layer][k, v][kv_heads * head_dim]).
-  appendKv(rows) {
-    if (rows.length !== this.kvFloats) throw new KyutaiError(`K/V mirror: expected ${this.kvFloats} values, got ${rows.length}`, 'INTERNAL');
-    const M = this.module;
-    if (!this.scratch) {
-      this.scratch = M._malloc(this.kvFloats * 4);
-      if (!this.scratch) throw new KyutaiError('out of memory for the K/V mirror', 'OUT_OF_MEMORY');
-    }
-    M.HEAPU8.set(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength), this.scratch);
-    unwrap(this.handle.appendKv(this.scratch));
-  }
-
-  get position() {
-    return unwrap(this.handle.offset());
-  }
-
-  reset() {
-    unwrap(this.handle.reset());
-  }
-
-  dispose() {
-    if (this.scratch) this.module._free(this.scratch);
-    this.scratch = 0;
-    this.handle?.delete();
-    this.handle = null;
-  }
+// The WebAssembly forward of teacher-forced frames from a fresh state (the self-test's and the
+// conformance tests' reference): frames [{tokens, teacher}] -> per frame {transformerOut,
+// textLogits, depformerLogits, vad}.
+export function referenceFrames(engine, lm, frames) {
+  const c = lm.config;
+  const K = c.nQ + 1;
+  const Q = c.depQ;
+  const H = c.extraHeads * c.extraHeadsDim;
+  const tokens = new Int32Array(frames.length * K);
+  const teacher = new Int32Array(frames.length * Q);
+  frames.forEach((f, t) => {
+    tokens.set(f.tokens, t * K);
+    if (Q) teacher.set(f.teacher.subarray(0, Q), t * Q);
+  });
+  const r = unwrap(engine.module.gpuReferenceFrames(lm.handle, tokens, teacher));
+  const slice = (a, n, t) => a.subarray(t * n, (t + 1) * n);
+  return frames.map((_, t) => ({
+    transformerOut: slice(r.transformerOut, c.dim, t),
+    textLogits: slice(r.textLogits, c.textCardOut, t),
+    depformerLogits: slice(r.depformerLogits, Q * c.card, t),
+    vad: slice(r.vad, H, t),
+  }));
 }
 
-// LM steps on the GPU (lm_gpu.js), one KV cache per stepper.
-export class GpuStepper {
+// One stream of GPU frames (its own KV cache on the device).
+export class GpuFrames {
   constructor(gpuLm) {
     this.lm = gpuLm;
     this.state = gpuLm.newState();
   }
 
-  get backend() {
-    return 'webgpu';
-  }
-
+  // A raw frame (lm_gpu.js GpuLm.frame: teacher tokens, debug outputs): the conformance tests.
   frame(req) {
     return this.lm.frame(this.state, req);
+  }
+
+  // The forward of a session's request; the session samples what the request says it samples.
+  async run(session, request) {
+    const r = await this.lm.frame(this.state, {
+      tokens: request.tokens,
+      forcedText: request.forcedText ?? undefined,
+      textSample: request.sampleText ? (logits) => session.sampleText(logits) : null,
+      audioSample: request.sampleAudio ? (logits, k) => session.sampleAudio(k, logits) : null,
+      depformer: request.depformer,
+      vad: request.vad,
+    });
+    return { textToken: r.textToken, audioTokens: r.audioTokens, vad: request.vad ? r.vad : null, kvRows: r.kvRows };
   }
 
   reset() {
@@ -113,50 +79,95 @@ export class GpuStepper {
   }
 }
 
-// The GPU while it works, WebAssembly from the first failure on. Each completed GPU frame's
-// new K/V rows are appended to the WebAssembly stepper, so both hold the same stream state;
-// a frame that fails on the GPU (device lost, any GPU error) is recomputed on WebAssembly
-// from the state before it, with the random generator restored to where that frame began.
-export class FailoverStepper {
-  constructor(gpu, wasm, { onFallback } = {}) {
+// Calls on one session run one after the other, in call order.
+class Serial {
+  #tail = Promise.resolve();
+  run(fn) {
+    const r = this.#tail.then(fn);
+    this.#tail = r.catch(() => {});
+    return r;
+  }
+}
+
+// A C++ session (engine.js AsrSession, TtsSession, DuplexSession, DuplexPipeline) stepped on
+// the GPU while it works, on WebAssembly from the first failure on. `local` names the
+// session's one-call step ('pushFrame', 'pushText', 'step'); results are the session's plus
+// `backend`, where the frame ran. mirror: false drops the K/V mirror (no failover).
+export class GpuSession {
+  #serial = new Serial();
+
+  constructor(session, gpu, { local, wasmBackend, mirror = true, onFallback } = {}) {
+    this.session = session;
     this.gpu = gpu;
-    this.wasm = wasm;
+    this.local = local;
+    this.wasmBackend = wasmBackend;
+    this.mirror = mirror;
     this.onFallback = onFallback;
     this.fallbackReason = null;
   }
 
   get backend() {
-    return this.gpu ? this.gpu.backend : this.wasm.backend;
+    return this.gpu ? 'webgpu' : this.wasmBackend;
   }
 
-  async frame(req) {
-    if (this.gpu) {
-      const snapshot = req.rng?.save();
-      try {
-        const r = await this.gpu.frame(req);
-        this.wasm?.appendKv(r.kvRows);
-        return r;
-      } catch (e) {
-        if (!this.wasm) throw new KyutaiError(`WebGPU failed and the session keeps no WebAssembly mirror: ${e.message}`, 'INTERNAL');
-        this.fallbackReason = e.message;
-        this.gpu.dispose();
-        this.gpu = null;
-        if (snapshot) req.rng.restore(snapshot);
-        this.onFallback?.(e.message);
-      }
+  // stages: the session's one-call step and first stage for this input ('begin' by default).
+  step(input, { local = this.local, begin = 'begin' } = {}) {
+    return this.#serial.run(() => this.#step(input, local, begin));
+  }
+
+  async #step(input, local, begin) {
+    if (!this.gpu) return { ...this.session[local](input), backend: this.wasmBackend };
+    const request = this.session[begin](input);  // validates: a bad input changes nothing
+    let reply;
+    try {
+      reply = await this.gpu.run(this.session, request);
+    } catch (e) {
+      return this.#fallBack(e);
     }
-    return this.wasm.frame(req);
+    if (!this.mirror) reply.kvRows = null;
+    return { ...this.session.finish(reply), backend: 'webgpu' };
+  }
+
+  // The failed frame again on WebAssembly, from the mirror and the generator at its start.
+  #fallBack(error) {
+    this.fallbackReason = error.message;
+    this.gpu.dispose();
+    this.gpu = null;
+    this.onFallback?.(error.message);
+    if (!this.mirror) throw new KyutaiError(`WebGPU failed and the session keeps no WebAssembly mirror: ${error.message}`, 'INTERNAL');
+    return { ...this.session.runLocal(), backend: this.wasmBackend };
+  }
+
+  // A pipeline (audio in) also takes the user's codes.
+  pushFrame(codes) {
+    return this.local === 'step' ? this.step(codes, { local: 'stepCodes', begin: 'beginCodes' }) : this.step(codes);
+  }
+
+  pushText(token) {
+    return this.step(token);
+  }
+
+  pushAudio(pcm) {
+    return this.step(pcm);
+  }
+
+  flush() {
+    return this.#serial.run(() => this.session.flush());
   }
 
   reset() {
-    this.gpu?.reset();
-    this.wasm?.reset();
+    return this.#serial.run(() => {
+      this.session.reset();
+      this.gpu?.reset();
+    });
   }
 
+  // After the frames already asked for (their GPU buffers stay alive until then).
   dispose() {
-    this.gpu?.dispose();
-    this.wasm?.dispose();
-    this.gpu = null;
-    this.wasm = null;
+    return this.#serial.run(() => {
+      this.gpu?.dispose();
+      this.gpu = null;
+      this.session.dispose();
+    });
   }
 }
