@@ -42,20 +42,71 @@ export function relaxedSimdAvailable() {
   }
 }
 
-// The module for a build: kyutai[-mt][-relaxed].mjs next to this package's dist/.
-function moduleFile(threaded, relaxed) {
-  return `../../dist/kyutai${threaded ? '-mt' : ''}${relaxed ? '-relaxed' : ''}.mjs`;
+// Every file of the four builds, each as a literal `new URL('...', import.meta.url)`: the form
+// Vite, webpack 5, Rollup and esbuild recognise, so a bundled app ships all of them (with the
+// names the bundler gives them) and the automatic choice among the builds keeps working.
+const BUILD_FILES = {
+  'kyutai.mjs': () => new URL('../../dist/kyutai.mjs', import.meta.url),
+  'kyutai.wasm': () => new URL('../../dist/kyutai.wasm', import.meta.url),
+  'kyutai-relaxed.mjs': () => new URL('../../dist/kyutai-relaxed.mjs', import.meta.url),
+  'kyutai-relaxed.wasm': () => new URL('../../dist/kyutai-relaxed.wasm', import.meta.url),
+  'kyutai-mt.mjs': () => new URL('../../dist/kyutai-mt.mjs', import.meta.url),
+  'kyutai-mt.wasm': () => new URL('../../dist/kyutai-mt.wasm', import.meta.url),
+  'kyutai-mt.worker.js': () => new URL('../../dist/kyutai-mt.worker.js', import.meta.url),
+  'kyutai-mt-relaxed.mjs': () => new URL('../../dist/kyutai-mt-relaxed.mjs', import.meta.url),
+  'kyutai-mt-relaxed.wasm': () => new URL('../../dist/kyutai-mt-relaxed.wasm', import.meta.url),
+  'kyutai-mt-relaxed.worker.js': () => new URL('../../dist/kyutai-mt-relaxed.worker.js', import.meta.url),
+};
+
+export function buildName(threaded, relaxed) {
+  return `kyutai${threaded ? '-mt' : ''}${relaxed ? '-relaxed' : ''}`;
 }
 
-// relaxedSimd: false keeps the plain SIMD128 build where relaxed SIMD is available (both give
-// the same results; the relaxed one runs 4-bit weights faster).
-export async function createEngine({ threads, moduleUrl, locateFile, relaxedSimd } = {}) {
-  const useThreads = threads === undefined ? threadsAvailable() : threads > 1 && threadsAvailable();
-  const useRelaxed = moduleUrl ? /-relaxed\.mjs(\?|$)/.test(moduleUrl) : relaxedSimd !== false && relaxedSimdAvailable();
-  const url = moduleUrl ?? new URL(moduleFile(useThreads, useRelaxed), import.meta.url).href;
-  const { default: factory } = await import(/* @vite-ignore */ url);
-  const module = await factory(locateFile ? { locateFile } : {});
-  return new Engine(module, useThreads, useRelaxed);
+// Where a build's file is: under `assetBase` (a CDN or a folder the app serves dist/ from)
+// when given, else where the bundler (or the package's own layout) put it.
+export function buildFileUrl(file, assetBase) {
+  if (assetBase) return new URL(file, new URL(String(assetBase).replace(/\/?$/, '/'), globalThis.location?.href)).href;
+  const known = BUILD_FILES[file];
+  if (!known) throw new KyutaiError(`no engine file '${file}' (expected one of ${Object.keys(BUILD_FILES).join(', ')})`, 'INVALID_ARGUMENT');
+  return known().href;
+}
+
+// The build a module URL names (for a `moduleUrl` override): kyutai[-mt][-relaxed].mjs.
+function buildOfUrl(url) {
+  const name = String(url).replace(/[?#].*$/, '').split('/').pop();
+  return { threaded: /-mt[-.]/.test(name), relaxed: /-relaxed[-.]/.test(name) };
+}
+
+async function importModule(url) {
+  try {
+    return await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+  } catch (e) {
+    const error = new KyutaiError(`could not load the engine module ${url} (${e.message}): check that the file is served there, ` +
+      'or point `assetBase` / `moduleUrl` at the folder holding the package\'s dist/ files', 'NOT_FOUND');
+    error.cause = e;
+    throw error;
+  }
+}
+
+// threads: > 1 (or undefined: automatic) takes the pthreads build where the page is
+// cross-origin isolated; relaxedSimd: false keeps the plain SIMD128 build where relaxed SIMD
+// is available (same results; the relaxed one runs 4-bit weights faster). assetBase: where
+// the dist/ files are served (CDN, custom base). moduleUrl: one build's .mjs, used as is; the
+// engine then reports the build that really runs (threads asked of the module itself).
+export async function createEngine({ threads, moduleUrl, assetBase, locateFile, relaxedSimd } = {}) {
+  const threaded = threads === undefined ? threadsAvailable() : threads > 1 && threadsAvailable();
+  const relaxed = relaxedSimd !== false && relaxedSimdAvailable();
+  const name = buildName(threaded, relaxed);
+  const url = moduleUrl ? String(moduleUrl) : buildFileUrl(`${name}.mjs`, assetBase);
+  const { default: factory } = await importModule(url);
+  // The module asks for its .wasm (and pthread worker) by file name: answer with this
+  // package's URLs, unless the module was given by URL (its files are then next to it) or
+  // this is Node (the module reads them from its own folder on disk).
+  const locate = locateFile ?? (moduleUrl || isNode ? undefined : (file) => buildFileUrl(file, assetBase));
+  const module = await factory(locate ? { locateFile: locate } : {});
+  if (!moduleUrl) return new Engine(module, threaded, relaxed);
+  const shared = typeof SharedArrayBuffer !== 'undefined' && module.HEAPU8?.buffer instanceof SharedArrayBuffer;
+  return new Engine(module, shared, buildOfUrl(url).relaxed);
 }
 
 export class Engine {
@@ -63,6 +114,11 @@ export class Engine {
     this.module = module;
     this.threaded = threaded;
     this.relaxedSimd = relaxedSimd;
+  }
+
+  // The build running: kyutai[-mt][-relaxed].
+  get build() {
+    return buildName(this.threaded, this.relaxedSimd);
   }
 
   // "wasm-simd-threads" for the pthreads build, "wasm-simd" otherwise.

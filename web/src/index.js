@@ -12,7 +12,7 @@
 import { KyutaiError } from './errors.js';
 import { RpcClient, workerEndpoint, inProcessEndpoint } from './client.js';
 import { createEngine } from './engine.js';
-import { isNode, baseUrl, configText, bytesSource } from './inputs.js';
+import { isNode, baseUrl, absoluteUrl, configText, bytesSource } from './inputs.js';
 import { CALL, defineProxies } from './protocol.js';
 import { ResultStream } from './result-stream.js';
 import { Transcriber, transcribe } from './transcriber.js';
@@ -34,7 +34,7 @@ export { ResultStream };
 const inProcessEngines = new Map();
 
 export async function loadModel(options = {}) {
-  const { config, weights, format, threads, kvCache, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
+  const { config, weights, format, threads, kvCache, onProgress, tokenizer, frameTokenizer, moduleUrl, assetBase, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
 
@@ -42,9 +42,9 @@ export async function loadModel(options = {}) {
   if (worker) {
     endpoint = workerEndpoint(workerUrl);
   } else {
-    const key = `${threads ?? ''}|${moduleUrl ?? ''}|${relaxedSimd ?? ''}`;
+    const key = `${threads ?? ''}|${moduleUrl ?? ''}|${assetBase ?? ''}|${relaxedSimd ?? ''}`;
     if (!inProcessEngines.has(key)) {
-      const engine = createEngine({ threads, moduleUrl, relaxedSimd });
+      const engine = createEngine({ threads, moduleUrl: absoluteUrl(moduleUrl), assetBase: absoluteUrl(assetBase), relaxedSimd });
       inProcessEngines.set(key, engine);
       engine.catch(() => inProcessEngines.delete(key));
     }
@@ -52,7 +52,7 @@ export async function loadModel(options = {}) {
   }
   const client = new RpcClient(endpoint);
   try {
-    const engineInfo = await client.call(0, 'init', [{ threads, moduleUrl, relaxedSimd }]);
+    const engineInfo = await client.call(0, 'init', [{ threads, moduleUrl: absoluteUrl(moduleUrl), assetBase: absoluteUrl(assetBase), relaxedSimd }]);
     const text = await configText(config);
     const w = await bytesSource(weights, worker, 'weights');
     const transfer = [...w.transfer];
