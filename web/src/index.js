@@ -15,6 +15,7 @@ import { createEngine } from './engine.js';
 import { isNode, baseUrl, absoluteUrl, configText, bytesSource } from './inputs.js';
 import { CALL, defineProxies } from './protocol.js';
 import { ResultStream } from './result-stream.js';
+import { resolveModel, hubProgress } from './hub.js';
 import { Transcriber, transcribe } from './transcriber.js';
 
 export { KyutaiError } from './errors.js';
@@ -26,6 +27,7 @@ export { wordsToCues, toWebVTT, toSRT, parseWebVTT, parseSRT } from './captions.
 export { createCapture, createPlayback, openMicrophone, AudioCapture, AudioPlayback } from './audio.js';
 export { listCachedModels, deleteCachedModel, clearModelCache, modelCacheAvailable } from './model-cache.js';
 export { ResultStream };
+export { resolveModel, hubFileUrl, isModelName, DEFAULT_HUB, KYUTAI_MIMI_CONFIG } from './hub.js';
 
 // ---------------------------------------------------------------------------------------
 // loadModel
@@ -33,7 +35,23 @@ export { ResultStream };
 // One engine per thread setting for in-process use: models share the WebAssembly instance.
 const inProcessEngines = new Map();
 
-export async function loadModel(options = {}) {
+// loadModel(options) with the files given one by one, or loadModel('owner/name', options)
+// for a repository laid out as Kyutai publishes it (web/src/hub.js; `hub` is the URL
+// template, `revision` the branch): its config, weights, Mimi codec and tokenizer.
+export async function loadModel(nameOrOptions = {}, maybeOptions = {}) {
+  if (typeof nameOrOptions !== 'string') return loadFiles(nameOrOptions);
+  const { hub, revision, ...options } = maybeOptions ?? {};
+  const found = await resolveModel(nameOrOptions, { hub, revision });
+  const { config, weights, tokenizer, frameTokenizer } = found;
+  return loadFiles({
+    config, weights, tokenizer, frameTokenizer,
+    ...options,
+    ...(options.frameTokenizer && frameTokenizer ? { frameTokenizer: { ...frameTokenizer, ...options.frameTokenizer } } : {}),
+    onProgress: hubProgress(found.files, options.onProgress),
+  }, found.files);
+}
+
+async function loadFiles(options = {}, files = undefined) {
   const { config, weights, format, threads, kvCache, onProgress, tokenizer, frameTokenizer, moduleUrl, assetBase, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
@@ -75,7 +93,9 @@ export async function loadModel(options = {}) {
     const info = await client.call(0, 'loadModel', [{
       config: text, weights: w.source, weightsSize: w.size, format, threads, kvCache, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes,
     }], { transfer, onProgress });
-    return new KyutaiModel(client, info, engineInfo);
+    const model = new KyutaiModel(client, info, engineInfo);
+    if (files) model.files = files;
+    return model;
   } catch (e) {
     client.close();
     throw e;
