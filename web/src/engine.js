@@ -77,6 +77,16 @@ function buildOfUrl(url) {
   return { threaded: /-mt[-.]/.test(name), relaxed: /-relaxed[-.]/.test(name) };
 }
 
+// Vite inlines small assets as data: URLs. A pthread worker started from one has an opaque
+// origin and cannot import the engine module, so it gets a same-origin blob: URL instead.
+function workerScriptUrl(url) {
+  if (!url.startsWith('data:')) return url;
+  const comma = url.indexOf(',');
+  const body = url.slice(comma + 1);
+  const text = url.slice(0, comma).endsWith(';base64') ? atob(body) : decodeURIComponent(body);
+  return URL.createObjectURL(new Blob([text], { type: 'text/javascript' }));
+}
+
 async function importModule(url) {
   try {
     return await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
@@ -102,8 +112,10 @@ export async function createEngine({ threads, moduleUrl, assetBase, locateFile, 
   // The module asks for its .wasm (and pthread worker) by file name: answer with this
   // package's URLs, unless the module was given by URL (its files are then next to it) or
   // this is Node (the module reads them from its own folder on disk).
-  const locate = locateFile ?? (moduleUrl || isNode ? undefined : (file) => buildFileUrl(file, assetBase));
-  const module = await factory(locate ? { locateFile: locate } : {});
+  const locate = locateFile ?? (moduleUrl || isNode ? undefined : (file) => workerScriptUrl(buildFileUrl(file, assetBase)));
+  // mainScriptUrlOrBlob: the pthread workers import the module from there (a bundler renames
+  // it, and the worker script may live elsewhere, e.g. at a blob: URL).
+  const module = await factory(locate ? { locateFile: locate, mainScriptUrlOrBlob: url } : {});
   if (!moduleUrl) return new Engine(module, threaded, relaxed);
   const shared = typeof SharedArrayBuffer !== 'undefined' && module.HEAPU8?.buffer instanceof SharedArrayBuffer;
   return new Engine(module, shared, buildOfUrl(url).relaxed);

@@ -9,7 +9,7 @@
 // Node a local directory laid out the same way (repo/file) works with its own template.
 import { KyutaiError } from './errors.js';
 import { fetchChecked, fileError } from './sources.js';
-import { isNode, baseUrl } from './inputs.js';
+import { isNode, baseUrl, nodeImport } from './inputs.js';
 
 export const DEFAULT_HUB = 'https://huggingface.co/{repo}/resolve/{revision}/{file}';
 
@@ -50,7 +50,7 @@ async function readJson(location, what) {
   if (/^[a-z][a-z0-9+.-]*:/i.test(location)) {
     text = await (await fetchChecked(location, what)).text();
   } else {
-    const fs = await import('node:fs');
+    const fs = await nodeImport('fs');
     text = await fs.promises.readFile(location, 'utf8').catch((e) => Promise.reject(fileError(e, location, what)));
   }
   try {
@@ -63,7 +63,7 @@ async function readJson(location, what) {
 // A file's size in bytes, or undefined when the server does not say (for progress totals).
 async function fileSize(location) {
   try {
-    if (!/^[a-z][a-z0-9+.-]*:/i.test(location)) return (await (await import('node:fs')).promises.stat(location)).size;
+    if (!/^[a-z][a-z0-9+.-]*:/i.test(location)) return (await (await nodeImport('fs')).promises.stat(location)).size;
     const response = await fetch(location, { method: 'HEAD' });
     const n = Number(response.headers.get('content-length'));
     return response.ok && n > 0 ? n : undefined;

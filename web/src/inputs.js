@@ -8,6 +8,12 @@ export const isNode = typeof process === 'object' && !!process.versions?.node &&
 
 const isUrlString = (s) => /^(https?|blob|data|file):/i.test(s);
 
+// A Node built-in, imported only when running in Node. The specifier is built at run time so
+// that bundlers leave it alone (no browser stub, no warning) in browser builds.
+export function nodeImport(name) {
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ `node:${name}`);
+}
+
 // What relative URLs are relative to: the page (or worker), or in Node the working directory.
 export function baseUrl() {
   return globalThis.document?.baseURI ?? globalThis.location?.href ??
@@ -22,7 +28,7 @@ export function absoluteUrl(url) {
 // Node: a file path or file: URL -> a path; anything else -> null.
 async function nodePath(source) {
   if (!isNode) return null;
-  const { fileURLToPath } = await import('node:url');
+  const { fileURLToPath } = await nodeImport('url');
   if (source instanceof URL) return source.protocol === 'file:' ? fileURLToPath(source) : null;
   if (typeof source !== 'string') return null;
   if (/^file:/i.test(source)) return fileURLToPath(source);
@@ -43,7 +49,7 @@ export async function configText(config, what = 'config') {
   if (config === undefined || config === null) throw new KyutaiError(`${what} is required`, 'INVALID_ARGUMENT');
   if (typeof config === 'string' && config.trimStart().startsWith('{')) return config;
   const path = await nodePath(config);
-  if (path) return (await import('node:fs')).promises.readFile(path, 'utf8').catch((e) => Promise.reject(fileError(e, path, what)));
+  if (path) return (await nodeImport('fs')).promises.readFile(path, 'utf8').catch((e) => Promise.reject(fileError(e, path, what)));
   if (typeof config === 'string' || config instanceof URL) return (await fetchChecked(new URL(config, baseUrl()).href, what)).text();
   if (typeof Response !== 'undefined' && config instanceof Response) return config.text();
   if (typeof Blob !== 'undefined' && config instanceof Blob) return config.text();
@@ -100,8 +106,8 @@ export async function bytesSource(source, inWorker, what) {
   const path = await nodePath(source);
   if (path && isShardIndexName(path)) {
     // Node: a sharded checkpoint's index file; its shards are read (lazily) from its folder.
-    const fs = await import('node:fs');
-    const { dirname, join } = await import('node:path');
+    const fs = await nodeImport('fs');
+    const { dirname, join } = await nodeImport('path');
     const text = await fs.promises.readFile(path, 'utf8').catch((e) => Promise.reject(fileError(e, path, what)));
     const index = parseShardIndex(text, path);
     const files = index.files.map((f) => join(dirname(path), f));
@@ -110,7 +116,7 @@ export async function bytesSource(source, inWorker, what) {
     return { source: { shards: files.map(lazy) }, transfer: [], size: sizes.reduce((a, b) => a + b, 0) };
   }
   if (path) {
-    const fs = await import('node:fs');
+    const fs = await nodeImport('fs');
     const size = await fileSize(fs, path, what);
     return { source: fs.createReadStream(path, { highWaterMark: 1 << 22 }), transfer: [], size };
   }
