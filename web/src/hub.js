@@ -121,6 +121,6 @@ export function hubProgress(files, onProgress) {
   return (p) => {
     const ready = p.phase === 'ready';
     const loaded = ready ? total : Math.min(p.loaded ?? 0, weights.size ?? Infinity);
-    onProgress({ ...p, fileName: ready ? undefined : weights.file, files: list, overall: { loaded, total } });
+    onProgress({ ...p, fileName: ready ? undefined : weights.file, modelFiles: list, overall: { loaded, total } });
   };
 }
