@@ -46,7 +46,8 @@ export function createStaticServer({ root, index = '/web/demo/', isolate = false
     const coi = pathname === COI_PREFIX || pathname.startsWith(COI_PREFIX + '/');
     if (coi) pathname = pathname.slice(COI_PREFIX.length) || '/';
     const isolated = coi || isolate;
-    const headers = { 'Cache-Control': 'no-store' };
+    // CORS open: pages served from another port (or origin) may read models from here.
+    const headers = { 'Cache-Control': 'no-store', 'Access-Control-Allow-Origin': '*' };
     if (prefix) {
       if (pathname !== prefix && !pathname.startsWith(prefix + '/')) {
         res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end(`not found: ${pathname} (this server serves under ${prefix}/)`);
