@@ -3,7 +3,7 @@
 // in-process in Node. Every method is synchronous here; the public API (index.js) makes them
 // asynchronous. The model's low-level API (forward, forwardAsr, createStepper) is in lm.js,
 // typed in web/types/engine.d.ts.
-import { KyutaiError, unwrap } from './errors.js';
+import { KyutaiError, unwrap, loadError } from './errors.js';
 import { readChunks, readAll } from './sources.js';
 import { isShardList } from './sharded.js';
 import { Disposable } from './disposable.js';
@@ -71,10 +71,10 @@ export function buildFileUrl(file, assetBase) {
   return known().href;
 }
 
-// The build a module URL names (for a `moduleUrl` override): kyutai[-mt][-relaxed].mjs.
-function buildOfUrl(url) {
-  const name = String(url).replace(/[?#].*$/, '').split('/').pop();
-  return { threaded: /-mt[-.]/.test(name), relaxed: /-relaxed[-.]/.test(name) };
+// Whether a module URL names a relaxed-SIMD build (kyutai[-mt]-relaxed.mjs): the module itself
+// cannot say, unlike threads (its heap is then shared).
+function namesRelaxedBuild(url) {
+  return /-relaxed[-.]/.test(String(url).replace(/[?#].*$/, '').split('/').pop());
 }
 
 // Vite inlines small assets as data: URLs. A pthread worker started from one has an opaque
@@ -91,10 +91,8 @@ async function importModule(url) {
   try {
     return await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
   } catch (e) {
-    const error = new KyutaiError(`could not load the engine module ${url} (${e.message}): check that the file is served there, ` +
-      'or point `assetBase` / `moduleUrl` at the folder holding the package\'s dist/ files', 'NOT_FOUND');
-    error.cause = e;
-    throw error;
+    throw loadError(`could not load the engine module ${url} (${e.message}): check that the file is served there, ` +
+      'or point `assetBase` / `moduleUrl` at the folder holding the package\'s dist/ files', 'NOT_FOUND', e);
   }
 }
 
@@ -118,7 +116,7 @@ export async function createEngine({ threads, moduleUrl, assetBase, locateFile, 
   const module = await factory(locate ? { locateFile: locate, mainScriptUrlOrBlob: url } : {});
   if (!moduleUrl) return new Engine(module, threaded, relaxed);
   const shared = typeof SharedArrayBuffer !== 'undefined' && module.HEAPU8?.buffer instanceof SharedArrayBuffer;
-  return new Engine(module, shared, buildOfUrl(url).relaxed);
+  return new Engine(module, shared, namesRelaxedBuild(url));
 }
 
 export class Engine {
