@@ -42,10 +42,10 @@ async function webpackBuild(app, out) {
   fs.copyFileSync(path.join(app, 'index.html'), path.join(out, 'index.html'));
 }
 
-// Returns {vite: {root, sub}, webpack}: output folders (sub: built for /app/).
+// Returns {app, vite: {root, sub}, webpack}: the app's folder and the output folders (sub: built for /app/).
 export async function buildApps(work = fs.mkdtempSync(path.join(os.tmpdir(), 'kyutai-apps-'))) {
   const app = makeApp(work);
-  const out = { vite: { root: path.join(work, 'vite-root'), sub: path.join(work, 'vite-app') }, webpack: path.join(work, 'webpack') };
+  const out = { app, vite: { root: path.join(work, 'vite-root'), sub: path.join(work, 'vite-app') }, webpack: path.join(work, 'webpack') };
   await viteBuild(app, out.vite.root, '/');
   await viteBuild(app, out.vite.sub, '/app/');
   await webpackBuild(app, out.webpack);
