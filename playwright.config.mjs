@@ -24,9 +24,12 @@ export default defineConfig({
     launchOptions: { executablePath: CHROMIUM, args: CHROMIUM_ARGS },
   },
   projects: [
-    { name: 'browser', testIgnore: ['microphone.spec.mjs', 'package.spec.mjs', 'fullsize.spec.mjs'] },
+    { name: 'browser', testIgnore: ['microphone.spec.mjs', 'package.spec.mjs', 'fullsize.spec.mjs', 'apps.spec.mjs'] },
     { name: 'microphone', testMatch: 'microphone.spec.mjs', use: { launchOptions: MICROPHONE_LAUNCH } },
     { name: 'package', testMatch: 'package.spec.mjs' },
+    // Apps built with Vite and webpack from the packed package, served at the root and under
+    // a sub-path, plain and cross-origin isolated (e2e/apps.spec.mjs; each app built once).
+    { name: 'apps', testMatch: 'apps.spec.mjs' },
     // WebGPU: headless Chromium offers an adapter (SwiftShader) only with this flag. The same
     // spec also runs in 'browser' (no flag), where the backend must fall back to WebAssembly.
     { name: 'webgpu', testMatch: 'webgpu.spec.mjs', use: { launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] } } },

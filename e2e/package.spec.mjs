@@ -29,10 +29,10 @@ test.beforeAll(() => {
   for (const f of ['config.json', 'weights.safetensors', 'vectors.json']) fs.copyFileSync(path.join(repo, 'tests/data/stt', f), path.join(app, 'model', f));
 });
 
-test('npm pack ships the engine builds, the sources and the types, and nothing else', () => {
+test('npm pack ships the engine builds, the sources, the types and the LICENSE, and nothing else', () => {
   expect(packed.filename).toBe(`kyutai-wasm-${version}.tgz`);
   const files = packed.files.map((f) => f.path).sort();
-  for (const f of ['package.json', 'README.md', 'web/src/index.js', 'web/src/worker.js', 'web/src/host/host.js', 'web/src/protocol.js', 'web/src/engine.js',
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'web/src/index.js', 'web/src/hub.js', 'web/types/worker.d.ts', 'web/types/worklet.d.ts', 'web/types/dist.d.ts', 'web/src/worker.js', 'web/src/host/host.js', 'web/src/protocol.js', 'web/src/engine.js',
     'web/src/worklets/capture-processor.js', 'web/src/worklets/playback-processor.js', 'web/types/index.d.ts', 'web/types/engine.d.ts',
     'dist/kyutai.mjs', 'dist/kyutai.wasm', 'dist/kyutai-mt.mjs', 'dist/kyutai-mt.wasm', 'dist/kyutai-mt.worker.js',
     'dist/kyutai-relaxed.mjs', 'dist/kyutai-relaxed.wasm', 'dist/kyutai-mt-relaxed.mjs', 'dist/kyutai-mt-relaxed.wasm',

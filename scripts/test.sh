@@ -22,6 +22,8 @@ echo "== Full-size models (Playwright project 'fullsize': a 2 GB synthetic STT 1
 npx playwright test --project=fullsize
 echo "== Package test (npm pack, install the tarball, use it from Node and Chromium)"
 npx playwright test --project=package
+echo "== Apps (npm pack into an app built with Vite and webpack; served at / and /app/, plain and cross-origin isolated)"
+npx playwright test --project=apps
 
 # --- Robustness (issue 9) ----------------------------------------------------------------
 # The native GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer, the tests

@@ -1,9 +1,10 @@
-// The demo page: loads the bundled model in a worker, then streams the microphone or a file
+// The demo page: loads a model in a worker (the bundled tiny one, or one picked by hub name or
+// folder URL), then streams the microphone or a file
 // through the capture worklet into a transcriber (speech-to-text as Kyutai ships it) and
 // shows what comes out: the token grid and readouts per frame, words as they end, the chosen
 // VAD head's pause probability, end-of-turn markers, and captions when the run stops.
 // State for tests and the curious: window.kyutaiDemo.
-import { loadModel, createCapture, toWebVTT, toSRT, FRAME_SIZE, SAMPLE_RATE } from '../src/index.js';
+import { loadModel, createCapture, toWebVTT, toSRT, FRAME_SIZE, SAMPLE_RATE, DEFAULT_HUB, isModelName } from '../src/index.js';
 import { BUNDLE_URL, BUNDLE_FILES } from './bundle.js';
 import { TokenGrid } from './token-grid.js';
 import { talkative } from './talkative.js';
@@ -90,8 +91,21 @@ function showCaptions() {
   }
 }
 
-async function init() {
-  const t0 = performance.now();
+// Which model to load: the bundled tiny one, or a hub name ('kyutai/stt-1b-en_fr', through the
+// hub template) or the URL of a folder holding a repository's files. ?model=&hub=&format= in
+// the page's address pick the same (a link to a model).
+function chosenModel() {
+  const value = $('model-input').value.trim();
+  const hub = $('hub-input').value.trim() || DEFAULT_HUB;
+  const format = $('format').value;
+  if (!value) return { kind: 'bundle', format };
+  if (isModelName(value)) return { kind: 'name', name: value, hub, format };
+  // A folder URL: its files are read as a repository's, the folder standing for the template.
+  return { kind: 'folder', name: 'folder/model', hub: `${new URL(value.replace(/\/?$/, '/'), location.href).href}{file}`, label: value, format };
+}
+
+// The bundled tiny model (web/demo/bundle.js), as loadModel's options.
+async function bundleOptions() {
   const tokenizer = BUNDLE_FILES.tokenizer ? new URL(BUNDLE_FILES.tokenizer, BUNDLE_URL) : undefined;
   const frameTokenizer = BUNDLE_FILES.mimi
     ? { type: 'mimi', config: new URL(BUNDLE_FILES.mimi.config, BUNDLE_URL), weights: new URL(BUNDLE_FILES.mimi.weights, BUNDLE_URL) }
@@ -105,40 +119,92 @@ async function init() {
     if (!response.ok) throw new Error(`fetching ${weightsUrl} failed: HTTP ${response.status}`);
     weights = talkative(await response.arrayBuffer());
   }
-  model = await loadModel({
-    config: new URL(BUNDLE_FILES.config, BUNDLE_URL),
-    weights,
-    tokenizer,
-    frameTokenizer,
-    onProgress: ({ loaded, total }) => {
-      if (total) $('load-progress').value = loaded / total;
-    },
-  });
+  return { config: new URL(BUNDLE_FILES.config, BUNDLE_URL), weights, tokenizer, frameTokenizer };
+}
+
+const mb = (n) => (n === undefined ? '?' : `${(n / 1e6).toFixed(n < 1e7 ? 2 : 0)} MB`);
+
+function showProgress(p) {
+  const overall = p.overall ?? { loaded: p.loaded, total: p.total };
+  if (overall.total) $('load-progress').value = Math.min(1, overall.loaded / overall.total);
+  const file = p.fileName ? `${p.fileName}: ` : '';
+  $('load-detail').textContent = `${p.phase} · ${file}${mb(p.loaded)}${p.total ? ` of ${mb(p.total)}` : ''}` +
+    (p.overall?.total ? ` · all files ${mb(overall.loaded)} of ${mb(overall.total)}` : '');
+  if (p.modelFiles) $('model-files').textContent = p.modelFiles.map((f) => `${f.file} (${mb(f.size)})`).join(', ');
+}
+
+// Loads the chosen model, replacing the one loaded (and any run on it).
+async function loadChosen() {
+  const choice = chosenModel();
+  await stop().catch(() => {});
+  $('mic').disabled = true;
+  $('file').disabled = true;
+  $('load').disabled = true;
+  state.ready = false;
+  state.error = null;
+  const previous = model;
+  model = null;
+  await previous?.dispose();
+  resetReadouts();
+  $('load-progress').value = 0;
+  $('model-files').textContent = '–';
+  setStatus('loading the model…');
+  const t0 = performance.now();
+  const format = choice.format === 'auto' ? undefined : choice.format;
+  try {
+    model = choice.kind === 'bundle'
+      ? await loadModel({ ...(await bundleOptions()), format, onProgress: showProgress })
+      : await loadModel(choice.name, { hub: choice.hub, format, onProgress: showProgress });
+  } finally {
+    $('load').disabled = false;
+  }
+  showModel(choice, performance.now() - t0);
+}
+
+function showModel(choice, loadMs) {
   const c = model.config;
-  const loadMs = performance.now() - t0;
+  const source = choice.kind === 'bundle' ? BUNDLE_URL.pathname : choice.label ?? choice.name;
   $('load-progress').value = 1;
-  $('model-name').textContent = `${c.modelType || 'lm'} · ${BUNDLE_URL.pathname}`;
+  $('model-name').textContent = `${c.modelType || 'lm'} · ${source}`;
   $('model-shape').textContent = `dim ${c.dim}, ${c.numLayers} layers, ${c.nQ} codebooks × ${c.card}, text vocabulary ${c.textCard}, ${(model.weightBytes / 1e6).toFixed(2)} MB of weights`;
   $('backend').textContent = model.backend;
   $('threads').textContent = String(model.threads);
   const ft = model.frameTokenizer;
-  $('frame-tokenizer').textContent = !ft ? 'none in this bundle: the model takes code frames only (no microphone input)'
+  $('frame-tokenizer').textContent = !ft ? 'none for this model: it takes code frames only (no microphone input)'
     : ft.kind === 'mimi'
       ? `mimi (Kyutai's codec, in the engine, ${ft.threads} thread${ft.threads > 1 ? 's' : ''}): ${ft.codebooks} codebooks of ${ft.cardinality} codes, one frame per ${ft.frameSize} samples; the model reads ${c.nQ}`
       : `${ft.kind}: ${ft.codebooks} codes per ${ft.frameSize} samples`;
-  $('text-tokenizer').textContent = model.textTokenizer ? `SentencePiece, ${model.textTokenizer.vocabSize} pieces` : 'none in this bundle: words shown as token ids';
-  if (BUNDLE_FILES.talkative) $('model-name').textContent += ' (random weights, padding rows made talkative: see web/demo/talkative.js)';
+  $('text-tokenizer').textContent = model.textTokenizer ? `SentencePiece, ${model.textTokenizer.vocabSize} pieces` : 'none for this model: words shown as token ids';
+  if (choice.kind === 'bundle' && BUNDLE_FILES.talkative) $('model-name').textContent += ' (random weights, padding rows made talkative: see web/demo/talkative.js)';
+  if (model.files) $('model-files').textContent = model.files.map((f) => `${f.file} (${mb(f.size)})`).join(', ');
   $('isolation').textContent = crossOriginIsolated
     ? 'This page is cross-origin isolated: the pthreads build runs.'
     : 'Not cross-origin isolated: single-threaded build. The same page under /coi/ runs the threaded build.';
   grid = new TokenGrid($('tokens'), { codebooks: c.nQ, card: c.card, paddingIds: [c.textPaddingId, c.textEndPaddingId] });
   Object.assign(state, {
     ready: true,
-    model: { backend: model.backend, threads: model.threads, config: c, weightBytes: model.weightBytes, frameTokenizer: ft, loadMs, crossOriginIsolated },
+    model: { backend: model.backend, threads: model.threads, config: c, weightBytes: model.weightBytes, frameTokenizer: ft, loadMs, crossOriginIsolated, source, files: model.files ?? null },
   });
   $('mic').disabled = false;
   $('file').disabled = false;
   setStatus(`ready (loaded in ${loadMs.toFixed(0)} ms)`);
+}
+
+// Every readout and link of the previous run back to its empty state.
+function resetReadouts() {
+  for (const id of ['frames', 'dropped', 'queued']) $(id).textContent = '0';
+  for (const id of ['latency', 'compute', 'rtf']) $(id).textContent = '–';
+  $('text').textContent = '';
+  $('pause').value = 0;
+  $('pause-value').textContent = '–';
+  $('eot').hidden = true;
+  for (const id of ['captions-vtt', 'captions-srt']) {
+    const a = $(id);
+    if (a.href) URL.revokeObjectURL(a.href);
+    a.removeAttribute('href');
+    a.hidden = true;
+  }
+  Object.assign(state, { results: [], words: [], stats: null, captureStats: null, vad: [], endsOfTurn: [], captions: null });
 }
 
 // A fresh transcriber per run: its events go to the words, the meter and the markers; the
@@ -147,10 +213,7 @@ async function begin(source) {
   await stop();
   state.runs++;
   state.source = source;
-  Object.assign(state, { results: [], words: [], stats: null, vad: [], endsOfTurn: [], captions: null });
-  $('text').textContent = '';
-  $('pause').value = 0;
-  $('pause-value').textContent = '–';
+  resetReadouts();
   grid.clear();
   const threshold = Number($('eot-threshold').value);
   const transcriber = await model.createTranscriber({ endOfTurnThreshold: Number.isFinite(threshold) ? threshold : 0.5 });
@@ -239,4 +302,9 @@ $('file').addEventListener('change', (e) => {
   if (file) runFile(file).catch(showError);
 });
 
-init().catch(showError);
+const params = new URLSearchParams(location.search);
+$('model-input').value = params.get('model') ?? '';
+$('hub-input').value = params.get('hub') ?? '';
+$('format').value = params.get('format') ?? 'auto';
+$('load').addEventListener('click', () => loadChosen().catch(showError));
+loadChosen().catch(showError);

@@ -81,6 +81,7 @@ export class RpcClient {
 // A module Web Worker running worker.js. The literal `new Worker(new URL(...))` form is what
 // bundlers (Vite, webpack 5) recognise to ship the worker; `url` overrides it.
 export function workerEndpoint(url) {
+  const scriptUrl = url ?? 'the package\'s worker.js';
   const worker = url
     ? new Worker(url, { type: 'module', name: 'kyutai-engine' })
     : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'kyutai-engine' });
@@ -91,7 +92,13 @@ export function workerEndpoint(url) {
       worker.onmessage = (e) => receive(e.data);
       worker.onerror = (e) => {
         e.preventDefault?.();
-        fail(new KyutaiError(`the engine worker failed: ${e.message || 'could not load its module'}`, 'INTERNAL'));
+        // A script that never ran gives an event with no message: most often a 404 or, on a
+        // cross-origin isolated page, a worker script served without the COEP header.
+        fail(e.message
+          ? new KyutaiError(`the engine worker failed: ${e.message}`, 'INTERNAL')
+          : new KyutaiError(`the engine worker could not load ${scriptUrl}: check that it is served (a bundler must emit it; ` +
+            'or pass workerUrl) and, on a cross-origin isolated page, that it is served with Cross-Origin-Embedder-Policy: require-corp ' +
+            '(or Cross-Origin-Resource-Policy) like the page', 'NOT_FOUND'));
       };
       worker.onmessageerror = () => fail(new KyutaiError('a message from the engine worker could not be deserialised', 'INTERNAL'));
     },

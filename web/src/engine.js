@@ -3,7 +3,7 @@
 // in-process in Node. Every method is synchronous here; the public API (index.js) makes them
 // asynchronous. The model's low-level API (forward, forwardAsr, createStepper) is in lm.js,
 // typed in web/types/engine.d.ts.
-import { KyutaiError, unwrap } from './errors.js';
+import { KyutaiError, unwrap, loadError } from './errors.js';
 import { readChunks, readAll } from './sources.js';
 import { isShardList } from './sharded.js';
 import { Disposable } from './disposable.js';
@@ -42,20 +42,81 @@ export function relaxedSimdAvailable() {
   }
 }
 
-// The module for a build: kyutai[-mt][-relaxed].mjs next to this package's dist/.
-function moduleFile(threaded, relaxed) {
-  return `../../dist/kyutai${threaded ? '-mt' : ''}${relaxed ? '-relaxed' : ''}.mjs`;
+// Every file of the four builds, each as a literal `new URL('...', import.meta.url)`: the form
+// Vite, webpack 5, Rollup and esbuild recognise, so a bundled app ships all of them (with the
+// names the bundler gives them) and the automatic choice among the builds keeps working.
+const BUILD_FILES = {
+  'kyutai.mjs': () => new URL('../../dist/kyutai.mjs', import.meta.url),
+  'kyutai.wasm': () => new URL('../../dist/kyutai.wasm', import.meta.url),
+  'kyutai-relaxed.mjs': () => new URL('../../dist/kyutai-relaxed.mjs', import.meta.url),
+  'kyutai-relaxed.wasm': () => new URL('../../dist/kyutai-relaxed.wasm', import.meta.url),
+  'kyutai-mt.mjs': () => new URL('../../dist/kyutai-mt.mjs', import.meta.url),
+  'kyutai-mt.wasm': () => new URL('../../dist/kyutai-mt.wasm', import.meta.url),
+  'kyutai-mt.worker.js': () => new URL('../../dist/kyutai-mt.worker.js', import.meta.url),
+  'kyutai-mt-relaxed.mjs': () => new URL('../../dist/kyutai-mt-relaxed.mjs', import.meta.url),
+  'kyutai-mt-relaxed.wasm': () => new URL('../../dist/kyutai-mt-relaxed.wasm', import.meta.url),
+  'kyutai-mt-relaxed.worker.js': () => new URL('../../dist/kyutai-mt-relaxed.worker.js', import.meta.url),
+};
+
+export function buildName(threaded, relaxed) {
+  return `kyutai${threaded ? '-mt' : ''}${relaxed ? '-relaxed' : ''}`;
 }
 
-// relaxedSimd: false keeps the plain SIMD128 build where relaxed SIMD is available (both give
-// the same results; the relaxed one runs 4-bit weights faster).
-export async function createEngine({ threads, moduleUrl, locateFile, relaxedSimd } = {}) {
-  const useThreads = threads === undefined ? threadsAvailable() : threads > 1 && threadsAvailable();
-  const useRelaxed = moduleUrl ? /-relaxed\.mjs(\?|$)/.test(moduleUrl) : relaxedSimd !== false && relaxedSimdAvailable();
-  const url = moduleUrl ?? new URL(moduleFile(useThreads, useRelaxed), import.meta.url).href;
-  const { default: factory } = await import(/* @vite-ignore */ url);
-  const module = await factory(locateFile ? { locateFile } : {});
-  return new Engine(module, useThreads, useRelaxed);
+// Where a build's file is: under `assetBase` (a CDN or a folder the app serves dist/ from)
+// when given, else where the bundler (or the package's own layout) put it.
+export function buildFileUrl(file, assetBase) {
+  if (assetBase) return new URL(file, new URL(String(assetBase).replace(/\/?$/, '/'), globalThis.location?.href)).href;
+  const known = BUILD_FILES[file];
+  if (!known) throw new KyutaiError(`no engine file '${file}' (expected one of ${Object.keys(BUILD_FILES).join(', ')})`, 'INVALID_ARGUMENT');
+  return known().href;
+}
+
+// Whether a module URL names a relaxed-SIMD build (kyutai[-mt]-relaxed.mjs): the module itself
+// cannot say, unlike threads (its heap is then shared).
+function namesRelaxedBuild(url) {
+  return /-relaxed[-.]/.test(String(url).replace(/[?#].*$/, '').split('/').pop());
+}
+
+// Vite inlines small assets as data: URLs. A pthread worker started from one has an opaque
+// origin and cannot import the engine module, so it gets a same-origin blob: URL instead.
+function workerScriptUrl(url) {
+  if (!url.startsWith('data:')) return url;
+  const comma = url.indexOf(',');
+  const body = url.slice(comma + 1);
+  const text = url.slice(0, comma).endsWith(';base64') ? atob(body) : decodeURIComponent(body);
+  return URL.createObjectURL(new Blob([text], { type: 'text/javascript' }));
+}
+
+async function importModule(url) {
+  try {
+    return await import(/* @vite-ignore */ /* webpackIgnore: true */ url);
+  } catch (e) {
+    throw loadError(`could not load the engine module ${url} (${e.message}): check that the file is served there, ` +
+      'or point `assetBase` / `moduleUrl` at the folder holding the package\'s dist/ files', 'NOT_FOUND', e);
+  }
+}
+
+// threads: > 1 (or undefined: automatic) takes the pthreads build where the page is
+// cross-origin isolated; relaxedSimd: false keeps the plain SIMD128 build where relaxed SIMD
+// is available (same results; the relaxed one runs 4-bit weights faster). assetBase: where
+// the dist/ files are served (CDN, custom base). moduleUrl: one build's .mjs, used as is; the
+// engine then reports the build that really runs (threads asked of the module itself).
+export async function createEngine({ threads, moduleUrl, assetBase, locateFile, relaxedSimd } = {}) {
+  const threaded = threads === undefined ? threadsAvailable() : threads > 1 && threadsAvailable();
+  const relaxed = relaxedSimd !== false && relaxedSimdAvailable();
+  const name = buildName(threaded, relaxed);
+  const url = moduleUrl ? String(moduleUrl) : buildFileUrl(`${name}.mjs`, assetBase);
+  const { default: factory } = await importModule(url);
+  // The module asks for its .wasm (and pthread worker) by file name: answer with this
+  // package's URLs, unless the module was given by URL (its files are then next to it) or
+  // this is Node (the module reads them from its own folder on disk).
+  const locate = locateFile ?? (moduleUrl || isNode ? undefined : (file) => workerScriptUrl(buildFileUrl(file, assetBase)));
+  // mainScriptUrlOrBlob: the pthread workers import the module from there (a bundler renames
+  // it, and the worker script may live elsewhere, e.g. at a blob: URL).
+  const module = await factory(locate ? { locateFile: locate, mainScriptUrlOrBlob: url } : {});
+  if (!moduleUrl) return new Engine(module, threaded, relaxed);
+  const shared = typeof SharedArrayBuffer !== 'undefined' && module.HEAPU8?.buffer instanceof SharedArrayBuffer;
+  return new Engine(module, shared, namesRelaxedBuild(url));
 }
 
 export class Engine {
@@ -63,6 +124,11 @@ export class Engine {
     this.module = module;
     this.threaded = threaded;
     this.relaxedSimd = relaxedSimd;
+  }
+
+  // The build running: kyutai[-mt][-relaxed].
+  get build() {
+    return buildName(this.threaded, this.relaxedSimd);
   }
 
   // "wasm-simd-threads" for the pthreads build, "wasm-simd" otherwise.

@@ -1,12 +1,20 @@
 // Errors raised by the engine. `code` is stable (INVALID_ARGUMENT, INVALID_CHECKPOINT,
-// INVALID_CONFIG, LIMIT_EXCEEDED, UNSUPPORTED, INVALID_STATE, OUT_OF_MEMORY, INTERNAL);
-// `message` is the engine's own text, naming what was wrong.
+// INVALID_CONFIG, LIMIT_EXCEEDED, UNSUPPORTED, INVALID_STATE, OUT_OF_MEMORY, INTERNAL, and at
+// load NOT_FOUND: a file, URL or engine module that is not there; NETWORK: a request that
+// failed); `message` is the engine's own text, naming what was wrong.
 export class KyutaiError extends Error {
   constructor(message, code = 'INTERNAL') {
     super(message);
     this.name = 'KyutaiError';
     this.code = code;
   }
+}
+
+// A load failure with its underlying error kept as `cause`.
+export function loadError(message, code, cause) {
+  const error = new KyutaiError(message, code);
+  if (cause !== undefined) error.cause = cause;
+  return error;
 }
 
 // The WebAssembly bindings return (never throw) an Error object tagged `kyutaiError`.

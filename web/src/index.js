@@ -12,9 +12,10 @@
 import { KyutaiError } from './errors.js';
 import { RpcClient, workerEndpoint, inProcessEndpoint } from './client.js';
 import { createEngine } from './engine.js';
-import { isNode, baseUrl, configText, bytesSource } from './inputs.js';
+import { isNode, baseUrl, absoluteUrl, configText, bytesSource } from './inputs.js';
 import { CALL, defineProxies } from './protocol.js';
 import { ResultStream } from './result-stream.js';
+import { resolveModel, hubProgress } from './hub.js';
 import { Transcriber, transcribe } from './transcriber.js';
 
 export { KyutaiError } from './errors.js';
@@ -26,6 +27,7 @@ export { wordsToCues, toWebVTT, toSRT, parseWebVTT, parseSRT } from './captions.
 export { createCapture, createPlayback, openMicrophone, AudioCapture, AudioPlayback } from './audio.js';
 export { listCachedModels, deleteCachedModel, clearModelCache, modelCacheAvailable } from './model-cache.js';
 export { ResultStream };
+export { resolveModel, hubFileUrl, isModelName, DEFAULT_HUB, KYUTAI_MIMI_CONFIG } from './hub.js';
 
 // ---------------------------------------------------------------------------------------
 // loadModel
@@ -33,8 +35,24 @@ export { ResultStream };
 // One engine per thread setting for in-process use: models share the WebAssembly instance.
 const inProcessEngines = new Map();
 
-export async function loadModel(options = {}) {
-  const { config, weights, format, threads, kvCache, allowNonFinite, onProgress, tokenizer, frameTokenizer, moduleUrl, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
+// loadModel(options) with the files given one by one, or loadModel('owner/name', options)
+// for a repository laid out as Kyutai publishes it (web/src/hub.js; `hub` is the URL
+// template, `revision` the branch): its config, weights, Mimi codec and tokenizer.
+export async function loadModel(nameOrOptions = {}, maybeOptions = {}) {
+  if (typeof nameOrOptions !== 'string') return loadFiles(nameOrOptions);
+  const { hub, revision, ...options } = maybeOptions ?? {};
+  const found = await resolveModel(nameOrOptions, { hub, revision });
+  const { config, weights, tokenizer, frameTokenizer } = found;
+  return loadFiles({
+    config, weights, tokenizer, frameTokenizer,
+    ...options,
+    ...(options.frameTokenizer && frameTokenizer ? { frameTokenizer: { ...frameTokenizer, ...options.frameTokenizer } } : {}),
+    onProgress: hubProgress(found.files, options.onProgress),
+  }, found.files);
+}
+
+async function loadFiles(options = {}, files = undefined) {
+  const { config, weights, format, threads, kvCache, allowNonFinite, onProgress, tokenizer, frameTokenizer, moduleUrl, assetBase, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
 
@@ -42,9 +60,9 @@ export async function loadModel(options = {}) {
   if (worker) {
     endpoint = workerEndpoint(workerUrl);
   } else {
-    const key = `${threads ?? ''}|${moduleUrl ?? ''}|${relaxedSimd ?? ''}`;
+    const key = `${threads ?? ''}|${moduleUrl ?? ''}|${assetBase ?? ''}|${relaxedSimd ?? ''}`;
     if (!inProcessEngines.has(key)) {
-      const engine = createEngine({ threads, moduleUrl, relaxedSimd });
+      const engine = createEngine({ threads, moduleUrl: absoluteUrl(moduleUrl), assetBase: absoluteUrl(assetBase), relaxedSimd });
       inProcessEngines.set(key, engine);
       engine.catch(() => inProcessEngines.delete(key));
     }
@@ -52,7 +70,7 @@ export async function loadModel(options = {}) {
   }
   const client = new RpcClient(endpoint);
   try {
-    const engineInfo = await client.call(0, 'init', [{ threads, moduleUrl, relaxedSimd }]);
+    const engineInfo = await client.call(0, 'init', [{ threads, moduleUrl: absoluteUrl(moduleUrl), assetBase: absoluteUrl(assetBase), relaxedSimd }]);
     const text = await configText(config);
     const w = await bytesSource(weights, worker, 'weights');
     const transfer = [...w.transfer];
@@ -75,7 +93,9 @@ export async function loadModel(options = {}) {
     const info = await client.call(0, 'loadModel', [{
       config: text, weights: w.source, weightsSize: w.size, format, threads, kvCache, allowNonFinite, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes,
     }], { transfer, onProgress });
-    return new KyutaiModel(client, info, engineInfo);
+    const model = new KyutaiModel(client, info, engineInfo);
+    if (files) model.files = files;
+    return model;
   } catch (e) {
     client.close();
     throw e;

@@ -2,10 +2,17 @@
 // tokenizer) bytes in a form that can cross into the engine's worker.
 import { KyutaiError } from './errors.js';
 import { isShardIndexName, isShardList, parseShardIndex } from './sharded.js';
+import { fetchChecked, fileError } from './sources.js';
 
 export const isNode = typeof process === 'object' && !!process.versions?.node && typeof window === 'undefined';
 
 const isUrlString = (s) => /^(https?|blob|data|file):/i.test(s);
+
+// A Node built-in, imported only when running in Node. The specifier is built at run time so
+// that bundlers leave it alone (no browser stub, no warning) in browser builds.
+export function nodeImport(name) {
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ `node:${name}`);
+}
 
 // What relative URLs are relative to: the page (or worker), or in Node the working directory.
 export function baseUrl() {
@@ -13,20 +20,28 @@ export function baseUrl() {
     (isNode ? `file://${encodeURI(process.cwd().replace(/\/?$/, '/'))}` : undefined);
 }
 
+// A URL the caller gave relative to the page, made absolute (the engine's worker lives elsewhere).
+export function absoluteUrl(url) {
+  return url === undefined || url === null ? undefined : new URL(String(url), baseUrl()).href;
+}
+
 // Node: a file path or file: URL -> a path; anything else -> null.
 async function nodePath(source) {
   if (!isNode) return null;
-  const { fileURLToPath } = await import('node:url');
+  const { fileURLToPath } = await nodeImport('url');
   if (source instanceof URL) return source.protocol === 'file:' ? fileURLToPath(source) : null;
   if (typeof source !== 'string') return null;
   if (/^file:/i.test(source)) return fileURLToPath(source);
   return isUrlString(source) ? null : source;
 }
 
-async function fetchOk(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new KyutaiError(`fetching ${url} failed: HTTP ${response.status}`, 'INVALID_ARGUMENT');
-  return response;
+// Node: a file's size (checked to exist before any reading starts) or a KyutaiError naming it.
+async function fileSize(fs, path, what) {
+  try {
+    return (await fs.promises.stat(path)).size;
+  } catch (e) {
+    throw fileError(e, path, what);
+  }
 }
 
 // config: URL or path, JSON text, a parsed object, or bytes/Blob/Response of the JSON.
@@ -34,8 +49,8 @@ export async function configText(config, what = 'config') {
   if (config === undefined || config === null) throw new KyutaiError(`${what} is required`, 'INVALID_ARGUMENT');
   if (typeof config === 'string' && config.trimStart().startsWith('{')) return config;
   const path = await nodePath(config);
-  if (path) return (await import('node:fs')).promises.readFile(path, 'utf8');
-  if (typeof config === 'string' || config instanceof URL) return (await fetchOk(new URL(config, baseUrl()))).text();
+  if (path) return (await nodeImport('fs')).promises.readFile(path, 'utf8').catch((e) => Promise.reject(fileError(e, path, what)));
+  if (typeof config === 'string' || config instanceof URL) return (await fetchChecked(new URL(config, baseUrl()).href, what)).text();
   if (typeof Response !== 'undefined' && config instanceof Response) return config.text();
   if (typeof Blob !== 'undefined' && config instanceof Blob) return config.text();
   if (config instanceof ArrayBuffer || ArrayBuffer.isView(config)) return new TextDecoder().decode(config);
@@ -91,17 +106,18 @@ export async function bytesSource(source, inWorker, what) {
   const path = await nodePath(source);
   if (path && isShardIndexName(path)) {
     // Node: a sharded checkpoint's index file; its shards are read (lazily) from its folder.
-    const fs = await import('node:fs');
-    const { dirname, join } = await import('node:path');
-    const index = parseShardIndex(await fs.promises.readFile(path, 'utf8'), path);
+    const fs = await nodeImport('fs');
+    const { dirname, join } = await nodeImport('path');
+    const text = await fs.promises.readFile(path, 'utf8').catch((e) => Promise.reject(fileError(e, path, what)));
+    const index = parseShardIndex(text, path);
     const files = index.files.map((f) => join(dirname(path), f));
-    const sizes = await Promise.all(files.map(async (f) => (await fs.promises.stat(f)).size));
+    const sizes = await Promise.all(files.map((f) => fileSize(fs, f, `${what} shard`)));
     const lazy = (file) => ({ [Symbol.asyncIterator]: () => fs.createReadStream(file, { highWaterMark: 1 << 22 })[Symbol.asyncIterator]() });
     return { source: { shards: files.map(lazy) }, transfer: [], size: sizes.reduce((a, b) => a + b, 0) };
   }
   if (path) {
-    const fs = await import('node:fs');
-    const size = (await fs.promises.stat(path)).size;
+    const fs = await nodeImport('fs');
+    const size = await fileSize(fs, path, what);
     return { source: fs.createReadStream(path, { highWaterMark: 1 << 22 }), transfer: [], size };
   }
   if (typeof source === 'string' || source instanceof URL) {

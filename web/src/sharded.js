@@ -6,6 +6,7 @@
 //
 // Here: recognising an index, parsing and checking it, and resolving its files to URLs.
 import { KyutaiError } from './errors.js';
+import { fetchChecked } from './sources.js';
 
 // Weights given as several files, in order: `{shards: [source, ...]}`.
 export function isShardList(weights) {
@@ -61,8 +62,7 @@ export function shardUrls(indexUrl, index) {
 
 // Fetches an index and returns {urls, index}.
 export async function fetchShardIndex(url, fetchImpl = fetch) {
-  const response = await fetchImpl(url);
-  if (!response.ok) throw new KyutaiError(`fetching ${url} failed: HTTP ${response.status}`, 'INVALID_ARGUMENT');
+  const response = await fetchChecked(url, 'safetensors index', fetchImpl);
   const index = parseShardIndex(await response.text(), url);
   return { index, urls: shardUrls(url, index) };
 }

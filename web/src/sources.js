@@ -1,3 +1,29 @@
+import { KyutaiError, loadError } from './errors.js';
+
+// fetch(url) that either returns an OK response or throws a KyutaiError naming the URL:
+// NOT_FOUND for 404/410, NETWORK for any other HTTP status or a request that never completed.
+export async function fetchChecked(url, what = 'file', fetchImpl = fetch) {
+  let response;
+  try {
+    response = await fetchImpl(url);
+  } catch (e) {
+    throw loadError(`${what}: could not fetch ${url} (${e.message}${e.cause?.code ? `, ${e.cause.code}` : ''}): check the URL, ` +
+      'that the server is up, and that it allows this page to read it (CORS)', 'NETWORK', e);
+  }
+  if (response.ok) return response;
+  const missing = response.status === 404 || response.status === 410;
+  throw new KyutaiError(`${what}: fetching ${url} failed: HTTP ${response.status}${missing ? ' (not found: check the URL or the hub template)' : ''}`,
+    missing ? 'NOT_FOUND' : 'NETWORK');
+}
+
+// A Node file-system error (reading `path`) as a KyutaiError naming the path.
+export function fileError(e, path, what = 'file') {
+  if (e instanceof KyutaiError) return e;
+  const missing = e?.code === 'ENOENT' || e?.code === 'ENOTDIR';
+  return loadError(`${what}: ${missing ? 'no such file' : `cannot read (${e?.code ?? e?.message})`}: ${path}` +
+    (missing ? ' (relative paths are relative to the working directory)' : ''), missing ? 'NOT_FOUND' : 'INVALID_ARGUMENT', e);
+}
+
 // Byte sources for model loading, read as a sequence of Uint8Array chunks so that nothing
 // has to hold a whole checkpoint: ArrayBuffer / typed array, Blob, Response, ReadableStream,
 // URL string (fetched), or any (async) iterable of chunks.
@@ -7,9 +33,7 @@ export async function* readChunks(source) {
   } else if (ArrayBuffer.isView(source)) {
     yield new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   } else if (typeof source === 'string' || source instanceof URL) {
-    const response = await fetch(source);
-    if (!response.ok) throw new Error(`fetching ${source} failed: HTTP ${response.status}`);
-    yield* readChunks(response);
+    yield* readChunks(await fetchChecked(source, 'model file'));
   } else if (typeof Response !== 'undefined' && source instanceof Response) {
     yield* readChunks(source.body);
   } else if (typeof Blob !== 'undefined' && source instanceof Blob) {
@@ -35,7 +59,7 @@ export async function* readChunks(source) {
   } else if (source && (source[Symbol.asyncIterator] || source[Symbol.iterator])) {
     for await (const chunk of source) yield* readChunks(chunk);
   } else {
-    throw new TypeError(`cannot read model bytes from ${Object.prototype.toString.call(source)}`);
+    throw new KyutaiError(`cannot read model bytes from ${Object.prototype.toString.call(source)}: expected a URL, ArrayBuffer, typed array, Blob, Response, ReadableStream or iterable of chunks`, 'INVALID_ARGUMENT');
   }
 }
 

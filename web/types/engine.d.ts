@@ -67,9 +67,21 @@ export interface LoadLmOptions {
 export function threadsAvailable(): boolean;
 export function relaxedSimdAvailable(): boolean;
 
-export function createEngine(options?: { threads?: number; moduleUrl?: string; locateFile?: (path: string) => string; relaxedSimd?: boolean }): Promise<Engine>;
+/** A build's name: kyutai[-mt][-relaxed]. */
+export type BuildName = 'kyutai' | 'kyutai-relaxed' | 'kyutai-mt' | 'kyutai-mt-relaxed';
+export function buildName(threaded: boolean, relaxed: boolean): BuildName;
+/** Where a build's file (e.g. 'kyutai-mt.wasm') is: under `assetBase`, or where the bundler put it. */
+export function buildFileUrl(file: string, assetBase?: string | URL): string;
+
+/**
+ * threads > 1 (or undefined) takes the pthreads build where the page is cross-origin isolated;
+ * assetBase: where dist/ is served (CDN); moduleUrl: one build's .mjs, used as is.
+ */
+export function createEngine(options?: { threads?: number; moduleUrl?: string; assetBase?: string | URL; locateFile?: (path: string) => string; relaxedSimd?: boolean }): Promise<Engine>;
 
 export class Engine {
+  /** The build running (asked of the module when it was given by moduleUrl). */
+  readonly build: BuildName;
   readonly threaded: boolean;
   readonly relaxedSimd: boolean;
   readonly backend: 'wasm-simd' | 'wasm-simd-threads';

@@ -1,5 +1,16 @@
 // Type declarations of kyutai-wasm (hand-written; the sources are plain ES modules in web/src/).
 
+// Browser classes where the DOM lib is loaded; in a Node project without it they are `never`
+// (those members are browser-only), so these declarations compile in both.
+type DomClass<K extends string> = typeof globalThis extends { [P in K]: { prototype: infer T } } ? T : never;
+type DomAudioBuffer = DomClass<'AudioBuffer'>;
+type DomBaseAudioContext = DomClass<'BaseAudioContext'>;
+type DomAudioWorkletNode = DomClass<'AudioWorkletNode'>;
+type DomAudioNode = DomClass<'AudioNode'>;
+type DomMediaStream = DomClass<'MediaStream'>;
+type DomMediaTrackConstraints = DomClass<'MediaStreamTrack'> extends { applyConstraints(constraints?: infer C): unknown } ? C : never;
+type Listener = ((event: Event) => void) | { handleEvent(event: Event): void };
+
 /** Samples per second of every audio frame: 24 kHz. */
 export const SAMPLE_RATE: 24000;
 /** Samples per frame: 1920 (80 ms). */
@@ -10,7 +21,11 @@ export const FRAME_RATE: number;
 /** Stable error codes of the engine. */
 export type KyutaiErrorCode =
   | 'INVALID_ARGUMENT' | 'INVALID_CHECKPOINT' | 'INVALID_CONFIG' | 'LIMIT_EXCEEDED'
-  | 'UNSUPPORTED' | 'INVALID_STATE' | 'OUT_OF_MEMORY' | 'INTERNAL';
+  | 'UNSUPPORTED' | 'INVALID_STATE' | 'OUT_OF_MEMORY' | 'INTERNAL'
+  /** At load: a file, URL or engine module that is not there (HTTP 404, no such path). */
+  | 'NOT_FOUND'
+  /** At load: a request that failed (unreachable server, CORS, an HTTP error other than 404). */
+  | 'NETWORK';
 
 /** Every error of the engine, also when it crossed from the worker: the engine's message and a stable code. */
 export class KyutaiError extends Error {
@@ -51,6 +66,22 @@ export interface LoadProgress {
   files?: number;
   /** 'ready': where the weights came from. */
   source?: LoadInfo['source'];
+  /** Loads by name: the file being read (the weights stream with progress; the rest is read after). */
+  fileName?: string;
+  /** Loads by name: every file of the model, with its size when the server gave one. */
+  modelFiles?: ModelFile[];
+  /** Loads by name: bytes over every file of the model (total undefined when a size is unknown). */
+  overall?: { loaded: number | undefined; total: number | undefined };
+}
+
+/** A file of a model loaded by name (KyutaiModel.files, LoadProgress.modelFiles). */
+export interface ModelFile {
+  role: 'weights' | 'mimi' | 'tokenizer';
+  /** Its name in the repository (config.json's moshi_name, mimi_name, tokenizer_name). */
+  file: string;
+  /** Where it was read: a URL, or in Node a path. */
+  url?: string;
+  size: number | undefined;
 }
 
 /** How a model's weights were loaded (KyutaiModel.load). */
@@ -158,8 +189,16 @@ export interface LoadModelOptions {
    * refused with INVALID_STATE. `'band-energy'` is refused with INVALID_ARGUMENT.
    */
   frameTokenizer?: FrameTokenizerSpec;
-  /** Override where the engine's .mjs module is loaded from. */
-  moduleUrl?: string;
+  /**
+   * One build's module (kyutai[-mt][-relaxed].mjs) to load instead of the automatic choice;
+   * its .wasm is looked for next to it. The model then reports the build that really runs.
+   */
+  moduleUrl?: string | URL;
+  /**
+   * Where the package's dist/ files are served (a CDN, a custom base): the automatic choice
+   * among the four builds then loads them from there. Bundlers need none of this.
+   */
+  assetBase?: string | URL;
   /**
    * Load the relaxed-SIMD build where the JavaScript engine supports relaxed SIMD (default
    * true; Chromium 114+, Node 22+). Same results, 4-bit weights run faster; false keeps the
@@ -239,6 +278,8 @@ export interface FrameTokenizerInfo {
 
 export interface EngineInfo {
   backend: Backend;
+  /** The build running: 'kyutai', 'kyutai-relaxed', 'kyutai-mt' or 'kyutai-mt-relaxed'. */
+  build: 'kyutai' | 'kyutai-relaxed' | 'kyutai-mt' | 'kyutai-mt-relaxed';
   threaded: boolean;
   /** Whether the relaxed-SIMD build runs (see LoadOptions.relaxedSimd). */
   relaxedSimd: boolean;
@@ -259,6 +300,41 @@ export interface BackendStatus {
 }
 
 export function loadModel(options: LoadModelOptions): Promise<KyutaiModel>;
+/**
+ * A model by name ('kyutai/stt-1b-en_fr'): config.json, the weights (moshi_name, default
+ * model.safetensors), Mimi (mimi_name, with Kyutai's Mimi configuration) and the tokenizer
+ * (tokenizer_name) are found through the `hub` URL template. Every other option is loadModel's.
+ */
+export function loadModel(name: string, options?: LoadByNameOptions): Promise<KyutaiModel>;
+
+export interface LoadByNameOptions extends Omit<LoadModelOptions, 'config' | 'weights' | 'tokenizer' | 'frameTokenizer'> {
+  /**
+   * URL template with {repo}, {revision} and {file} (default DEFAULT_HUB, Hugging Face's
+   * resolve layout); a mirror or a folder laid out like the hub; in Node also a path template.
+   */
+  hub?: string;
+  /** Branch, tag or commit for {revision} (default 'main'). */
+  revision?: string;
+  /** Options of the Mimi codec found by name (its format, say). */
+  frameTokenizer?: { format?: WeightFormat };
+}
+
+/** 'https://huggingface.co/{repo}/resolve/{revision}/{file}' */
+export const DEFAULT_HUB: string;
+/** Kyutai's Mimi configuration (`_mimi_config` of its loaders), as loaded for a model by name. */
+export const KYUTAI_MIMI_CONFIG: Readonly<Record<string, unknown>>;
+/** True for "owner/name". */
+export function isModelName(name: string): boolean;
+/** Where `file` of `repo` is under the template (a URL, or in Node a path for a path template). */
+export function hubFileUrl(repo: string, file: string, options?: { hub?: string; revision?: string }): string;
+/** A model name -> its files, as loadModel(name) reads them. */
+export function resolveModel(name: string, options?: { hub?: string; revision?: string }): Promise<{
+  config: Record<string, unknown>;
+  weights: string;
+  tokenizer: string | undefined;
+  frameTokenizer: { type: 'mimi'; config: Record<string, unknown>; weights: string } | undefined;
+  files: ModelFile[];
+}>;
 
 export class KyutaiModel {
   readonly config: ModelConfig;
@@ -277,6 +353,8 @@ export class KyutaiModel {
   readonly frameTokenizer: FrameTokenizerInfo | null;
   readonly textTokenizer: TextTokenizer | null;
   readonly engine: EngineInfo;
+  /** Loaded by name: its files (role, name, where, size). */
+  readonly files?: ModelFile[];
   readonly inWorker: boolean;
   readonly disposed: boolean;
   createAsrSession(options?: AsrOptions): Promise<AsrSession>;
@@ -285,7 +363,7 @@ export class KyutaiModel {
   /** Speech-to-text as Kyutai ships it: words with start and end, pause probabilities, end of turn. */
   createTranscriber(options?: TranscriberOptions): Promise<Transcriber>;
   /** A whole clip -> its words and ends of turn (a transcriber made for it, flushed, disposed). */
-  transcribe(audio: Float32Array | AudioBuffer, options?: TranscribeOptions): Promise<Transcript>;
+  transcribe(audio: Float32Array | DomAudioBuffer, options?: TranscribeOptions): Promise<Transcript>;
   /** The backend new sessions get now (also updates `backend` and `backendReason`). */
   backendStatus(): Promise<BackendStatus>;
   /** Testing aid: destroys the WebGPU device; running sessions continue on WebAssembly from the same state. */
@@ -460,7 +538,7 @@ export class ResultStream<T> extends EventTarget implements AsyncIterable<T> {
   /** Resolves when the stream ends (closed, input finished, or failed). */
   readonly ended: Promise<StreamEnd>;
   addEventListener<K extends keyof ResultStreamEventMap<T>>(type: K, listener: (event: ResultStreamEventMap<T>[K]) => void, options?: boolean | AddEventListenerOptions): void;
-  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: Listener | null, options?: boolean | AddEventListenerOptions): void;
   /** Resolves once `n` frames were processed or dropped (or the stream ended). */
   whenProcessed(n: number): Promise<StreamStats>;
   close(): Promise<StreamEnd>;
@@ -483,11 +561,11 @@ export interface CaptureFrame {
 
 /** Any audio source -> 1920-sample frames at 24 kHz, cut on the audio thread by an AudioWorklet. */
 export class AudioCapture extends EventTarget {
-  readonly context: BaseAudioContext;
-  readonly node: AudioWorkletNode;
+  readonly context: DomBaseAudioContext;
+  readonly node: DomAudioWorkletNode;
   addEventListener(type: 'frame', listener: (event: CustomEvent<CaptureFrame>) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: 'stats', listener: (event: CustomEvent<CaptureStats>) => void, options?: boolean | AddEventListenerOptions): void;
-  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: Listener | null, options?: boolean | AddEventListenerOptions): void;
   /** Frames go to `port` from now on (session.connect does this). */
   attach(port: MessagePort): Promise<void>;
   /** Give a frame from a 'frame' event back for reuse. */
@@ -499,14 +577,14 @@ export class AudioCapture extends EventTarget {
 
 export interface CaptureOptions {
   /** 'microphone' (default), a MediaStream, or an AudioNode. */
-  source?: 'microphone' | MediaStream | AudioNode;
+  source?: 'microphone' | DomMediaStream | DomAudioNode;
   frameSize?: number;
   sampleRate?: number;
 }
 
-export function createCapture(context: BaseAudioContext, options?: CaptureOptions): Promise<AudioCapture>;
+export function createCapture(context: DomBaseAudioContext, options?: CaptureOptions): Promise<AudioCapture>;
 /** getUserMedia with echo cancellation, noise suppression and gain control off. */
-export function openMicrophone(constraints?: MediaTrackConstraints): Promise<MediaStream>;
+export function openMicrophone(constraints?: DomMediaTrackConstraints): Promise<DomMediaStream>;
 
 export interface PlaybackStats {
   received: number;
@@ -520,11 +598,11 @@ export interface PlaybackStats {
 
 /** Frames -> speakers without gaps; underruns counted and reported. */
 export class AudioPlayback extends EventTarget {
-  readonly context: BaseAudioContext;
-  readonly node: AudioWorkletNode;
+  readonly context: DomBaseAudioContext;
+  readonly node: DomAudioWorkletNode;
   readonly underruns: number;
   addEventListener(type: 'underrun' | 'stats', listener: (event: CustomEvent<PlaybackStats>) => void, options?: boolean | AddEventListenerOptions): void;
-  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: Listener | null, options?: boolean | AddEventListenerOptions): void;
   /** Queue one frame (its buffer is transferred). */
   push(samples: Float32Array): void;
   /** No more audio for now: running dry is then not an underrun. */
@@ -536,7 +614,7 @@ export class AudioPlayback extends EventTarget {
   dispose(): void;
 }
 
-export function createPlayback(context: BaseAudioContext, options?: { prebufferFrames?: number; destination?: AudioNode }): Promise<AudioPlayback>;
+export function createPlayback(context: DomBaseAudioContext, options?: { prebufferFrames?: number; destination?: DomAudioNode }): Promise<AudioPlayback>;
 
 // ---- frame tokenizers and words, usable on their own ----
 
@@ -698,7 +776,7 @@ export class Transcriber extends EventTarget implements AsyncIterable<Transcript
   readonly sampleRate: number;
   readonly disposed: boolean;
   addEventListener<K extends keyof TranscriberEventMap>(type: K, listener: (event: TranscriberEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
-  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: Listener | null, options?: boolean | AddEventListenerOptions): void;
   /** 24 kHz samples, any number (cut into 1920-sample frames) -> the events they caused. */
   pushAudio(samples: Float32Array): Promise<TranscriptEvent[]>;
   /** One frame of the model's nQ audio codes. */
@@ -731,7 +809,7 @@ export interface Transcript {
 /** Band-limited (windowed-sinc) resampling of mono audio. */
 export function resample(input: Float32Array | ArrayLike<number>, fromRate: number, toRate?: number, options?: { halfTaps?: number }): Float32Array;
 /** A Float32Array at `sampleRate` or an AudioBuffer -> 24 kHz mono samples. */
-export function toMono24k(audio: Float32Array | AudioBuffer, options?: { sampleRate?: number }): Promise<Float32Array>;
+export function toMono24k(audio: Float32Array | DomAudioBuffer, options?: { sampleRate?: number }): Promise<Float32Array>;
 
 // ---- captions ----
 

@@ -105,9 +105,9 @@ export class Host {
   }
 
   // ---- remote methods of the host itself (target 0) ----
-  async init(ctx, { threads, moduleUrl, relaxedSimd } = {}) {
+  async init(ctx, { threads, moduleUrl, assetBase, relaxedSimd } = {}) {
     if (!this.#engine) {
-      this.#engineOptions = { threads, moduleUrl, relaxedSimd };
+      this.#engineOptions = { threads, moduleUrl, assetBase, relaxedSimd };
     }
     return this.describe(ctx);
   }
@@ -116,6 +116,7 @@ export class Host {
     const engine = await this.engine;
     return {
       backend: engine.backend,
+      build: engine.build,
       threaded: engine.threaded,
       relaxedSimd: engine.relaxedSimd,
       hardwareConcurrency: globalThis.navigator?.hardwareConcurrency ?? 1,

@@ -57,7 +57,7 @@ export class FrameTokenizerSource {
     if (typeof spec.module === 'string') {
       // A user tokenizer that can live in the worker: a module whose default export (or
       // `createFrameTokenizer`) makes one tokenizer: (options, {engine, config}) => tokenizer.
-      const mod = await import(/* @vite-ignore */ spec.module);
+      const mod = await import(/* @vite-ignore */ /* webpackIgnore: true */ spec.module);
       const factory = mod.createFrameTokenizer ?? mod.default;
       if (typeof factory !== 'function') {
         throw new KyutaiError(`frame tokenizer module ${spec.module} exports no function (default or createFrameTokenizer)`, 'INVALID_ARGUMENT');
