@@ -16,7 +16,7 @@
 import { createEngine } from '../engine.js';
 import { KyutaiError, serializeError } from '../errors.js';
 import { readAll } from '../sources.js';
-import { isRemoteMethod } from '../protocol.js';
+import { isRemoteMethod, checkArgs } from '../protocol.js';
 import { selectBackend, BACKENDS } from '../webgpu/backend.js';
 import { loadLmWithCache } from '../model-cache.js';
 import { now, collectTransfer, needEngineMethod } from './common.js';
@@ -74,6 +74,7 @@ export class Host {
       if (!isRemoteMethod(receiver.constructor.protocol, method)) {
         throw new KyutaiError(`${receiver.constructor.name} has no remote method '${method}'`, 'INVALID_ARGUMENT');
       }
+      checkArgs(receiver.constructor.protocol, method, args, receiver);
       const ctx = { progress: (data) => this.#post({ type: 'progress', id, data }) };
       // Synchronous methods run to completion right here, before the next message is
       // handled, so calls on one session keep their order.
@@ -128,7 +129,6 @@ export class Host {
 
   async loadModel(ctx, { config, weights, format, threads, kvCache, allowNonFinite, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}) {
     const engine = await this.engine;
-    if (typeof config !== 'string') throw new KyutaiError('config: expected JSON text', 'INVALID_ARGUMENT');
     // Fail before the (long) weight download when the engine lacks a part asked for.
     const hasTokenizer = tokenizer !== null && tokenizer !== undefined;
     if (hasTokenizer) needEngineMethod(engine, 'loadTokenizer', 'the SentencePiece text tokenizer');
