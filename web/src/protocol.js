@@ -67,7 +67,7 @@ export const SCHEMAS = {
       cache: optional(either('true, false, \'off\', \'use\' or \'reload\'', bool(), oneOf('off', 'use', 'reload'))),
       maxBytes: optional(FLOAT_OR_INFINITY),
       weightsSize: optional(number(0)),
-      abort: optional(port()),
+      abort: optional(port()),  // loadModel({signal}): see index.js
     })]),
     dispose: args(['id', int(0, Number.MAX_SAFE_INTEGER)]),
     describe: args(),

@@ -110,6 +110,10 @@ export function samples() {
   };
 }
 
+export const func = () => (value, name) => {
+  if (typeof value !== 'function') throw invalid(name, value, 'a function');
+};
+
 // A MessagePort-like object (a worker's port, or a port given in-process).
 export const port = () => (value, name) => {
   if (!value || typeof value !== 'object' || typeof value.postMessage !== 'function') throw invalid(name, value, 'a MessagePort');
@@ -143,6 +147,9 @@ export function args(...named) {
     named.forEach(([name, check], i) => check(values[i], `${method}(${name})`, receiver));
   };
 }
+
+// A sample rate in Hz (what resample.js and the worklets accept).
+export const SAMPLE_RATE_HZ = optional(number(1000, 768000));
 
 // Shared option shapes (one copy, used by several methods).
 export const SEED = optional(int(0, Number.MAX_SAFE_INTEGER));
