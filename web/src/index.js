@@ -10,7 +10,10 @@
 // method returns a promise, typed arrays go in and come out, and errors are KyutaiError
 // with the engine's message and a stable `code`.
 import { KyutaiError } from './errors.js';
-import { invalid, options as optionsOf } from './validate.js';
+import { invalid, options as optionsOf, optional, withMethod } from './validate.js';
+
+// Client-side options of live streams (the engine side checks the rest: protocol.js).
+const STREAM_OPTIONS = optionsOf({ playback: optional(withMethod('channel', 'an AudioPlayback (createPlayback)')) });
 import { RpcClient, workerEndpoint, inProcessEndpoint } from './client.js';
 import { createEngine } from './engine.js';
 import { isNode, baseUrl, configText, bytesSource } from './inputs.js';
@@ -255,7 +258,7 @@ class Session extends Remote {
   // never through this thread) or from a MessagePort that receives Float32Array frames (or
   // {samples}). Returns a ResultStream.
   async connect(source, options) {
-    optionsOf({})(options, 'connect(options)');  // its values are checked by the engine side
+    STREAM_OPTIONS(options, 'connect(options)');
     const { maxQueuedFrames = 25, playback = null } = options ?? {};
     let enginePort;
     let capturePort = null;
@@ -293,7 +296,7 @@ export class TtsSession extends Session {
   // token forced per frame, then `tailFrames` frames of padding. Decoded audio goes to
   // `playback` (an AudioPlayback) when given.
   async speak(input, options) {
-    optionsOf({})(options, 'speak(options)');  // its values are checked by the engine side
+    STREAM_OPTIONS(options, 'speak(options)');
     const { tailFrames = 0, playback = null } = options ?? {};
     if (typeof input !== 'string' && !Array.isArray(input) && !ArrayBuffer.isView(input)) {
       throw invalid('speak(input)', input, 'text, an Int32Array or an array of token ids');

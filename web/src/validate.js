@@ -114,6 +114,11 @@ export const func = () => (value, name) => {
   if (typeof value !== 'function') throw invalid(name, value, 'a function');
 };
 
+// An object with method `method` (an AudioPlayback has channel(), a capture attach()).
+export const withMethod = (method, expected) => (value, name) => {
+  if (!value || typeof value[method] !== 'function') throw invalid(name, value, expected);
+};
+
 // A MessagePort-like object (a worker's port, or a port given in-process).
 export const port = () => (value, name) => {
   if (!value || typeof value !== 'object' || typeof value.postMessage !== 'function') throw invalid(name, value, 'a MessagePort');
