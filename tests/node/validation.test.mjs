@@ -20,7 +20,7 @@ const lmOptions = { config: path('lm/config.json'), weights: path('lm/weights.sa
 const lm = await loadModel(lmOptions);
 const stt = await loadModel({ config: path('stt/config.json'), weights: path('stt/weights.safetensors'), frameTokenizer: { module: BAND_ENERGY_URL } });
 
-export async function expectRefused(run, pattern, code = 'INVALID_ARGUMENT') {
+async function expectRefused(run, pattern, code = 'INVALID_ARGUMENT') {
   await assert.rejects(async () => run(), (e) => {
     assert.ok(e instanceof KyutaiError, `expected a KyutaiError, got ${e?.constructor?.name}: ${e?.message}`);
     assert.equal(e.code, code, e.message);

@@ -17,6 +17,7 @@ const STREAM_OPTIONS = optionsOf({ playback: optional(withMethod('channel', 'an 
 import { RpcClient, workerEndpoint, inProcessEndpoint } from './client.js';
 import { createEngine } from './engine.js';
 import { isNode, baseUrl, configText, bytesSource } from './inputs.js';
+import { abortedError } from './sources.js';
 import { CALL, defineProxies } from './protocol.js';
 import { ResultStream } from './result-stream.js';
 import { Transcriber, transcribe } from './transcriber.js';
@@ -99,7 +100,7 @@ function abortPort(signal) {
     throw invalid('loadModel(options).signal', signal, 'an AbortSignal');
   }
   const check = () => {
-    if (signal.aborted) throw new KyutaiError('loadModel: loading was aborted', 'ABORTED');
+    if (signal.aborted) throw abortedError('loadModel');
   };
   check();
   const { port1, port2 } = new MessageChannel();

@@ -8,7 +8,7 @@ import { KyutaiError } from './errors.js';
 // that fails mid-read (a stream erroring, a dropped connection) becomes a KyutaiError
 // ('NETWORK') naming `what` and how many bytes had arrived.
 export async function* readChunks(source, { signal = null, what = 'weights' } = {}) {
-  const aborted = () => new KyutaiError(`${what}: loading was aborted${signal.reason?.message ? ` (${signal.reason.message})` : ''}`, 'ABORTED');
+  const aborted = () => abortedError(what);
   if (signal?.aborted) throw aborted();
   const chunks = rawChunks(source, signal);
   let stop = null;
@@ -37,6 +37,11 @@ export async function* readChunks(source, { signal = null, what = 'weights' } = 
     // Not awaited: a stalled source may never answer; its reader is cancelled on abort.
     chunks.return().catch(() => {});
   }
+}
+
+// What an aborted load (loadModel({signal})) rejects with.
+export function abortedError(what) {
+  return new KyutaiError(`${what}: loading was aborted`, 'ABORTED');
 }
 
 async function* rawChunks(source, signal) {

@@ -15,7 +15,7 @@
 // fresh copies, so their buffers are transferred (no copy) when a worker posts them back.
 import { createEngine } from '../engine.js';
 import { KyutaiError, serializeError } from '../errors.js';
-import { readAll } from '../sources.js';
+import { readAll, abortedError } from '../sources.js';
 import { isRemoteMethod, checkArgs } from '../protocol.js';
 import { selectBackend, BACKENDS } from '../webgpu/backend.js';
 import { loadLmWithCache } from '../model-cache.js';
@@ -161,7 +161,7 @@ export class Host {
       choice = await selectBackend({ engine, lm, configText: config, format, backend: backend ?? 'auto' });
       if (hasTokenizer) text = await engine.loadTokenizer(await readAll(tokenizer, { signal, what: 'tokenizer' }));
       frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, codecThreads(engine, threads));
-      if (signal?.aborted) throw new KyutaiError('loadModel: loading was aborted', 'ABORTED');
+      if (signal?.aborted) throw abortedError('loadModel');
     } catch (e) {
       frames?.dispose?.();
       text?.dispose();
