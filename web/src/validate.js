@@ -161,4 +161,7 @@ export const SEED = optional(int(0, Number.MAX_SAFE_INTEGER));
 export const TEMPERATURE = optional(number(0, 1000));
 export const TOP_K = optional(int(0, INT32_MAX));
 export const TOKEN = int(-1, INT32_MAX);
-export const MAX_QUEUED_FRAMES = optional(int(1, 10000));
+// Infinity: never drop (offline runs, where every frame must be processed).
+export const MAX_QUEUED_FRAMES = optional(either('an integer >= 1, or Infinity', int(1, Number.MAX_SAFE_INTEGER), (v, name) => {
+  if (v !== Infinity) throw invalid(name, v, 'Infinity');
+}));
