@@ -61,5 +61,6 @@ test('worker: hostile arguments are refused before the model steps; abort and st
   expect(out.same).toBe(true);
   expect(out.aborted).toMatch(/^KyutaiError ABORTED: weights: loading was aborted/);
   expect(out.early).toBe('KyutaiError ABORTED: loadModel: loading was aborted');
-  expect(out.broken).toMatch(/^KyutaiError NETWORK: weights: reading failed after 4096 bytes/);
+  // A transferred stream's error overtakes the chunks still queued in it: 0 or 4096 bytes.
+  expect(out.broken).toMatch(/^KyutaiError NETWORK: weights: reading failed after (0|4096) bytes: .*connection reset/);
 });
