@@ -5,17 +5,24 @@
 #   2. the tests that run threads (thread pool, threaded products, convolutions, LM and Mimi
 #      against one thread) built with ThreadSanitizer in $BUILD_DIR/tsan;
 #   3. the libFuzzer targets of tests/fuzz/ (ASan + UBSan too) built in $BUILD_DIR/fuzz, each
-#      run for FUZZ_SECONDS (default 20) on its seed corpus tests/fuzz/corpus/<target>/.
-# Build directories are reused between runs. New inputs libFuzzer finds go to
-# $BUILD_DIR/fuzz/corpus/<target>/ (never into the repository); a crashing input is saved in
+#      run for FUZZ_SECONDS (default 20) on its seed corpus tests/fuzz/corpus/<target>/ and
+#      the inputs found before, tests/fuzz/found/<target>/. bind_checks fuzzes the Embind
+#      layer's number conversions (wasm/bind_checks.cpp), built natively so UBSan sees them.
+# Options: FUZZ_SECONDS=n (longer runs), FUZZ_TARGETS="config session" (a subset),
+# FUZZ_ONLY=1 (skip stages 1 and 2), FUZZ_SAVE=0 (leave tests/fuzz/found/ untouched).
+# The corpus grows: after each run, libFuzzer's merge keeps the new inputs that reach new
+# coverage and they are copied into tests/fuzz/found/<target>/ (commit them). Build
+# directories are reused between runs; a crashing input is saved in
 # $BUILD_DIR/fuzz/artifacts/<target>/ and fails the stage (reproduce: fuzz_<target> <file>).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SAVE=${FUZZ_SAVE:-1}
+FUZZ_ONLY=${FUZZ_ONLY:-0}
 CLANGXX=${CLANGXX:-clang++}
-TARGETS=(safetensors config sentencepiece session)
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-safetensors config sentencepiece session bind_checks}"
 
 configure() {  # dir, cmake args...: configures once, later runs reuse the directory
   local dir=$1; shift
@@ -26,6 +33,23 @@ configure() {  # dir, cmake args...: configures once, later runs reuse the direc
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# Inputs of `merged` (libFuzzer names them by content hash) that neither the seed corpus nor
+# tests/fuzz/found/ holds yet go to tests/fuzz/found/<target>/; prints how many.
+save_finds() {  # target, merged dir
+  local t=$1 merged=$2 added=0 f name known
+  mkdir -p "tests/fuzz/found/$t"
+  known=$(find "tests/fuzz/corpus/$t" "tests/fuzz/found/$t" -type f -exec sha1sum {} + | cut -c1-40)
+  for f in "$merged"/*; do
+    [[ -f $f ]] || continue
+    name=$(sha1sum "$f" | cut -c1-40)
+    grep -qx "$name" <<<"$known" && continue
+    cp "$f" "tests/fuzz/found/$t/$name"
+    added=$((added + 1))
+  done
+  echo "$added"
+}
+
+if [[ $FUZZ_ONLY != 1 ]]; then
 start=$SECONDS
 echo "== Sanitizers: the native GoogleTest suite under ASan + UBSan ($B/asan)"
 configure "$B/asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER="$CLANGXX" -DKYUTAI_SANITIZE=ON \
@@ -43,6 +67,7 @@ cmake --build "$B/tsan" -j "$JOBS" --target kyutai_tests
 TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
   ctest --test-dir "$B/tsan" --output-on-failure -j "$JOBS" --no-tests=error -R 'ThreadPool\.|\.ThreadsGive'
 echo "robustness: thread sanitizer green ($((SECONDS - start)) s)"
+fi
 
 start=$SECONDS
 echo "== Fuzzing: ${#TARGETS[@]} libFuzzer targets, ${FUZZ_SECONDS} s each ($B/fuzz)"
@@ -53,12 +78,24 @@ for t in "${TARGETS[@]}"; do
   work="$B/fuzz/corpus/$t"
   artifacts="$B/fuzz/artifacts/$t"
   log="$B/fuzz/fuzz_$t.log"
-  mkdir -p "$work" "$artifacts"
+  found="tests/fuzz/found/$t"
+  mkdir -p "$work" "$artifacts" "$found"
   if "$B/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
+      -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" "tests/fuzz/corpus/$t" "$found" >"$log" 2>&1; then
     runs=$(grep -m1 '^stat::number_of_executed_units' "$log" | awk '{print $2}')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
-    echo "fuzz_$t: ${runs:-?} inputs, $cov, no finding"
+    kept=""
+    if [[ $FUZZ_SAVE == 1 ]]; then
+      # libFuzzer's merge adds to the seeds + earlier finds only this run's inputs that reach
+      # coverage they do not; those are saved.
+      merged="$B/fuzz/merged/$t"
+      rm -rf "$merged" && mkdir -p "$merged"
+      cp "tests/fuzz/corpus/$t"/* "$merged"/
+      cp "$found"/. "$merged"/ -r 2>/dev/null || true
+      "$B/fuzz/tests/fuzz/fuzz_$t" -merge=1 -timeout=10 -rss_limit_mb=2048 "$merged" "$work" >>"$log" 2>&1
+      kept=", $(save_finds "$t" "$merged") new input(s) saved in $found/"
+    fi
+    echo "fuzz_$t: ${runs:-?} inputs, $cov, no finding$kept"
   else
     echo "fuzz_$t: FINDING (log: $log, input saved in $artifacts/)" >&2
     tail -n 80 "$log" >&2

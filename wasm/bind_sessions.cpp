@@ -27,9 +27,9 @@ GenerationParams generation_params(const LmConfig& c, const val& o) {
   GenerationParams p = GenerationParams::from_config(c, bool_option(o, "sampling").value_or(false));
   if (auto v = number_option(o, "temperature")) p.audio.temperature = float(*v);
   if (auto v = number_option(o, "textTemperature")) p.text.temperature = float(*v);
-  if (auto v = number_option(o, "topK")) p.audio.top_k = int(*v);
-  if (auto v = number_option(o, "textTopK")) p.text.top_k = int(*v);
-  if (auto v = number_option(o, "seed")) p.seed = uint64_t(*v);
+  if (auto v = integer_option(o, "topK", 0, INT32_MAX)) p.audio.top_k = int(*v);
+  if (auto v = integer_option(o, "textTopK", 0, INT32_MAX)) p.text.top_k = int(*v);
+  if (auto v = integer_option(o, "seed", 0, kMaxSafeInteger)) p.seed = uint64_t(*v);
   return p;
 }
 
@@ -126,7 +126,7 @@ class AsrSessionHandle : public SessionHandle<AsrSession> {
     return guarded([&] {
       AsrOptions o;
       if (auto v = number_option(options, "temperature")) o.temperature = float(*v);
-      if (auto v = number_option(options, "seed")) o.seed = uint64_t(*v);
+      if (auto v = integer_option(options, "seed", 0, kMaxSafeInteger)) o.seed = uint64_t(*v);
       start(model.shared(), o);
       return val::undefined();
     });

@@ -1,7 +1,5 @@
 #include "bind_util.h"
 
-#include <cmath>
-
 namespace kyutai::wasm {
 
 namespace {
@@ -34,6 +32,12 @@ std::optional<std::string> string_option(const val& options, const char* key) {
   return v.as<std::string>();
 }
 
+std::optional<int64_t> integer_option(const val& options, const char* key, int64_t lo, int64_t hi) {
+  auto v = number_option(options, key);
+  if (!v) return std::nullopt;
+  return checked_integer(*v, std::string("option '") + key + "'", lo, hi);
+}
+
 LoadOptions load_options(const val& options) {
   LoadOptions opt;
   val format = option_value(options, "format");
@@ -45,11 +49,7 @@ LoadOptions load_options(const val& options) {
       fail(ErrorCode::InvalidArgument, "weight format '", *f, "' is not one of auto, f32, bf16, q8, q4");
     opt.format = wf;
   }
-  if (auto t = number_option(options, "threads")) {
-    if (*t < 1 || *t > 64 || *t != double(int(*t)))
-      fail(ErrorCode::InvalidArgument, "option 'threads' must be an integer in 1..64, got ", *t);
-    opt.threads = int(*t);
-  }
+  if (auto t = integer_option(options, "threads", 1, 64)) opt.threads = int(*t);
   if (auto k = string_option(options, "kvCache"); k && !parse_kv_format(*k, &opt.kv_cache))
     fail(ErrorCode::InvalidArgument, "option 'kvCache' must be 'f32' or 'bf16', got '", *k, "'");
   if (auto a = bool_option(options, "allowNonFinite")) opt.allow_non_finite = *a;
@@ -64,11 +64,7 @@ std::vector<int32_t> read_int32(const val& v, const std::string& what) {
   if (type == "Array") {
     std::vector<double> raw = emscripten::convertJSArrayToNumberVector<double>(v);
     std::vector<int32_t> out(raw.size());
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] != std::floor(raw[i]) || std::fabs(raw[i]) > 2147483647.0)
-        fail(ErrorCode::InvalidArgument, what, ": element ", i, " (", raw[i], ") is not a 32-bit integer");
-      out[i] = int32_t(raw[i]);
-    }
+    for (size_t i = 0; i < raw.size(); ++i) out[i] = checked_int32_element(raw[i], what, i);
     return out;
   }
   fail(ErrorCode::InvalidArgument, what, ": expected an Int32Array of token ids, got ", type,

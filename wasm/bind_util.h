@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bind_checks.h"
 #include "core/error.h"
 #include "nn/weight_loader.h"
 
@@ -73,6 +74,8 @@ inline val int_array(const std::vector<int64_t>& v) {
 std::optional<double> number_option(const val& options, const char* key);
 std::optional<bool> bool_option(const val& options, const char* key);
 std::optional<std::string> string_option(const val& options, const char* key);
+// A number option that must be an integer in lo..hi (checked_integer: no cast before the check).
+std::optional<int64_t> integer_option(const val& options, const char* key, int64_t lo, int64_t hi);
 // {format: 'auto'|'f32'|'bf16'|'q8'|'q4', threads: n}
 LoadOptions load_options(const val& options);
 

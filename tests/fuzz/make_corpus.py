@@ -8,6 +8,11 @@ corpus/sentencepiece/ tiny hand-built models (identity, a one-rule charsmap) and
                       trained with Debian's spm_train (identity unigram, BPE with byte fallback,
                       and one nmt_nfkc model for the real charsmap trie) when spm_train exists
 corpus/session/       byte programs for fuzz_session (frames, resets, Mimi steps)
+corpus/bind_checks/   records (double, int64 lo, int64 hi, mode byte) for fuzz_bind_checks: the
+                      numbers JavaScript callers pass (NaN, infinities, fractions, 2^53, -1)
+
+Inputs the fuzzers find later are kept apart, in tests/fuzz/found/ (scripts/robustness.sh),
+so regenerating this corpus never drops them.
 
 Keep the whole corpus well under 1 MB.
 """
@@ -188,6 +193,19 @@ def make_session():
     write("session", "wrong_lengths", bytes([1] + sum([[i % 8, 250 - i] + [201, 0xff] * 4 for i in range(30)], [])))
 
 
+def make_bind_checks():
+    max_safe = 2 ** 53 - 1
+    records = {
+        "threads_ok": (4.0, 1, 64, 1), "threads_fraction": (1.5, 1, 64, 1), "nan": (float("nan"), 1, 64, 1),
+        "infinity": (float("inf"), 0, 2 ** 31 - 1, 1), "minus_infinity": (float("-inf"), 0, max_safe, 1),
+        "seed_minus_one": (-1.0, 0, max_safe, 0), "seed_1e30": (1e30, 0, max_safe, 0),
+        "two_pow_53": (2.0 ** 53, 0, max_safe, 0), "bad_bounds": (3.0, 10, 1, 0),
+        "int32_edge": (2147483647.0, -2 ** 31, 2 ** 31 - 1, 2), "negative_zero": (-0.0, 0, 1, 3),
+    }
+    for name, (v, lo, hi, mode) in records.items():
+        write("bind_checks", name, struct.pack("<dqqB", v, lo, hi, mode))
+
+
 if __name__ == "__main__":
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -195,5 +213,6 @@ if __name__ == "__main__":
     make_configs()
     make_sentencepiece()
     make_session()
+    make_bind_checks()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(OUT) for f in fs)
     print("corpus: %d bytes" % total)

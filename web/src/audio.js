@@ -3,6 +3,11 @@
 // wire them up and surface their reports as events.
 import { KyutaiError } from './errors.js';
 import { FRAME_SIZE, SAMPLE_RATE } from './frame-tokenizer.js';
+import { options, optional, int, SAMPLE_RATE_HZ } from './validate.js';
+
+// Checked before any worklet module is added.
+const CAPTURE_OPTIONS = options({ frameSize: optional(int(1, 1 << 16)), sampleRate: SAMPLE_RATE_HZ });
+const PLAYBACK_OPTIONS = options({ prebufferFrames: optional(int(0, 1000)) });
 
 const CAPTURE_MODULE = new URL('./worklets/capture-processor.js', import.meta.url);
 const PLAYBACK_MODULE = new URL('./worklets/playback-processor.js', import.meta.url);
@@ -112,7 +117,9 @@ export class AudioCapture extends EventTarget {
 
 // context: an AudioContext or OfflineAudioContext, ideally at 24 kHz (new AudioContext({sampleRate: 24000})).
 // source: 'microphone', a MediaStream, or an AudioNode (AudioBufferSourceNode, ...).
-export async function createCapture(context, { source = 'microphone', frameSize = FRAME_SIZE, sampleRate = SAMPLE_RATE } = {}) {
+export async function createCapture(context, captureOptions) {
+  CAPTURE_OPTIONS(captureOptions, 'createCapture(options)');
+  let { source = 'microphone', frameSize = FRAME_SIZE, sampleRate = SAMPLE_RATE } = captureOptions ?? {};
   await addModule(context, CAPTURE_MODULE);
   let input;
   let owned = null;
@@ -177,7 +184,9 @@ export class AudioPlayback extends EventTarget {
   }
 }
 
-export async function createPlayback(context, { prebufferFrames = 2, destination = context.destination } = {}) {
+export async function createPlayback(context, playbackOptions) {
+  PLAYBACK_OPTIONS(playbackOptions, 'createPlayback(options)');
+  const { prebufferFrames = 2, destination = context.destination } = playbackOptions ?? {};
   await addModule(context, PLAYBACK_MODULE);
   const node = new AudioWorkletNode(context, 'kyutai-playback', {
     numberOfInputs: 0,

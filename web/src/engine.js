@@ -164,12 +164,12 @@ export class Engine {
 
   // Feeds bytes from any source (ArrayBuffer, typed array, Blob, Response, ReadableStream,
   // async iterable of chunks) into `push(ptr, size)`, one bounded heap buffer at a time.
-  async #stream(source, push, onProgress) {
+  async #stream(source, push, onProgress, signal) {
     const M = this.module;
     let buffer = 0;
     let capacity = 0;
     try {
-      for await (const chunk of readChunks(source)) {
+      for await (const chunk of readChunks(source, { signal })) {
         for (let offset = 0; offset < chunk.length; offset += 1 << 22) {
           const part = chunk.subarray(offset, offset + (1 << 22));
           if (part.length > capacity) {
@@ -197,7 +197,7 @@ export class Engine {
   // any tensor is converted, and its download is cancelled. onProgress gets
   // {bytes, tensors, headerReady, totalBytes, contentHash, file, files, heapInUse, peakInUse}.
   // Returns an LmModel; `model.loadStats` has the heap figures and the content hash.
-  async loadLm(config, weights, { format, threads, kvCache, allowNonFinite, onProgress, maxBytes } = {}) {
+  async loadLm(config, weights, { format, threads, kvCache, allowNonFinite, onProgress, maxBytes, signal } = {}) {
     const M = this.module;
     const configText = typeof config === 'string' ? config : JSON.stringify(config);
     const files = isShardList(weights) ? weights.shards : [weights];
@@ -239,7 +239,7 @@ export class Engine {
           const fileTotal = p.totalBytes;
           const totalBytes = fileTotal !== undefined && file === files.length - 1 ? fileStart + fileTotal : undefined;
           onProgress?.({ ...p, totalBytes, fileTotal, file: file + 1, files: files.length, heapInUse: stats.peakInUse });
-        });
+        }, signal);
       }
       unwrap(model.load(loader));
     } catch (e) {

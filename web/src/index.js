@@ -10,13 +10,18 @@
 // method returns a promise, typed arrays go in and come out, and errors are KyutaiError
 // with the engine's message and a stable `code`.
 import { KyutaiError } from './errors.js';
+import { invalid, options as optionsOf, optional, withMethod } from './validate.js';
 import { RpcClient, workerEndpoint, inProcessEndpoint } from './client.js';
 import { createEngine } from './engine.js';
 import { isNode, baseUrl, absoluteUrl, configText, bytesSource } from './inputs.js';
+import { abortedError } from './sources.js';
 import { CALL, defineProxies } from './protocol.js';
 import { ResultStream } from './result-stream.js';
 import { resolveModel, hubProgress } from './hub.js';
 import { Transcriber, transcribe } from './transcriber.js';
+
+// Client-side options of live streams (the engine side checks the rest: protocol.js).
+const STREAM_OPTIONS = optionsOf({ playback: optional(withMethod('channel', 'an AudioPlayback (createPlayback)')) });
 
 export { KyutaiError } from './errors.js';
 export { MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE, SAMPLE_RATE, FRAME_RATE } from './frame-tokenizer.js';
@@ -52,7 +57,8 @@ export async function loadModel(nameOrOptions = {}, maybeOptions = {}) {
 }
 
 async function loadFiles(options = {}, files = undefined) {
-  const { config, weights, format, threads, kvCache, allowNonFinite, onProgress, tokenizer, frameTokenizer, moduleUrl, assetBase, workerUrl, backend, cache, maxBytes, relaxedSimd } = options;
+  const { config, weights, format, threads, kvCache, allowNonFinite, onProgress, tokenizer, frameTokenizer, moduleUrl, assetBase, workerUrl, backend, cache, maxBytes, relaxedSimd, signal } = options;
+  const abort = abortPort(signal);
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
 
@@ -90,8 +96,10 @@ async function loadFiles(options = {}, files = undefined) {
     } else if (frames && typeof frames === 'object' && typeof frames.encode === 'function' && worker) {
       throw new KyutaiError('frameTokenizer: a tokenizer object cannot cross into the engine worker; pass {module: url} (a module exporting a factory) or use {worker: false}', 'INVALID_ARGUMENT');
     }
+    abort.check();
+    if (abort.port) transfer.push(abort.port);
     const info = await client.call(0, 'loadModel', [{
-      config: text, weights: w.source, weightsSize: w.size, format, threads, kvCache, allowNonFinite, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes,
+      config: text, weights: w.source, weightsSize: w.size, format, threads, kvCache, allowNonFinite, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes, abort: abort.port,
     }], { transfer, onProgress });
     const model = new KyutaiModel(client, info, engineInfo);
     if (files) model.files = files;
@@ -99,7 +107,33 @@ async function loadFiles(options = {}, files = undefined) {
   } catch (e) {
     client.close();
     throw e;
+  } finally {
+    abort.close();
   }
+}
+
+// loadModel's `signal` (an AbortSignal): its abort reaches the engine side (worker or not)
+// through a MessagePort, where it stops the load with ABORTED and frees what was loaded.
+function abortPort(signal) {
+  if (signal === undefined || signal === null) return { port: null, check() {}, close() {} };
+  if (typeof signal !== 'object' || typeof signal.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') {
+    throw invalid('loadModel(options).signal', signal, 'an AbortSignal');
+  }
+  const check = () => {
+    if (signal.aborted) throw abortedError('loadModel');
+  };
+  check();
+  const { port1, port2 } = new MessageChannel();
+  const onAbort = () => port1.postMessage('abort');
+  signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    port: port2,
+    check,
+    close() {
+      signal.removeEventListener('abort', onAbort);
+      port1.close();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -244,7 +278,9 @@ class Session extends Remote {
   // Live audio in: from an AudioCapture (frames go from its worklet straight to the engine,
   // never through this thread) or from a MessagePort that receives Float32Array frames (or
   // {samples}). Returns a ResultStream.
-  async connect(source, { maxQueuedFrames = 25, playback = null } = {}) {
+  async connect(source, options) {
+    STREAM_OPTIONS(options, 'connect(options)');
+    const { maxQueuedFrames = 25, playback = null } = options ?? {};
     let enginePort;
     let capturePort = null;
     if (typeof source?.attach === 'function') {
@@ -280,7 +316,12 @@ export class TtsSession extends Session {
   // Text (needs the model's text tokenizer) or token ids -> a ResultStream of frames, one
   // token forced per frame, then `tailFrames` frames of padding. Decoded audio goes to
   // `playback` (an AudioPlayback) when given.
-  async speak(input, { tailFrames = 0, playback = null } = {}) {
+  async speak(input, options) {
+    STREAM_OPTIONS(options, 'speak(options)');
+    const { tailFrames = 0, playback = null } = options ?? {};
+    if (typeof input !== 'string' && !Array.isArray(input) && !ArrayBuffer.isView(input)) {
+      throw invalid('speak(input)', input, 'text, an Int32Array or an array of token ids');
+    }
     let tokens;
     if (typeof input === 'string') {
       if (!this.model.textTokenizer) throw new KyutaiError('speak(text) needs a text tokenizer: pass `tokenizer` to loadModel, or give token ids', 'INVALID_STATE');

@@ -54,7 +54,13 @@ export async function configText(config, what = 'config') {
   if (typeof Response !== 'undefined' && config instanceof Response) return config.text();
   if (typeof Blob !== 'undefined' && config instanceof Blob) return config.text();
   if (config instanceof ArrayBuffer || ArrayBuffer.isView(config)) return new TextDecoder().decode(config);
-  if (typeof config === 'object') return JSON.stringify(config);
+  if (typeof config === 'object') {
+    try {
+      return JSON.stringify(config);
+    } catch (e) {  // a cycle, a BigInt
+      throw new KyutaiError(`${what}: the object cannot be written as JSON (${e.message})`, 'INVALID_CONFIG');
+    }
+  }
   throw new KyutaiError(`${what}: expected a URL, JSON text or an object`, 'INVALID_ARGUMENT');
 }
 

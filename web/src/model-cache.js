@@ -249,7 +249,7 @@ const isHttpUrl = (s) => typeof s === 'string' && /^https?:/i.test(s);
 // buffer, Blob, stream or file), 'export' (writing the cache entry).
 // Returns {lm, info}: info = {source: 'network' | 'cache' | 'local', url, format,
 // contentHash, bytes, files, loadMs, exportMs, cached, cacheError, heap: {...}}.
-export async function loadLmWithCache(engine, config, weights, { format, threads, kvCache, allowNonFinite, maxBytes, cache = true, onProgress } = {}) {
+export async function loadLmWithCache(engine, config, weights, { format, threads, kvCache, allowNonFinite, maxBytes, cache = true, onProgress, signal } = {}) {
   const started = now();
   const url = isHttpUrl(weights) ? weights : null;
   const mode = cache === false || cache === 'off' ? 'off' : cache === 'reload' ? 'reload' : 'use';
@@ -287,14 +287,14 @@ export async function loadLmWithCache(engine, config, weights, { format, threads
     if (entry) {
       try {
         const lm = await engine.loadLm(config, entry.blob, {
-          format, threads, kvCache, allowNonFinite, maxBytes, onProgress: (p) => onProgress?.({ phase: 'cache', ...p }),
+          format, threads, kvCache, allowNonFinite, maxBytes, signal, onProgress: (p) => onProgress?.({ phase: 'cache', ...p }),
         });
         // The record's hash is the download's; the loader's is of the cached file.
         return { lm, info: info(lm, { source: 'cache', cached: true, contentHash: entry.record.contentHash, cacheHash: lm.loadStats.contentHash, sourceBytes: entry.record.sourceBytes }) };
       } catch (e) {
         // Too big stays too big; anything else (a damaged entry, a config that changed) is
         // answered by downloading again.
-        if (e?.code === 'LIMIT_EXCEEDED' || e?.code === 'OUT_OF_MEMORY') throw e;
+        if (e?.code === 'LIMIT_EXCEEDED' || e?.code === 'OUT_OF_MEMORY' || e?.code === 'ABORTED') throw e;
         cacheError = `the cached entry did not load (${describe(e)}); downloaded again`;
         await store.delete(key).catch(() => {});
       }
@@ -310,7 +310,7 @@ export async function loadLmWithCache(engine, config, weights, { format, threads
   }
   const loadStart = now();
   const lm = await engine.loadLm(config, source, {
-    format, threads, kvCache, allowNonFinite, maxBytes, onProgress: (p) => onProgress?.({ phase, ...p }),
+    format, threads, kvCache, allowNonFinite, maxBytes, signal, onProgress: (p) => onProgress?.({ phase, ...p }),
   });
   const result = info(lm, { source: url ? 'network' : 'local', sourceBytes: lm.loadStats.bytes });
   result.loadMs = now() - loadStart;

@@ -8,6 +8,10 @@
 //
 // Message format: see host/host.js.
 import { KyutaiError } from './errors.js';
+import {
+  args, options, optional, either, int, codes, number, bool, string, oneOf, intArray, samples, port,
+  SEED, TEMPERATURE, TOP_K, TOKEN, MAX_QUEUED_FRAMES,
+} from './validate.js';
 
 export const PROTOCOL = {
   host: {
@@ -44,6 +48,73 @@ export const PROTOCOL = {
     clients: {},
   },
 };
+
+// One schema per remote method (web/src/validate.js): the Host checks a call's arguments
+// against it before the receiver runs, so a refused call never reaches the engine. Every
+// method listed in PROTOCOL has one (the rpc test checks).
+const GENERATION = options({
+  sampling: optional(bool()), temperature: TEMPERATURE, textTemperature: TEMPERATURE,
+  topK: TOP_K, textTopK: TOP_K, seed: SEED, mirror: optional(bool()),
+});
+const FLOAT_OR_INFINITY = either('a number >= 0 (Infinity: no limit)', number(0), oneOf(Infinity));
+
+export const SCHEMAS = {
+  host: {
+    init: args(['options', options({ threads: optional(int(1, 1024)), relaxedSimd: optional(bool()) })]),
+    loadModel: args(['options', options({
+      // format, threads, kvCache, allowNonFinite, backend: checked by the engine / host before loading.
+      config: string(),
+      cache: optional(either('true, false, \'off\', \'use\' or \'reload\'', bool(), oneOf('off', 'use', 'reload'))),
+      maxBytes: optional(FLOAT_OR_INFINITY),
+      weightsSize: optional(number(0)),
+      abort: optional(port()),  // loadModel({signal}): see index.js
+    })]),
+    dispose: args(['id', int(0, Number.MAX_SAFE_INTEGER)]),
+    describe: args(),
+  },
+  model: {
+    createSession: args(['kind', oneOf('asr', 'tts', 'duplex')], ['options', GENERATION]),
+    createTranscriber: args(['options', options({
+      vadHead: optional(int(0, 255)), endOfTurnThreshold: optional(number(0, 1)),
+      temperature: TEMPERATURE, seed: SEED, silenceCodes: optional(codes((model) => model)),
+    })]),
+    describe: args(),
+    textEncode: args(['text', string()]),
+    textDecode: args(['ids', intArray(0)]),
+    textDecodeWord: args(['ids', intArray(0)]),
+    textIdToPiece: args(['id', int(0)]),
+    backendStatus: args(),
+    simulateDeviceLoss: args(),
+  },
+  session: {
+    pushFrame: args(['codes', codes((session) => session.model)]),
+    pushAudio: args(['samples', samples()]),
+    pushText: args(['token', TOKEN]),
+    flush: args(),
+    reset: args(),
+    connect: args(['port', port()], ['options', options({ maxQueuedFrames: MAX_QUEUED_FRAMES, playback: optional(port()) })]),
+    speak: args(['tokens', intArray(-1, undefined, { maxLength: 1 << 20 })],
+      ['options', options({ tailFrames: optional(int(0, 100000)), playback: optional(port()) })]),
+  },
+  transcriber: {
+    pushAudio: args(['samples', samples()]),
+    pushCodes: args(['codes', codes((transcriber) => transcriber.model)]),
+    flush: args(),
+    reset: args(),
+    connect: args(['port', port()], ['options', options({ maxQueuedFrames: MAX_QUEUED_FRAMES })]),
+  },
+  audioStream: { stats: args(), close: args() },
+  speech: { close: args() },
+};
+
+// Host side: throws KyutaiError('INVALID_ARGUMENT') unless `values` fit the method's schema.
+// `receiver` (the servant called) gives the model for model-dependent ranges.
+export function checkArgs(concept, method, values, receiver) {
+  const schema = SCHEMAS[concept]?.[method];
+  if (!schema) throw new KyutaiError(`protocol: ${concept}.${method} has no schema`, 'INTERNAL');
+  if (!Array.isArray(values)) throw new KyutaiError(`${method}: arguments must be an array`, 'INVALID_ARGUMENT');
+  schema(values, method, receiver);
+}
 
 // Client objects send a call through this method: (remoteMethod, args, options) -> Promise.
 export const CALL = Symbol('kyutai.call');

@@ -2,6 +2,7 @@
 // events ('result', 'stats', 'error', 'end'; the data is in event.detail) and an async
 // iterator of results.
 import { KyutaiError } from './errors.js';
+import { int } from './validate.js';
 
 export class ResultStream extends EventTarget {
   #client;
@@ -86,6 +87,7 @@ export class ResultStream extends EventTarget {
   // Resolves with the stats once `n` frames were processed or dropped (or the stream ended).
   whenProcessed(n) {
     return new Promise((resolve, reject) => {
+      int(0, Number.MAX_SAFE_INTEGER)(n, 'whenProcessed(n)');  // thrown here: the promise rejects
       this.#watchers.push({ n, resolve, reject });
       this.#checkWatchers(this.closed);
     });

@@ -20,6 +20,12 @@ import { KyutaiError } from './errors.js';
 import { SAMPLE_RATE } from './frame-tokenizer.js';
 import { resample } from './resample.js';
 import { CALL, defineProxies } from './protocol.js';
+import { options, optional, number, func, SAMPLE_RATE_HZ } from './validate.js';
+
+// Options consumed here (they never cross to the engine); the transcriber's own are the
+// engine side's (protocol.js).
+const MONO24K_OPTIONS = options({ sampleRate: SAMPLE_RATE_HZ });
+const TRANSCRIBE_OPTIONS = options({ sampleRate: SAMPLE_RATE_HZ, onProgress: optional(func()), chunkSeconds: optional(number(0.08, 3600)) });
 
 const isNode = typeof process === 'object' && !!process.versions?.node;
 
@@ -117,7 +123,9 @@ export class Transcriber extends EventTarget {
   // the engine, whose events come here. Returns the ResultStream of frames: 'result' events
   // ({step, textToken, codes, events, seq, timing, stats}) and 'stats' for live readouts,
   // close() to stop. Closing the stream does not end the transcript: call flush() for that.
-  async connect(capture, { maxQueuedFrames = 25 } = {}) {
+  async connect(capture, connectOptions) {
+    options({})(connectOptions, 'connect(options)');  // maxQueuedFrames: checked by the engine side
+    const { maxQueuedFrames = 25 } = connectOptions ?? {};
     if (typeof capture?.attach !== 'function') throw new KyutaiError('connect: expected an AudioCapture (createCapture)', 'INVALID_ARGUMENT');
     const { port1: capturePort, port2: enginePort } = new MessageChannel();
     let id;
@@ -219,7 +227,9 @@ function downmix(buffer) {
 //  * AudioBuffer: its own rate; in browsers the browser resamples it (an OfflineAudioContext
 //    at 24 kHz with one channel plays it, which also mixes it down to mono); elsewhere the
 //    channels are averaged and resample.js converts.
-export async function toMono24k(audio, { sampleRate } = {}) {
+export async function toMono24k(audio, mono24kOptions) {
+  MONO24K_OPTIONS(mono24kOptions, 'toMono24k(options)');
+  const { sampleRate } = mono24kOptions ?? {};
   if (audio instanceof Float32Array) {
     const rate = sampleRate ?? SAMPLE_RATE;
     return rate === SAMPLE_RATE ? audio : resample(audio, rate, SAMPLE_RATE);
@@ -244,9 +254,11 @@ export async function toMono24k(audio, { sampleRate } = {}) {
 // Options: sampleRate (of a Float32Array), onProgress({seconds, duration}) after each chunk
 // of `chunkSeconds` (30) of audio, and the transcriber's options (vadHead,
 // endOfTurnThreshold, temperature, seed).
-export async function transcribe(model, audio, { sampleRate, onProgress, chunkSeconds = 30, ...options } = {}) {
+export async function transcribe(model, audio, transcribeOptions) {
+  TRANSCRIBE_OPTIONS(transcribeOptions, 'transcribe(options)');
+  const { sampleRate, onProgress, chunkSeconds = 30, ...rest } = transcribeOptions ?? {};
   const samples = await toMono24k(audio, { sampleRate });
-  const transcriber = await model.createTranscriber(options);
+  const transcriber = await model.createTranscriber(rest);
   const words = [];
   const endsOfTurn = [];
   // Events are dispatched before the call that caused them resolves: flush()'s too.

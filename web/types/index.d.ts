@@ -24,8 +24,10 @@ export type KyutaiErrorCode =
   | 'UNSUPPORTED' | 'INVALID_STATE' | 'OUT_OF_MEMORY' | 'INTERNAL'
   /** At load: a file, URL or engine module that is not there (HTTP 404, no such path). */
   | 'NOT_FOUND'
-  /** At load: a request that failed (unreachable server, CORS, an HTTP error other than 404). */
-  | 'NETWORK';
+  /** At load: a request that failed (unreachable server, CORS, an HTTP error other than 404), or a source that failed mid-read. */
+  | 'NETWORK'
+  /** loadModel's `signal` was aborted. */
+  | 'ABORTED';
 
 /** Every error of the engine, also when it crossed from the worker: the engine's message and a stable code. */
 export class KyutaiError extends Error {
@@ -178,6 +180,8 @@ export interface LoadModelOptions {
   kvCache?: 'f32' | 'bf16';
   /** Load weights holding NaN or infinite values (refused by default with INVALID_CHECKPOINT, naming the tensor). */
   allowNonFinite?: boolean;
+  /** Aborts the load: it rejects with ABORTED and everything loaded so far is freed. */
+  signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
   /** Run the engine in a Web Worker (default in browsers) or in this thread (default and only choice in Node). */
   worker?: boolean;
@@ -383,7 +387,7 @@ export class TextTokenizer {
 }
 
 export interface AsrOptions {
-  /** <= 0: argmax (Kyutai's default for speech-to-text). */
+  /** 0: argmax (Kyutai's default for speech-to-text); a finite number 0..1000. */
   temperature?: number;
   seed?: number;
   /** WebGPU models: keep a WebAssembly copy of the KV cache so the session survives a lost device (default true). */
@@ -707,7 +711,7 @@ export interface TranscriberOptions {
   vadHead?: number;
   /** endOfTurn fires when that probability rises above this (default 0.5), once per turn. */
   endOfTurnThreshold?: number;
-  /** <= 0 (default): argmax. */
+  /** 0 (default): argmax; a finite number 0..1000. */
   temperature?: number;
   seed?: number;
   /** Models loaded without Mimi: the codes of a silent frame, for flush (default: absent tokens). */

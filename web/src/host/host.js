@@ -15,8 +15,8 @@
 // fresh copies, so their buffers are transferred (no copy) when a worker posts them back.
 import { createEngine } from '../engine.js';
 import { KyutaiError, serializeError } from '../errors.js';
-import { readAll } from '../sources.js';
-import { isRemoteMethod } from '../protocol.js';
+import { readAll, abortedError } from '../sources.js';
+import { isRemoteMethod, checkArgs } from '../protocol.js';
 import { selectBackend, BACKENDS } from '../webgpu/backend.js';
 import { loadLmWithCache } from '../model-cache.js';
 import { now, collectTransfer, needEngineMethod } from './common.js';
@@ -74,6 +74,7 @@ export class Host {
       if (!isRemoteMethod(receiver.constructor.protocol, method)) {
         throw new KyutaiError(`${receiver.constructor.name} has no remote method '${method}'`, 'INVALID_ARGUMENT');
       }
+      checkArgs(receiver.constructor.protocol, method, args, receiver);
       const ctx = { progress: (data) => this.#post({ type: 'progress', id, data }) };
       // Synchronous methods run to completion right here, before the next message is
       // handled, so calls on one session keep their order.
@@ -127,9 +128,19 @@ export class Host {
     };
   }
 
-  async loadModel(ctx, { config, weights, format, threads, kvCache, allowNonFinite, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}) {
+  // `abort`: a MessagePort on which the caller's AbortSignal posts once (loadModel({signal})):
+  // the load stops with ABORTED and everything it made so far is freed.
+  async loadModel(ctx, options = {}) {
+    const abort = abortSignalOf(options.abort);
+    try {
+      return await this.#loadModel(ctx, options, abort.signal);
+    } finally {
+      abort.close();
+    }
+  }
+
+  async #loadModel(ctx, { config, weights, format, threads, kvCache, allowNonFinite, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}, signal) {
     const engine = await this.engine;
-    if (typeof config !== 'string') throw new KyutaiError('config: expected JSON text', 'INVALID_ARGUMENT');
     // Fail before the (long) weight download when the engine lacks a part asked for.
     const hasTokenizer = tokenizer !== null && tokenizer !== undefined;
     if (hasTokenizer) needEngineMethod(engine, 'loadTokenizer', 'the SentencePiece text tokenizer');
@@ -141,7 +152,7 @@ export class Host {
     else if (engine.threaded) threads = Math.max(1, Math.min(threads, poolSize()));
     // Streams the weights (or their cached conversion, web/src/model-cache.js) into the engine.
     const { lm, info: load } = await loadLmWithCache(engine, config, weights, {
-      format, threads, kvCache, allowNonFinite, cache, maxBytes, onProgress: progressReporter(ctx.progress, weightsSize),
+      format, threads, kvCache, allowNonFinite, cache, maxBytes, signal, onProgress: progressReporter(ctx.progress, weightsSize),
     });
     let text = null;
     let frames;
@@ -149,9 +160,11 @@ export class Host {
     try {
       // WebGPU or WebAssembly (web/src/webgpu/backend.js); the LM stays loaded either way.
       choice = await selectBackend({ engine, lm, configText: config, format, backend: backend ?? 'auto' });
-      if (hasTokenizer) text = await engine.loadTokenizer(await readAll(tokenizer));
+      if (hasTokenizer) text = await engine.loadTokenizer(await readAll(tokenizer, { signal, what: 'tokenizer' }));
       frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, codecThreads(engine, threads));
+      if (signal?.aborted) throw abortedError('loadModel');
     } catch (e) {
+      frames?.dispose?.();
       text?.dispose();
       choice?.gpu?.dispose();
       lm.dispose();
@@ -168,6 +181,15 @@ export class Host {
     if (object) object.dispose();
     return !!object;
   }
+}
+
+// The host side of loadModel's AbortSignal: a port that receives one message on abort.
+function abortSignalOf(port) {
+  if (!port) return { signal: null, close() {} };
+  const controller = new AbortController();
+  port.onmessage = () => controller.abort(new Error('the caller aborted'));
+  port.start?.();
+  return { signal: controller.signal, close: () => port.close() };
 }
 
 function poolSize() {
