@@ -9,12 +9,12 @@ set(KYUTAI_VIEW_ROOT ${CMAKE_BINARY_DIR}/include-views)
 set(KYUTAI_LAYERS)
 
 # kyutai_layer(<layer> [<lower layers it uses directly>...]): the library kyutai_<layer>.
-# New .cpp files in src/<layer>/ are picked up at the next build (CONFIGURE_DEPENDS).
+# New .cpp files anywhere under src/<layer>/ are picked up at the next build (CONFIGURE_DEPENDS).
 function(kyutai_layer layer)
   set(view ${KYUTAI_VIEW_ROOT}/${layer})
   file(MAKE_DIRECTORY ${view})
   file(CREATE_LINK ${CMAKE_SOURCE_DIR}/src/${layer} ${view}/${layer} SYMBOLIC)
-  file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/${layer}/*.cpp)
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/${layer}/*.cpp)
   add_library(kyutai_${layer} STATIC ${sources})
   target_include_directories(kyutai_${layer} PUBLIC ${view})
   target_compile_options(kyutai_${layer} PUBLIC ${KYUTAI_COMMON_FLAGS})
@@ -33,6 +33,19 @@ kyutai_layer(lm nn)
 kyutai_layer(codec nn)
 kyutai_layer(text io)
 kyutai_layer(session lm codec text)
+
+# A source outside the folders above would be left out of every library: say so at configure.
+file(GLOB KYUTAI_SRC_ENTRIES CONFIGURE_DEPENDS LIST_DIRECTORIES true RELATIVE ${CMAKE_SOURCE_DIR}/src
+     ${CMAKE_SOURCE_DIR}/src/*)
+foreach(entry ${KYUTAI_SRC_ENTRIES})
+  if(IS_DIRECTORY ${CMAKE_SOURCE_DIR}/src/${entry} AND TARGET kyutai_${entry})
+    continue()
+  endif()
+  if(IS_DIRECTORY ${CMAKE_SOURCE_DIR}/src/${entry} OR entry MATCHES "\\.(c|cc|cpp|h|hpp)$")
+    message(FATAL_ERROR "src/${entry} belongs to no layer: add kyutai_layer(<folder> <lower layers>) "
+                        "to cmake/KyutaiLayers.cmake, or move it into a layer's folder")
+  endif()
+endforeach()
 
 # Every consumer (tests, tools, bench, the WebAssembly modules, the fuzz targets) links this.
 add_library(kyutai INTERFACE)
