@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   cmake ninja-build g++ pkg-config          # native build
+  clang-format                              # scripts/format.sh --check (npm test)
   googletest libgtest-dev                   # C++ tests (sources also used for the WASM build)
   emscripten                                # WebAssembly toolchain (3.1.6)
   clang-19                                  # the relaxed-SIMD kernel, which clang 14 cannot emit (wasm/relaxed.cmake)

@@ -7,8 +7,9 @@ bash scripts/setup.sh
 bash scripts/build.sh
 B=${BUILD_DIR:-build}
 
-echo "== Lint (eslint)"
+echo "== Lint (eslint) and C++ formatting (clang-format, scripts/format.sh)"
 npm run lint
+bash scripts/format.sh --check
 
 echo "== GoogleTest (native)"
 ctest --test-dir $B/native --output-on-failure -j 2
