@@ -31,4 +31,20 @@ std::string checkpoint_name(const ::testing::TestParamInfo<std::string>& info) {
   return n;
 }
 
+const Mimi& mimi_fixture() {
+  static std::unique_ptr<Mimi> model = [] {
+    auto bytes = read_file(data_path("mimi/weights.safetensors"));
+    return load_mimi(MimiConfig::parse(read_text(data_path("mimi/config.json"))), bytes.data(), bytes.size());
+  }();
+  return *model;
+}
+
+GenerationParams sampled_params(uint64_t seed) {
+  GenerationParams p;
+  p.text = {true, 0.7f, 25};
+  p.audio = {true, 0.8f, 10};
+  p.seed = seed;
+  return p;
+}
+
 }  // namespace kyutai::test

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "codec/mimi.h"
+#include "lm/lm_gen.h"
 #include "lm/lm_model.h"
 
 namespace kyutai::test {
@@ -20,5 +22,9 @@ LmFixture& lm_fixture(const std::string& dir);
 // The four generation checkpoints: lm and every lm-variant.
 std::vector<std::string> lm_checkpoints();
 std::string checkpoint_name(const ::testing::TestParamInfo<std::string>& info);
+// The tiny Mimi of tests/data/mimi, loaded once.
+const Mimi& mimi_fixture();
+// Sampled generation (text 0.7, top 25; audio 0.8, top 10) from `seed`.
+GenerationParams sampled_params(uint64_t seed);
 
 }  // namespace kyutai::test

@@ -26,22 +26,6 @@ constexpr ErrorCode kArg = ErrorCode::InvalidArgument;
 const LmModel& stt() { return *test::lm_fixture("stt").model; }
 const LmModel& moshi() { return *test::lm_fixture("lm").model; }
 
-const Mimi& mimi() {
-  static std::unique_ptr<Mimi> model = [] {
-    auto bytes = test::read_file(test::data_path("mimi/weights.safetensors"));
-    return load_mimi(MimiConfig::parse(test::read_text(test::data_path("mimi/config.json"))), bytes.data(), bytes.size());
-  }();
-  return *model;
-}
-
-GenerationParams sampled(uint64_t seed) {
-  GenerationParams p;
-  p.text = {true, 0.7f, 25};
-  p.audio = {true, 0.8f, 10};
-  p.seed = seed;
-  return p;
-}
-
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
@@ -74,8 +58,8 @@ TEST(RobustFrames, AsrRefusesBadFramesAndContinuesUntouched) {
 }
 
 TEST(RobustFrames, DuplexAndTtsRefuseBadInputAndContinueUntouched) {
-  DuplexSession duplex(moshi(), sampled(7)), duplex_twin(moshi(), sampled(7));
-  TtsSession tts(moshi(), sampled(8)), tts_twin(moshi(), sampled(8));
+  DuplexSession duplex(moshi(), test::sampled_params(7)), duplex_twin(moshi(), test::sampled_params(7));
+  TtsSession tts(moshi(), test::sampled_params(8)), tts_twin(moshi(), test::sampled_params(8));
   std::vector<int32_t> user(8, 4);
   duplex.push_frame(user.data(), 8);
   duplex_twin.push_frame(user.data(), 8);
@@ -138,7 +122,7 @@ TEST(RobustFrames, ModelInputsNameBadShapesAndTokens) {
 }
 
 TEST(RobustFrames, MimiRefusesNonFiniteAudioAndBadCodesAndContinuesUntouched) {
-  const Mimi& codec = mimi();
+  const Mimi& codec = test::mimi_fixture();
   const int fs = codec.frame_size();
   MimiState state = codec.new_state(), twin = codec.new_state();
   std::vector<float> pcm(fs);

@@ -22,22 +22,6 @@ namespace {
 const LmModel& stt() { return *test::lm_fixture("stt").model; }
 const LmModel& moshi() { return *test::lm_fixture("lm").model; }
 
-const Mimi& mimi() {
-  static std::unique_ptr<Mimi> model = [] {
-    auto bytes = test::read_file(test::data_path("mimi/weights.safetensors"));
-    return load_mimi(MimiConfig::parse(test::read_text(test::data_path("mimi/config.json"))), bytes.data(), bytes.size());
-  }();
-  return *model;
-}
-
-GenerationParams sampled(uint64_t seed) {
-  GenerationParams p;
-  p.text = {true, 0.7f, 25};
-  p.audio = {true, 0.8f, 10};
-  p.seed = seed;
-  return p;
-}
-
 std::vector<int32_t> user_frame(int t, int n = 8) {
   std::vector<int32_t> f(n);
   for (int k = 0; k < n; ++k) f[k] = (t * 7 + k * 3) % 32;
@@ -104,7 +88,7 @@ void expect_same(const GeneratedFrame& a, const GeneratedFrame& b, int t) {
 
 TEST(StagedSessions, RemoteForwardWithMirrorGivesTheSyncTokensAndFailsOverExactly) {
   for (bool sampling : {false, true}) {
-    GenerationParams p = sampling ? sampled(11) : GenerationParams{};
+    GenerationParams p = sampling ? test::sampled_params(11) : GenerationParams{};
     DuplexSession sync(moshi(), p), staged(moshi(), p);
     RemoteForward gpu(moshi());
     std::vector<int32_t> texts;
@@ -144,7 +128,7 @@ TEST(StagedSessions, AsrAndTtsStagedMatchTheirOneCallSteps) {
     ASSERT_EQ(a.vad.size(), b.vad.size());
     for (size_t i = 0; i < a.vad.size(); ++i) EXPECT_NEAR(a.vad[i], b.vad[i], 1e-6f);
   }
-  TtsSession tts(moshi(), sampled(3)), tts_staged(moshi(), sampled(3));
+  TtsSession tts(moshi(), test::sampled_params(3)), tts_staged(moshi(), test::sampled_params(3));
   RemoteForward tts_gpu(moshi());
   int t = 0;
   for (int32_t token : {5, 3, 3, -1, 7, 0, 3, 3, 9}) {
@@ -156,7 +140,7 @@ TEST(StagedSessions, AsrAndTtsStagedMatchTheirOneCallSteps) {
 }
 
 TEST(StagedSessions, BadRepliesAndOutOfOrderCallsAreRefusedWithoutStateChange) {
-  DuplexSession s(moshi(), sampled(5)), twin(moshi(), sampled(5));
+  DuplexSession s(moshi(), test::sampled_params(5)), twin(moshi(), test::sampled_params(5));
   const LmConfig& c = moshi().config();
   std::vector<float> text(c.text_card_out, 0.1f), audio(c.card, 0.1f), short_logits(3, 0.f);
   auto user = user_frame(0);
@@ -209,23 +193,23 @@ TEST(StagedSessions, BadRepliesAndOutOfOrderCallsAreRefusedWithoutStateChange) {
   s.finish(no_rows);
   EXPECT_EQ(code([&] { s.push_frame(u.data(), 8); }), ErrorCode::InvalidState);
   s.reset();
-  expect_same(DuplexSession(moshi(), sampled(5)).push_frame(user.data(), 8), s.push_frame(user.data(), 8), 0);
+  expect_same(DuplexSession(moshi(), test::sampled_params(5)).push_frame(user.data(), 8), s.push_frame(user.data(), 8), 0);
 }
 
 TEST(DuplexPipeline, MatchesMimiEncodeDuplexStepAndDecode) {
-  GenerationParams p = sampled(9);
-  DuplexPipeline pipe(moshi(), mimi(), p), staged(moshi(), mimi(), p);
+  GenerationParams p = test::sampled_params(9);
+  DuplexPipeline pipe(moshi(), test::mimi_fixture(), p), staged(moshi(), test::mimi_fixture(), p);
   RemoteForward gpu(moshi());
   DuplexSession session(moshi(), p);
-  MimiState enc = mimi().new_state(8), dec = mimi().new_state(8);
+  MimiState enc = test::mimi_fixture().new_state(8), dec = test::mimi_fixture().new_state(8);
   WordStream words(0, moshi().config().existing_text_padding_id, moshi().config().existing_text_end_padding_id,
-                   mimi().frame_rate());
+                   test::mimi_fixture().frame_rate());
   std::vector<float> pcm(1920);
   int frames = 0;
   for (int t = 0; t < 12; ++t) {
     for (size_t i = 0; i < pcm.size(); ++i) pcm[i] = 0.3f * std::sin(0.01f * float(i + t * 1920));
     std::vector<int32_t> codes(8);
-    mimi().encode_step(pcm.data(), enc, codes.data());
+    test::mimi_fixture().encode_step(pcm.data(), enc, codes.data());
     GeneratedFrame expected = session.push_frame(codes.data(), 8);
     DuplexStep got = pipe.step(pcm.data(), 1920);
     DuplexStep remote = staged.finish(gpu.run(staged, staged.begin(pcm.data(), 1920)));
@@ -240,7 +224,7 @@ TEST(DuplexPipeline, MatchesMimiEncodeDuplexStepAndDecode) {
     EXPECT_EQ(got.words.size(), w.size()) << t;
     if (expected.has_frame) {
       std::vector<float> out(1920);
-      mimi().decode_step(expected.audio.data(), dec, out.data());
+      test::mimi_fixture().decode_step(expected.audio.data(), dec, out.data());
       EXPECT_EQ(got.pcm, out) << t;
       ++frames;
     } else {

@@ -16,14 +16,6 @@ namespace {
 
 const LmModel& stt() { return *test::lm_fixture("stt").model; }
 
-const Mimi& mimi() {
-  static std::unique_ptr<Mimi> m = [] {
-    auto bytes = test::read_file(test::data_path("mimi/weights.safetensors"));
-    return load_mimi(MimiConfig::parse(test::read_text(test::data_path("mimi/config.json"))), bytes.data(), bytes.size());
-  }();
-  return *m;
-}
-
 std::vector<float> speech_like(int frames) {
   std::vector<float> pcm(size_t(frames) * 1920);
   for (size_t i = 0; i < pcm.size(); ++i)
@@ -34,7 +26,7 @@ std::vector<float> speech_like(int frames) {
 using Type = TranscriptEvent::Type;
 
 TEST(Transcriber, AudioFramesGiveOneVadEventPerFrameWithIncreasingTimes) {
-  Transcriber t(stt(), &mimi());
+  Transcriber t(stt(), &test::mimi_fixture());
   auto pcm = speech_like(12);
   double last = -1;
   int vad = 0;
@@ -56,13 +48,13 @@ TEST(Transcriber, AudioFramesGiveOneVadEventPerFrameWithIncreasingTimes) {
 
 TEST(Transcriber, MatchesTheAsrSessionOnTheCodecsTokens) {
   // The transcriber is the ASR session fed Mimi's streaming codes: same steps, same heads.
-  Transcriber t(stt(), &mimi());
+  Transcriber t(stt(), &test::mimi_fixture());
   AsrSession reference(stt());
-  MimiState state = mimi().new_state(8);
+  MimiState state = test::mimi_fixture().new_state(8);
   auto pcm = speech_like(6);
   std::vector<int32_t> codes(8);
   for (int f = 0; f < 6; ++f) {
-    mimi().encode_step(pcm.data() + size_t(f) * 1920, state, codes.data());
+    test::mimi_fixture().encode_step(pcm.data() + size_t(f) * 1920, state, codes.data());
     AsrStep expected = reference.push_frame(codes.data(), 8);
     TranscriberStep step = t.push_audio(pcm.data() + size_t(f) * 1920, 1920);
     // The frame's one result: the step, its text token and the codes it was given.
@@ -78,7 +70,7 @@ TEST(Transcriber, MatchesTheAsrSessionOnTheCodecsTokens) {
 }
 
 TEST(Transcriber, FlushFeedsTheDelayPlusOneSecondAndClosesTheLastWord) {
-  Transcriber t(stt(), &mimi());
+  Transcriber t(stt(), &test::mimi_fixture());
   auto pcm = speech_like(8);
   std::vector<int32_t> pieces;
   int words = 0, ends = 0;
@@ -155,7 +147,7 @@ TEST(Transcriber, TokenFramesWithoutACodec) {
 }
 
 TEST(Transcriber, BadAudioIsRefusedAndTheStreamContinues) {
-  Transcriber a(stt(), &mimi()), b(stt(), &mimi());
+  Transcriber a(stt(), &test::mimi_fixture()), b(stt(), &test::mimi_fixture());
   auto pcm = speech_like(3);
   std::vector<float> bad(pcm.begin(), pcm.begin() + 1920);
   bad[100] = NAN;
@@ -171,7 +163,7 @@ TEST(Transcriber, BadAudioIsRefusedAndTheStreamContinues) {
 }
 
 TEST(Transcriber, ResetRepeatsTheSameEvents) {
-  Transcriber t(stt(), &mimi());
+  Transcriber t(stt(), &test::mimi_fixture());
   auto pcm = speech_like(5);
   auto run = [&] {
     std::vector<float> all;
@@ -188,7 +180,7 @@ TEST(Transcriber, ResetRepeatsTheSameEvents) {
 TEST(Transcriber, RejectsACodecThatDoesNotFitTheModel) {
   TranscriberOptions o;
   o.vad_head = 7;
-  EXPECT_THROW(Transcriber(stt(), &mimi(), o), Error);
+  EXPECT_THROW(Transcriber(stt(), &test::mimi_fixture(), o), Error);
 }
 
 }  // namespace
