@@ -2,6 +2,8 @@
 // ../shared/conformance/tts): conditioners, fuser, cross-attention layers, teacher-forced forward.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "lm/conditioners.h"
 #include "lm/delays.h"
 #include "lm/lm_model.h"
@@ -161,9 +163,12 @@ TEST(TtsTeacherForced, EveryLayerMatchesKyutai) {
     EXPECT_LT(max_abs_diff(out.text.layer_updates[2 * l + 1], tensor(c.at(p + "cross_attn_update")).f), 1e-4) << p;
     EXPECT_LT(max_abs_diff(out.text.layer_outputs[l], tensor(c.at(p + "out")).f), 1e-4) << p;
   }
+  const double text_err = max_abs_diff(out.text.text_logits, tensor(c.at("text_logits")).f);
+  const double audio_err = max_abs_diff(out.audio_logits, tensor(c.at("audio_logits")).f);
   EXPECT_LT(max_abs_diff(out.text.transformer_out, tensor(c.at("transformer_out")).f), 1e-4);
-  EXPECT_LT(max_abs_diff(out.text.text_logits, tensor(c.at("text_logits")).f), 1e-4);
-  EXPECT_LT(max_abs_diff(out.audio_logits, tensor(c.at("audio_logits")).f), 1e-4);
+  EXPECT_LT(text_err, 1e-4);
+  EXPECT_LT(audio_err, 1e-4);
+  std::printf("[ tts teacher-forced ] max abs error: text logits %.3g, audio logits %.3g\n", text_err, audio_err);
   const Json& lm = c.at("lm_forward");
   EXPECT_LT(max_abs_diff(out.logits, tensor(lm.at("logits")).f), 1e-4);
   VTensor mask = tensor(lm.at("mask"));
@@ -254,6 +259,8 @@ void expect_generation(const std::string& config, const Json& c) {
   EXPECT_LT(text_err, 1e-4);
   EXPECT_LT(dep_err, 1e-4);
   EXPECT_LT(null_err, 1e-4);
+  std::printf("[ tts generation%s ] max abs error: text logits %.3g, Depformer logits %.3g (null %.3g)\n",
+              config.c_str(), text_err, dep_err, null_err);
   VTensor frames = tensor(c.at("frames"));
   const int nf = int(c.at("num_frames").as_number());
   ASSERT_EQ(int(r.frames.size()), nf);
