@@ -355,17 +355,25 @@ void Transformer::cross_attention_block(const TransformerLayer& L, const float* 
   st.qkv.resize(size_t(T) * D);
   st.attn.resize(size_t(T) * D);
   st.proj.resize(size_t(T) * D);
-  st.scores.resize(size_t(S));
   L.norm_cross.forward(x, T, st.normed.data());
   L.cross_in[0].forward(st.normed.data(), T, st.qkv.data(), pool);
-  // No rotation, no mask, no causality: every query sees all S source positions.
+  // No rotation, no mask, no causality: every query sees all S source positions (query
+  // position S - 1 with an unbounded window). One task per (step, head), as self-attention.
   const float scale = 1.0f / std::sqrt(float(dh));
-  for (int t = 0; t < T; ++t)
-    for (int h = 0; h < H; ++h) {
+  const int tasks = T * H;
+  st.scores.resize(size_t(tasks) * S);
+  auto attend_range = [&](int begin, int end) {
+    for (int task = begin; task < end; ++task) {
+      const int t = task / H, h = task % H;
       const size_t head = size_t(h) * S * dh;
       attend(st.qkv.data() + size_t(t) * D + size_t(h) * dh, keys + head, values + head, cs.positions.data(), S, dh,
-             S - 1, 0, scale, st.scores.data(), st.attn.data() + size_t(t) * D + size_t(h) * dh);
+             S - 1, 0, scale, st.scores.data() + size_t(task) * S, st.attn.data() + size_t(t) * D + size_t(h) * dh);
     }
+  };
+  if (pool && pool->threads() > 1 && size_t(tasks) * S * dh >= 32 * 1024)
+    pool->parallel_for(tasks, attend_range);
+  else
+    attend_range(0, tasks);
   L.cross_out.forward(st.attn.data(), T, st.proj.data(), pool);
   residual_add(st.proj.data(), {}, T, D, x);
 }

@@ -6,6 +6,14 @@
 
 namespace kyutai {
 
+TtsGenerateOptions TtsGenerateOptions::sampling(double temp, uint64_t seed) {
+  TtsGenerateOptions o;
+  o.text = {true, float(temp), 25};
+  o.audio = {true, float(temp), 250};
+  o.seed = seed;
+  return o;
+}
+
 TtsMachineConfig tts_machine_config(const LmConfig& c) {
   TtsMachineConfig m;
   m.ids.card = c.text_card + 1;

@@ -25,6 +25,10 @@ struct TtsGenerateOptions {
   SamplingParams text, audio;  // greedy by default; Kyutai's defaults: temperature 0.6 for both
   uint64_t seed = 0;
   bool record = false;      // keep every step's inputs and logits (TtsStepRecord)
+
+  // Kyutai's TTS sampling: temperature `temp` for text and audio (TTSModel.temp, 0.6), LMGen's
+  // top-k 25 (text) and 250 (audio), drawn from `seed`.
+  static TtsGenerateOptions sampling(double temp = 0.6, uint64_t seed = 0);
 };
 
 // What one step read and produced (kept when TtsGenerateOptions::record).

@@ -175,6 +175,19 @@ TEST(TtsTeacherForced, EveryLayerMatchesKyutai) {
   for (size_t i = 0; i < mask.i.size(); ++i) EXPECT_EQ(out.mask[i], mask.i[i]) << "mask " << i;
 }
 
+TEST(TtsTeacherForced, TwoThreadsMatchKyutai) {
+  TtsFixture& f = fixture();
+  LoadOptions o;
+  o.threads = 2;  // 14 steps x 4 heads over 50 source positions: the cross-attention splits across threads
+  auto bytes = test::read_file(test::data_path("tts/weights.safetensors"));
+  auto model = load_lm(f.config, bytes.data(), bytes.size(), o);
+  const Json& c = cases().at("teacher_forced");
+  LmConditions cond = model->prepare_conditions(tts_condition_attributes(f.config, {f.voice}, 2.0));
+  LmForward out = model->forward(test::multistream(tensor(c.at("codes"))), false, &cond);
+  EXPECT_LT(max_abs_diff(out.text.text_logits, tensor(c.at("text_logits")).f), 1e-4);
+  EXPECT_LT(max_abs_diff(out.audio_logits, tensor(c.at("audio_logits")).f), 1e-4);
+}
+
 TEST(TtsTeacherForced, StreamingOneStepAtATimeMatchesKyutai) {
   TtsFixture& f = fixture();
   const Json& c = cases().at("teacher_forced");
@@ -280,6 +293,24 @@ TEST(TtsGeneration, DistilledCfgThroughTheLutMatchesKyutai) { expect_generation(
 
 TEST(TtsGeneration, RealCfgWithANullStreamMatchesKyutai) {
   expect_generation("_nocfg", cases().at("generation_real_cfg"));
+}
+
+TEST(TtsGeneration, SamplingWithASeedIsReproducibleAndDiffersFromGreedy) {
+  TtsFixture& f = fixture();
+  auto tok_bytes = test::read_file(test::data_path("tts/tokenizer.model"));
+  SentencePiece tokenizer = SentencePiece::load(tok_bytes.data(), tok_bytes.size());
+  std::vector<TtsEntry> entries = script_to_entries(tokenizer, {"Hello world"});
+  LmConditions cond = voice_a_cfg2(f);
+  TtsStateMachine machine(tts_machine_config(f.config));
+  auto run = [&](const TtsGenerateOptions& o) {
+    TtsGenerateOptions limited = o;
+    limited.max_gen_length = 24;
+    return tts_generate(*f.model, machine, entries, cond, nullptr, limited).frames;
+  };
+  auto a = run(TtsGenerateOptions::sampling(0.6, 7)), b = run(TtsGenerateOptions::sampling(0.6, 7));
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, run(TtsGenerateOptions{}));
+  EXPECT_NE(a, run(TtsGenerateOptions::sampling(0.6, 8)));
 }
 
 TEST(TtsGeneration, RefusesRealCfgOnADistilledModelAndMissingNullConditions) {
