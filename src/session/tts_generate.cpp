@@ -28,6 +28,7 @@ TtsGenerator::TtsGenerator(const LmModel& model, const TtsStateMachine& machine,
       machine_(machine),
       options_(options),
       real_cfg_(options.cfg_coef != 1.0),
+      n_q_(options.n_q ? options.n_q : model.config().dep_q),
       delay_steps_(model.config().tts_config ? model.config().tts_config->delay_steps() : 0),
       rng_(options.seed) {
   validate(null_conditions);
@@ -49,6 +50,8 @@ void TtsGenerator::validate(const LmConditions* null_conditions) const {
   if (options_.max_gen_length < 1 || options_.final_padding < 0)
     fail(ErrorCode::InvalidArgument, "max_gen_length must be >= 1 and final_padding >= 0, got ",
          options_.max_gen_length, " and ", options_.final_padding);
+  if (options_.n_q < 0 || options_.n_q > c.dep_q)
+    fail(ErrorCode::InvalidArgument, "n_q must be 1..", c.dep_q, " (or 0 for all), got ", options_.n_q);
   if (machine_.config().ids.card != c.text_card + 1)
     fail(ErrorCode::InvalidArgument, "the state machine's card ", machine_.config().ids.card,
          " must be text_card + 1 = ", c.text_card + 1);
@@ -73,7 +76,7 @@ std::vector<int32_t> TtsGenerator::model_input(bool null_stream) const {
 
 void TtsGenerator::run_depformer(int32_t text, const float* out, const float* out_null, std::vector<int32_t>& audio,
                                  TtsStepRecord& rec) {
-  const int Q = model_.config().dep_q, card = model_.config().card;
+  const int Q = n_q_, card = model_.config().card;
   state_.depformer.reset();
   null_state_.depformer.reset();
   std::vector<float> logits(card), null_logits(card);
@@ -97,7 +100,7 @@ void TtsGenerator::run_depformer(int32_t text, const float* out, const float* ou
 std::vector<int32_t> TtsGenerator::step() {
   if (!running()) fail(ErrorCode::InvalidState, "TTS generation has ended (step ", offset_, ")");
   const LmConfig& c = model_.config();
-  const int t = offset_, V = c.text_card_out, Q = c.dep_q;
+  const int t = offset_, V = c.text_card_out, Q = n_q_;
   TtsStepRecord rec;
   std::vector<int32_t> input = model_input(false);
   std::vector<float> out(c.dim), logits(V), out_null, logits_null;
@@ -121,7 +124,7 @@ std::vector<int32_t> TtsGenerator::step() {
   if (rec.depformer_ran) run_depformer(rec.fed_text, out.data(), real_cfg_ ? out_null.data() : nullptr, audio, rec);
   for (int q = 0; q < Q; ++q)
     if (t < c.delays[1 + q] + delay_steps_) audio[q] = -1;
-  // Audio codebooks beyond dep_q (none in Kyutai's TTS) are never generated: -1.
+  // Audio codebooks beyond n_q are never generated: -1.
   std::vector<int32_t> kept(c.n_q, -1);
   std::copy(audio.begin(), audio.end(), kept.begin());
   text_history_.push_back(rec.fed_text);

@@ -22,6 +22,9 @@ struct TtsGenerateOptions {
   double cfg_coef = 1.0;    // TTSModel.cfg_coef: != 1 means real CFG (needs null conditions)
   int max_gen_length = 30000;
   int final_padding = 4;
+  // Audio codebooks generated (TTSModel.n_q; moshi-server runs the release with 24 of 32):
+  // the Depformer stops there, later codebooks are fed -1. 0 = all of dep_q.
+  int n_q = 0;
   SamplingParams text, audio;  // greedy by default; Kyutai's defaults: temperature 0.6 for both
   uint64_t seed = 0;
   bool record = false;      // keep every step's inputs and logits (TtsStepRecord)
@@ -37,9 +40,9 @@ struct TtsStepRecord {
   std::vector<float> text_logits;          // [streams, text_card_out]
   int predicted_text = 0, fed_text = 0;
   bool depformer_ran = false;
-  std::vector<int32_t> depformer_input;    // [dep_q], the inputs of positions 0..dep_q-1
-  std::vector<float> depformer_logits;     // [dep_q, card] (conditioned stream)
-  std::vector<float> depformer_logits_null;  // [dep_q, card] with real CFG
+  std::vector<int32_t> depformer_input;    // [n_q], the inputs of positions 0..n_q-1
+  std::vector<float> depformer_logits;     // [n_q, card] (conditioned stream)
+  std::vector<float> depformer_logits_null;  // [n_q, card] with real CFG
 };
 
 class TtsGenerator {
@@ -52,7 +55,7 @@ class TtsGenerator {
   // False once Kyutai's loop would stop: end_step + delay_steps + final_padding reached, or
   // max_gen_length steps run.
   bool running() const;
-  // Runs step offset(); returns its frame [1 + dep_q] (text, audio...) once the delays allow
+  // Runs step offset(); returns its frame [1 + n_q] (text, audio...) once the delays allow
   // (from step max_delay on), else an empty vector.
   std::vector<int32_t> step();
 
@@ -72,6 +75,7 @@ class TtsGenerator {
   const TtsStateMachine& machine_;
   TtsGenerateOptions options_;
   bool real_cfg_;
+  int n_q_;  // audio codebooks generated
   int delay_steps_;
   TtsMachineState machine_state_;
   LmState state_, null_state_;
@@ -84,7 +88,7 @@ class TtsGenerator {
 };
 
 struct TtsResult {
-  std::vector<std::vector<int32_t>> frames;  // each [1 + dep_q], from step max_delay on
+  std::vector<std::vector<int32_t>> frames;  // each [1 + n_q], from step max_delay on
   std::optional<int> end_step;
   std::vector<int> consumption_times;
   std::vector<std::pair<std::string, int>> transcript;

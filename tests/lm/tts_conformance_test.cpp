@@ -313,6 +313,32 @@ TEST(TtsGeneration, SamplingWithASeedIsReproducibleAndDiffersFromGreedy) {
   EXPECT_NE(a, run(TtsGenerateOptions::sampling(0.6, 8)));
 }
 
+TEST(TtsGeneration, FewerCodebooksStopTheDepformerAndFeedMinusOne) {
+  TtsFixture& f = fixture();
+  const Json& c = cases().at("generation");
+  auto tok_bytes = test::read_file(test::data_path("tts/tokenizer.model"));
+  SentencePiece tokenizer = SentencePiece::load(tok_bytes.data(), tok_bytes.size());
+  LmConditions cond = voice_a_cfg2(f);
+  TtsStateMachine machine(tts_machine_config(f.config));
+  TtsGenerateOptions o;
+  o.n_q = 4;
+  o.record = true;
+  TtsResult r = tts_generate(*f.model, machine, script_to_entries(tokenizer, script_of(c)), cond, nullptr, o);
+  ASSERT_FALSE(r.frames.empty());
+  for (const auto& frame : r.frames) ASSERT_EQ(frame.size(), 5u);
+  for (const TtsStepRecord& s : r.steps) {
+    for (int q = 4; q < 8; ++q)  // initial token, then -1: never a generated token
+      ASSERT_TRUE(s.model_input[1 + q] == 32 || s.model_input[1 + q] == -1) << s.model_input[1 + q];
+    if (s.depformer_ran) ASSERT_EQ(s.depformer_input.size(), 4u);
+  }
+  // The first Depformer step has the same inputs as the full run: its first 4 positions agree.
+  VTensor dep_in = tensor(c.at("depformer_input_tokens"));
+  const int first = f.config.tts_config->delay_steps();
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(r.steps[first].depformer_input[k], dep_in.i[size_t(first) * 8 + k]) << k;
+  o.n_q = 9;
+  EXPECT_THROW(TtsGenerator(*f.model, machine, {}, cond, nullptr, o), Error);
+}
+
 TEST(TtsGeneration, RefusesRealCfgOnADistilledModelAndMissingNullConditions) {
   TtsFixture& f = fixture();
   LmConditions cond = voice_a_cfg2(f);
