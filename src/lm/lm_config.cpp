@@ -23,7 +23,104 @@ constexpr int kMaxContext = 1 << 20;
 constexpr double kMaxParameters = 40e9;
 constexpr double kMaxKvCacheBytes = 4.0 * (1ull << 30);
 
+constexpr int kMaxConditionValues = 4096;
+
+std::vector<std::string> string_list(const ConfigReader& r, const Json& object, const std::string& key) {
+  const Json* v = object.find(key);
+  if (!v || v->is_null()) return {};
+  if (!v->is_array()) r.error(key, str_cat("must be a list of strings, got ", Json::type_name(v->type())));
+  if (v->as_array().size() > kMaxConditionValues) r.limit(key + " (length)", double(v->as_array().size()), kMaxConditionValues);
+  std::vector<std::string> out;
+  for (const Json& e : v->as_array()) {
+    if (!e.is_string()) r.error(key, str_cat("must hold strings only, got ", Json::type_name(e.type())));
+    out.push_back(e.as_string());
+  }
+  return out;
+}
+
+// One "conditioners" entry: {"type": "lut"|"tensor", "<type>": {...}}.
+ConditionerConfig parse_conditioner(const std::string& name, const Json& entry, const std::string& document) {
+  const std::string where = document + " conditioners." + name;
+  if (!entry.is_object()) fail(ErrorCode::InvalidConfig, where, " must be an object");
+  ConfigReader r(entry, where);
+  ConditionerConfig c;
+  c.name = name;
+  std::string type = r.get_string("type", "");
+  if (type != "lut" && type != "tensor")
+    r.error("type", "must be 'lut' or 'tensor' (the conditioners Kyutai's TTS uses), got '" + type + "'");
+  const Json* args = r.object(type);
+  if (!args) r.error(type, "is required: the arguments of the '" + type + "' conditioner");
+  ConfigReader a(*args, where + "." + type);
+  c.kind = type == "lut" ? ConditionerKind::Lut : ConditionerKind::Tensor;
+  c.dim = a.require_int("dim", 1, kMaxDim);
+  if (c.kind == ConditionerKind::Tensor) return c;
+  c.n_bins = a.require_int("n_bins", 1, kMaxConditionValues);
+  std::string tokenizer = a.get_string("tokenizer", "noop");
+  if (tokenizer != "noop") a.error("tokenizer", "must be 'noop' (values looked up as given), got '" + tokenizer + "'");
+  c.possible_values = string_list(a, *args, "possible_values");
+  if (int(c.possible_values.size()) != c.n_bins)
+    a.error("possible_values", str_cat("has ", c.possible_values.size(), " entries, expected n_bins = ", c.n_bins));
+  return c;
+}
+
+void parse_conditioning(const ConfigReader& r, const std::string& document, LmConfig& c) {
+  c.cross_attention = r.get_bool("cross_attention", false);
+  if (const Json* cond = r.object("conditioners")) {
+    if (!cond->is_object()) r.error("conditioners", "must be an object of named conditioners");
+    for (const auto& [name, entry] : cond->as_object()) c.conditioners.push_back(parse_conditioner(name, entry, document));
+  }
+  if (const Json* f = r.object("fuser")) {
+    ConfigReader fr(*f, document + " fuser");
+    c.fuser.cross_attention_pos_emb = fr.get_bool("cross_attention_pos_emb", false);
+    c.fuser.cross_attention_pos_emb_scale = fr.get_number("cross_attention_pos_emb_scale", 1.0, -1e6, 1e6);
+    c.fuser.sum = string_list(fr, *f, "sum");
+    c.fuser.cross = string_list(fr, *f, "cross");
+    for (const char* other : {"prepend", "input_interpolate"})
+      if (!string_list(fr, *f, other).empty())
+        fr.error(other, "is not supported: only the 'sum' and 'cross' fusers are (Kyutai's TTS uses no other)");
+    std::vector<std::string> seen;
+    for (const auto* list : {&c.fuser.sum, &c.fuser.cross})
+      for (const std::string& name : *list) {
+        if (!c.conditioner(name)) fr.error(list == &c.fuser.sum ? "sum" : "cross", "names '" + name + "', which is not in 'conditioners'");
+        if (std::find(seen.begin(), seen.end(), name) != seen.end())
+          fr.error(list == &c.fuser.sum ? "sum" : "cross", "names '" + name + "' twice");
+        seen.push_back(name);
+      }
+  }
+  for (const ConditionerConfig& cc : c.conditioners) {
+    bool in_sum = std::count(c.fuser.sum.begin(), c.fuser.sum.end(), cc.name) > 0;
+    bool in_cross = std::count(c.fuser.cross.begin(), c.fuser.cross.end(), cc.name) > 0;
+    if (!in_sum && !in_cross)
+      r.error("fuser", "does not place conditioner '" + cc.name + "' (it must be in 'sum' or 'cross')");
+    if (in_sum && cc.kind != ConditionerKind::Lut)
+      r.error("fuser", "'sum' holds '" + cc.name + "', a tensor conditioner: a sum condition has one step (a LUT)");
+  }
+  if (c.cross_attention && c.fuser.cross.empty())
+    r.error("cross_attention", "is true but the fuser's 'cross' list is empty: the layers would have nothing to attend");
+  if (!c.cross_attention && !c.fuser.cross.empty())
+    r.error("fuser", "has a 'cross' list but 'cross_attention' is false: Kyutai's LMModel would have no layer to use it");
+  if (const Json* t = r.object("tts_config")) {
+    ConfigReader tr(*t, document + " tts_config");
+    TtsConfig tc;
+    tc.audio_delay = tr.get_number("audio_delay", 0.0, 0.0, 3600.0);
+    tc.second_stream_ahead = tr.get_int("second_stream_ahead", 0, 0, 1 << 16);
+    tc.max_speakers = tr.get_int("max_speakers", 5, 1, 64);
+    tc.multistream = tr.get_bool("multistream", false);
+    c.tts_config = tc;
+  }
+  if (const Json* m = r.object("model_id")) {
+    ConfigReader mr(*m, document + " model_id");
+    c.model_id = ModelId{mr.get_string("sig", ""), mr.get_int("epoch", 0, 0, 1 << 30)};
+  }
+}
+
 }  // namespace
+
+const ConditionerConfig* LmConfig::conditioner(const std::string& name) const {
+  for (const ConditionerConfig& c : conditioners)
+    if (c.name == name) return &c;
+  return nullptr;
+}
 
 bool parse_fusion_kind(const std::string& name, FusionKind* out) {
   for (FusionKind k : {FusionKind::Sum, FusionKind::Concat, FusionKind::CrossAttention, FusionKind::Interleave})
@@ -59,8 +156,11 @@ int LmConfig::depformer_in_index(int position) const {
 }
 
 TransformerConfig LmConfig::main_transformer() const {
-  return TransformerConfig::from_keys(dim, num_heads, num_layers, kv_repeat, norm, positional_embedding, max_period,
-                                      positional_scale, gating, {int(hidden_scale * dim)}, layer_scale, context);
+  TransformerConfig c = TransformerConfig::from_keys(dim, num_heads, num_layers, kv_repeat, norm, positional_embedding,
+                                                     max_period, positional_scale, gating, {int(hidden_scale * dim)},
+                                                     layer_scale, context);
+  c.cross_attention = cross_attention;
+  return c;
 }
 
 TransformerConfig LmConfig::depformer_transformer() const {
@@ -85,6 +185,7 @@ double LmConfig::parameter_count() const {
   auto tc = main_transformer();
   double per_layer = double(dim) * (dim + 2.0 * tc.num_kv_heads() * tc.head_dim()) + double(dim) * dim;
   per_layer += tc.gated ? 3.0 * dim * tc.ffn_hidden(0) : 2.0 * dim * tc.ffn_dim(0);
+  if (cross_attention) per_layer += 4.0 * dim * dim + 2.0 * dim;  // q, k, v, out and the LayerNorm
   double total = per_layer * num_layers;
   total += double(n_q) * (card + 1) * dim + double(text_card + 1) * dim + double(text_card_out) * dim;
   if (dep_q > 0) {
@@ -109,11 +210,6 @@ LmConfig LmConfig::from_json(const Json& json, const std::string& document) {
     if (r.present(key))
       r.error(key, "is not supported: Kyutai's LMModel raises \"TypeError: StreamingTransformerLayer.__init__() "
                    "got an unexpected keyword argument\" for it (the PyTorch LM has no attention or FFN biases)");
-  if (r.get_bool("cross_attention", false))
-    fail(ErrorCode::Unsupported, document,
-         ": 'cross_attention' conditioning (Kyutai's TTS) is not supported by this engine");
-  if (const Json* cond = r.object("conditioners"); cond && !cond->as_object().empty())
-    fail(ErrorCode::Unsupported, document, ": 'conditioners' (condition-summed or cross-attended) are not supported");
   if (!r.get_bool("causal", true)) r.error("causal", "must be true: streaming needs a causal model");
 
   c.dim = r.require_int("dim", 1, kMaxDim);
@@ -181,6 +277,7 @@ LmConfig LmConfig::from_json(const Json& json, const std::string& document) {
     c.stt_config = st;
   }
   c.asr_delay_in_tokens = r.get_optional_int("asr_delay_in_tokens", 0, 1 << 20);
+  parse_conditioning(r, document, c);
 
   std::string fusion = r.get_string("audio_fusion", "sum");
   if (!parse_fusion_kind(fusion, &c.audio_fusion))

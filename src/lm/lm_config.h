@@ -28,6 +28,36 @@ struct SttConfig {  // "stt_config"
   double audio_silence_prefix_seconds = 0.0;
 };
 
+// One entry of "conditioners" (moshi.models.loaders.get_conditioner): a look-up table of
+// strings ("lut") or a projected tensor ("tensor"); both project to the LM dim.
+enum class ConditionerKind { Lut, Tensor };
+struct ConditionerConfig {
+  std::string name;
+  ConditionerKind kind = ConditionerKind::Lut;
+  int dim = 0;                               // LUT embedding width, or the tensor's channels
+  int n_bins = 0;                            // LUT only
+  std::vector<std::string> possible_values;  // LUT only: index = position, None -> n_bins
+};
+
+struct FuserConfig {  // "fuser" (moshi.conditioners.ConditionFuser)
+  bool cross_attention_pos_emb = false;
+  double cross_attention_pos_emb_scale = 1.0;
+  std::vector<std::string> sum, cross;  // conditioner names, in the fuser's order
+};
+
+struct TtsConfig {  // "tts_config" (TTSModel.from_checkpoint_info)
+  double audio_delay = 0.0;  // seconds
+  int second_stream_ahead = 0;
+  int max_speakers = 5;
+  bool multistream = false;
+  int delay_steps() const { return int(audio_delay * 12.5); }  // Kyutai: int(audio_delay * frame_rate)
+};
+
+struct ModelId {  // "model_id": voice files are named <voice>.<sig>@<epoch>.safetensors
+  std::string sig;
+  int epoch = 0;
+};
+
 struct LmConfig {
   int dim = 0;
   int text_card = 32000;
@@ -72,6 +102,14 @@ struct LmConfig {
   int extra_heads_dim = 6;
   std::vector<int> delays;
 
+  // Conditioning (Kyutai's TTS): per-layer cross-attention to the fuser's cross list, and
+  // the fuser's sum list added to every step's input.
+  bool cross_attention = false;
+  std::vector<ConditionerConfig> conditioners;  // in the file's order
+  FuserConfig fuser;
+  std::optional<TtsConfig> tts_config;
+  std::optional<ModelId> model_id;
+
   // Keys that are not LMModel arguments but come with released checkpoints.
   std::string model_type;
   std::optional<LmGenConfig> lm_gen_config;
@@ -88,6 +126,7 @@ struct LmConfig {
   int audio_initial_token() const { return card; }
   int text_initial_token() const { return text_card; }
   int max_delay() const;
+  const ConditionerConfig* conditioner(const std::string& name) const;  // nullptr when absent
   int user_codebooks() const { return n_q - dep_q; }
   int depformer_weight_sets() const;  // number of depformer_in / weight sets
   int depformer_in_index(int position) const;

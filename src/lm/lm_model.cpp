@@ -15,6 +15,7 @@ LmModel::LmModel(LmConfig config, const LoadOptions& options)
       pool_(std::make_unique<ThreadPool>(std::max(1, options.threads))),
       kv_format_(options.kv_cache),
       audio_(config_),
+      conditioners_(config_),
       transformer_(config_.main_transformer()) {
   if (config_.dep_q > 0) depformer_ = std::make_unique<Depformer>(config_);
   extra_heads_.resize(config_.extra_heads_num_heads);
@@ -24,6 +25,7 @@ void LmModel::declare_weights(WeightLoader& loader) {
   NormKind norm;
   parse_norm_kind(config_.norm, &norm);
   audio_.declare_weights(loader);
+  conditioners_.declare_weights(loader);
   transformer_.declare_weights(loader, "transformer.");
   loader.norm("out_norm", norm, config_.dim, &out_norm_);
   loader.linear("text_linear", config_.text_card_out, config_.dim, &text_linear_, config_.bias_proj);
@@ -54,7 +56,25 @@ void LmModel::extra_heads(const float* transformer_out, float* probs, float* log
   }
 }
 
-TextForward LmModel::forward_text(const MultistreamInput& input, bool keep_layers) const {
+void LmModel::check_conditions(const LmConditions* c) const {
+  const int D = config_.dim;
+  if (!conditioned()) {
+    if (c && (!c->sum.empty() || c->cross_length))
+      fail(ErrorCode::InvalidArgument, "this model has no conditioners: it takes no conditions");
+    return;
+  }
+  if (!c) fail(ErrorCode::InvalidArgument, "this model is conditioned (Kyutai's TTS): conditions are required");
+  if (c->sum.size() != (config_.fuser.sum.empty() ? 0u : size_t(D)))
+    fail(ErrorCode::InvalidArgument, "the sum condition has ", c->sum.size(), " values, expected ",
+         config_.fuser.sum.empty() ? 0 : D);
+  if (config_.cross_attention && (c->cross_length <= 0 || c->cross.size() != size_t(c->cross_length) * D))
+    fail(ErrorCode::InvalidArgument, "the cross-attention source must be [length >= 1, ", D, "], got length ",
+         c->cross_length, " with ", c->cross.size(), " values");
+}
+
+TextForward LmModel::forward_text(const MultistreamInput& input, bool keep_layers,
+                                  const LmConditions* conditions) const {
+  check_conditions(conditions);
   TextForward out;
   out.embedding_sum = audio_.embedding_sum(input, pool_.get(), &out.batch, &out.time);
   const int B = out.batch, T = out.time, D = config_.dim, V = config_.text_card_out;
@@ -68,7 +88,13 @@ TextForward LmModel::forward_text(const MultistreamInput& input, bool keep_layer
     float* x = out.transformer_out.data() + size_t(b) * T * D;
     // Non-streaming: every position of the sequence is visible, within the context window.
     TransformerState state = transformer_.new_state(std::max(T, 1));
-    transformer_.forward(x, T, state, pool_.get(), keep_layers ? &out.layer_outputs : nullptr);
+    if (conditions && !conditions->sum.empty())
+      for (int t = 0; t < T; ++t)
+        for (int i = 0; i < D; ++i) x[size_t(t) * D + i] += conditions->sum[i];
+    if (config_.cross_attention)
+      transformer_.set_cross_source(conditions->cross.data(), conditions->cross_length, state, pool_.get());
+    transformer_.forward(x, T, state, pool_.get(), keep_layers ? &out.layer_outputs : nullptr,
+                         keep_layers ? &out.layer_updates : nullptr);
     out_norm_.forward(x, T, x);
     text_linear_.forward(x, T, out.text_logits.data() + size_t(b) * T * V, pool_.get());
     for (int t = 0; t < T; ++t) {
@@ -83,7 +109,7 @@ TextForward LmModel::forward_text(const MultistreamInput& input, bool keep_layer
   return out;
 }
 
-LmForward LmModel::forward(const MultistreamInput& codes, bool keep) const {
+LmForward LmModel::forward(const MultistreamInput& codes, bool keep, const LmConditions* conditions) const {
   if (!depformer_)
     fail(ErrorCode::Unsupported, "this model has no Depformer (dep_q = 0): use forward_asr for text logits");
   int B, T;
@@ -92,7 +118,7 @@ LmForward LmModel::forward(const MultistreamInput& codes, bool keep) const {
   out.batch = B;
   out.time = T;
   MultistreamInput model_input = delay_codes(codes, config_);
-  out.text = forward_text(model_input, keep);
+  out.text = forward_text(model_input, keep, conditions);
   int tb, tt;
   std::vector<int32_t> dep_tokens = depformer_tokens(codes, config_, &tb, &tt);
   const int Q = config_.dep_q, card = config_.card, D = config_.dim;
@@ -135,15 +161,20 @@ size_t LmModel::bytes_read_per_frame() const {
   return n;
 }
 
-LmState LmModel::new_state() const {
+LmState LmModel::new_state(const LmConditions* conditions) const {
+  check_conditions(conditions);
   LmState s;
   s.transformer = transformer_.new_state(transformer_.streaming_capacity(), kv_format_);
+  if (conditions) s.condition_sum = conditions->sum;
+  if (config_.cross_attention)
+    transformer_.set_cross_source(conditions->cross.data(), conditions->cross_length, s.transformer, pool_.get());
   if (depformer_) s.depformer = depformer_->new_state();
   return s;
 }
 
 void LmModel::step(const int32_t* tokens, LmState& state, float* transformer_out, float* text_logits) const {
   audio_.embed_step(tokens, transformer_out, pool_.get());
+  for (size_t i = 0; i < state.condition_sum.size(); ++i) transformer_out[i] += state.condition_sum[i];
   transformer_.forward(transformer_out, 1, state.transformer, pool_.get());
   out_norm_.forward(transformer_out, 1, transformer_out);
   text_linear_.forward(transformer_out, 1, text_logits, pool_.get());

@@ -12,6 +12,7 @@
 
 #include "core/thread_pool.h"
 #include "lm/audio_processing.h"
+#include "lm/conditioners.h"
 #include "lm/depformer.h"
 #include "lm/lm_config.h"
 #include "lm/tokens.h"
@@ -29,6 +30,8 @@ struct TextForward {
   std::vector<float> extra_heads_logits; // [heads, B, T, extra_heads_dim]
   std::vector<float> extra_heads_probs;  // softmax of the above
   std::vector<std::vector<float>> layer_outputs;  // per layer [B*T, dim] (when requested)
+  // Per layer its self-attention update then, with cross-attention, its cross-attention update.
+  std::vector<std::vector<float>> layer_updates;
 };
 
 // LMModel.forward on pre-delay codes: the LMOutput view plus the step-domain logits.
@@ -47,6 +50,7 @@ struct LmForward {
 struct LmState {
   TransformerState transformer;
   TransformerState depformer;
+  std::vector<float> condition_sum;  // [dim] added to every step's input (conditioned models)
   void reset() {
     transformer.reset();
     depformer.reset();
@@ -79,14 +83,26 @@ class LmModel {
 
   // --- whole sequences ---------------------------------------------------------------
   // Post-delay input (what the temporal transformer reads).
-  TextForward forward_text(const MultistreamInput& model_input, bool keep_layers = false) const;
+  // A conditioned model (config().conditioners) needs `conditions`, shared by the whole batch.
+  TextForward forward_text(const MultistreamInput& model_input, bool keep_layers = false,
+                           const LmConditions* conditions = nullptr) const;
   // Pre-delay codes [B, K, T] (text + n_q audio): teacher-forced text and audio logits.
-  LmForward forward(const MultistreamInput& codes, bool keep_intermediates = false) const;
+  LmForward forward(const MultistreamInput& codes, bool keep_intermediates = false,
+                    const LmConditions* conditions = nullptr) const;
+
+  // --- conditioning (Kyutai's TTS) -----------------------------------------------------
+  const Conditioners& conditioners() const { return conditioners_; }
+  bool conditioned() const { return !conditioners_.empty(); }
+  LmConditions prepare_conditions(const ConditionAttributes& attributes) const {
+    return conditioners_.prepare(attributes, pool_.get());
+  }
   // ASR: the text stream and heads only (no Depformer), on post-delay input.
   TextForward forward_asr(const MultistreamInput& model_input) const { return forward_text(model_input); }
 
   // --- streaming, one frame at a time ------------------------------------------------
-  LmState new_state() const;
+  // A conditioned model needs `conditions`: the sum is kept in the state, the cross-attention
+  // keys/values are computed here, once for the stream.
+  LmState new_state(const LmConditions* conditions = nullptr) const;
   // tokens[K] (text first) -> transformer_out[dim] and text_logits[text_card_out].
   void step(const int32_t* tokens, LmState& state, float* transformer_out, float* text_logits) const;
   // Depformer position k (state.depformer.offset must equal k; reset it at each frame).
@@ -98,7 +114,10 @@ class LmModel {
   LmConfig config_;
   std::unique_ptr<ThreadPool> pool_;
   KvFormat kv_format_;  // of the states new_state() makes
+  void check_conditions(const LmConditions* conditions) const;
+
   AudioProcessing audio_;
+  Conditioners conditioners_;
   Transformer transformer_;
   Norm out_norm_;
   Linear text_linear_;

@@ -137,6 +137,13 @@ void TransformerConfig::validate(const std::string& what) const {
   if (context && *context <= 0) fail(ErrorCode::InvalidConfig, what, ": context must be positive");
 }
 
+size_t CrossSource::bytes() const {
+  size_t n = positions.capacity() * 8;
+  for (const auto* v : {&keys, &values})
+    for (const auto& l : *v) n += l.capacity() * 4;
+  return n;
+}
+
 void TransformerState::reset() {
   offset = 0;
   for (auto& l : layers) l.reset();
@@ -145,6 +152,7 @@ void TransformerState::reset() {
 size_t TransformerState::bytes() const {
   size_t n = 0;
   for (const auto& l : layers) n += l.bytes();
+  n += cross.bytes();
   for (const auto* v : {&normed, &qkv, &attn, &proj, &hidden, &scores}) n += v->capacity() * 4;
   return n;
 }
@@ -182,6 +190,14 @@ void Transformer::declare_weights(WeightLoader& loader, const std::string& prefi
       loader.linear(p + "linear1", c.ffn_dim(0), D, &L.ffn_in[0]);
       loader.linear(p + "linear2", D, c.ffn_dim(0), &L.ffn_out[0]);
     }
+    if (c.cross_attention) {
+      // Kyutai's TTS: LayerNorm (eps 1e-5, with bias) whatever `norm` is; q|k|v in one tensor.
+      loader.norm(p + "norm_cross", NormKind::LayerNorm, D, &L.norm_cross);
+      static const char* parts[] = {"q", "k", "v"};
+      loader.linear_set(p + "cross_attention.in_projs.0.weight",
+                        [p](int s) { return p + "cross_attention.in_projs.0." + parts[s]; }, 3, D, D, &L.cross_in);
+      loader.linear(p + "cross_attention.out_projs.0", D, D, &L.cross_out);
+    }
     if (c.layer_scale) {
       loader.vector(p + "layer_scale_1.scale", {D}, &L.scale1);
       loader.vector(p + "layer_scale_2.scale", {D}, &L.scale2);
@@ -205,14 +221,20 @@ TransformerState Transformer::new_state(int capacity, KvFormat kv_format) const 
 
 void Transformer::for_each_matrix(const std::function<void(const PackedMatrix&)>& visit) const {
   for (const auto& L : layers_) {
-    for (const auto* v : {&L.in_proj, &L.out_proj, &L.ffn_in, &L.ffn_out})
-      for (const auto& l : *v) visit(l.weight);
+    for (const auto* v : {&L.in_proj, &L.out_proj}) for (const auto& l : *v) visit(l.weight);
+    if (config_.cross_attention) {
+      visit(L.cross_in[0].weight);  // keys and values are computed once per stream, not per frame
+      visit(L.cross_out.weight);
+    }
+    for (const auto* v : {&L.ffn_in, &L.ffn_out}) for (const auto& l : *v) visit(l.weight);
   }
 }
 
 size_t Transformer::weight_bytes() const {
   size_t n = 0;
   for_each_matrix([&](const PackedMatrix& m) { n += m.bytes(); });
+  if (config_.cross_attention)  // keys and values: held, though read once per stream
+    for (const auto& L : layers_) n += L.cross_in[1].weight.bytes() + L.cross_in[2].weight.bytes();
   return n;
 }
 
@@ -299,6 +321,63 @@ void Transformer::attention_block(const TransformerLayer& L, KvCache& cache, flo
   residual_add(st.proj.data(), L.scale1, T, D, x);
 }
 
+void Transformer::set_cross_source(const float* src, int S, TransformerState& st, ThreadPool* pool) const {
+  if (!config_.cross_attention) fail(ErrorCode::InvalidState, "this transformer has no cross-attention");
+  if (S <= 0) fail(ErrorCode::InvalidArgument, "the cross-attention source needs at least 1 position, got ", S);
+  const int D = config_.d_model, H = config_.num_heads, dh = config_.head_dim();
+  CrossSource& cs = st.cross;
+  cs.length = S;
+  cs.positions.resize(S);
+  for (int s = 0; s < S; ++s) cs.positions[s] = s;
+  cs.keys.resize(layers_.size());
+  cs.values.resize(layers_.size());
+  std::vector<float> rows(size_t(S) * D);
+  // [S, H * dh] -> [H, S, dh]: each head's rows contiguous, as attend() reads them.
+  auto per_head = [&](const Linear& proj, std::vector<float>& dst) {
+    proj.forward(src, S, rows.data(), pool);
+    dst.resize(size_t(S) * D);
+    for (int h = 0; h < H; ++h)
+      for (int s = 0; s < S; ++s)
+        std::memcpy(dst.data() + (size_t(h) * S + s) * dh, rows.data() + size_t(s) * D + size_t(h) * dh,
+                    sizeof(float) * dh);
+  };
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    per_head(layers_[i].cross_in[1], cs.keys[i]);
+    per_head(layers_[i].cross_in[2], cs.values[i]);
+  }
+}
+
+void Transformer::cross_attention_block(const TransformerLayer& L, const float* keys, const float* values,
+                                        const CrossSource& cs, float* x, int T, TransformerState& st,
+                                        ThreadPool* pool) const {
+  const int D = config_.d_model, H = config_.num_heads, dh = config_.head_dim(), S = cs.length;
+  st.normed.resize(size_t(T) * D);
+  st.qkv.resize(size_t(T) * D);
+  st.attn.resize(size_t(T) * D);
+  st.proj.resize(size_t(T) * D);
+  L.norm_cross.forward(x, T, st.normed.data());
+  L.cross_in[0].forward(st.normed.data(), T, st.qkv.data(), pool);
+  // No rotation, no mask, no causality: every query sees all S source positions (query
+  // position S - 1 with an unbounded window). One task per (step, head), as self-attention.
+  const float scale = 1.0f / std::sqrt(float(dh));
+  const int tasks = T * H;
+  st.scores.resize(size_t(tasks) * S);
+  auto attend_range = [&](int begin, int end) {
+    for (int task = begin; task < end; ++task) {
+      const int t = task / H, h = task % H;
+      const size_t head = size_t(h) * S * dh;
+      attend(st.qkv.data() + size_t(t) * D + size_t(h) * dh, keys + head, values + head, cs.positions.data(), S, dh,
+             S - 1, 0, scale, st.scores.data() + size_t(task) * S, st.attn.data() + size_t(t) * D + size_t(h) * dh);
+    }
+  };
+  if (pool && pool->threads() > 1 && size_t(tasks) * S * dh >= 32 * 1024)
+    pool->parallel_for(tasks, attend_range);
+  else
+    attend_range(0, tasks);
+  L.cross_out.forward(st.attn.data(), T, st.proj.data(), pool);
+  residual_add(st.proj.data(), {}, T, D, x);
+}
+
 void Transformer::ffn_block(const TransformerLayer& L, float* x, int T, TransformerState& st,
                             ThreadPool* pool) const {
   const TransformerConfig& c = config_;
@@ -338,15 +417,33 @@ void Transformer::ffn_block(const TransformerLayer& L, float* x, int T, Transfor
   residual_add(st.proj.data(), L.scale2, T, D, x);
 }
 
-void Transformer::forward(float* x, int T, TransformerState& state, ThreadPool* pool,
-                          LayerObserver* observer) const {
+void Transformer::forward(float* x, int T, TransformerState& state, ThreadPool* pool, LayerObserver* observer,
+                          LayerObserver* updates) const {
   if (T <= 0) return;
   if (state.layers.size() != layers_.size())
     fail(ErrorCode::InvalidState, "transformer state has ", state.layers.size(), " layers, model has ",
          layers_.size());
+  if (config_.cross_attention && state.cross.keys.size() != layers_.size())
+    fail(ErrorCode::InvalidState, "this transformer cross-attends: set its source (the condition) before the first step");
+  const size_t n = size_t(T) * config_.d_model;
+  std::vector<float> before;
+  auto record_update = [&] {  // the residual update since `before`
+    if (!updates) return;
+    std::vector<float> u(x, x + n);
+    for (size_t j = 0; j < n; ++j) u[j] -= before[j];
+    updates->push_back(std::move(u));
+  };
   config_.positional.add_to_input(x, T, config_.d_model, state.offset);
   for (size_t i = 0; i < layers_.size(); ++i) {
+    if (updates) before.assign(x, x + n);
     attention_block(layers_[i], state.layers[i], x, T, state, pool);
+    record_update();
+    if (config_.cross_attention) {
+      if (updates) before.assign(x, x + n);
+      cross_attention_block(layers_[i], state.cross.keys[i].data(), state.cross.values[i].data(), state.cross, x, T,
+                            state, pool);
+      record_update();
+    }
     ffn_block(layers_[i], x, T, state, pool);
     if (observer) observer->emplace_back(x, x + size_t(T) * config_.d_model);
   }

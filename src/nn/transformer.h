@@ -56,6 +56,9 @@ struct TransformerConfig {
   std::optional<int> context;              // attention window; none -> unbounded
   int weights_per_step = 0;                // 0: one weight set
   std::vector<int> weights_per_step_schedule;
+  // Kyutai's TTS: a cross-attention block between self-attention and the feed-forward, over a
+  // source fixed for the stream (Transformer::set_cross_source).
+  bool cross_attention = false;
 
   // From the names and values of Kyutai's config keys (norm, positional_embedding, gating
   // as strings); the one place both the LM's and Mimi's configs turn into transformers.
@@ -79,11 +82,24 @@ struct TransformerLayer {
   std::vector<Linear> in_proj, out_proj;   // per weight set
   std::vector<Linear> ffn_in, ffn_out;     // gating.linear_in/out or linear1/linear2
   std::vector<float> scale1, scale2;       // layer scale (empty: identity)
+  Norm norm_cross;                         // LayerNorm with bias, whatever `norm` says
+  std::vector<Linear> cross_in;            // q, k, v: rows 0..D, D..2D, 2D..3D of in_projs.0
+  Linear cross_out;
+};
+
+// Keys and values of the cross-attention source, one set per layer, computed once per
+// stream: [heads, length, d_head] each.
+struct CrossSource {
+  int length = 0;
+  std::vector<std::vector<float>> keys, values;
+  std::vector<int64_t> positions;  // 0..length-1: every slot visible to every query
+  size_t bytes() const;
 };
 
 struct TransformerState {
   int64_t offset = 0;
   std::vector<KvCache> layers;
+  CrossSource cross;  // kept by reset(): the condition belongs to the stream, not to a position
   // Scratch reused across calls so a frame allocates nothing once warm.
   std::vector<float> normed, qkv, attn, proj, hidden, scores;
 
@@ -109,8 +125,14 @@ class Transformer {
 
   // x [T, d_model]: input embeddings in, residual stream out (no final norm). Positions
   // start at state.offset, which advances by T.
-  void forward(float* x, int T, TransformerState& state, ThreadPool* pool,
-               LayerObserver* observer = nullptr) const;
+  // `updates`, when given, receives each layer's self-attention update then (with cross-attention)
+  // its cross-attention update, [T, d_model] each.
+  void forward(float* x, int T, TransformerState& state, ThreadPool* pool, LayerObserver* observer = nullptr,
+               LayerObserver* updates = nullptr) const;
+
+  // Cross-attention keys/values of every layer from src [length, d_model] (the fuser's cross
+  // condition), stored in state. Needed once per stream before forward when cross_attention.
+  void set_cross_source(const float* src, int length, TransformerState& state, ThreadPool* pool) const;
 
   // Every weight matrix, layer by layer in the order a forward pass reads them.
   void for_each_matrix(const std::function<void(const PackedMatrix&)>& visit) const;
@@ -119,6 +141,9 @@ class Transformer {
  private:
   void attention_block(const TransformerLayer& layer, KvCache& cache, float* x, int T,
                        TransformerState& st, ThreadPool* pool) const;
+  void cross_attention_block(const TransformerLayer& layer, const float* keys, const float* values,
+                             const CrossSource& source, float* x, int T, TransformerState& st,
+                             ThreadPool* pool) const;
   void ffn_block(const TransformerLayer& layer, float* x, int T, TransformerState& st,
                  ThreadPool* pool) const;
 
