@@ -111,7 +111,9 @@ double read_spans_ms(const Spans& spans, ThreadPool& pool) {
   return time_per_call(5, 1, [&] { read_spans_once(spans, pool); });
 }
 
-std::string json_line(const std::string& body) { return "{\"platform\": \"" + std::string(platform()) + "\", " + body + "}"; }
+std::string json_line(const std::string& body) {
+  return "{\"platform\": \"" + std::string(platform()) + "\", " + body + "}";
+}
 
 }  // namespace
 
@@ -128,7 +130,14 @@ std::string read_bandwidth(int megabytes, int threads) {
 }
 
 GemvBench::GemvBench(int k, int n, const std::string& format_name, bool cold, int threads)
-    : k_(k), n_(n), format_name_(format_name), cold_(cold), x_(k), y_(n), xq_(k), yq_(n),
+    : k_(k),
+      n_(n),
+      format_name_(format_name),
+      cold_(cold),
+      x_(k),
+      y_(n),
+      xq_(k),
+      yq_(n),
       pool_(std::make_unique<ThreadPool>(threads)) {
   Random rng(1);
   std::vector<float> w(size_t(n) * k);

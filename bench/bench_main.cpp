@@ -17,10 +17,11 @@ int main(int argc, char** argv) {
     out = kyutai::bench::gemv(std::atoi(argv[2]), std::atoi(argv[3]), arg(4), arg(5) == "cold", std::atoi(argv[6]));
   else if (mode == "frame" && argc == 6)
     out = kyutai::bench::frame(arg(2), arg(3), std::atoi(argv[4]), std::atoi(argv[5]));
-  else if (mode == "mimi" && argc == 4)
-    out = kyutai::bench::mimi_frame(std::atoi(argv[2]), std::atoi(argv[3]));
+  else if (mode == "mimi" && argc == 4) out = kyutai::bench::mimi_frame(std::atoi(argv[2]), std::atoi(argv[3]));
   else {
-    std::fprintf(stderr, "usage: kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT THREADS FRAMES | mimi THREADS FRAMES\n");
+    std::fprintf(stderr,
+                 "usage: kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT "
+                 "THREADS FRAMES | mimi THREADS FRAMES\n");
     return 2;
   }
   std::printf("%s\n", out.c_str());

@@ -161,8 +161,8 @@ std::string mimi_frame(int threads, int frames) {
                 "\"encode_ms_min\": %.3f, \"decode_ms_min\": %.3f, "
                 "\"encode_cpu_ms_per_frame\": %.3f, \"decode_cpu_ms_per_frame\": %.3f, \"parameters\": %zu, "
                 "\"load_ms\": %.0f, \"heap_in_use\": %zu, \"changed_semantic_codes\": %d, \"output_peak\": %.4g}",
-                platform(), mimi->pool()->threads(), frames, codebooks, e, d, e + d, (e + d) / frame_ms,
-                e / frame_ms, d / frame_ms, e_min, d_min, ec, dc, parameters, load_ms, heap_in_use(), distinct, peak);
+                platform(), mimi->pool()->threads(), frames, codebooks, e, d, e + d, (e + d) / frame_ms, e / frame_ms,
+                d / frame_ms, e_min, d_min, ec, dc, parameters, load_ms, heap_in_use(), distinct, peak);
   return line;
 }
 

@@ -20,8 +20,8 @@ const Json& vectors(const std::string& dir);
 // A tensor from the conformance JSON: {"shape", "dtype", "data"} with null = NaN.
 struct VTensor {
   std::vector<int64_t> shape;
-  std::vector<float> f;      // f32 data (NaN for null)
-  std::vector<int64_t> i;    // i64 / bool data
+  std::vector<float> f;    // f32 data (NaN for null)
+  std::vector<int64_t> i;  // i64 / bool data
   size_t numel() const;
 };
 VTensor tensor(const Json& v);

@@ -62,8 +62,8 @@ int footprint(const std::string& config_path, const std::string& weights_path) {
                  std::optional(WeightFormat::Q8), std::optional(WeightFormat::Q4)}) {
     LmFootprint fp = estimate_lm_footprint(c, h, f);
     std::printf("  %-20s weights %8.1f MiB  KV cache %7.1f MiB  load buffer %6.1f MiB  total %8.1f MiB\n",
-                f ? weight_format_name(*f) : "as stored", double(fp.weights) / (1 << 20), double(fp.kv_cache) / (1 << 20),
-                double(fp.load_buffer) / (1 << 20), double(fp.total()) / (1 << 20));
+                f ? weight_format_name(*f) : "as stored", double(fp.weights) / (1 << 20),
+                double(fp.kv_cache) / (1 << 20), double(fp.load_buffer) / (1 << 20), double(fp.total()) / (1 << 20));
   }
   return 0;
 }

@@ -23,7 +23,8 @@ using namespace kyutai;
 namespace {
 
 int usage() {
-  std::cerr << "usage: kyutai_convert --config config.json --weights model.safetensors --format q8|q4|bf16|f32 --out out.safetensors\n";
+  std::cerr << "usage: kyutai_convert --config config.json --weights model.safetensors --format q8|q4|bf16|f32 --out "
+               "out.safetensors\n";
   return 2;
 }
 
@@ -42,7 +43,8 @@ int main(int argc, char** argv) {
   if (config_path.empty() || weights_path.empty() || format_name.empty() || out_path.empty()) return usage();
   try {
     WeightFormat format;
-    if (!parse_weight_format(format_name, &format)) fail(ErrorCode::InvalidArgument, "unknown format '", format_name, "'");
+    if (!parse_weight_format(format_name, &format))
+      fail(ErrorCode::InvalidArgument, "unknown format '", format_name, "'");
     LmConfig config = LmConfig::parse(tools::read_file(config_path), config_path);
     LoadOptions options;
     options.format = format;
@@ -60,11 +62,10 @@ int main(int argc, char** argv) {
     auto model = loader.finish();
     std::ofstream out(out_path, std::ios::binary);
     size_t written = 0;
-    export_weights(loader.weights(), {{"kyutai_wasm.format", format_name}},
-                   [&](const uint8_t* p, size_t n) {
-                     out.write(reinterpret_cast<const char*>(p), std::streamsize(n));
-                     written += n;
-                   });
+    export_weights(loader.weights(), {{"kyutai_wasm.format", format_name}}, [&](const uint8_t* p, size_t n) {
+      out.write(reinterpret_cast<const char*>(p), std::streamsize(n));
+      written += n;
+    });
     if (!out) fail(ErrorCode::Internal, "writing ", out_path, " failed");
     std::printf("%s: %zu tensors, %.1f MB -> %s (%s, %.1f MB)\n", weights_path.c_str(), loader.tensors_loaded(),
                 double(stream->bytes_received()) / 1e6, out_path.c_str(), format_name.c_str(), double(written) / 1e6);

@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
     LmConfig config = LmConfig::parse(tools::read_file(config_path), config_path);
     const std::vector<TensorInfo> all = synthetic_lm_tensors(config, dtype);
     if (size_t(shard_count) > all.size())
-      fail(ErrorCode::InvalidArgument, "--shards ", shard_count, " exceeds the ", all.size(), " tensors of this config");
+      fail(ErrorCode::InvalidArgument, "--shards ", shard_count, " exceeds the ", all.size(),
+           " tensors of this config");
     std::vector<Shard> shards = plan(all, shard_count, out_path);
 
     // Every file is written under a temporary name and renamed when complete, so an
@@ -186,16 +187,19 @@ int main(int argc, char** argv) {
         for (const auto& t : s.tensors) map.emplace_back(t.name, fs::path(s.path).filename().string());
       std::sort(map.begin(), map.end());
       std::ofstream index(index_path + ".tmp", std::ios::binary | std::ios::trunc);
-      index << "{\n  \"metadata\": {\"total_size\": " << (all.empty() ? 0 : all.back().end) << "},\n  \"weight_map\": {\n";
+      index << "{\n  \"metadata\": {\"total_size\": " << (all.empty() ? 0 : all.back().end)
+            << "},\n  \"weight_map\": {\n";
       for (size_t i = 0; i < map.size(); ++i)
-        index << "    " << json_string(map[i].first) << ": " << json_string(map[i].second) << (i + 1 < map.size() ? ",\n" : "\n");
+        index << "    " << json_string(map[i].first) << ": " << json_string(map[i].second)
+              << (i + 1 < map.size() ? ",\n" : "\n");
       index << "  }\n}\n";
       index.close();
       if (!index) fail(ErrorCode::Internal, "writing ", index_path, " failed");
       fs::rename(index_path + ".tmp", index_path);
     }
     std::cout << "{\"out\": " << json_string(shards.size() > 1 ? index_path : out_path) << ", \"files\": " << files
-              << ", \"tensors\": " << tensors << ", \"bytes\": " << bytes << ", \"parameters\": " << config.parameter_count()
+              << ", \"tensors\": " << tensors << ", \"bytes\": " << bytes
+              << ", \"parameters\": " << config.parameter_count()
               << ", \"header_only\": " << (header_only ? "true" : "false") << "}\n";
     return 0;
   } catch (const Error& e) {

@@ -8,8 +8,8 @@
 // the input before touching the state (Mimi::encode_step / decode_step do the same).
 #include <memory>
 
-#include "handles.h"
 #include "codec/mimi.h"
+#include "handles.h"
 #include "io/safetensors.h"
 
 namespace kyutai::wasm {
@@ -72,7 +72,9 @@ val MimiModelHandle::load(MimiLoaderHandle& loader) {
   });
 }
 
-val MimiModelHandle::info() const { return guarded([&] { return mimi_info(model()); }); }
+val MimiModelHandle::info() const {
+  return guarded([&] { return mimi_info(model()); });
+}
 
 // A whole clip (zero-padded to whole frames) -> {codes: Int32Array [codebooks][frames], codebooks, frames}.
 val MimiModelHandle::encode(val pcm, val codebooks) const {

@@ -191,7 +191,8 @@ val gpu_synthetic_checkpoint(std::string config_json, std::string dtype, double 
     if (!parse_dtype(dtype, &t) || (t != DType::F32 && t != DType::BF16 && t != DType::F16))
       fail(ErrorCode::InvalidArgument, "synthetic checkpoint dtype must be F32, BF16 or F16, got '", dtype, "'");
     if (c.parameter_count() > 64e6)
-      fail(ErrorCode::LimitExceeded, "gpuSyntheticCheckpoint is for small models (", c.parameter_count(), " parameters)");
+      fail(ErrorCode::LimitExceeded, "gpuSyntheticCheckpoint is for small models (", c.parameter_count(),
+           " parameters)");
     std::vector<uint8_t> bytes = synthetic_lm_safetensors(c, t, uint64_t(seed));
     return to_typed_array(bytes);
   });
@@ -208,7 +209,8 @@ val gpu_reference_frames(const LmModelHandle& handle, val tokens_js, val teacher
     const int K = c.num_codebooks(), Q = c.dep_q, H = c.extra_heads_num_heads * c.extra_heads_dim;
     std::vector<int32_t> tokens = read_int32(tokens_js, "reference tokens");
     std::vector<int32_t> teacher = read_int32(teacher_js, "reference teacher tokens");
-    if (tokens.size() % K) fail(ErrorCode::InvalidArgument, "reference tokens: ", tokens.size(), " is not a multiple of ", K);
+    if (tokens.size() % K)
+      fail(ErrorCode::InvalidArgument, "reference tokens: ", tokens.size(), " is not a multiple of ", K);
     const size_t T = tokens.size() / K;
     if (teacher.size() != T * Q)
       fail(ErrorCode::InvalidArgument, "reference teacher tokens: expected ", T * Q, ", got ", teacher.size());
@@ -293,7 +295,9 @@ class LmStepper {
       return val::undefined();
     });
   }
-  val offset() { return guarded([&] { return val(double(state_.transformer.offset)); }); }
+  val offset() {
+    return guarded([&] { return val(double(state_.transformer.offset)); });
+  }
   val reset() {
     return guarded([&] {
       state_.reset();

@@ -164,9 +164,15 @@ val LmModelHandle::load(LmLoaderHandle& loader) {
   });
 }
 
-val LmModelHandle::config() const { return guarded([&] { return config_object(model().config()); }); }
-val LmModelHandle::weight_bytes() const { return guarded([&] { return val(double(model().weight_bytes())); }); }
-val LmModelHandle::threads() const { return guarded([&] { return val(model().threads()); }); }
+val LmModelHandle::config() const {
+  return guarded([&] { return config_object(model().config()); });
+}
+val LmModelHandle::weight_bytes() const {
+  return guarded([&] { return val(double(model().weight_bytes())); });
+}
+val LmModelHandle::threads() const {
+  return guarded([&] { return val(model().threads()); });
+}
 val LmModelHandle::kv_cache() const {
   return guarded([&] { return val(std::string(kv_format_name(model().kv_format()))); });
 }

@@ -132,10 +132,12 @@ class AsrSessionHandle : public SessionHandle<AsrSession> {
     });
   }
   val push_frame(val codes) {
-    return on_codes(codes, "audio frame", [&](const int32_t* c, int n) { return asr_result(session().push_frame(c, n)); });
+    return on_codes(codes, "audio frame",
+                    [&](const int32_t* c, int n) { return asr_result(session().push_frame(c, n)); });
   }
   val begin(val codes) {
-    return on_codes(codes, "audio frame", [&](const int32_t* c, int n) { return request_to_js(session().begin_frame(c, n)); });
+    return on_codes(codes, "audio frame",
+                    [&](const int32_t* c, int n) { return request_to_js(session().begin_frame(c, n)); });
   }
 };
 
@@ -165,10 +167,12 @@ class TtsSessionHandle : public GenerationHandle<TtsSession> {
 class DuplexSessionHandle : public GenerationHandle<DuplexSession> {
  public:
   val push_frame(val codes) {
-    return on_codes(codes, "user audio frame", [&](const int32_t* c, int n) { return generated(session().push_frame(c, n)); });
+    return on_codes(codes, "user audio frame",
+                    [&](const int32_t* c, int n) { return generated(session().push_frame(c, n)); });
   }
   val begin(val codes) {
-    return on_codes(codes, "user audio frame", [&](const int32_t* c, int n) { return request_to_js(session().begin_frame(c, n)); });
+    return on_codes(codes, "user audio frame",
+                    [&](const int32_t* c, int n) { return request_to_js(session().begin_frame(c, n)); });
   }
 };
 
@@ -196,10 +200,12 @@ class DuplexPipelineHandle : public SessionHandle<DuplexPipeline> {
     });
   }
   val step_codes(val codes) {
-    return on_codes(codes, "user audio frame", [&](const int32_t* c, int n) { return duplex_result(session().step_codes(c, n)); });
+    return on_codes(codes, "user audio frame",
+                    [&](const int32_t* c, int n) { return duplex_result(session().step_codes(c, n)); });
   }
   val begin_codes(val codes) {
-    return on_codes(codes, "user audio frame", [&](const int32_t* c, int n) { return request_to_js(session().begin_codes(c, n)); });
+    return on_codes(codes, "user audio frame",
+                    [&](const int32_t* c, int n) { return request_to_js(session().begin_codes(c, n)); });
   }
   val flush() {
     return guarded([&] { return word_events_to_js(session().flush(), session().steps()); });

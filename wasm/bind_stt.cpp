@@ -1,7 +1,7 @@
 // Embind: speech-to-text as Kyutai ships it (session/transcriber.h): audio or token frames
-// in, one result per frame out, {step, textToken, codes, events} (flush: events), events being {type: 'word', tokens, time, step}, {type: 'endWord', time, step},
-// {type: 'vad', time, pause: Float32Array (one pause probability per head), step},
-// {type: 'endOfTurn', time, probability, step}.
+// in, one result per frame out, {step, textToken, codes, events} (flush: events), events being {type: 'word', tokens,
+// time, step}, {type: 'endWord', time, step}, {type: 'vad', time, pause: Float32Array (one pause probability per head),
+// step}, {type: 'endOfTurn', time, probability, step}.
 #include <memory>
 
 #include "handles.h"
@@ -154,10 +154,12 @@ class WordStreamHandle {
     return guarded([&] {
       const auto padding = number_option(options, "paddingId");
       const auto end_padding = number_option(options, "endPaddingId");
-      if (!padding || !end_padding) fail(ErrorCode::InvalidArgument, "word stream: paddingId and endPaddingId are required");
+      if (!padding || !end_padding)
+        fail(ErrorCode::InvalidArgument, "word stream: paddingId and endPaddingId are required");
       const double delay = number_option(options, "delaySteps").value_or(0);
       const double rate = number_option(options, "frameRate").value_or(12.5);
-      if (delay < 0 || delay > 1e6) fail(ErrorCode::InvalidArgument, "word stream: delaySteps ", delay, " is out of range");
+      if (delay < 0 || delay > 1e6)
+        fail(ErrorCode::InvalidArgument, "word stream: delaySteps ", delay, " is out of range");
       if (!(rate > 0)) fail(ErrorCode::InvalidArgument, "word stream: frameRate must be positive, got ", rate);
       stream_ = std::make_unique<WordStream>(int(delay), int32_t(*padding), int32_t(*end_padding), rate);
       return val::undefined();

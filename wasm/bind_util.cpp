@@ -21,7 +21,8 @@ std::optional<double> number_option(const val& options, const char* key) {
 std::optional<bool> bool_option(const val& options, const char* key) {
   val v = option_value(options, key);
   if (v.isUndefined() || v.isNull()) return std::nullopt;
-  if (!v.isTrue() && !v.isFalse()) fail(ErrorCode::InvalidArgument, "option '", key, "' must be a boolean, got ", js_type(v));
+  if (!v.isTrue() && !v.isFalse())
+    fail(ErrorCode::InvalidArgument, "option '", key, "' must be a boolean, got ", js_type(v));
   return v.isTrue();
 }
 

@@ -42,10 +42,10 @@ constexpr int kRowBlock = 4;
 
 // Where panel p's outputs and weights are.
 struct Panel {
-  int group;      // its outputs read this group's input channels
-  int first_out;  // output channel of lane 0
-  int width;      // valid lanes (kConvPanel but for a group's last panel)
-  const float* w; // [kernel][in_per_group][kConvPanel]
+  int group;       // its outputs read this group's input channels
+  int first_out;   // output channel of lane 0
+  int width;       // valid lanes (kConvPanel but for a group's last panel)
+  const float* w;  // [kernel][in_per_group][kConvPanel]
 };
 
 Panel panel_at(const ConvShape& s, const float* packed, int p) {
@@ -168,9 +168,10 @@ KYUTAI_LANE_VECTORS void conv_transpose1d_tile(const float* x_group, const Panel
 
 void conv1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
                  int panel_begin, int panel_end, float* y) {
-  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, 1, [&](auto n, const float* xg, const Panel& panel, int, int t0) {
-    conv1d_tile<decltype(n)::value>(xg, panel, bias, s, t0, y);
-  });
+  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, 1,
+            [&](auto n, const float* xg, const Panel& panel, int, int t0) {
+              conv1d_tile<decltype(n)::value>(xg, panel, bias, s, t0, y);
+            });
 }
 
 void conv_transpose1d_rows(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin,
@@ -216,8 +217,8 @@ void conv1d_tile(const float* x_group, const Panel& panel, const float* bias, co
     float* yr = y + size_t(t0 + r) * O + panel.first_out;
     if (panel.width == kConvPanel) {
       for (int v = 0; v < 2; ++v)
-        wasm_v128_store(yr + 4 * v, bias ? wasm_f32x4_add(acc[r][v], wasm_v128_load(bias + panel.first_out + 4 * v))
-                                         : acc[r][v]);
+        wasm_v128_store(yr + 4 * v,
+                        bias ? wasm_f32x4_add(acc[r][v], wasm_v128_load(bias + panel.first_out + 4 * v)) : acc[r][v]);
     } else {
       float lanes[kConvPanel];
       wasm_v128_store(lanes, acc[r][0]);
@@ -253,9 +254,10 @@ void conv_transpose1d_tile(const float* x_group, const Panel& panel, const ConvS
 
 void conv1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
                  int panel_begin, int panel_end, float* y) {
-  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, 1, [&](auto n, const float* xg, const Panel& panel, int, int t0) {
-    conv1d_tile<decltype(n)::value>(xg, panel, bias, s, t0, y);
-  });
+  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, 1,
+            [&](auto n, const float* xg, const Panel& panel, int, int t0) {
+              conv1d_tile<decltype(n)::value>(xg, panel, bias, s, t0, y);
+            });
 }
 
 void conv_transpose1d_rows(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin,
@@ -357,9 +359,8 @@ void Conv1d::forward(const float* x, int rows, Conv1dState& st, float* y, Thread
   }
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   const double macs = double(out_rows) * shape_.out_channels * shape_.kernel * shape_.in_per_group();
-  for_panels(conv_panels(shape_), macs, pool, [&](int pb, int pe) {
-    conv1d_rows(input, weight_.data(), bias, shape_, out_rows, pb, pe, y);
-  });
+  for_panels(conv_panels(shape_), macs, pool,
+             [&](int pb, int pe) { conv1d_rows(input, weight_.data(), bias, shape_, out_rows, pb, pe, y); });
   if (ctx > 0) {
     std::copy(st.padded.end() - size_t(ctx) * C, st.padded.end(), st.previous.begin());
     st.first = false;
@@ -423,17 +424,15 @@ void ConvTranspose1d::forward(const float* x, int rows, ConvTranspose1dState& st
     else std::copy(bias_.begin(), bias_.end(), row);
   }
   const double macs = double(rows) * O * shape_.kernel * shape_.in_per_group();
-  for_panels(conv_panels(shape_), macs, pool, [&](int pb, int pe) {
-    conv_transpose1d_rows(x, weight_.data(), shape_, rows, pb, pe, st.full.data());
-  });
+  for_panels(conv_panels(shape_), macs, pool,
+             [&](int pb, int pe) { conv_transpose1d_rows(x, weight_.data(), shape_, rows, pb, pe, st.full.data()); });
   // The previous step's tail overlaps our first rows; our own tail is owed to the next step
   // (without bias, which the next step adds itself).
   for (size_t i = 0; i < st.partial.size(); ++i) st.full[i] += st.partial[i];
   std::memcpy(y, st.full.data(), size_t(out_rows) * O * sizeof(float));
   for (int r = 0; r < overlap_rows; ++r)
     for (int o = 0; o < O; ++o)
-      st.partial[size_t(r) * O + o] =
-          st.full[size_t(out_rows + r) * O + o] - (bias_.empty() ? 0.0f : bias_[o]);
+      st.partial[size_t(r) * O + o] = st.full[size_t(out_rows + r) * O + o] - (bias_.empty() ? 0.0f : bias_[o]);
 }
 
 std::vector<float> ConvTranspose1d::forward(const float* x, int rows, ThreadPool* pool) const {

@@ -111,10 +111,10 @@ class Conv1d {
   ConvShape shape_;
   PadMode pad_ = PadMode::Constant;
   bool has_bias_ = true;
-  std::string what_;            // layer name for error messages
-  std::vector<float> loaded_;   // PyTorch layout until prepare()
-  std::vector<float> weight_;   // packed panels (conv1d_pack_weight)
-  std::vector<float> bias_;     // empty without bias
+  std::string what_;           // layer name for error messages
+  std::vector<float> loaded_;  // PyTorch layout until prepare()
+  std::vector<float> weight_;  // packed panels (conv1d_pack_weight)
+  std::vector<float> bias_;    // empty without bias
 };
 
 struct ConvTranspose1dState {

@@ -221,8 +221,8 @@ MimiCodes Mimi::encode(const float* pcm, size_t samples, int codebooks, MimiInte
     return codes;
   }
   const int chunk = chunk_frames_;
-  MimiEncoderState st =
-      new_encoder_state(whole_clip_capacity(codes.frames * steps_per_frame_, chunk * steps_per_frame_));
+  MimiEncoderState st = new_encoder_state(
+      whole_clip_capacity(codes.frames * steps_per_frame_, chunk * steps_per_frame_));
   std::vector<float> padded;  // the last chunk, zero-padded to whole frames as Kyutai's encode does
   for (int f0 = 0; f0 < codes.frames; f0 += chunk) {
     const int n = std::min(chunk, codes.frames - f0);

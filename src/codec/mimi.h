@@ -128,10 +128,10 @@ class Mimi {
   void check_finite(const float* pcm, size_t samples) const;
   void check_codes(const int32_t* codes, int code_stride, int codebooks, int frames) const;
   // The shared per-chunk pipelines; `inter` receives time-major [time][dim] rows.
-  void encode_frames(const float* pcm, int frames, MimiEncoderState& st, int codebooks, int32_t* codes,
-                     int code_stride, MimiIntermediates* inter) const;
-  void decode_frames(const int32_t* codes, int code_stride, int codebooks, int frames, MimiDecoderState& st,
-                     float* pcm, MimiIntermediates* inter) const;
+  void encode_frames(const float* pcm, int frames, MimiEncoderState& st, int codebooks, int32_t* codes, int code_stride,
+                     MimiIntermediates* inter) const;
+  void decode_frames(const int32_t* codes, int code_stride, int codebooks, int frames, MimiDecoderState& st, float* pcm,
+                     MimiIntermediates* inter) const;
 
   MimiConfig config_;
   std::unique_ptr<ThreadPool> pool_;

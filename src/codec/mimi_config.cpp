@@ -13,7 +13,7 @@ namespace {
 
 // Sizes beyond these are refused before anything is allocated. The released Mimi
 // (dimension 512, 64 filters, ratios 8 6 5 4, 32 codebooks of 2048) is far inside each.
-constexpr int kMaxWidth = 8192;         // any channel count, d_model, codebook dimension
+constexpr int kMaxWidth = 8192;  // any channel count, d_model, codebook dimension
 constexpr int kMaxRatios = 8;
 constexpr int kMaxRatio = 64;
 constexpr int kMaxKernel = 512;
@@ -57,8 +57,8 @@ SeanetConfig parse_seanet(const ConfigReader& r) {
          " is not supported: Kyutai ships Mimi weights with weight_norm folded in (norm 'none')");
   if (!c.causal) r.error("causal", "must be true: Kyutai's StreamingConv1d asserts causal convolutions");
   if (c.pad_mode != "constant" && c.pad_mode != "replicate")
-    r.error("pad_mode", "must be 'constant' or 'replicate' (Kyutai's StreamingConv1d asserts it), got '" +
-                            c.pad_mode + "'");
+    r.error("pad_mode",
+            "must be 'constant' or 'replicate' (Kyutai's StreamingConv1d asserts it), got '" + c.pad_mode + "'");
   if (c.dimension / c.compress < 1 && c.n_residual_layers > 0)
     r.error("compress", "leaves residual blocks with no hidden channel");
   int widest = c.n_filters;
@@ -112,20 +112,19 @@ MimiTransformerConfig parse_transformer(const ConfigReader& r, int seanet_dimens
   c.output_dimensions = r.get_int_list("output_dimensions", 1, kMaxWidth, 8);
 
   if (!c.causal) r.error("causal", "must be true: Mimi streams, so its transformers are causal");
-  if (!c.conv_layout)
-    r.error("conv_layout", "must be true: Mimi feeds its transformers [B, C, T] tensors");
+  if (!c.conv_layout) r.error("conv_layout", "must be true: Mimi feeds its transformers [B, C, T] tensors");
   if (c.input_dimension != seanet_dimension)
     r.error("input_dimension",
             str_cat("(", c.input_dimension, ") must equal seanet.dimension (", seanet_dimension, ")"));
   if (c.output_dimensions.size() != 1 || c.output_dimensions[0] != seanet_dimension)
-    r.error("output_dimensions", str_cat("must be [", seanet_dimension,
-                                         "]: Mimi reads exactly one transformer output of seanet.dimension"));
+    r.error("output_dimensions",
+            str_cat("must be [", seanet_dimension, "]: Mimi reads exactly one transformer output of seanet.dimension"));
   NormKind norm;
   if (!parse_norm_kind(c.norm, &norm)) r.error("norm", "ValueError: Unknown norm type: " + c.norm);
   PosEmb pos;
   if (!parse_pos_emb(c.positional_embedding, &pos))
-    r.error("positional_embedding", "must be one of sin, rope, sin_rope, rope_concat, none; got '" +
-                                        c.positional_embedding + "'");
+    r.error("positional_embedding",
+            "must be one of sin, rope, sin_rope, rope_concat, none; got '" + c.positional_embedding + "'");
   bool gated;
   Activation act;
   if (!parse_gating(c.gating, &gated, &act)) r.error("gating", "ValueError: Unknown activation " + c.gating);

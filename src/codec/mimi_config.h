@@ -80,7 +80,7 @@ struct MimiConfig {
   bool upsample_channel_wise_bug = true;
 
   // Derived
-  int frame_size() const;          // samples per codec frame: int(sample_rate / frame_rate)
+  int frame_size() const;               // samples per codec frame: int(sample_rate / frame_rate)
   int encoder_steps_per_frame() const;  // frame_size / hop length (the resampling stride)
   double encoder_frame_rate() const { return double(sample_rate) / seanet.hop_length(); }
   int num_codebooks() const { return quantizer.n_q; }

@@ -135,8 +135,7 @@ SplitRvq::SplitRvq(const QuantizerConfig& c)
     : bins_(c.bins),
       output_dimension_(c.output_dimension),
       first_(c.n_q_semantic, c.bins, c.dimension, c.input_dimension, c.output_dimension, "quantizer.rvq_first"),
-      rest_(c.n_q - c.n_q_semantic, c.bins, c.dimension, c.input_dimension, c.output_dimension,
-            "quantizer.rvq_rest") {}
+      rest_(c.n_q - c.n_q_semantic, c.bins, c.dimension, c.input_dimension, c.output_dimension, "quantizer.rvq_rest") {}
 
 void SplitRvq::declare_weights(WeightLoader& loader, const std::string& prefix) {
   first_.declare_weights(loader, prefix + "rvq_first.");

@@ -29,11 +29,9 @@ class ResidualVq {
 
   int codebooks() const { return codebooks_; }
   // latent [frames][input_dimension] -> codes[k * code_stride + t] for k < codebooks.
-  void encode(const float* latent, int frames, int codebooks, int32_t* codes, int code_stride,
-              ThreadPool* pool) const;
+  void encode(const float* latent, int frames, int codebooks, int32_t* codes, int code_stride, ThreadPool* pool) const;
   // Adds output_proj(sum of centroids) to out [frames][output_dimension].
-  void decode_add(const int32_t* codes, int code_stride, int codebooks, int frames, float* out,
-                  ThreadPool* pool) const;
+  void decode_add(const int32_t* codes, int code_stride, int codebooks, int frames, float* out, ThreadPool* pool) const;
   // out[d] += sign * centroid `code` of codebook k, for d < dimension.
   void add_centroid(int k, int code, float sign, float* out) const;
 
@@ -62,11 +60,9 @@ class SplitRvq {
   void check_codebooks(int codebooks) const;
 
   // latent [frames][input_dimension] -> codes[k * code_stride + t], k < codebooks.
-  void encode(const float* latent, int frames, int codebooks, int32_t* codes, int code_stride,
-              ThreadPool* pool) const;
+  void encode(const float* latent, int frames, int codebooks, int32_t* codes, int code_stride, ThreadPool* pool) const;
   // codes (validated by the caller) -> latent [frames][output_dimension].
-  void decode(const int32_t* codes, int code_stride, int codebooks, int frames, float* latent,
-              ThreadPool* pool) const;
+  void decode(const int32_t* codes, int code_stride, int codebooks, int frames, float* latent, ThreadPool* pool) const;
 
  private:
   int bins_ = 0, output_dimension_ = 0;

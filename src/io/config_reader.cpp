@@ -11,8 +11,7 @@ Json parse_config_json(const std::string& text, const std::string& document) {
   return Json::parse(text, document, ErrorCode::InvalidConfig, limits);
 }
 
-ConfigReader::ConfigReader(const Json& object, std::string document)
-    : object_(object), document_(std::move(document)) {
+ConfigReader::ConfigReader(const Json& object, std::string document) : object_(object), document_(std::move(document)) {
   if (!object_.is_object())
     fail(ErrorCode::InvalidConfig, document_, ": expected a JSON object, got ", Json::type_name(object_.type()));
 }

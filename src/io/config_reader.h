@@ -19,8 +19,8 @@ class ConfigReader {
  public:
   ConfigReader(const Json& object, std::string document);
 
-  bool has(const std::string& key) const;                 // present and not null
-  bool present(const std::string& key) const;             // present, possibly null
+  bool has(const std::string& key) const;      // present and not null
+  bool present(const std::string& key) const;  // present, possibly null
   int get_int(const std::string& key, int fallback, int min, int max) const;
   int require_int(const std::string& key, int min, int max) const;
   std::optional<int> get_optional_int(const std::string& key, int min, int max) const;

@@ -8,9 +8,12 @@ namespace kyutai {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: return 2;
-    case DType::I8: case DType::U8: return 1;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F16:
+    case DType::BF16: return 2;
+    case DType::I8:
+    case DType::U8: return 1;
     case DType::I64: return 8;
   }
   return 0;
@@ -30,8 +33,7 @@ const char* dtype_name(DType t) {
 }
 
 bool parse_dtype(const std::string& name, DType* out) {
-  static const DType all[] = {DType::F32, DType::F16, DType::BF16, DType::I8,
-                              DType::U8,  DType::I32, DType::I64};
+  static const DType all[] = {DType::F32, DType::F16, DType::BF16, DType::I8, DType::U8, DType::I32, DType::I64};
   for (DType t : all)
     if (name == dtype_name(t)) {
       *out = t;
@@ -84,9 +86,7 @@ uint16_t f32_to_f16(float f) {
 
 void convert_to_f32(DType type, const uint8_t* bytes, size_t count, float* out) {
   switch (type) {
-    case DType::F32:
-      std::memcpy(out, bytes, count * 4);
-      return;
+    case DType::F32: std::memcpy(out, bytes, count * 4); return;
     case DType::BF16:
       for (size_t i = 0; i < count; ++i) {
         uint16_t v;
@@ -101,9 +101,7 @@ void convert_to_f32(DType type, const uint8_t* bytes, size_t count, float* out) 
         out[i] = f16_to_f32(v);
       }
       return;
-    default:
-      fail(ErrorCode::InvalidCheckpoint, "dtype ", dtype_name(type),
-           " is not a floating-point type");
+    default: fail(ErrorCode::InvalidCheckpoint, "dtype ", dtype_name(type), " is not a floating-point type");
   }
 }
 

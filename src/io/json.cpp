@@ -15,8 +15,8 @@ class Parser {
 
   Json parse_document() {
     if (text_.size() > limits_.max_bytes)
-      fail(ErrorCode::LimitExceeded, what_, ": JSON document of ", text_.size(),
-           " bytes exceeds the limit of ", limits_.max_bytes, " bytes");
+      fail(ErrorCode::LimitExceeded, what_, ": JSON document of ", text_.size(), " bytes exceeds the limit of ",
+           limits_.max_bytes, " bytes");
     skip_ws();
     Json v = parse_value(0);
     skip_ws();
@@ -25,9 +25,7 @@ class Parser {
   }
 
  private:
-  [[noreturn]] void error(const std::string& msg) {
-    fail(code_, what_, ": invalid JSON at byte ", pos_, ": ", msg);
-  }
+  [[noreturn]] void error(const std::string& msg) { fail(code_, what_, ": invalid JSON at byte ", pos_, ": ", msg); }
 
   void skip_ws() {
     while (pos_ < text_.size()) {
@@ -53,8 +51,7 @@ class Parser {
 
   Json parse_value(int depth) {
     if (depth > limits_.max_depth)
-      fail(ErrorCode::LimitExceeded, what_, ": JSON nesting deeper than the limit of ",
-           limits_.max_depth, " levels");
+      fail(ErrorCode::LimitExceeded, what_, ": JSON nesting deeper than the limit of ", limits_.max_depth, " levels");
     if (pos_ >= text_.size()) error("unexpected end of input");
     char c = text_[pos_];
     switch (c) {
@@ -204,8 +201,7 @@ class Parser {
 
 }  // namespace
 
-Json Json::parse(std::string_view text, const std::string& what, ErrorCode code,
-                 const JsonLimits& limits) {
+Json Json::parse(std::string_view text, const std::string& what, ErrorCode code, const JsonLimits& limits) {
   return Parser(text, what, code, limits).parse_document();
 }
 
@@ -221,9 +217,9 @@ const char* Json::type_name(Type t) {
   return "?";
 }
 
-#define KYUTAI_JSON_ACCESSOR(Ret, name, T, kind)                                          \
-  Ret Json::name(const std::string& what) const {                                         \
-    if (auto p = std::get_if<T>(&value_)) return *p;                                      \
+#define KYUTAI_JSON_ACCESSOR(Ret, name, T, kind)                                              \
+  Ret Json::name(const std::string& what) const {                                             \
+    if (auto p = std::get_if<T>(&value_)) return *p;                                          \
     fail(ErrorCode::InvalidArgument, what, ": expected a " kind ", got ", type_name(type())); \
   }
 KYUTAI_JSON_ACCESSOR(bool, as_bool, bool, "boolean")
@@ -272,10 +268,16 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   if (c < 0x80) return 1;
   size_t len;
   uint32_t cp;
-  if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-  else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-  else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-  else return 0;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07;
+  } else return 0;
   if (i + len > s.size()) return 0;
   for (size_t k = 1; k < len; ++k) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;

@@ -33,8 +33,7 @@ class Json {
   explicit Json(Object o) : value_(std::move(o)) {}
 
   // `what` names the document in error messages (e.g. "config.json").
-  static Json parse(std::string_view text, const std::string& what, ErrorCode code,
-                    const JsonLimits& limits = {});
+  static Json parse(std::string_view text, const std::string& what, ErrorCode code, const JsonLimits& limits = {});
 
   Type type() const { return static_cast<Type>(value_.index()); }
   bool is_null() const { return type() == Type::Null; }

@@ -42,12 +42,12 @@ uint64_t read_safetensors_header_length(const uint8_t* bytes, size_t available, 
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
   if (n > limits.max_header_bytes)
-    fail(ErrorCode::LimitExceeded, "safetensors: header length ", n,
-         " bytes exceeds the limit of ", limits.max_header_bytes, " bytes");
+    fail(ErrorCode::LimitExceeded, "safetensors: header length ", n, " bytes exceeds the limit of ",
+         limits.max_header_bytes, " bytes");
   if (n < 2) fail(ErrorCode::InvalidCheckpoint, "safetensors: header length ", n, " is too small");
   if (file_size != 0 && n > file_size - 8)
-    fail(ErrorCode::InvalidCheckpoint, "safetensors: header length ", n,
-         " runs past the end of the ", file_size, "-byte file");
+    fail(ErrorCode::InvalidCheckpoint, "safetensors: header length ", n, " runs past the end of the ", file_size,
+         "-byte file");
   return n;
 }
 
@@ -66,16 +66,14 @@ uint64_t parse_u64(const Json& v, const std::string& tensor, const char* what) {
   return uint64_t(d);
 }
 
-TensorInfo parse_tensor_entry(const std::string& name, const Json& v,
-                              const SafetensorsLimits& limits) {
+TensorInfo parse_tensor_entry(const std::string& name, const Json& v, const SafetensorsLimits& limits) {
   if (!v.is_object()) bad(name, "entry must be an object");
   TensorInfo info;
   info.name = name;
   const Json* dtype = v.find("dtype");
   if (!dtype || !dtype->is_string()) bad(name, "missing string 'dtype'");
   if (!parse_dtype(dtype->as_string(), &info.dtype))
-    bad(name, str_cat("unsupported dtype '", dtype->as_string(),
-                      "' (supported: F32, F16, BF16, I8, U8, I32, I64)"));
+    bad(name, str_cat("unsupported dtype '", dtype->as_string(), "' (supported: F32, F16, BF16, I8, U8, I32, I64)"));
   const Json* shape = v.find("shape");
   if (!shape || !shape->is_array()) bad(name, "missing array 'shape'");
   if (int(shape->as_array().size()) > limits.max_rank)
@@ -83,8 +81,7 @@ TensorInfo parse_tensor_entry(const std::string& name, const Json& v,
   uint64_t numel = 1;
   for (const Json& d : shape->as_array()) {
     uint64_t dim = parse_u64(d, name, "shape entry");
-    if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 16 / dim)
-      bad(name, "shape product overflows");
+    if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 16 / dim) bad(name, "shape product overflows");
     numel *= dim;
     info.shape.push_back(int64_t(dim));
   }
@@ -93,12 +90,11 @@ TensorInfo parse_tensor_entry(const std::string& name, const Json& v,
     bad(name, "'data_offsets' must be an array of two integers");
   info.begin = parse_u64(offsets->as_array()[0], name, "data_offsets[0]");
   info.end = parse_u64(offsets->as_array()[1], name, "data_offsets[1]");
-  if (info.end < info.begin)
-    bad(name, str_cat("data_offsets [", info.begin, ", ", info.end, "] are reversed"));
+  if (info.end < info.begin) bad(name, str_cat("data_offsets [", info.begin, ", ", info.end, "] are reversed"));
   uint64_t expected = numel * dtype_size(info.dtype);
   if (info.byte_size() != expected)
-    bad(name, str_cat("shape ", info.shape_string(), " of ", dtype_name(info.dtype), " needs ",
-                      expected, " bytes but data_offsets span ", info.byte_size()));
+    bad(name, str_cat("shape ", info.shape_string(), " of ", dtype_name(info.dtype), " needs ", expected,
+                      " bytes but data_offsets span ", info.byte_size()));
   if (info.byte_size() > limits.max_tensor_bytes)
     fail(ErrorCode::LimitExceeded, "safetensors: tensor '", name, "': ", info.byte_size(),
          " bytes exceed the limit of ", limits.max_tensor_bytes,
@@ -108,13 +104,13 @@ TensorInfo parse_tensor_entry(const std::string& name, const Json& v,
 
 }  // namespace
 
-SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t available,
-                                           uint64_t file_size, const SafetensorsLimits& limits) {
+SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t available, uint64_t file_size,
+                                           const SafetensorsLimits& limits) {
   SafetensorsHeader h;
   h.header_bytes = read_safetensors_header_length(bytes, available, file_size, limits);
   if (available - 8 < h.header_bytes)
-    fail(ErrorCode::InvalidCheckpoint, "safetensors: header of ", h.header_bytes,
-         " bytes is truncated (", available - 8, " available)");
+    fail(ErrorCode::InvalidCheckpoint, "safetensors: header of ", h.header_bytes, " bytes is truncated (",
+         available - 8, " available)");
   std::string_view text(reinterpret_cast<const char*>(bytes + 8), size_t(h.header_bytes));
   // The format allows trailing spaces as padding.
   while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
@@ -122,12 +118,10 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t availabl
   if (!root.is_object()) fail(ErrorCode::InvalidCheckpoint, "safetensors: header is not a JSON object");
   for (const auto& [key, value] : root.as_object()) {
     if (key == "__metadata__") {
-      if (!value.is_object())
-        fail(ErrorCode::InvalidCheckpoint, "safetensors: __metadata__ must be an object");
+      if (!value.is_object()) fail(ErrorCode::InvalidCheckpoint, "safetensors: __metadata__ must be an object");
       for (const auto& [mk, mv] : value.as_object()) {
         if (!mv.is_string())
-          fail(ErrorCode::InvalidCheckpoint, "safetensors: __metadata__ value '", mk,
-               "' must be a string");
+          fail(ErrorCode::InvalidCheckpoint, "safetensors: __metadata__ value '", mk, "' must be a string");
         h.metadata.emplace_back(mk, mv.as_string());
       }
       continue;
@@ -224,8 +218,7 @@ void SafetensorsStream::push_bytes(const uint8_t* bytes, size_t size) {
 void SafetensorsStream::consume_data(const uint8_t* bytes, size_t size) {
   while (size > 0) {
     if (next_tensor_ >= header_.tensors.size()) {
-      fail(ErrorCode::InvalidCheckpoint, "safetensors: ", size,
-           " unexpected bytes after the last tensor");
+      fail(ErrorCode::InvalidCheckpoint, "safetensors: ", size, " unexpected bytes after the last tensor");
     }
     const TensorInfo& t = header_.tensors[next_tensor_];
     uint64_t have = data_offset_ - t.begin;  // bytes of t already consumed
@@ -271,9 +264,9 @@ void SafetensorsStream::finish() {
          " bytes, before the header was complete");
   finish_empty_tensors();
   if (next_tensor_ < header_.tensors.size())
-    fail(ErrorCode::InvalidCheckpoint, "safetensors: stream ended after ", received_,
-         " bytes, inside tensor '", header_.tensors[next_tensor_].name, "' (file should have ",
-         header_.data_start() + header_.data_bytes, " bytes)");
+    fail(ErrorCode::InvalidCheckpoint, "safetensors: stream ended after ", received_, " bytes, inside tensor '",
+         header_.tensors[next_tensor_].name, "' (file should have ", header_.data_start() + header_.data_bytes,
+         " bytes)");
   failed_ = false;
 }
 
@@ -298,9 +291,8 @@ std::string json_escape(const std::string& s) {
 
 }  // namespace
 
-std::vector<uint8_t> safetensors_header_bytes(
-    const std::vector<TensorInfo>& tensors,
-    const std::vector<std::pair<std::string, std::string>>& metadata) {
+std::vector<uint8_t> safetensors_header_bytes(const std::vector<TensorInfo>& tensors,
+                                              const std::vector<std::pair<std::string, std::string>>& metadata) {
   std::string json = "{";
   bool first = true;
   if (!metadata.empty()) {
@@ -326,9 +318,8 @@ std::vector<uint8_t> safetensors_header_bytes(
   return out;
 }
 
-std::vector<uint8_t> serialize_safetensors(
-    const std::vector<TensorToWrite>& tensors,
-    const std::vector<std::pair<std::string, std::string>>& metadata) {
+std::vector<uint8_t> serialize_safetensors(const std::vector<TensorToWrite>& tensors,
+                                           const std::vector<std::pair<std::string, std::string>>& metadata) {
   std::vector<TensorInfo> infos;
   uint64_t offset = 0;
   for (const auto& t : tensors) {
@@ -339,8 +330,8 @@ std::vector<uint8_t> serialize_safetensors(
     info.begin = offset;
     info.end = offset + t.data.size();
     if (info.byte_size() != info.numel() * dtype_size(t.dtype))
-      fail(ErrorCode::InvalidArgument, "serialize_safetensors: tensor '", t.name, "' has ",
-           t.data.size(), " bytes for shape ", info.shape_string());
+      fail(ErrorCode::InvalidArgument, "serialize_safetensors: tensor '", t.name, "' has ", t.data.size(),
+           " bytes for shape ", info.shape_string());
     offset = info.end;
     infos.push_back(std::move(info));
   }

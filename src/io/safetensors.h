@@ -35,10 +35,10 @@ struct SafetensorsLimits {
 };
 
 struct SafetensorsHeader {
-  uint64_t header_bytes = 0;           // N, the JSON length
+  uint64_t header_bytes = 0;  // N, the JSON length
   uint64_t data_start() const { return 8 + header_bytes; }
-  uint64_t data_bytes = 0;             // size of the data section the header describes
-  std::vector<TensorInfo> tensors;     // sorted by data offset
+  uint64_t data_bytes = 0;          // size of the data section the header describes
+  std::vector<TensorInfo> tensors;  // sorted by data offset
   std::vector<std::pair<std::string, std::string>> metadata;
 
   const TensorInfo* find(const std::string& name) const;
@@ -52,8 +52,7 @@ uint64_t read_safetensors_header_length(const uint8_t* bytes, size_t available, 
 
 // Parses the header from a buffer holding at least 8 + N bytes. Validates dtypes, shapes,
 // sizes and that tensors tile the data section without overlap or holes.
-SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t available,
-                                           uint64_t file_size,
+SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t available, uint64_t file_size,
                                            const SafetensorsLimits& limits = {});
 
 // A whole file in memory.
@@ -61,9 +60,7 @@ class SafetensorsFile {
  public:
   SafetensorsFile(const uint8_t* bytes, size_t size, const SafetensorsLimits& limits = {});
   const SafetensorsHeader& header() const { return header_; }
-  const uint8_t* tensor_data(const TensorInfo& info) const {
-    return bytes_ + header_.data_start() + info.begin;
-  }
+  const uint8_t* tensor_data(const TensorInfo& info) const { return bytes_ + header_.data_start() + info.begin; }
 
  private:
   const uint8_t* bytes_;
@@ -83,8 +80,7 @@ class SafetensorsStream {
   // `on_tensor` gets nullptr for it.
   using TensorCheck = std::function<bool(const TensorInfo&)>;
 
-  SafetensorsStream(HeaderCallback on_header, TensorCallback on_tensor,
-                    const SafetensorsLimits& limits = {});
+  SafetensorsStream(HeaderCallback on_header, TensorCallback on_tensor, const SafetensorsLimits& limits = {});
   void set_tensor_check(TensorCheck check) { on_begin_ = std::move(check); }
   void push(const uint8_t* bytes, size_t size);
   // Checks that the file ended exactly where the header said it would.
@@ -114,8 +110,8 @@ class SafetensorsStream {
   uint64_t header_length_ = 0;
   std::vector<uint8_t> buffer_;  // header bytes, then the current tensor's bytes
   size_t next_tensor_ = 0;
-  bool skip_tensor_ = false;     // the current tensor's bytes are not needed
-  uint64_t data_offset_ = 0;     // bytes of the data section consumed
+  bool skip_tensor_ = false;  // the current tensor's bytes are not needed
+  uint64_t data_offset_ = 0;  // bytes of the data section consumed
   uint64_t received_ = 0;
 };
 

@@ -49,8 +49,8 @@ SlotSpan softmax_scores(const int64_t* positions, int slots, int64_t qpos, int64
 void attend(const float* q, const float* keys, const float* values, const int64_t* positions, int slots, int d,
             int64_t qpos, int64_t window, float scale, float* scores, float* out) {
   std::fill(out, out + d, 0.0f);
-  const SlotSpan span = softmax_scores(positions, slots, qpos, window, scale,
-                                       [&](int s) { return dot(q, keys + size_t(s) * d, d); }, scores);
+  const SlotSpan span = softmax_scores(
+      positions, slots, qpos, window, scale, [&](int s) { return dot(q, keys + size_t(s) * d, d); }, scores);
   for (int s = span.first; s < span.last; ++s)
     if (scores[s] != 0.0f) axpy(scores[s], values + size_t(s) * d, d, out);
 }
@@ -58,8 +58,8 @@ void attend(const float* q, const float* keys, const float* values, const int64_
 // bf16 rows are read as pairs (see dot_bf16_split): the query and the output are split into
 // their even and odd elements once per call, so each of the `slots` rows widens with one
 // shift and one mask per 8 values.
-void attend(const float* q, const uint16_t* keys, const uint16_t* values, const int64_t* positions, int slots,
-            int d, int64_t qpos, int64_t window, float scale, float* scores, float* out) {
+void attend(const float* q, const uint16_t* keys, const uint16_t* values, const int64_t* positions, int slots, int d,
+            int64_t qpos, int64_t window, float scale, float* scores, float* out) {
   std::fill(out, out + d, 0.0f);
   thread_local std::vector<float> split;
   const int half = (d + 1) / 2;

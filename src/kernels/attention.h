@@ -12,7 +12,7 @@ namespace kyutai {
 // (the raw 16 bits) in the second form; the sums are float32 either way.
 void attend(const float* q, const float* keys, const float* values, const int64_t* positions, int slots, int d,
             int64_t qpos, int64_t window, float scale, float* scores, float* out);
-void attend(const float* q, const uint16_t* keys, const uint16_t* values, const int64_t* positions, int slots,
-            int d, int64_t qpos, int64_t window, float scale, float* scores, float* out);
+void attend(const float* q, const uint16_t* keys, const uint16_t* values, const int64_t* positions, int slots, int d,
+            int64_t qpos, int64_t window, float scale, float* scores, float* out);
 
 }  // namespace kyutai

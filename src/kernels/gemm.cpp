@@ -63,8 +63,7 @@ const char* gemm_kernel_name(const PackedMatrix& w) {
   return "scalar";
 }
 
-void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float* bias,
-          ThreadPool* pool) {
+void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float* bias, ThreadPool* pool) {
   if (rows <= 0) return;
   if (w.native) {
     w.native->run(x, rows, y);
@@ -84,8 +83,7 @@ void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float
     // Splitting only pays when each thread gets a few panels of real work.
     if (pool && pool->threads() > 1 && size_t(w.panels()) * w.in_padded * rows >= 64 * 1024)
       pool->parallel_for(w.panels(), run);
-    else
-      run(0, w.panels());
+    else run(0, w.panels());
   }
   if (bias)
     for (int r = 0; r < rows; ++r)

@@ -15,8 +15,7 @@ namespace kyutai {
 class ThreadPool;
 
 // x: [rows, w.in] row-major; y: [rows, w.out]; bias: [w.out] or nullptr.
-void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float* bias,
-          ThreadPool* pool);
+void gemm(const PackedMatrix& w, const float* x, int rows, float* y, const float* bias, ThreadPool* pool);
 
 // Name of the kernel family `gemm` uses for this matrix ("simd128", "scalar", "xnnpack").
 const char* gemm_kernel_name(const PackedMatrix& w);
@@ -32,8 +31,8 @@ const char* gemm_kernel_name(const PackedMatrix& w);
 // with 16-bit activations; README "Quantization accuracy").
 struct QuantizedRows {
   std::vector<int16_t> values;
-  std::vector<int8_t> bytes;        // the same values as int8, for the relaxed-SIMD kernel when
-                                    // it is linked and they fit (max_q <= 127); else empty
+  std::vector<int8_t> bytes;  // the same values as int8, for the relaxed-SIMD kernel when
+                              // it is linked and they fit (max_q <= 127); else empty
   std::vector<float> scales;
   std::vector<int32_t> block_sums;  // [rows, in_padded / 32]: sum of each 32-value block
   std::vector<int32_t> span_sums;   // [rows, ceil(in_padded / kQ8Flush)]: sum of each span
@@ -55,15 +54,15 @@ namespace scalar {
 float quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, int32_t* block_sums);
 // The portable reference; the SIMD kernels reproduce its arithmetic order, so quantized
 // results are bit-identical and float results equal up to nothing (same per-output order).
-void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
-                 int panel_begin, int panel_end);
+void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,
+                 int panel_end);
 }  // namespace scalar
 
 #ifdef __wasm_simd128__
 namespace simd128 {
 float quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, int32_t* block_sums);
-void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
-                 int panel_begin, int panel_end);
+void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,
+                 int panel_end);
 }  // namespace simd128
 #endif
 

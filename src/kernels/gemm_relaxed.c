@@ -39,22 +39,22 @@ static inline void step(const uint8_t* w, const int8_t* x, v128_t mask, v128_t* 
 // scaled and added into the float sums at f.
 static inline void block_sum(v128_t acc, v128_t offset, const float* scales, float* f) {
   const v128_t rows = wasm_i32x4_sub(wasm_i32x4_dot_i16x8(acc, wasm_i16x8_splat(1)), offset);
-  wasm_v128_store(f, wasm_f32x4_add(wasm_v128_load(f), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(rows), wasm_v128_load(scales))));
+  wasm_v128_store(
+      f, wasm_f32x4_add(wasm_v128_load(f), wasm_f32x4_mul(wasm_f32x4_convert_i32x4(rows), wasm_v128_load(scales))));
 }
 
 // np panels side by side (see gemm_relaxed.h); np is a constant where this is inlined.
 static inline __attribute__((always_inline)) void panels(const uint8_t* w, size_t panel_bytes, size_t scale_stride,
-                                                          int np, int blocks, const int8_t* x,
-                                                          const int32_t* block_sums, const float* scales,
-                                                          float sx, int nibble_mask, float* out) {
+                                                         int np, int blocks, const int8_t* x, const int32_t* block_sums,
+                                                         const float* scales, float sx, int nibble_mask, float* out) {
   const v128_t mask = wasm_i8x16_splat((int8_t)nibble_mask);
   for (int i = 0; i < 4 * np; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_splat(0));
   for (int b = 0; b < blocks; ++b, scales += kPanel) {
     v128_t a[2][4];
     for (int p = 0; p < np; ++p)
       for (int i = 0; i < 4; ++i) a[p][i] = wasm_i16x8_splat(0);
-    // Two steps per iteration, as in the SIMD128 kernels: V8 adds a counter, an exit test and
-    // a stack check to each iteration.
+        // Two steps per iteration, as in the SIMD128 kernels: V8 adds a counter, an exit test and
+        // a stack check to each iteration.
 #pragma clang loop unroll(disable)
     for (int j = 0; j < kBlock / 4; j += 2, w += 2 * kStepBytes, x += 8)
       for (int p = 0; p < np; ++p) {
@@ -63,7 +63,8 @@ static inline __attribute__((always_inline)) void panels(const uint8_t* w, size_
       }
     const v128_t offset = wasm_i32x4_splat((int32_t)(8u * (uint32_t)block_sums[b]));
     for (int p = 0; p < np; ++p)
-      for (int i = 0; i < 4; ++i) block_sum(a[p][i], offset, scales + p * scale_stride + 4 * i, out + p * kPanel + 4 * i);
+      for (int i = 0; i < 4; ++i)
+        block_sum(a[p][i], offset, scales + p * scale_stride + 4 * i, out + p * kPanel + 4 * i);
   }
   const v128_t s = wasm_f32x4_splat(sx);
   for (int i = 0; i < 4 * np; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_mul(wasm_v128_load(out + 4 * i), s));

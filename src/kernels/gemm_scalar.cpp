@@ -76,7 +76,8 @@ void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
     for (int j = 0; j < kQ4Block / 2; ++j) {
       int k = b * kQ4Block + 2 * j;
       for (int o = 0; o < kPanel; ++o) {
-        const int q0 = int(q4_biased(w.q4_layout, block, o, 2 * j)) - 8, q1 = int(q4_biased(w.q4_layout, block, o, 2 * j + 1)) - 8;
+        const int q0 = int(q4_biased(w.q4_layout, block, o, 2 * j)) - 8,
+                  q1 = int(q4_biased(w.q4_layout, block, o, 2 * j + 1)) - 8;
         isum[o] += q0 * xq[k] + q1 * xq[k + 1];
       }
     }
@@ -88,8 +89,8 @@ void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t*
 
 }  // namespace
 
-void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
-                 int panel_begin, int panel_end) {
+void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,
+                 int panel_end) {
   const size_t stride = panel_stride(w);
   float acc[kPanel];
   for (int p = panel_begin; p < panel_end; ++p) {
@@ -98,9 +99,7 @@ void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq,
     for (int r = 0; r < rows; ++r) {
       switch (w.format) {
         case WeightFormat::F32:
-        case WeightFormat::BF16:
-          panel_float(w, panel, x + size_t(r) * w.in, acc);
-          break;
+        case WeightFormat::BF16: panel_float(w, panel, x + size_t(r) * w.in, acc); break;
         case WeightFormat::Q8:
           panel_q8(w, p, panel, xq->values.data() + size_t(r) * w.in_padded, xq->scales[r], acc);
           break;

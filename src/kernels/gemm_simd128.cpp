@@ -123,7 +123,8 @@ void panel_q8(const uint8_t* panel, size_t stride, int in_padded, const int16_t*
   }
   const v128_t s = wasm_f32x4_splat(sx);
   for (int i = 0; i < NP * 4; ++i)
-    wasm_v128_store(out + 4 * i, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(out + 4 * i), wasm_v128_load(scales + 4 * i)), s));
+    wasm_v128_store(out + 4 * i,
+                    wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(out + 4 * i), wasm_v128_load(scales + 4 * i)), s));
 }
 
 // A 4-bit k-pair is 16 bytes, 8 16-bit lanes: lane 2i + (k % 2) holds rows i, 4 + i, 8 + i and
@@ -216,11 +217,11 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
       const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
       if (w.q4_layout == Q4Layout::Bytes)  // gemm() sends these here only where the kernel is linked
         kyutai_relaxed_q4_panels(panel, values / 2, scale_stride, pair, w.blocks(),
-                                 xq->bytes.data() + size_t(r) * w.in_padded, block_sums, scales, xq->scales[r], 15, out);
+                                 xq->bytes.data() + size_t(r) * w.in_padded, block_sums, scales, xq->scales[r], 15,
+                                 out);
       else if (pair)
         panel_q4<2>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
-      else
-        panel_q4<1>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
+      else panel_q4<1>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
       break;
     }
   }
@@ -262,15 +263,16 @@ float quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q,
   for (int b = 0; b < in_padded / kQ4Block; ++b) {
     const int16_t* block = q + b * kQ4Block;
     v128_t sum = wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block));
-    for (int j = 8; j < kQ4Block; j += 8) sum = wasm_i32x4_add(sum, wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block + j)));
+    for (int j = 8; j < kQ4Block; j += 8)
+      sum = wasm_i32x4_add(sum, wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block + j)));
     sum = wasm_i32x4_add(sum, wasm_i32x4_shuffle(sum, sum, 2, 3, 0, 1));
     block_sums[b] = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1);
   }
   return scale;
 }
 
-void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y,
-                 int panel_begin, int panel_end) {
+void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,
+                 int panel_end) {
   alignas(16) float acc[2 * kPanel];
   for (int p = panel_begin; p < panel_end;) {
     const int np = p + 1 < panel_end ? 2 : 1;

@@ -53,8 +53,8 @@ class XnnQs8 : public XnnQs8Gemv {
  public:
   XnnQs8(int out, int in, const int8_t* w) {
     ensure_xnnpack();
-    if (xnn_create_fully_connected_nc_qs8(in, out, in, out, 0, 1.0f / 64, 1.0f / 64, w, nullptr, 0,
-                                          1.0f, -128, 127, 0, &op_) != xnn_status_success)
+    if (xnn_create_fully_connected_nc_qs8(in, out, in, out, 0, 1.0f / 64, 1.0f / 64, w, nullptr, 0, 1.0f, -128, 127, 0,
+                                          &op_) != xnn_status_success)
       fail(ErrorCode::Internal, "xnn_create_fully_connected_nc_qs8 failed");
   }
   ~XnnQs8() override { xnn_delete_operator(op_); }

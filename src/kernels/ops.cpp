@@ -123,8 +123,8 @@ void gather_sum_bf16(const uint16_t* const* tables, const int32_t* tokens, int c
 }
 
 inline float hsum(v128_t v) {
-  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
-         wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
+         wasm_f32x4_extract_lane(v, 3);
 }
 
 // Cephes-style expf over 4 lanes.
@@ -132,8 +132,8 @@ inline v128_t exp4(v128_t x) {
   const v128_t hi = wasm_f32x4_splat(88.3762626647949f), lo = wasm_f32x4_splat(-87.3365478515625f);
   const v128_t underflow = wasm_f32x4_lt(x, lo);  // exp is 0 there (and for -inf, masked slots)
   x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, lo), hi);
-  v128_t fx = wasm_f32x4_floor(wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)),
-                                              wasm_f32x4_splat(0.5f)));
+  v128_t fx = wasm_f32x4_floor(
+      wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), wasm_f32x4_splat(0.5f)));
   x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, wasm_f32x4_splat(0.693359375f)));
   x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, wasm_f32x4_splat(-2.12194440e-4f)));
   v128_t y = wasm_f32x4_splat(1.9875691500e-4f);

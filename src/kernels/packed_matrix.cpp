@@ -53,8 +53,7 @@ size_t panel_bytes(WeightFormat format, int in_padded) {
 }
 
 PackedMatrix allocate(WeightFormat format, int out, int in, Q4Layout q4_layout) {
-  if (out <= 0 || in <= 0)
-    fail(ErrorCode::InvalidArgument, "matrix of shape [", out, ", ", in, "] cannot be packed");
+  if (out <= 0 || in <= 0) fail(ErrorCode::InvalidArgument, "matrix of shape [", out, ", ", in, "] cannot be packed");
   PackedMatrix m;
   m.out = out;
   m.in = in;
@@ -82,7 +81,8 @@ void q4_nibbles(const float* w, int n, float inv, uint8_t* out) {
   const v128_t vi = wasm_f32x4_splat(inv), lo = wasm_f32x4_splat(-8.0f), hi = wasm_f32x4_splat(7.0f),
                eight = wasm_f32x4_splat(8.0f);
   auto nib4 = [&](const float* x) {
-    const v128_t q = wasm_f32x4_pmin(hi, wasm_f32x4_pmax(lo, wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x), vi))));
+    const v128_t q = wasm_f32x4_pmin(hi,
+                                     wasm_f32x4_pmax(lo, wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x), vi))));
     return wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_add(q, eight));
   };
   for (; i + 16 <= n; i += 16) {
@@ -246,16 +246,16 @@ PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader,
 }
 
 PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows, Q4Layout q4_layout) {
-  return pack_matrix(format, out, in,
-                     [](const void* src, int row, int count, int in, float* dst) {
-                       std::memcpy(dst, static_cast<const float*>(src) + size_t(row) * in,
-                                   sizeof(float) * size_t(count) * in);
-                     },
-                     rows, q4_layout);
+  return pack_matrix(
+      format, out, in,
+      [](const void* src, int row, int count, int in, float* dst) {
+        std::memcpy(dst, static_cast<const float*>(src) + size_t(row) * in, sizeof(float) * size_t(count) * in);
+      },
+      rows, q4_layout);
 }
 
-PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight,
-                               const float* scale, Q4Layout q4_layout) {
+PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight, const float* scale,
+                               Q4Layout q4_layout) {
   PackedMatrix m = allocate(format, out, in, q4_layout);
   if (format == WeightFormat::Q8) {
     for (int p = 0; p < m.panels(); ++p) {
@@ -291,8 +291,7 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
       }
     }
   } else {
-    fail(ErrorCode::InvalidArgument, "pack_prequantized: format ", weight_format_name(format),
-         " is not quantized");
+    fail(ErrorCode::InvalidArgument, "pack_prequantized: format ", weight_format_name(format), " is not quantized");
   }
   return m;
 }
@@ -325,8 +324,7 @@ void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::
         (*scale)[size_t(o) * blocks + b] = m.scales[(size_t(p) * blocks + b) * kPanel + r];
     }
   } else {
-    fail(ErrorCode::InvalidArgument, "export_quantized: format ", weight_format_name(m.format),
-         " is not quantized");
+    fail(ErrorCode::InvalidArgument, "export_quantized: format ", weight_format_name(m.format), " is not quantized");
   }
 }
 
@@ -335,15 +333,11 @@ void unpack_row(const PackedMatrix& m, int row, float* out) {
   const uint8_t* base = m.data.data() + panel_bytes(m.format, m.in_padded) * p;
   for (int k = 0; k < m.in; ++k) {
     switch (m.format) {
-      case WeightFormat::F32:
-        out[k] = reinterpret_cast<const float*>(base)[size_t(k) * kPanel + r];
-        break;
+      case WeightFormat::F32: out[k] = reinterpret_cast<const float*>(base)[size_t(k) * kPanel + r]; break;
       case WeightFormat::BF16:
         out[k] = bf16_to_f32(reinterpret_cast<const uint16_t*>(base)[size_t(k) * kPanel + r]);
         break;
-      case WeightFormat::Q8:
-        out[k] = float(q8_value(r, base[q8_offset(r, k)])) * m.scales[row];
-        break;
+      case WeightFormat::Q8: out[k] = float(q8_value(r, base[q8_offset(r, k)])) * m.scales[row]; break;
       case WeightFormat::Q4: {
         const int q = int(q4_biased(m.q4_layout, base, r, k)) - 8;
         out[k] = float(q) * m.scales[(size_t(p) * m.blocks() + k / kQ4Block) * kPanel + r];

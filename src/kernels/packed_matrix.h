@@ -59,9 +59,9 @@ struct PackedMatrix {
   int in = 0;
   WeightFormat format = WeightFormat::F32;
   Q4Layout q4_layout = Q4Layout::Lanes;  // Q4 only
-  int in_padded = 0;                 // inputs rounded up to the format's pairing / block size
-  AlignedBuffer<uint8_t> data;       // panels, see above
-  AlignedBuffer<float> scales;       // Q8: [panels * 16]; Q4: [panels][blocks][16]
+  int in_padded = 0;                     // inputs rounded up to the format's pairing / block size
+  AlignedBuffer<uint8_t> data;           // panels, see above
+  AlignedBuffer<float> scales;           // Q8: [panels * 16]; Q4: [panels][blocks][16]
   std::shared_ptr<NativeLinear> native;  // when set, products go through it
 
   int panels() const { return (out + kPanel - 1) / kPanel; }
@@ -83,8 +83,8 @@ PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* 
 // Pre-quantized tensors as stored by the converter: Q8 `weight` int8 [out, in] with
 // `scale` [out]; Q4 `weight` uint8 [out, ceil(in/32)*16] (two values per byte, low nibble
 // first, q + 8) with `scale` [out, ceil(in/32)].
-PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight,
-                               const float* scale, Q4Layout q4_layout = preferred_q4_layout());
+PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight, const float* scale,
+                               Q4Layout q4_layout = preferred_q4_layout());
 // The inverse: what the converter writes (row-major quantized values + scales).
 void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::vector<float>* scale);
 

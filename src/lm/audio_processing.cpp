@@ -19,8 +19,7 @@ AudioProcessing::AudioProcessing(const LmConfig& c)
                                      c.audio_emb_dim ? c.audio_emb_dim : c.dim})),
       fusion_(c.audio_fusion) {
   positional_ = c.main_transformer().positional;
-  for (int i = 0; i < n_q_; ++i)
-    audio_.emplace_back(ScaledEmbeddingSpec{c.card + 1, audio_dim_, c.norm_emb, 0, false});
+  for (int i = 0; i < n_q_; ++i) audio_.emplace_back(ScaledEmbeddingSpec{c.card + 1, audio_dim_, c.norm_emb, 0, false});
   text_ = ScaledEmbedding(ScaledEmbeddingSpec{c.text_card + 1, dim_, c.norm_emb, 0, c.demux_second_stream});
 }
 
@@ -48,9 +47,8 @@ void AudioProcessing::check_token(int stream, int b, int t, int32_t token) const
   if (stream == 0)
     fail(ErrorCode::InvalidArgument, "text token ", token, " at batch ", b, ", position ", t,
          " is out of range: expected -1 or 0..", e.max_token(), " (", e.max_token(), " = initial token)");
-  fail(ErrorCode::InvalidArgument, "audio codebook ", stream - 1, ": token ", token, " at batch ", b,
-       ", position ", t, " is out of range: expected -1 or 0..", e.max_token(), " (", e.max_token(),
-       " = initial token)");
+  fail(ErrorCode::InvalidArgument, "audio codebook ", stream - 1, ": token ", token, " at batch ", b, ", position ", t,
+       " is out of range: expected -1 or 0..", e.max_token(), " (", e.max_token(), " = initial token)");
 }
 
 void AudioProcessing::validate(const MultistreamInput& in, int* batch, int* time) const {
@@ -64,8 +62,8 @@ void AudioProcessing::validate(const MultistreamInput& in, int* batch, int* time
       B = tt.batch;
       T = tt.time;
     } else if (tt.batch != B || tt.time != T) {
-      fail(ErrorCode::InvalidArgument, what, " has shape [", tt.batch, ", ", tt.time, "] but the other inputs are [",
-           B, ", ", T, "]: B and T must match across codebooks");
+      fail(ErrorCode::InvalidArgument, what, " has shape [", tt.batch, ", ", tt.time, "] but the other inputs are [", B,
+           ", ", T, "]: B and T must match across codebooks");
     }
   };
   if (in.text) check_shape(*in.text, "text tokens");
@@ -76,8 +74,8 @@ void AudioProcessing::validate(const MultistreamInput& in, int* batch, int* time
   // buffers would not fit (or whose size would wrap around on wasm32) before allocating.
   constexpr uint64_t kMaxSequenceValues = uint64_t(1) << 28;
   if (double(B) * double(T) * double(widest_row_) > double(kMaxSequenceValues))
-    fail(ErrorCode::LimitExceeded, "a whole-sequence pass over B x T = ", B, " x ", T, " positions needs ",
-         widest_row_, " values per position and buffer, beyond the limit of ", kMaxSequenceValues,
+    fail(ErrorCode::LimitExceeded, "a whole-sequence pass over B x T = ", B, " x ", T, " positions needs ", widest_row_,
+         " values per position and buffer, beyond the limit of ", kMaxSequenceValues,
          " values (kyutai-wasm kMaxSequenceValues); stream long inputs step by step");
   if (in.text)
     for (int b = 0; b < B; ++b)
@@ -93,9 +91,8 @@ void AudioProcessing::validate(const MultistreamInput& in, int* batch, int* time
 void AudioProcessing::sum_one(const int32_t* tokens, float* out, ThreadPool* pool) const {
   // tokens[0] = text, tokens[1 + c] = audio codebook c.
   if ((audio_dim_ == dim_ && text_.is_plain() &&
-                       std::all_of(audio_.begin(), audio_.end(), [&](const ScaledEmbedding& e) {
-                         return e.is_plain() && e.table().bf16 == text_.table().bf16;
-                       }))) {
+       std::all_of(audio_.begin(), audio_.end(),
+                   [&](const ScaledEmbedding& e) { return e.is_plain() && e.table().bf16 == text_.table().bf16; }))) {
     // One gather over n_q audio tables then the text table: the sum order Kyutai uses.
     thread_local std::vector<const void*> tables;
     thread_local std::vector<int32_t> ids;
@@ -111,8 +108,7 @@ void AudioProcessing::sum_one(const int32_t* tokens, float* out, ThreadPool* poo
     ids[n_q_] = tokens[0];
     if (tt.bf16)
       gather_sum_bf16(reinterpret_cast<const uint16_t* const*>(tables.data()), ids.data(), n_q_ + 1, dim_, out);
-    else
-      gather_sum_f32(reinterpret_cast<const float* const*>(tables.data()), ids.data(), n_q_ + 1, dim_, out);
+    else gather_sum_f32(reinterpret_cast<const float* const*>(tables.data()), ids.data(), n_q_ + 1, dim_, out);
     return;
   }
   std::vector<float> audio(audio_dim_, 0.0f);
@@ -145,11 +141,10 @@ std::vector<float> AudioProcessing::embedding_sum(const MultistreamInput& in, Th
   return out;
 }
 
-void AudioProcessing::cross_attend(const float* text, const float* audio, const uint8_t* present, int T,
-                                   float* out, ThreadPool* pool) const {
+void AudioProcessing::cross_attend(const float* text, const float* audio, const uint8_t* present, int T, float* out,
+                                   ThreadPool* pool) const {
   const int D = dim_, H = num_heads_, dh = D / H;
-  std::vector<float> q(size_t(T) * D), k(size_t(T) * D), v(size_t(T) * D), ctx(size_t(T) * D, 0.0f),
-      o(size_t(T) * D);
+  std::vector<float> q(size_t(T) * D), k(size_t(T) * D), v(size_t(T) * D), ctx(size_t(T) * D, 0.0f), o(size_t(T) * D);
   cross_q_.forward(text, T, q.data(), pool);
   cross_k_.forward(audio, T, k.data(), pool);
   cross_v_.forward(audio, T, v.data(), pool);

@@ -61,8 +61,8 @@ class AudioProcessing {
  private:
   void check_token(int stream, int b, int t, int32_t token) const;
   void sum_one(const int32_t* tokens, float* out, ThreadPool* pool) const;
-  void cross_attend(const float* text, const float* audio, const uint8_t* audio_present, int T,
-                    float* out, ThreadPool* pool) const;
+  void cross_attend(const float* text, const float* audio, const uint8_t* audio_present, int T, float* out,
+                    ThreadPool* pool) const;
 
   int n_q_, dim_, audio_dim_, num_heads_;
   int64_t widest_row_;  // widest per-position buffer of a whole-sequence pass (validate's limit)

@@ -84,8 +84,8 @@ ConditionAttributes tts_condition_attributes(const LmConfig& config, const std::
     if (cfg_coef) {
       std::string value = format_cfg(*cfg_coef);
       if (std::find(cfg->possible_values.begin(), cfg->possible_values.end(), value) == cfg->possible_values.end())
-        fail(ErrorCode::InvalidArgument, "cfg_coef ", value, " is not one this model was distilled for: expected one of ",
-             joined(cfg->possible_values));
+        fail(ErrorCode::InvalidArgument, "cfg_coef ", value,
+             " is not one this model was distilled for: expected one of ", joined(cfg->possible_values));
       a.text["cfg"] = value;
     } else {
       a.text["cfg"] = std::nullopt;
@@ -111,7 +111,8 @@ Conditioners::Conditioners(const LmConfig& config) : dim_(config.dim), fuser_(co
 void Conditioners::declare_weights(WeightLoader& loader) {
   for (Entry& e : entries_) {
     const std::string p = "condition_provider.conditioners." + e.config.name + ".";
-    if (e.config.kind == ConditionerKind::Lut) loader.table(p + "embed.weight", e.config.n_bins + 1, e.config.dim, &e.embed);
+    if (e.config.kind == ConditionerKind::Lut)
+      loader.table(p + "embed.weight", e.config.n_bins + 1, e.config.dim, &e.embed);
     loader.linear(p + "output_proj", dim_, e.config.dim, &e.output_proj);
     loader.vector(p + "learnt_padding", {1, 1, dim_}, &e.learnt_padding);
   }
@@ -174,7 +175,8 @@ LmConditions Conditioners::prepare(const ConditionAttributes& a, ThreadPool* poo
     auto it = a.text.find(name);
     std::vector<float> c = lut(name, it == a.text.end() ? std::nullopt : it->second, pool);
     if (out.sum.empty()) out.sum = std::move(c);
-    else for (int i = 0; i < dim_; ++i) out.sum[i] += c[i];
+    else
+      for (int i = 0; i < dim_; ++i) out.sum[i] += c[i];
   }
   for (const std::string& name : fuser_.cross) {
     auto it = a.tensors.find(name);
@@ -187,7 +189,8 @@ LmConditions Conditioners::prepare(const ConditionAttributes& a, ThreadPool* poo
   // Positions run over the whole concatenated source (ConditionFuser, cross_attention_pos_emb).
   if (fuser_.cross_attention_pos_emb)
     for (int s = 0; s < out.cross_length; ++s)
-      add_sin_embedding(out.cross.data() + size_t(s) * dim_, dim_, s, 10000.0, float(fuser_.cross_attention_pos_emb_scale));
+      add_sin_embedding(out.cross.data() + size_t(s) * dim_, dim_, s, 10000.0,
+                        float(fuser_.cross_attention_pos_emb_scale));
   return out;
 }
 

@@ -9,7 +9,8 @@ Depformer::Depformer(const LmConfig& c)
     : config_(c), dep_q_(c.dep_q), dim_(c.depformer_dim), card_(c.card), transformer_(c.depformer_transformer()) {
   const int low_rank = c.depformer_low_rank_embeddings.value_or(0);
   text_emb_ = ScaledEmbedding({c.text_card + 1, dim_, c.norm_emb, low_rank, c.demux_second_stream});
-  for (int k = 0; k + 1 < dep_q_; ++k) emb_.emplace_back(ScaledEmbeddingSpec{c.card + 1, dim_, c.norm_emb, low_rank, false});
+  for (int k = 0; k + 1 < dep_q_; ++k)
+    emb_.emplace_back(ScaledEmbeddingSpec{c.card + 1, dim_, c.norm_emb, low_rank, false});
   in_.resize(c.depformer_weight_sets());
   norms_.resize(c.depformer_norm ? dep_q_ : 0);
   linears_.resize(dep_q_);
@@ -54,8 +55,8 @@ TransformerState Depformer::new_state() const { return transformer_.new_state(tr
 
 void Depformer::input(int k, int32_t token, const float* transformer_out, float* out, ThreadPool* pool) const {
   if (token != -1 && (token < 0 || token > embedding(k).max_token()))
-    fail(ErrorCode::InvalidArgument, "Depformer position ", k, ": token ", token, " is out of range (expected -1 or 0..",
-         embedding(k).max_token(), ")");
+    fail(ErrorCode::InvalidArgument, "Depformer position ", k, ": token ", token,
+         " is out of range (expected -1 or 0..", embedding(k).max_token(), ")");
   in_[config_.depformer_in_index(k)].forward(transformer_out, 1, out, pool);
   embedding(k).accumulate(token, out, pool);
 }
@@ -87,8 +88,8 @@ void Depformer::forward_step(const int32_t* tokens, const float* transformer_out
         parse_norm_kind(*config_.depformer_norm, &k);
         return k;
       }()))
-    fail(ErrorCode::Unsupported,
-         "depformer_norm '", *config_.depformer_norm, "' cannot run teacher-forced: Kyutai's LMModel.forward fails with "
+    fail(ErrorCode::Unsupported, "depformer_norm '", *config_.depformer_norm,
+         "' cannot run teacher-forced: Kyutai's LMModel.forward fails with "
          "\"AssertionError: RMSNorm expects 3D inputs\" (streaming generation works)");
   std::vector<float> x(size_t(dep_q_) * dim_);
   for (int k = 0; k < dep_q_; ++k) input(k, tokens[k], transformer_out, x.data() + size_t(k) * dim_, pool);

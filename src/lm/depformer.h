@@ -46,12 +46,12 @@ class Depformer {
 
   const LmConfig& config_;
   int dep_q_, dim_, card_;
-  std::vector<Linear> in_;          // depformer_in.{j}
-  ScaledEmbedding text_emb_;        // depformer_text_emb
+  std::vector<Linear> in_;            // depformer_in.{j}
+  ScaledEmbedding text_emb_;          // depformer_text_emb
   std::vector<ScaledEmbedding> emb_;  // depformer_emb.{k}
   Transformer transformer_;
-  std::vector<Norm> norms_;         // depformer_norms.{k} (identity when absent)
-  std::vector<Linear> linears_;     // linears.{k}
+  std::vector<Norm> norms_;      // depformer_norms.{k} (identity when absent)
+  std::vector<Linear> linears_;  // linears.{k}
 };
 
 }  // namespace kyutai

@@ -55,8 +55,8 @@ LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeade
   }
   for (const auto& t : header.tensors) fp.load_buffer = std::max<uint64_t>(fp.load_buffer, t.byte_size());
   const TransformerConfig tc = config.main_transformer();
-  fp.kv_cache = uint64_t(config.num_layers) * uint64_t(config.context.value_or(0)) * tc.num_kv_heads() * tc.head_dim() * 2 *
-                kv_value_bytes(kv_format);
+  fp.kv_cache = uint64_t(config.num_layers) * uint64_t(config.context.value_or(0)) * tc.num_kv_heads() * tc.head_dim() *
+                2 * kv_value_bytes(kv_format);
   return fp;
 }
 

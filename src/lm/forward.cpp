@@ -74,10 +74,12 @@ int32_t FrameStages::sample_audio(int codebook, const float* logits, int count) 
   require_open("sample_audio");
   const int card = model_.config().card;
   if (!request_.sample_audio)
-    fail(ErrorCode::InvalidState, "this frame's audio tokens are not sampled (greedy or no Depformer): no logits expected");
+    fail(ErrorCode::InvalidState,
+         "this frame's audio tokens are not sampled (greedy or no Depformer): no logits expected");
   if (request_.sample_text && !sampled_text_) fail(ErrorCode::InvalidState, "sample the text token before the audio");
   if (codebook != int(sampled_audio_.size()))
-    fail(ErrorCode::InvalidState, "expected the logits of codebook ", sampled_audio_.size(), ", got codebook ", codebook);
+    fail(ErrorCode::InvalidState, "expected the logits of codebook ", sampled_audio_.size(), ", got codebook ",
+         codebook);
   if (count != card) fail(ErrorCode::InvalidArgument, "expected ", card, " audio logits, got ", count);
   sampled_audio_.push_back(sample_token(logits, count, audio_params_, rng_));
   return sampled_audio_.back();
@@ -106,7 +108,8 @@ FrameReply FrameStages::finish(FrameReply reply) {
            request_.sample_audio ? " differs from the sampled one" : " is out of range");
   }
   const size_t vad = request_.vad ? size_t(c.extra_heads_num_heads) * c.extra_heads_dim : 0;
-  if (reply.vad.size() != vad) fail(ErrorCode::InvalidArgument, "expected ", vad, " VAD values in the reply, got ", reply.vad.size());
+  if (reply.vad.size() != vad)
+    fail(ErrorCode::InvalidArgument, "expected ", vad, " VAD values in the reply, got ", reply.vad.size());
   const size_t rows = size_t(kv_row_floats(model_));
   if (!reply.kv_rows.empty() && reply.kv_rows.size() != rows)
     fail(ErrorCode::InvalidArgument, "K/V mirror: expected ", rows, " values, got ", reply.kv_rows.size());
@@ -120,7 +123,8 @@ FrameReply FrameStages::finish(FrameReply reply) {
 FrameReply FrameStages::run_local() {
   require_open("run_local");
   if (!mirror_)
-    fail(ErrorCode::InvalidState, "this session keeps no WebAssembly mirror of its remote forward: the frame cannot run locally");
+    fail(ErrorCode::InvalidState,
+         "this session keeps no WebAssembly mirror of its remote forward: the frame cannot run locally");
   const LmConfig& c = model_.config();
   rng_ = frame_start_rng_;  // a frame a remote forward began redraws the same numbers
   sampled_text_.reset();

@@ -35,18 +35,18 @@ struct FrameRequest {
 
 // What the forward of one frame answers.
 struct FrameReply {
-  int32_t text_token = -1;             // the argmax, the forced or the sampled token
-  std::vector<int32_t> audio_tokens;   // [dep_q] when the Depformer ran
-  std::vector<float> vad;              // [heads * extra_heads_dim] when asked
-  std::vector<float> kv_rows;          // remote forward: the position's K/V rows ([layer][k, v][kv_heads * head_dim]);
-                                       // empty: the session keeps no mirror from then on
+  int32_t text_token = -1;            // the argmax, the forced or the sampled token
+  std::vector<int32_t> audio_tokens;  // [dep_q] when the Depformer ran
+  std::vector<float> vad;             // [heads * extra_heads_dim] when asked
+  std::vector<float> kv_rows;         // remote forward: the position's K/V rows ([layer][k, v][kv_heads * head_dim]);
+                                      // empty: the session keeps no mirror from then on
 };
 
 // The local forward's intermediate values of the last frame (tests and inspection).
 struct LocalFrame {
-  std::vector<float> transformer_out;  // [dim]
-  std::vector<float> text_logits;      // [text_card_out]
-  std::vector<float> depformer_logits; // [dep_q, card]
+  std::vector<float> transformer_out;   // [dim]
+  std::vector<float> text_logits;       // [text_card_out]
+  std::vector<float> depformer_logits;  // [dep_q, card]
 };
 
 // Appends one position's K/V rows of every layer to a streaming state, as a step would.
@@ -85,9 +85,9 @@ class FrameStages {
   SamplingParams text_params_, audio_params_;
   uint64_t seed_;
   Random rng_;
-  Random frame_start_rng_;     // the generator when the open frame began
-  LmState state_;              // the local forward's stream, the mirror of a remote one
-  bool mirror_ = true;         // state_ holds every frame so far
+  Random frame_start_rng_;  // the generator when the open frame began
+  LmState state_;           // the local forward's stream, the mirror of a remote one
+  bool mirror_ = true;      // state_ holds every frame so far
   bool open_ = false;
   FrameRequest request_;
   std::optional<int32_t> sampled_text_;

@@ -29,7 +29,8 @@ std::vector<std::string> string_list(const ConfigReader& r, const Json& object, 
   const Json* v = object.find(key);
   if (!v || v->is_null()) return {};
   if (!v->is_array()) r.error(key, str_cat("must be a list of strings, got ", Json::type_name(v->type())));
-  if (v->as_array().size() > kMaxConditionValues) r.limit(key + " (length)", double(v->as_array().size()), kMaxConditionValues);
+  if (v->as_array().size() > kMaxConditionValues)
+    r.limit(key + " (length)", double(v->as_array().size()), kMaxConditionValues);
   std::vector<std::string> out;
   for (const Json& e : v->as_array()) {
     if (!e.is_string()) r.error(key, str_cat("must hold strings only, got ", Json::type_name(e.type())));
@@ -67,7 +68,8 @@ void parse_conditioning(const ConfigReader& r, const std::string& document, LmCo
   c.cross_attention = r.get_bool("cross_attention", false);
   if (const Json* cond = r.object("conditioners")) {
     if (!cond->is_object()) r.error("conditioners", "must be an object of named conditioners");
-    for (const auto& [name, entry] : cond->as_object()) c.conditioners.push_back(parse_conditioner(name, entry, document));
+    for (const auto& [name, entry] : cond->as_object())
+      c.conditioners.push_back(parse_conditioner(name, entry, document));
   }
   if (const Json* f = r.object("fuser")) {
     ConfigReader fr(*f, document + " fuser");
@@ -81,7 +83,8 @@ void parse_conditioning(const ConfigReader& r, const std::string& document, LmCo
     std::vector<std::string> seen;
     for (const auto* list : {&c.fuser.sum, &c.fuser.cross})
       for (const std::string& name : *list) {
-        if (!c.conditioner(name)) fr.error(list == &c.fuser.sum ? "sum" : "cross", "names '" + name + "', which is not in 'conditioners'");
+        if (!c.conditioner(name))
+          fr.error(list == &c.fuser.sum ? "sum" : "cross", "names '" + name + "', which is not in 'conditioners'");
         if (std::find(seen.begin(), seen.end(), name) != seen.end())
           fr.error(list == &c.fuser.sum ? "sum" : "cross", "names '" + name + "' twice");
         seen.push_back(name);
@@ -96,9 +99,11 @@ void parse_conditioning(const ConfigReader& r, const std::string& document, LmCo
       r.error("fuser", "'sum' holds '" + cc.name + "', a tensor conditioner: a sum condition has one step (a LUT)");
   }
   if (c.cross_attention && c.fuser.cross.empty())
-    r.error("cross_attention", "is true but the fuser's 'cross' list is empty: the layers would have nothing to attend");
+    r.error("cross_attention",
+            "is true but the fuser's 'cross' list is empty: the layers would have nothing to attend");
   if (!c.cross_attention && !c.fuser.cross.empty())
-    r.error("fuser", "has a 'cross' list but 'cross_attention' is false: Kyutai's LMModel would have no layer to use it");
+    r.error("fuser",
+            "has a 'cross' list but 'cross_attention' is false: Kyutai's LMModel would have no layer to use it");
   if (const Json* t = r.object("tts_config")) {
     ConfigReader tr(*t, document + " tts_config");
     TtsConfig tc;
@@ -146,7 +151,8 @@ int LmConfig::max_delay() const { return delays.empty() ? 0 : *std::max_element(
 int LmConfig::depformer_weight_sets() const {
   if (!depformer_multi_linear) return 1;
   if (!depformer_weights_per_step_schedule.empty())
-    return *std::max_element(depformer_weights_per_step_schedule.begin(), depformer_weights_per_step_schedule.end()) + 1;
+    return *std::max_element(depformer_weights_per_step_schedule.begin(), depformer_weights_per_step_schedule.end()) +
+           1;
   return dep_q;
 }
 
@@ -168,7 +174,8 @@ TransformerConfig LmConfig::depformer_transformer() const {
   TransformerConfig c = TransformerConfig::from_keys(
       depformer_dim, depformer_num_heads, depformer_num_layers, depformer_kv_repeat, norm, depformer_pos_emb,
       depformer_max_period, positional_scale, depformer_gating,
-      depformer_dim_feedforward.empty() ? std::vector<int>{int(hidden_scale * depformer_dim)} : depformer_dim_feedforward,
+      depformer_dim_feedforward.empty() ? std::vector<int>{int(hidden_scale * depformer_dim)}
+                                        : depformer_dim_feedforward,
       depformer_layer_scale, std::nullopt);
   c.weights_per_step = depformer_weights_per_step ? dep_q : 0;
   c.weights_per_step_schedule = depformer_weights_per_step_schedule;
@@ -208,8 +215,9 @@ LmConfig LmConfig::from_json(const Json& json, const std::string& document) {
   // Keys Kyutai's PyTorch LM rejects (they belong to the Rust/MLX transformer configs).
   for (const char* key : {"bias_ff", "bias_attn", "depformer_bias_ff", "depformer_bias_attn"})
     if (r.present(key))
-      r.error(key, "is not supported: Kyutai's LMModel raises \"TypeError: StreamingTransformerLayer.__init__() "
-                   "got an unexpected keyword argument\" for it (the PyTorch LM has no attention or FFN biases)");
+      r.error(key,
+              "is not supported: Kyutai's LMModel raises \"TypeError: StreamingTransformerLayer.__init__() "
+              "got an unexpected keyword argument\" for it (the PyTorch LM has no attention or FFN biases)");
   if (!r.get_bool("causal", true)) r.error("causal", "must be true: streaming needs a causal model");
 
   c.dim = r.require_int("dim", 1, kMaxDim);
@@ -245,8 +253,8 @@ LmConfig LmConfig::from_json(const Json& json, const std::string& document) {
   c.depformer_kv_repeat = r.get_int("depformer_kv_repeat", c.kv_repeat, 1, kMaxHeads);
   c.depformer_multi_linear = r.get_bool("depformer_multi_linear", false);
   c.depformer_weights_per_step = r.get_bool("depformer_weights_per_step", false);
-  c.depformer_weights_per_step_schedule =
-      r.get_int_list("depformer_weights_per_step_schedule", 0, kMaxCodebooks, kMaxCodebooks);
+  c.depformer_weights_per_step_schedule = r.get_int_list("depformer_weights_per_step_schedule", 0, kMaxCodebooks,
+                                                         kMaxCodebooks);
   c.depformer_low_rank_embeddings = r.get_optional_int("depformer_low_rank_embeddings", 1, kMaxDim);
   c.depformer_pos_emb = r.get_string("depformer_pos_emb", "sin");
   c.depformer_norm = r.get_optional_string("depformer_norm");
@@ -291,11 +299,11 @@ LmConfig LmConfig::from_json(const Json& json, const std::string& document) {
     r.error("depformer_norm", "ValueError: Unknown norm type: " + *c.depformer_norm);
   PosEmb pe;
   if (!parse_pos_emb(c.positional_embedding, &pe))
-    r.error("positional_embedding", "must be one of sin, rope, sin_rope, rope_concat, none; got '" +
-                                        c.positional_embedding + "'");
+    r.error("positional_embedding",
+            "must be one of sin, rope, sin_rope, rope_concat, none; got '" + c.positional_embedding + "'");
   if (!parse_pos_emb(c.depformer_pos_emb, &pe))
-    r.error("depformer_pos_emb", "must be one of sin, rope, sin_rope, rope_concat, none; got '" +
-                                     c.depformer_pos_emb + "'");
+    r.error("depformer_pos_emb",
+            "must be one of sin, rope, sin_rope, rope_concat, none; got '" + c.depformer_pos_emb + "'");
   bool gated;
   Activation act;
   if (!parse_gating(c.gating, &gated, &act)) r.error("gating", "ValueError: Unknown activation " + c.gating);
@@ -308,8 +316,7 @@ LmConfig LmConfig::from_json(const Json& json, const std::string& document) {
   if (c.dep_q > c.n_q) r.error("dep_q", str_cat("(", c.dep_q, ") cannot exceed n_q (", c.n_q, ")"));
   if (c.demux_second_stream && c.norm_emb)
     r.error("demux_second_stream", "cannot be combined with norm_emb (Kyutai's ScaledEmbedding asserts not norm)");
-  if (!c.depformer_weights_per_step_schedule.empty() &&
-      int(c.depformer_weights_per_step_schedule.size()) != c.dep_q)
+  if (!c.depformer_weights_per_step_schedule.empty() && int(c.depformer_weights_per_step_schedule.size()) != c.dep_q)
     r.error("depformer_weights_per_step_schedule",
             str_cat("has ", c.depformer_weights_per_step_schedule.size(), " entries, expected dep_q = ", c.dep_q));
   c.main_transformer().validate(document + " (main transformer)");

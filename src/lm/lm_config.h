@@ -45,7 +45,7 @@ struct FuserConfig {  // "fuser" (moshi.conditioners.ConditionFuser)
   std::vector<std::string> sum, cross;  // conditioner names, in the fuser's order
 };
 
-struct TtsConfig {  // "tts_config" (TTSModel.from_checkpoint_info)
+struct TtsConfig {           // "tts_config" (TTSModel.from_checkpoint_info)
   double audio_delay = 0.0;  // seconds
   int second_stream_ahead = 0;
   int max_speakers = 5;

@@ -54,7 +54,8 @@ const FrameRequest& LmGen::begin(const int32_t* user, int count, std::optional<i
   if (stages_.open()) fail(ErrorCode::InvalidState, "a frame is already open: finish it (or run it locally) first");
   check_user_tokens(user, count);  // before touching any state: a bad frame changes nothing
   if (forced_text && (*forced_text < -1 || *forced_text > c.text_card))
-    fail(ErrorCode::InvalidArgument, "text token ", *forced_text, " is out of range (expected -1 or 0..", c.text_card, ")");
+    fail(ErrorCode::InvalidArgument, "text token ", *forced_text, " is out of range (expected -1 or 0..", c.text_card,
+         ")");
   const int Q = c.dep_q;
   auto cache = [&](int k, int64_t pos) -> int32_t& { return cache_[size_t(k) * CT_ + size_t(pos % CT_)]; };
   // The user stream is written at its delayed position; it is read when the step gets there.
@@ -64,7 +65,8 @@ const FrameRequest& LmGen::begin(const int32_t* user, int count, std::optional<i
   for (int k = 0; k < K_; ++k) {
     req.tokens[k] = offset_ <= c.delays[k] ? initial_[k] : cache(k, offset_);
     if (req.tokens[k] == kUngenerated)
-      fail(ErrorCode::Internal, "stream ", k, " has no token at step ", offset_, " (the ungenerated marker would reach the network)");
+      fail(ErrorCode::Internal, "stream ", k, " has no token at step ", offset_,
+           " (the ungenerated marker would reach the network)");
   }
   req.forced_text = forced_text;
   req.depformer = Q > 0;

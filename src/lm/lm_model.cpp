@@ -128,8 +128,8 @@ LmForward LmModel::forward(const MultistreamInput& codes, bool keep, const LmCon
   for (int b = 0; b < B; ++b)
     for (int t = 0; t < T; ++t) {
       for (int k = 0; k < Q; ++k) tokens[k] = dep_tokens[(size_t(b) * Q + k) * T + t];
-      depformer_->forward_step(tokens.data(), out.text.transformer_out.data() + (size_t(b) * T + t) * D,
-                               logits.data(), pool_.get(), keep ? &out.depformer_inputs : nullptr,
+      depformer_->forward_step(tokens.data(), out.text.transformer_out.data() + (size_t(b) * T + t) * D, logits.data(),
+                               pool_.get(), keep ? &out.depformer_inputs : nullptr,
                                keep ? &out.depformer_layers : nullptr);
       for (int k = 0; k < Q; ++k)
         std::copy(logits.begin() + size_t(k) * card, logits.begin() + size_t(k + 1) * card,
@@ -180,8 +180,7 @@ void LmModel::step(const int32_t* tokens, LmState& state, float* transformer_out
   text_linear_.forward(transformer_out, 1, text_logits, pool_.get());
 }
 
-void LmModel::depformer_step(int k, int32_t token, const float* transformer_out, LmState& state,
-                             float* logits) const {
+void LmModel::depformer_step(int k, int32_t token, const float* transformer_out, LmState& state, float* logits) const {
   if (!depformer_) fail(ErrorCode::Unsupported, "this model has no Depformer (dep_q = 0)");
   depformer_->step(k, token, transformer_out, state.depformer, logits, pool_.get());
 }

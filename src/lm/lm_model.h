@@ -24,11 +24,11 @@ namespace kyutai {
 // Result of forward_text on post-delay inputs (LMModel.forward_text plus the extra heads).
 struct TextForward {
   int batch = 0, time = 0;
-  std::vector<float> embedding_sum;      // [B, T, dim]
-  std::vector<float> transformer_out;    // [B, T, dim], after out_norm
-  std::vector<float> text_logits;        // [B, 1, T, text_card_out]
-  std::vector<float> extra_heads_logits; // [heads, B, T, extra_heads_dim]
-  std::vector<float> extra_heads_probs;  // softmax of the above
+  std::vector<float> embedding_sum;               // [B, T, dim]
+  std::vector<float> transformer_out;             // [B, T, dim], after out_norm
+  std::vector<float> text_logits;                 // [B, 1, T, text_card_out]
+  std::vector<float> extra_heads_logits;          // [heads, B, T, extra_heads_dim]
+  std::vector<float> extra_heads_probs;           // softmax of the above
   std::vector<std::vector<float>> layer_outputs;  // per layer [B*T, dim] (when requested)
   // Per layer its self-attention update then, with cross-attention, its cross-attention update.
   std::vector<std::vector<float>> layer_updates;
@@ -37,12 +37,12 @@ struct TextForward {
 // LMModel.forward on pre-delay codes: the LMOutput view plus the step-domain logits.
 struct LmForward {
   int batch = 0, time = 0;
-  TextForward text;                    // of the post-delay input
-  std::vector<float> audio_logits;     // [B, dep_q, T, card], step (delayed) domain
-  std::vector<float> logits;           // [B, dep_q, T, card], undelayed, NaN where invalid
-  std::vector<uint8_t> mask;           // [B, dep_q, T]
-  std::vector<uint8_t> text_mask;      // [B, 1, T]
-  std::vector<float> depformer_inputs; // [B*T, dep_q, depformer_dim] (when requested)
+  TextForward text;                     // of the post-delay input
+  std::vector<float> audio_logits;      // [B, dep_q, T, card], step (delayed) domain
+  std::vector<float> logits;            // [B, dep_q, T, card], undelayed, NaN where invalid
+  std::vector<uint8_t> mask;            // [B, dep_q, T]
+  std::vector<uint8_t> text_mask;       // [B, 1, T]
+  std::vector<float> depformer_inputs;  // [B*T, dep_q, depformer_dim] (when requested)
   std::vector<std::vector<float>> depformer_layers;
 };
 

@@ -89,7 +89,9 @@ void export_weights(const std::vector<WeightLoader::TensorRef>& directory,
             return float_bytes(s);
           });
         } else {
-          if (m.native) fail(ErrorCode::InvalidState, "export: '", name, "' lives in a native operator; load with use_xnnpack = false");
+          if (m.native)
+            fail(ErrorCode::InvalidState, "export: '", name,
+                 "' lives in a native operator; load with use_xnnpack = false");
           const bool f32 = m.format == WeightFormat::F32;
           add(name, f32 ? DType::F32 : DType::BF16, {m.out, m.in}, [&m, f32] {
             std::vector<uint8_t> out(size_t(m.out) * m.in * (f32 ? 4 : 2));

@@ -18,10 +18,10 @@ class ThreadPool;
 class WeightLoader;
 
 struct ScaledEmbeddingSpec {
-  int rows = 0;       // card + 1 or text_card + 1
-  int out_dim = 0;    // width of the result
+  int rows = 0;     // card + 1 or text_card + 1
+  int out_dim = 0;  // width of the result
   bool norm = false;
-  int low_rank = 0;   // 0: none
+  int low_rank = 0;  // 0: none
   bool demux = false;
 };
 

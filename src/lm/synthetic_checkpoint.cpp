@@ -29,8 +29,13 @@ void value_law(const WeightLoader::Expected& e, float* offset, float* scale) {
     case WeightLoader::Kind::Table: *scale = 0.25f; return;
     case WeightLoader::Kind::Vector:
       if (ends_with(e.name, ".bias")) *scale = 0.1f;
-      else if (ends_with(e.name, ".scale")) { *offset = 0.3f; *scale = 0.1f; }
-      else { *offset = 1.0f; *scale = 0.2f; }  // norm gains
+      else if (ends_with(e.name, ".scale")) {
+        *offset = 0.3f;
+        *scale = 0.1f;
+      } else {
+        *offset = 1.0f;
+        *scale = 0.2f;
+      }  // norm gains
       return;
   }
 }
@@ -80,8 +85,13 @@ void generate_synthetic(const std::vector<WeightLoader::Expected>& tensors, DTyp
     for (size_t j = 0; j < n; ++j) {
       float v = offset + k * float(2.0 * rng.uniform() - 1.0);
       if (dtype == DType::F32) std::memcpy(bytes.data() + 4 * j, &v, 4);
-      else if (dtype == DType::BF16) { uint16_t b = f32_to_bf16(v); std::memcpy(bytes.data() + 2 * j, &b, 2); }
-      else { uint16_t h = f32_to_f16(v); std::memcpy(bytes.data() + 2 * j, &h, 2); }
+      else if (dtype == DType::BF16) {
+        uint16_t b = f32_to_bf16(v);
+        std::memcpy(bytes.data() + 2 * j, &b, 2);
+      } else {
+        uint16_t h = f32_to_f16(v);
+        std::memcpy(bytes.data() + 2 * j, &h, 2);
+      }
     }
     sink(t, bytes.data());
   }
@@ -93,9 +103,8 @@ void generate_synthetic_lm(const LmConfig& config, DType dtype, uint64_t seed, c
 
 std::vector<uint8_t> synthetic_lm_safetensors(const LmConfig& config, DType dtype, uint64_t seed) {
   std::vector<uint8_t> out = safetensors_header_bytes(synthetic_lm_tensors(config, dtype));
-  generate_synthetic_lm(config, dtype, seed, [&](const TensorInfo& t, const uint8_t* b) {
-    out.insert(out.end(), b, b + t.byte_size());
-  });
+  generate_synthetic_lm(config, dtype, seed,
+                        [&](const TensorInfo& t, const uint8_t* b) { out.insert(out.end(), b, b + t.byte_size()); });
   return out;
 }
 

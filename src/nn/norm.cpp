@@ -23,18 +23,14 @@ const char* norm_kind_name(NormKind kind) {
   return "?";
 }
 
-float norm_eps(NormKind kind) {
-  return (kind == NormKind::LayerNorm || kind == NormKind::RmsNorm) ? 1e-5f : 1e-8f;
-}
+float norm_eps(NormKind kind) { return (kind == NormKind::LayerNorm || kind == NormKind::RmsNorm) ? 1e-5f : 1e-8f; }
 
 void Norm::forward(const float* x, int rows, float* y) const {
   for (int r = 0; r < rows; ++r) {
     const float* xr = x + size_t(r) * dim;
     float* yr = y + size_t(r) * dim;
-    if (is_rms(kind))
-      rms_norm(xr, weight.data(), eps, dim, yr);
-    else
-      layer_norm(xr, weight.data(), bias.empty() ? nullptr : bias.data(), eps, dim, yr);
+    if (is_rms(kind)) rms_norm(xr, weight.data(), eps, dim, yr);
+    else layer_norm(xr, weight.data(), bias.empty() ? nullptr : bias.data(), eps, dim, yr);
   }
 }
 

@@ -33,11 +33,10 @@ const char* pos_emb_name(PosEmb p) {
 
 bool parse_gating(const std::string& name, bool* gated, Activation* activation) {
   static const std::pair<const char*, Activation> table[] = {
-      {"gelu", Activation::Gelu},       {"silu", Activation::Silu},
-      {"sigmoid", Activation::Sigmoid}, {"tanh", Activation::Tanh},
-      {"relu", Activation::Relu},       {"leaky_relu", Activation::LeakyRelu},
-      {"elu", Activation::Elu},         {"mish", Activation::Mish},
-      {"softsign", Activation::Softsign}, {"identity", Activation::Identity}};
+      {"gelu", Activation::Gelu},        {"silu", Activation::Silu}, {"sigmoid", Activation::Sigmoid},
+      {"tanh", Activation::Tanh},        {"relu", Activation::Relu}, {"leaky_relu", Activation::LeakyRelu},
+      {"elu", Activation::Elu},          {"mish", Activation::Mish}, {"softsign", Activation::Softsign},
+      {"identity", Activation::Identity}};
   if (name == "none") {
     *gated = false;
     *activation = Activation::Gelu;
@@ -63,10 +62,10 @@ void PositionalEncoding::rotate(float* v, int heads, int d_head, int64_t positio
 }
 
 TransformerConfig TransformerConfig::from_keys(int d_model, int num_heads, int num_layers, int kv_repeat,
-                                                const std::string& norm, const std::string& positional_embedding,
-                                                double max_period, double positional_scale, const std::string& gating,
-                                                std::vector<int> dim_feedforward, std::optional<double> layer_scale,
-                                                std::optional<int> context) {
+                                               const std::string& norm, const std::string& positional_embedding,
+                                               double max_period, double positional_scale, const std::string& gating,
+                                               std::vector<int> dim_feedforward, std::optional<double> layer_scale,
+                                               std::optional<int> context) {
   TransformerConfig c;
   c.d_model = d_model;
   c.num_heads = num_heads;
@@ -93,8 +92,8 @@ int TransformerConfig::num_weight_sets() const {
 int TransformerConfig::weight_set(int64_t position) const {
   if (num_weight_sets() == 1) return 0;
   if (position < 0 || position >= weights_per_step)
-    fail(ErrorCode::InvalidState, "per-step weights exist for positions 0..", weights_per_step - 1,
-         ", got position ", position);
+    fail(ErrorCode::InvalidState, "per-step weights exist for positions 0..", weights_per_step - 1, ", got position ",
+         position);
   return weights_per_step_schedule.empty() ? int(position) : weights_per_step_schedule[position];
 }
 
@@ -116,7 +115,8 @@ void TransformerConfig::validate(const std::string& what) const {
   if (num_layers < 0) fail(ErrorCode::InvalidConfig, what, ": num_layers must be >= 0");
   if (!gated && weights_per_step)
     fail(ErrorCode::InvalidConfig, what,
-         ": weights_per_step without gating not supported for now (Kyutai's code rejects gating 'none' with per-step weights)");
+         ": weights_per_step without gating not supported for now (Kyutai's code rejects gating 'none' with per-step "
+         "weights)");
   if (!gated && dim_feedforward.size() > 1)
     fail(ErrorCode::InvalidConfig, what, ": a list dim_feedforward needs gating");
   if (!weights_per_step_schedule.empty()) {
@@ -130,8 +130,8 @@ void TransformerConfig::validate(const std::string& what) const {
   }
   if (dim_feedforward.empty()) fail(ErrorCode::InvalidConfig, what, ": missing dim_feedforward");
   if (dim_feedforward.size() != 1 && int(dim_feedforward.size()) != num_weight_sets())
-    fail(ErrorCode::InvalidConfig, what, ": dim_feedforward has ", dim_feedforward.size(),
-         " entries, expected ", num_weight_sets(), " (one per weight set)");
+    fail(ErrorCode::InvalidConfig, what, ": dim_feedforward has ", dim_feedforward.size(), " entries, expected ",
+         num_weight_sets(), " (one per weight set)");
   for (int s = 0; s < num_weight_sets(); ++s)
     if (ffn_hidden(s) <= 0) fail(ErrorCode::InvalidConfig, what, ": feed-forward size must be positive");
   if (context && *context <= 0) fail(ErrorCode::InvalidConfig, what, ": context must be positive");
@@ -157,9 +157,7 @@ size_t TransformerState::bytes() const {
   return n;
 }
 
-Transformer::Transformer(TransformerConfig config) : config_(std::move(config)) {
-  layers_.resize(config_.num_layers);
-}
+Transformer::Transformer(TransformerConfig config) : config_(std::move(config)) { layers_.resize(config_.num_layers); }
 
 void Transformer::declare_weights(WeightLoader& loader, const std::string& prefix) {
   const TransformerConfig& c = config_;
@@ -171,12 +169,12 @@ void Transformer::declare_weights(WeightLoader& loader, const std::string& prefi
     TransformerLayer& L = layers_[i];
     loader.norm(p + "norm1", c.norm, D, &L.norm1);
     loader.norm(p + "norm2", c.norm, D, &L.norm2);
-    loader.linear_set(p + "self_attn.in_proj_weight",
-                      [p](int s) { return p + "self_attn.in_projs." + std::to_string(s); }, sets, qkv_rows, D,
-                      &L.in_proj);
-    loader.linear_set(p + "self_attn.out_proj.weight",
-                      [p](int s) { return p + "self_attn.out_projs." + std::to_string(s); }, sets, D, D,
-                      &L.out_proj);
+    loader.linear_set(
+        p + "self_attn.in_proj_weight", [p](int s) { return p + "self_attn.in_projs." + std::to_string(s); }, sets,
+        qkv_rows, D, &L.in_proj);
+    loader.linear_set(
+        p + "self_attn.out_proj.weight", [p](int s) { return p + "self_attn.out_projs." + std::to_string(s); }, sets, D,
+        D, &L.out_proj);
     L.ffn_in.resize(sets);
     L.ffn_out.resize(sets);
     if (c.gated) {
@@ -194,8 +192,9 @@ void Transformer::declare_weights(WeightLoader& loader, const std::string& prefi
       // Kyutai's TTS: LayerNorm (eps 1e-5, with bias) whatever `norm` is; q|k|v in one tensor.
       loader.norm(p + "norm_cross", NormKind::LayerNorm, D, &L.norm_cross);
       static const char* parts[] = {"q", "k", "v"};
-      loader.linear_set(p + "cross_attention.in_projs.0.weight",
-                        [p](int s) { return p + "cross_attention.in_projs.0." + parts[s]; }, 3, D, D, &L.cross_in);
+      loader.linear_set(
+          p + "cross_attention.in_projs.0.weight", [p](int s) { return p + "cross_attention.in_projs.0." + parts[s]; },
+          3, D, D, &L.cross_in);
       loader.linear(p + "cross_attention.out_projs.0", D, D, &L.cross_out);
     }
     if (c.layer_scale) {
@@ -221,12 +220,14 @@ TransformerState Transformer::new_state(int capacity, KvFormat kv_format) const 
 
 void Transformer::for_each_matrix(const std::function<void(const PackedMatrix&)>& visit) const {
   for (const auto& L : layers_) {
-    for (const auto* v : {&L.in_proj, &L.out_proj}) for (const auto& l : *v) visit(l.weight);
+    for (const auto* v : {&L.in_proj, &L.out_proj})
+      for (const auto& l : *v) visit(l.weight);
     if (config_.cross_attention) {
       visit(L.cross_in[0].weight);  // keys and values are computed once per stream, not per frame
       visit(L.cross_out.weight);
     }
-    for (const auto* v : {&L.ffn_in, &L.ffn_out}) for (const auto& l : *v) visit(l.weight);
+    for (const auto* v : {&L.ffn_in, &L.ffn_out})
+      for (const auto& l : *v) visit(l.weight);
   }
 }
 
@@ -241,8 +242,8 @@ size_t Transformer::weight_bytes() const {
 namespace {
 
 // Runs `linears[set(t)]` on each row, batching consecutive rows that share a set.
-void per_step_linear(const std::vector<Linear>& linears, const TransformerConfig& c, int64_t offset,
-                     const float* x, int T, float* y, ThreadPool* pool) {
+void per_step_linear(const std::vector<Linear>& linears, const TransformerConfig& c, int64_t offset, const float* x,
+                     int T, float* y, ThreadPool* pool) {
   if (linears.size() == 1) {
     linears[0].forward(x, T, y, pool);
     return;
@@ -266,8 +267,8 @@ void residual_add(const float* update, const std::vector<float>& scale, int T, i
 
 }  // namespace
 
-void Transformer::attention_block(const TransformerLayer& L, KvCache& cache, float* x, int T,
-                                  TransformerState& st, ThreadPool* pool) const {
+void Transformer::attention_block(const TransformerLayer& L, KvCache& cache, float* x, int T, TransformerState& st,
+                                  ThreadPool* pool) const {
   const TransformerConfig& c = config_;
   const int D = c.d_model, H = c.num_heads, KH = c.num_kv_heads(), dh = c.head_dim();
   const int qkv_rows = D + 2 * KH * dh;
@@ -315,8 +316,7 @@ void Transformer::attention_block(const TransformerLayer& L, KvCache& cache, flo
   };
   if (pool && pool->threads() > 1 && size_t(tasks) * cache.capacity * dh >= 32 * 1024)
     pool->parallel_for(tasks, attend_range);
-  else
-    attend_range(0, tasks);
+  else attend_range(0, tasks);
   per_step_linear(L.out_proj, c, st.offset, st.attn.data(), T, st.proj.data(), pool);
   residual_add(st.proj.data(), L.scale1, T, D, x);
 }
@@ -370,16 +370,13 @@ void Transformer::cross_attention_block(const TransformerLayer& L, const float* 
              S - 1, 0, scale, st.scores.data() + size_t(task) * S, st.attn.data() + size_t(t) * D + size_t(h) * dh);
     }
   };
-  if (pool && pool->threads() > 1 && size_t(tasks) * S * dh >= 32 * 1024)
-    pool->parallel_for(tasks, attend_range);
-  else
-    attend_range(0, tasks);
+  if (pool && pool->threads() > 1 && size_t(tasks) * S * dh >= 32 * 1024) pool->parallel_for(tasks, attend_range);
+  else attend_range(0, tasks);
   L.cross_out.forward(st.attn.data(), T, st.proj.data(), pool);
   residual_add(st.proj.data(), {}, T, D, x);
 }
 
-void Transformer::ffn_block(const TransformerLayer& L, float* x, int T, TransformerState& st,
-                            ThreadPool* pool) const {
+void Transformer::ffn_block(const TransformerLayer& L, float* x, int T, TransformerState& st, ThreadPool* pool) const {
   const TransformerConfig& c = config_;
   const int D = c.d_model;
   st.normed.resize(size_t(T) * D);
@@ -421,10 +418,10 @@ void Transformer::forward(float* x, int T, TransformerState& state, ThreadPool* 
                           LayerObserver* updates) const {
   if (T <= 0) return;
   if (state.layers.size() != layers_.size())
-    fail(ErrorCode::InvalidState, "transformer state has ", state.layers.size(), " layers, model has ",
-         layers_.size());
+    fail(ErrorCode::InvalidState, "transformer state has ", state.layers.size(), " layers, model has ", layers_.size());
   if (config_.cross_attention && state.cross.keys.size() != layers_.size())
-    fail(ErrorCode::InvalidState, "this transformer cross-attends: set its source (the condition) before the first step");
+    fail(ErrorCode::InvalidState,
+         "this transformer cross-attends: set its source (the condition) before the first step");
   const size_t n = size_t(T) * config_.d_model;
   std::vector<float> before;
   auto record_update = [&] {  // the residual update since `before`

@@ -51,10 +51,10 @@ struct TransformerConfig {
   PositionalEncoding positional;
   bool gated = false;
   Activation activation = Activation::Gelu;
-  std::vector<int> dim_feedforward;        // one per weight set (a single value is broadcast)
-  std::optional<double> layer_scale;       // present -> layer_scale_{1,2}.scale tensors
-  std::optional<int> context;              // attention window; none -> unbounded
-  int weights_per_step = 0;                // 0: one weight set
+  std::vector<int> dim_feedforward;   // one per weight set (a single value is broadcast)
+  std::optional<double> layer_scale;  // present -> layer_scale_{1,2}.scale tensors
+  std::optional<int> context;         // attention window; none -> unbounded
+  int weights_per_step = 0;           // 0: one weight set
   std::vector<int> weights_per_step_schedule;
   // Kyutai's TTS: a cross-attention block between self-attention and the feed-forward, over a
   // source fixed for the stream (Transformer::set_cross_source).
@@ -79,11 +79,11 @@ struct TransformerConfig {
 
 struct TransformerLayer {
   Norm norm1, norm2;
-  std::vector<Linear> in_proj, out_proj;   // per weight set
-  std::vector<Linear> ffn_in, ffn_out;     // gating.linear_in/out or linear1/linear2
-  std::vector<float> scale1, scale2;       // layer scale (empty: identity)
-  Norm norm_cross;                         // LayerNorm with bias, whatever `norm` says
-  std::vector<Linear> cross_in;            // q, k, v: rows 0..D, D..2D, 2D..3D of in_projs.0
+  std::vector<Linear> in_proj, out_proj;  // per weight set
+  std::vector<Linear> ffn_in, ffn_out;    // gating.linear_in/out or linear1/linear2
+  std::vector<float> scale1, scale2;      // layer scale (empty: identity)
+  Norm norm_cross;                        // LayerNorm with bias, whatever `norm` says
+  std::vector<Linear> cross_in;           // q, k, v: rows 0..D, D..2D, 2D..3D of in_projs.0
   Linear cross_out;
 };
 
@@ -139,13 +139,11 @@ class Transformer {
   size_t weight_bytes() const;
 
  private:
-  void attention_block(const TransformerLayer& layer, KvCache& cache, float* x, int T,
-                       TransformerState& st, ThreadPool* pool) const;
+  void attention_block(const TransformerLayer& layer, KvCache& cache, float* x, int T, TransformerState& st,
+                       ThreadPool* pool) const;
   void cross_attention_block(const TransformerLayer& layer, const float* keys, const float* values,
-                             const CrossSource& source, float* x, int T, TransformerState& st,
-                             ThreadPool* pool) const;
-  void ffn_block(const TransformerLayer& layer, float* x, int T, TransformerState& st,
-                 ThreadPool* pool) const;
+                             const CrossSource& source, float* x, int T, TransformerState& st, ThreadPool* pool) const;
+  void ffn_block(const TransformerLayer& layer, float* x, int T, TransformerState& st, ThreadPool* pool) const;
 
   TransformerConfig config_;
   std::vector<TransformerLayer> layers_;

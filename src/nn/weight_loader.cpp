@@ -21,8 +21,8 @@ bool is_float(DType t) { return t == DType::F32 || t == DType::BF16 || t == DTyp
 
 void expect_shape(const TensorInfo& info, const std::vector<int64_t>& shape) {
   if (info.shape != shape)
-    fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "': expected shape ", shape_str(shape),
-         ", got ", info.shape_string());
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "': expected shape ", shape_str(shape), ", got ",
+         info.shape_string());
 }
 
 void expect_float(const TensorInfo& info) {
@@ -110,8 +110,8 @@ std::vector<WeightLoader::Expected> WeightLoader::expected() const {
   return out;
 }
 
-void WeightLoader::load_linear(const std::string& name, int out, int in, Linear* dst,
-                               const TensorInfo& info, const uint8_t* bytes) {
+void WeightLoader::load_linear(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
+                               const uint8_t* bytes) {
   if (is_float(info.dtype)) {
     expect_shape(info, {out, in});
     dst->weight = pack_float(info, bytes, 0, out, in);
@@ -144,8 +144,8 @@ void WeightLoader::load_linear(const std::string& name, int out, int in, Linear*
   pending_info_.erase(scale_name);
 }
 
-void WeightLoader::load_scale(const std::string& name, int out, int in, Linear* dst,
-                              const TensorInfo& info, const uint8_t* bytes) {
+void WeightLoader::load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
+                              const uint8_t* bytes) {
   // Stash the scale; if its weight already waits, load them now.
   pending_[info.name] = std::vector<uint8_t>(bytes, bytes + info.byte_size());
   pending_info_[info.name] = info;
@@ -160,42 +160,52 @@ void WeightLoader::load_scale(const std::string& name, int out, int in, Linear* 
 }
 
 void WeightLoader::linear(const std::string& name, int out, int in, Linear* dst, bool with_bias) {
-  declare(name + ".weight", [=](const TensorInfo& info, const uint8_t* bytes) {
-    load_linear(name, out, in, dst, info, bytes);
-  }, "", {out, in}, Kind::Linear, dst);
+  declare(
+      name + ".weight",
+      [=](const TensorInfo& info, const uint8_t* bytes) { load_linear(name, out, in, dst, info, bytes); }, "",
+      {out, in}, Kind::Linear, dst);
   // The scale of a pre-quantized weight: optional (float checkpoints have none).
-  declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
-    load_scale(name, out, in, dst, info, bytes);
-  }, "optional", {}, Kind::Vector, nullptr, 4ull * out * in);
+  declare(
+      name + ".weight_scale",
+      [=](const TensorInfo& info, const uint8_t* bytes) { load_scale(name, out, in, dst, info, bytes); }, "optional",
+      {}, Kind::Vector, nullptr, 4ull * out * in);
   if (with_bias) vector(name + ".bias", {out}, &dst->bias);
 }
 
-void WeightLoader::linear_set(const std::string& concat_name, std::function<std::string(int)> split_name,
-                              int sets, int out, int in, std::vector<Linear>* dst) {
+void WeightLoader::linear_set(const std::string& concat_name, std::function<std::string(int)> split_name, int sets,
+                              int out, int in, std::vector<Linear>* dst) {
   dst->resize(sets);
-  declare(concat_name, [=](const TensorInfo& info, const uint8_t* bytes) {
-    expect_float(info);
-    expect_shape(info, {int64_t(sets) * out, in});
-    for (int s = 0; s < sets; ++s) (*dst)[s].weight = pack_float(info, bytes, s * out, out, in);
-  }, concat_name);
+  declare(
+      concat_name,
+      [=](const TensorInfo& info, const uint8_t* bytes) {
+        expect_float(info);
+        expect_shape(info, {int64_t(sets) * out, in});
+        for (int s = 0; s < sets; ++s) (*dst)[s].weight = pack_float(info, bytes, s * out, out, in);
+      },
+      concat_name);
   for (int s = 0; s < sets; ++s) {
     std::string name = split_name(s);
     Linear* target = &(*dst)[s];
-    declare(name + ".weight", [=](const TensorInfo& info, const uint8_t* bytes) {
-      load_linear(name, out, in, target, info, bytes);
-    }, concat_name, {out, in}, Kind::Linear, target);
-    declare(name + ".weight_scale", [=](const TensorInfo& info, const uint8_t* bytes) {
-      load_scale(name, out, in, target, info, bytes);
-    }, "optional", {}, Kind::Vector, nullptr, 4ull * out * in);
+    declare(
+        name + ".weight",
+        [=](const TensorInfo& info, const uint8_t* bytes) { load_linear(name, out, in, target, info, bytes); },
+        concat_name, {out, in}, Kind::Linear, target);
+    declare(
+        name + ".weight_scale",
+        [=](const TensorInfo& info, const uint8_t* bytes) { load_scale(name, out, in, target, info, bytes); },
+        "optional", {}, Kind::Vector, nullptr, 4ull * out * in);
   }
 }
 
 void WeightLoader::vector(const std::string& name, std::vector<int64_t> shape, std::vector<float>* dst) {
-  declare(name, [=](const TensorInfo& info, const uint8_t* bytes) {
-    expect_float(info);
-    expect_shape(info, shape);
-    *dst = to_f32(info, bytes);
-  }, "", shape, Kind::Vector, dst);
+  declare(
+      name,
+      [=](const TensorInfo& info, const uint8_t* bytes) {
+        expect_float(info);
+        expect_shape(info, shape);
+        *dst = to_f32(info, bytes);
+      },
+      "", shape, Kind::Vector, dst);
 }
 
 void WeightLoader::norm(const std::string& prefix, NormKind kind, int dim, Norm* dst) {
@@ -211,33 +221,38 @@ void WeightLoader::norm(const std::string& prefix, NormKind kind, int dim, Norm*
 }
 
 void WeightLoader::table(const std::string& name, int rows, int width, EmbeddingTable* dst) {
-  declare(name, [=](const TensorInfo& info, const uint8_t* bytes) {
-    expect_float(info);
-    expect_shape(info, {rows, width});
-    dst->rows = rows;
-    dst->width = width;
-    size_t n = size_t(rows) * width;
-    // Tables are only gathered (one row per token), so their size costs memory, not time:
-    // they keep the checkpoint's precision unless bf16 is asked for explicitly.
-    bool want_f32 = info.dtype != DType::BF16 && !(options_.format && *options_.format == WeightFormat::BF16);
-    dst->bf16 = !want_f32;
-    if (dst->bf16) {
-      dst->bf16_data.resize(n);
-      if (info.dtype == DType::BF16) {
-        std::memcpy(dst->bf16_data.data(), bytes, n * 2);
-      } else {
-        std::vector<float> tmp = to_f32(info, bytes);
-        for (size_t i = 0; i < n; ++i) dst->bf16_data[i] = f32_to_bf16(tmp[i]);
-      }
-    } else {
-      dst->f32_data.resize(n);
-      convert_to_f32(info.dtype, bytes, n, dst->f32_data.data());
-    }
-  }, "", {rows, width}, Kind::Table, dst);
+  declare(
+      name,
+      [=](const TensorInfo& info, const uint8_t* bytes) {
+        expect_float(info);
+        expect_shape(info, {rows, width});
+        dst->rows = rows;
+        dst->width = width;
+        size_t n = size_t(rows) * width;
+        // Tables are only gathered (one row per token), so their size costs memory, not time:
+        // they keep the checkpoint's precision unless bf16 is asked for explicitly.
+        bool want_f32 = info.dtype != DType::BF16 && !(options_.format && *options_.format == WeightFormat::BF16);
+        dst->bf16 = !want_f32;
+        if (dst->bf16) {
+          dst->bf16_data.resize(n);
+          if (info.dtype == DType::BF16) {
+            std::memcpy(dst->bf16_data.data(), bytes, n * 2);
+          } else {
+            std::vector<float> tmp = to_f32(info, bytes);
+            for (size_t i = 0; i < n; ++i) dst->bf16_data[i] = f32_to_bf16(tmp[i]);
+          }
+        } else {
+          dst->f32_data.resize(n);
+          convert_to_f32(info.dtype, bytes, n, dst->f32_data.data());
+        }
+      },
+      "", {rows, width}, Kind::Table, dst);
 }
 
 void WeightLoader::ignore(const std::string& name) {
-  declare(name, [](const TensorInfo&, const uint8_t*) {}, "optional").needs_bytes = false;
+  declare(
+      name, [](const TensorInfo&, const uint8_t*) {}, "optional")
+      .needs_bytes = false;
 }
 
 const WeightLoader::Entry& WeightLoader::entry(const TensorInfo& info) const {

@@ -15,8 +15,8 @@
 
 #include "io/safetensors.h"
 #include "kernels/packed_matrix.h"
-#include "nn/kv_cache.h"
 #include "nn/embedding_table.h"
+#include "nn/kv_cache.h"
 #include "nn/linear.h"
 #include "nn/norm.h"
 
@@ -43,8 +43,8 @@ class WeightLoader {
   void linear(const std::string& name, int out, int in, Linear* dst, bool with_bias = false);
   // A set of per-step linears stored either as `split_name(i)` each, or concatenated along
   // dim 0 under `concat_name` (Kyutai's released in_proj_weight / out_proj.weight layout).
-  void linear_set(const std::string& concat_name, std::function<std::string(int)> split_name,
-                  int sets, int out, int in, std::vector<Linear>* dst);
+  void linear_set(const std::string& concat_name, std::function<std::string(int)> split_name, int sets, int out, int in,
+                  std::vector<Linear>* dst);
   // Small float tensors kept as f32 vectors (norm gains, biases, layer scales).
   void vector(const std::string& name, std::vector<int64_t> shape, std::vector<float>* dst);
   void norm(const std::string& prefix, NormKind kind, int dim, Norm* dst);
@@ -98,7 +98,7 @@ class WeightLoader {
     std::vector<int64_t> shape;
     Kind kind = Kind::Vector;
     const void* target = nullptr;
-    uint64_t max_bytes = 0;   // 0: no bound (a tensor whose bytes are not read)
+    uint64_t max_bytes = 0;  // 0: no bound (a tensor whose bytes are not read)
     bool needs_bytes = true;
   };
   const Entry& entry(const TensorInfo& info) const;
@@ -106,10 +106,8 @@ class WeightLoader {
   Entry& declare(const std::string& name, std::function<void(const TensorInfo&, const uint8_t*)> load,
                  const std::string& group = "", std::vector<int64_t> shape = {}, Kind kind = Kind::Vector,
                  const void* target = nullptr, uint64_t max_bytes = 0);
-  void load_linear(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
-                   const uint8_t* bytes);
-  void load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
-                  const uint8_t* bytes);
+  void load_linear(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info, const uint8_t* bytes);
+  void load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info, const uint8_t* bytes);
   WeightFormat target_format(DType source) const;
   PackedMatrix pack_float(const TensorInfo& info, const uint8_t* bytes, int row_offset, int out, int in) const;
 

@@ -37,8 +37,8 @@ const FrameRequest& AsrSession::begin_frame(const int32_t* codes, int count) {
     fail(ErrorCode::InvalidArgument, "expected ", c.n_q, " codebooks in the audio frame, got ", count);
   for (int i = 0; i < count; ++i)
     if (codes[i] != -1 && (codes[i] < 0 || codes[i] >= c.card))
-      fail(ErrorCode::InvalidArgument, "audio codebook ", i, ": token ", codes[i], " is out of range (expected -1 or 0..",
-           c.card - 1, ")");
+      fail(ErrorCode::InvalidArgument, "audio codebook ", i, ": token ", codes[i],
+           " is out of range (expected -1 or 0..", c.card - 1, ")");
   FrameRequest req;
   req.tokens.resize(c.num_codebooks());
   req.tokens[0] = step_ == 0 ? c.text_initial_token() : text_token_;

@@ -21,13 +21,13 @@ struct AsrOptions {
 };
 
 struct AsrStep {
-  int64_t step = 0;                     // steps taken, this one included (Kyutai's step_idx)
+  int64_t step = 0;  // steps taken, this one included (Kyutai's step_idx)
   int32_t text_token = -1;
-  bool is_padding = false;              // existing_text_padding_id or end-of-padding id
-  std::vector<float> vad;               // [heads, extra_heads_dim] softmax of each extra head
-  std::vector<int32_t> model_input;     // [K] what the network read
-  std::vector<float> text_logits;       // local forward only
-  std::vector<float> transformer_out;   // local forward only
+  bool is_padding = false;             // existing_text_padding_id or end-of-padding id
+  std::vector<float> vad;              // [heads, extra_heads_dim] softmax of each extra head
+  std::vector<int32_t> model_input;    // [K] what the network read
+  std::vector<float> text_logits;      // local forward only
+  std::vector<float> transformer_out;  // local forward only
 };
 
 class AsrSession {

@@ -9,7 +9,8 @@ const Mimi& checked_codec(const LmModel& model, const Mimi& codec) {
   const LmConfig& c = model.config();
   const int needed = std::max(c.n_q - c.dep_q, c.dep_q);
   if (codec.num_codebooks() < needed)
-    fail(ErrorCode::InvalidArgument, "the codec writes ", codec.num_codebooks(), " codebooks but the model needs ", needed);
+    fail(ErrorCode::InvalidArgument, "the codec writes ", codec.num_codebooks(), " codebooks but the model needs ",
+         needed);
   if (codec.cardinality() > c.card)
     fail(ErrorCode::InvalidArgument, "the codec's codes (0..", codec.cardinality() - 1,
          ") do not fit the model's audio vocabulary of ", c.card);
@@ -22,10 +23,12 @@ DuplexPipeline::DuplexPipeline(const LmModel& model, const Mimi& codec, Generati
       session_(model, params),
       encoder_(codec.new_state(model.config().n_q - model.config().dep_q)),
       decoder_(codec.new_state(model.config().dep_q)),
-      words_(0, model.config().existing_text_padding_id, model.config().existing_text_end_padding_id, codec.frame_rate()) {}
+      words_(0, model.config().existing_text_padding_id, model.config().existing_text_end_padding_id,
+             codec.frame_rate()) {}
 
 const FrameRequest& DuplexPipeline::begin(const float* pcm, int count) {
-  if (session_.frame_open()) fail(ErrorCode::InvalidState, "a frame is already open: finish it (or run it locally) first");
+  if (session_.frame_open())
+    fail(ErrorCode::InvalidState, "a frame is already open: finish it (or run it locally) first");
   if (count != codec_.frame_size())
     fail(ErrorCode::InvalidArgument, "expected an audio frame of ", codec_.frame_size(), " samples, got ", count);
   user_codes_.resize(encoder_.codebooks);

@@ -19,13 +19,13 @@ namespace kyutai {
 
 struct DuplexStep {
   int64_t step = 0;
-  int32_t text_token = -1;             // sampled at this step
-  std::vector<int32_t> user_codes;     // [n_q - dep_q] Mimi's codes of the user's frame
-  bool has_frame = false;              // a generated frame became complete (after max_delay steps)
-  int32_t frame_text = -1;             // its text token
-  std::vector<int32_t> audio;          // its [dep_q] codes
-  std::vector<float> pcm;              // its samples (frame_size), empty without a frame
-  std::vector<WordEvent> words;        // what this step's text token completes
+  int32_t text_token = -1;          // sampled at this step
+  std::vector<int32_t> user_codes;  // [n_q - dep_q] Mimi's codes of the user's frame
+  bool has_frame = false;           // a generated frame became complete (after max_delay steps)
+  int32_t frame_text = -1;          // its text token
+  std::vector<int32_t> audio;       // its [dep_q] codes
+  std::vector<float> pcm;           // its samples (frame_size), empty without a frame
+  std::vector<WordEvent> words;     // what this step's text token completes
 };
 
 class DuplexPipeline {

@@ -35,8 +35,7 @@ GeneratedFrame GenerationSession::finish(FrameReply reply) {
 GeneratedFrame GenerationSession::run_local() { return to_frame(gen_.run_local(), gen_.steps()); }
 
 TtsSession::TtsSession(const LmModel& model, GenerationParams params)
-    : GenerationSession(model, params, "a TTS session"),
-      silent_user_(model.config().n_q - model.config().dep_q, -1) {}
+    : GenerationSession(model, params, "a TTS session"), silent_user_(model.config().n_q - model.config().dep_q, -1) {}
 
 const FrameRequest& TtsSession::begin_text(int32_t text_token) {
   return gen_.begin(silent_user_.data(), int(silent_user_.size()), text_token);

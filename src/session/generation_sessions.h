@@ -13,10 +13,10 @@ namespace kyutai {
 
 struct GeneratedFrame {
   int64_t step = 0;
-  int32_t text_token = -1;             // text sampled or forced at this step
-  bool has_frame = false;              // the undelayed frame below is complete
-  int32_t frame_text = -1;             // text token of the undelayed frame
-  std::vector<int32_t> audio;          // [dep_q] codebooks the Depformer writes
+  int32_t text_token = -1;     // text sampled or forced at this step
+  bool has_frame = false;      // the undelayed frame below is complete
+  int32_t frame_text = -1;     // text token of the undelayed frame
+  std::vector<int32_t> audio;  // [dep_q] codebooks the Depformer writes
 };
 
 // The stages both sessions share (lm/forward.h), over their LmGen.

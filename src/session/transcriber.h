@@ -36,19 +36,19 @@ struct TranscriberOptions {
 struct TranscriptEvent {
   enum class Type { Word, EndWord, Vad, EndOfTurn };
   Type type;
-  std::vector<int32_t> tokens;      // Word: its pieces
-  double time = 0;                  // Word: start; EndWord: stop; Vad/EndOfTurn: frame time
-  std::vector<float> pause;         // Vad: pause probability of each head
-  float probability = 0;            // EndOfTurn: the chosen head's pause probability
-  int64_t step = 0;                 // the ASR step that produced the event
+  std::vector<int32_t> tokens;  // Word: its pieces
+  double time = 0;              // Word: start; EndWord: stop; Vad/EndOfTurn: frame time
+  std::vector<float> pause;     // Vad: pause probability of each head
+  float probability = 0;        // EndOfTurn: the chosen head's pause probability
+  int64_t step = 0;             // the ASR step that produced the event
 };
 
 // One frame's result (as moshi-core's AsrMsg): the last step it ran, what that step read and
 // predicted (for live views such as a token grid), and every event of the frame in order.
 struct TranscriberStep {
-  int64_t step = 0;              // steps taken, the frame's last one included
-  int32_t text_token = -1;       // the last step's text token
-  std::vector<int32_t> codes;    // the audio codes the last step was given
+  int64_t step = 0;            // steps taken, the frame's last one included
+  int32_t text_token = -1;     // the last step's text token
+  std::vector<int32_t> codes;  // the audio codes the last step was given
   std::vector<TranscriptEvent> events;
 };
 

@@ -43,8 +43,9 @@ void TtsGenerator::validate(const LmConditions* null_conditions) const {
   if (!std::isfinite(options_.cfg_coef) || options_.cfg_coef <= 0 || options_.cfg_coef > 100)
     fail(ErrorCode::InvalidArgument, "cfg_coef must be in (0, 100], got ", options_.cfg_coef);
   if (real_cfg_ && c.conditioner("cfg"))
-    fail(ErrorCode::InvalidArgument, "this model was trained with CFG distillation: pass cfg_coef through the 'cfg' "
-                                     "condition (tts_condition_attributes) and keep the generation's cfg_coef at 1.0");
+    fail(ErrorCode::InvalidArgument,
+         "this model was trained with CFG distillation: pass cfg_coef through the 'cfg' "
+         "condition (tts_condition_attributes) and keep the generation's cfg_coef at 1.0");
   if (real_cfg_ && !null_conditions)
     fail(ErrorCode::InvalidArgument, "real CFG (cfg_coef ", options_.cfg_coef, ") needs the null conditions");
   if (options_.max_gen_length < 1 || options_.final_padding < 0)
@@ -69,8 +70,7 @@ std::vector<int32_t> TtsGenerator::model_input(bool null_stream) const {
   std::vector<int32_t> in(c.num_codebooks());
   // The null stream sees no text after the initial step (Kyutai's cfg_is_no_text).
   in[0] = t == 0 ? c.text_initial_token() : null_stream ? -1 : text_history_[t - 1];
-  for (int q = 0; q < c.n_q; ++q)
-    in[1 + q] = t <= c.delays[1 + q] ? c.audio_initial_token() : audio_history_[t - 1][q];
+  for (int q = 0; q < c.n_q; ++q) in[1 + q] = t <= c.delays[1 + q] ? c.audio_initial_token() : audio_history_[t - 1][q];
   return in;
 }
 

@@ -19,7 +19,7 @@
 namespace kyutai {
 
 struct TtsGenerateOptions {
-  double cfg_coef = 1.0;    // TTSModel.cfg_coef: != 1 means real CFG (needs null conditions)
+  double cfg_coef = 1.0;  // TTSModel.cfg_coef: != 1 means real CFG (needs null conditions)
   int max_gen_length = 30000;
   int final_padding = 4;
   // Audio codebooks generated (TTSModel.n_q; moshi-server runs the release with 24 of 32):
@@ -27,7 +27,7 @@ struct TtsGenerateOptions {
   int n_q = 0;
   SamplingParams text, audio;  // greedy by default; Kyutai's defaults: temperature 0.6 for both
   uint64_t seed = 0;
-  bool record = false;      // keep every step's inputs and logits (TtsStepRecord)
+  bool record = false;  // keep every step's inputs and logits (TtsStepRecord)
 
   // Kyutai's TTS sampling: temperature `temp` for text and audio (TTSModel.temp, 0.6), LMGen's
   // top-k 25 (text) and 250 (audio), drawn from `seed`.
@@ -36,12 +36,12 @@ struct TtsGenerateOptions {
 
 // What one step read and produced (kept when TtsGenerateOptions::record).
 struct TtsStepRecord {
-  std::vector<int32_t> model_input;        // [streams, K]: row 1 = the null stream with real CFG
-  std::vector<float> text_logits;          // [streams, text_card_out]
+  std::vector<int32_t> model_input;  // [streams, K]: row 1 = the null stream with real CFG
+  std::vector<float> text_logits;    // [streams, text_card_out]
   int predicted_text = 0, fed_text = 0;
   bool depformer_ran = false;
-  std::vector<int32_t> depformer_input;    // [n_q], the inputs of positions 0..n_q-1
-  std::vector<float> depformer_logits;     // [n_q, card] (conditioned stream)
+  std::vector<int32_t> depformer_input;      // [n_q], the inputs of positions 0..n_q-1
+  std::vector<float> depformer_logits;       // [n_q, card] (conditioned stream)
   std::vector<float> depformer_logits_null;  // [n_q, card] with real CFG
 };
 

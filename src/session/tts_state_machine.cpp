@@ -18,8 +18,7 @@ TtsStateMachine::TtsStateMachine(TtsMachineConfig config) : config_(std::move(co
   if (config_.ids.card <= 0) fail(ErrorCode::InvalidArgument, "TTS token ids: card must be text_card + 1 >= 1");
   if (config_.second_stream_ahead < 0 || config_.max_padding < 0 || config_.initial_padding < 0)
     fail(ErrorCode::InvalidArgument, "TTS state machine: second_stream_ahead (", config_.second_stream_ahead,
-         "), max_padding (", config_.max_padding, ") and initial_padding (", config_.initial_padding,
-         ") must be >= 0");
+         "), max_padding (", config_.max_padding, ") and initial_padding (", config_.initial_padding, ") must be >= 0");
 }
 
 TtsMachineState TtsStateMachine::new_state(std::vector<TtsEntry> entries) const {

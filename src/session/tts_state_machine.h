@@ -32,7 +32,7 @@ struct TtsMachineState {
 struct TtsMachineConfig {
   TtsTokenIds ids;
   int second_stream_ahead = 0;
-  int max_padding = 8;      // TTSModel.from_checkpoint_info defaults
+  int max_padding = 8;  // TTSModel.from_checkpoint_info defaults
   int initial_padding = 2;
 };
 

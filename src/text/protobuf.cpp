@@ -64,8 +64,8 @@ std::string_view Field::as_bytes(std::string_view context) const {
 Reader::Reader(std::string_view data, std::string context) : data_(data), context_(std::move(context)) {}
 
 void Reader::malformed(const std::string& why) const {
-  fail(ErrorCode::InvalidCheckpoint, "protobuf: malformed ", context_, " at byte ", pos_, " of ", data_.size(),
-       ": ", why);
+  fail(ErrorCode::InvalidCheckpoint, "protobuf: malformed ", context_, " at byte ", pos_, " of ", data_.size(), ": ",
+       why);
 }
 
 uint64_t Reader::read_varint(const char* what) {
@@ -90,9 +90,7 @@ bool Reader::next(Field& field) {
   field.number = static_cast<uint32_t>(number);
   field.type = static_cast<WireType>(key & 7);
   switch (field.type) {
-    case WireType::Varint:
-      field.varint = read_varint("varint");
-      return true;
+    case WireType::Varint: field.varint = read_varint("varint"); return true;
     case WireType::Fixed64:
     case WireType::Fixed32: {
       size_t width = field.type == WireType::Fixed64 ? 8 : 4;
@@ -104,16 +102,14 @@ bool Reader::next(Field& field) {
     case WireType::LengthDelimited: {
       uint64_t length = read_varint("length");
       if (length > data_.size() - pos_) {
-        malformed(str_cat("field ", number, " claims ", length, " bytes but only ", data_.size() - pos_,
-                          " remain"));
+        malformed(str_cat("field ", number, " claims ", length, " bytes but only ", data_.size() - pos_, " remain"));
       }
       field.bytes = data_.substr(pos_, static_cast<size_t>(length));
       pos_ += static_cast<size_t>(length);
       return true;
     }
     case WireType::StartGroup:
-    case WireType::EndGroup:
-      malformed(str_cat("field ", number, " uses the unsupported group encoding"));
+    case WireType::EndGroup: malformed(str_cat("field ", number, " uses the unsupported group encoding"));
   }
   malformed(str_cat("field ", number, " has invalid wire type ", key & 7));
 }

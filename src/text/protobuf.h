@@ -24,8 +24,8 @@ enum class WireType : uint8_t {
 struct Field {
   uint32_t number = 0;
   WireType type = WireType::Varint;
-  uint64_t varint = 0;    // Varint
-  uint64_t fixed = 0;     // Fixed32 (low 32 bits) or Fixed64
+  uint64_t varint = 0;     // Varint
+  uint64_t fixed = 0;      // Fixed32 (low 32 bits) or Fixed64
   std::string_view bytes;  // LengthDelimited: payload (string, bytes or sub-message)
 
   // Typed accessors; each checks the wire type and throws naming the field otherwise.

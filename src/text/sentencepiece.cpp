@@ -15,8 +15,8 @@
 namespace kyutai {
 namespace {
 
-constexpr std::string_view kSpaceSymbol = "\xe2\x96\x81";  // U+2581, sentencepiece's word marker
-constexpr std::string_view kReplacementChar = "\xef\xbf\xbd";  // U+FFFD
+constexpr std::string_view kSpaceSymbol = "\xe2\x96\x81";          // U+2581, sentencepiece's word marker
+constexpr std::string_view kReplacementChar = "\xef\xbf\xbd";      // U+FFFD
 constexpr std::string_view kDefaultUnkSurface = " \xe2\x81\x87 ";  // " ⁇ "
 // Penalty (below the lowest piece score) of the unknown node sentencepiece's unigram
 // lattice adds where no single-character piece exists.
@@ -385,9 +385,9 @@ using Segmentation = std::vector<std::pair<std::string_view, int>>;  // (piece t
 
 struct SentencePiece::Model {
   std::vector<PieceProto> pieces;
-  std::vector<int16_t> byte_of;       // per id: 0..255 for byte pieces, -1 otherwise
-  std::array<int, 256> byte_ids{};    // byte value -> id (valid when byte_fallback)
-  PieceTrie vocab;                    // NORMAL, USER_DEFINED and UNUSED pieces
+  std::vector<int16_t> byte_of;                   // per id: 0..255 for byte pieces, -1 otherwise
+  std::array<int, 256> byte_ids{};                // byte value -> id (valid when byte_fallback)
+  PieceTrie vocab;                                // NORMAL, USER_DEFINED and UNUSED pieces
   std::unordered_map<std::string, int> reserved;  // UNKNOWN, CONTROL and BYTE pieces
   PieceTrie user_defined;
   ModelType type = ModelType::Unigram;
@@ -510,8 +510,8 @@ Segmentation SentencePiece::Model::encode_bpe(std::string_view normalized) const
     const bool frozen = length > 0;
     if (!frozen) length = std::min(one_char_len(normalized[pos]), normalized.size() - pos);
     const int index = static_cast<int>(symbols.size());
-    symbols.push_back({index - 1, pos + length < normalized.size() ? index + 1 : -1, frozen,
-                       normalized.substr(pos, length)});
+    symbols.push_back(
+        {index - 1, pos + length < normalized.size() ? index + 1 : -1, frozen, normalized.substr(pos, length)});
     pos += length;
   }
   if (symbols.empty()) return {};
@@ -586,8 +586,7 @@ SentencePiece SentencePiece::load(const uint8_t* bytes, size_t size) {
   if (bytes == nullptr && size > 0) fail(ErrorCode::InvalidArgument, "tokenizer: null model bytes");
   ModelProto proto = parse_model_proto(std::string_view(reinterpret_cast<const char*>(bytes), size));
   if (proto.pieces.empty()) {
-    fail(ErrorCode::InvalidCheckpoint, "tokenizer: model has no pieces (", size,
-         " bytes; not a SentencePiece model?)");
+    fail(ErrorCode::InvalidCheckpoint, "tokenizer: model has no pieces (", size, " bytes; not a SentencePiece model?)");
   }
   if (proto.trainer.model_type == ModelType::Word || proto.trainer.model_type == ModelType::Char) {
     fail(ErrorCode::Unsupported, "tokenizer: ", proto.trainer.model_type == ModelType::Word ? "WORD" : "CHAR",
@@ -620,7 +619,8 @@ void SentencePiece::Model::index_pieces() {
     const bool in_vocab = piece.type == PieceType::Normal || piece.type == PieceType::UserDefined ||
                           piece.type == PieceType::Unused;
     const bool inserted = in_vocab ? vocab.insert(piece.text, id) : reserved.emplace(piece.text, id).second;
-    if (!inserted) fail(ErrorCode::InvalidCheckpoint, "tokenizer: piece ", id, " \"", piece.text, "\" is defined twice");
+    if (!inserted)
+      fail(ErrorCode::InvalidCheckpoint, "tokenizer: piece ", id, " \"", piece.text, "\" is defined twice");
     if (piece.type == PieceType::Normal) {
       min_score = std::min(min_score, piece.score);
       max_score = std::max(max_score, piece.score);
@@ -631,10 +631,12 @@ void SentencePiece::Model::index_pieces() {
       unk_id = id;
     } else if (piece.type == PieceType::Byte) {
       if (!byte_fallback) {
-        fail(ErrorCode::InvalidCheckpoint, "tokenizer: byte piece ", piece.text, " found although byte_fallback is off");
+        fail(ErrorCode::InvalidCheckpoint, "tokenizer: byte piece ", piece.text,
+             " found although byte_fallback is off");
       }
       const int byte = byte_piece_value(piece.text);
-      if (byte < 0) fail(ErrorCode::InvalidCheckpoint, "tokenizer: byte piece ", id, " \"", piece.text, "\" is invalid");
+      if (byte < 0)
+        fail(ErrorCode::InvalidCheckpoint, "tokenizer: byte piece ", id, " \"", piece.text, "\" is invalid");
       byte_found[byte] = true;
       byte_of[i] = static_cast<int16_t>(byte);
       byte_ids[byte] = id;
@@ -650,8 +652,8 @@ std::vector<int> SentencePiece::encode(std::string_view text) const {
   const std::string normalized = model_->normalize(text);
   std::vector<int> ids;
   if (normalized.empty()) return ids;
-  const Segmentation segmentation =
-      model_->type == ModelType::Bpe ? model_->encode_bpe(normalized) : model_->encode_unigram(normalized);
+  const Segmentation segmentation = model_->type == ModelType::Bpe ? model_->encode_bpe(normalized)
+                                                                   : model_->encode_unigram(normalized);
   model_->append_ids(segmentation, ids);
   return ids;
 }

@@ -13,7 +13,8 @@ namespace kyutai {
 namespace {
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
 }
 
 // Kyutai's event regex: a break tag or a run of whitespace; the duration's '.' is any character
@@ -28,7 +29,8 @@ double break_seconds(const std::string& text) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
   if (errno || end != text.c_str() + text.size())
-    fail(ErrorCode::InvalidArgument, "<break time=\"", text, "s\"/>: the duration must be a number of seconds, e.g. 0.5");
+    fail(ErrorCode::InvalidArgument, "<break time=\"", text,
+         "s\"/>: the duration must be a number of seconds, e.g. 0.5");
   return v;
 }
 

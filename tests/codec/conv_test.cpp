@@ -66,8 +66,8 @@ std::vector<float> reference_conv_transpose(const std::vector<float>& x, int row
       const int g = c / ipg;
       for (int og = 0; og < opg; ++og)
         for (int k = 0; k < s.kernel; ++k)
-          full[(size_t(t) * s.stride + k) * O + g * opg + og] +=
-              double(x[size_t(t) * C + c]) * w[(size_t(c) * opg + og) * s.kernel + k];
+          full[(size_t(t) * s.stride + k) * O + g * opg + og] += double(x[size_t(t) * C + c]) *
+                                                                 w[(size_t(c) * opg + og) * s.kernel + k];
     }
   std::vector<float> y(size_t(rows) * s.stride * O);  // trimmed on the right
   for (size_t r = 0; r < size_t(rows) * s.stride; ++r)
@@ -89,9 +89,9 @@ ConvShape shape(int in, int out, int kernel, int stride, int dilation, int group
 // Shapes Mimi uses (first conv, residual 3-tap and 1x1, strided downsampling, channel-wise
 // upsampling) and odd ones: dilation, groups, widths that are not multiples of 4.
 std::vector<ConvShape> conv_shapes() {
-  return {shape(1, 4, 7, 1, 1, 1),  shape(4, 2, 3, 1, 1, 1),   shape(2, 4, 1, 1, 1, 1),   shape(4, 8, 8, 4, 1, 1),
+  return {shape(1, 4, 7, 1, 1, 1),    shape(4, 2, 3, 1, 1, 1),   shape(2, 4, 1, 1, 1, 1),  shape(4, 8, 8, 4, 1, 1),
           shape(16, 32, 12, 6, 1, 1), shape(32, 32, 4, 2, 1, 1), shape(6, 9, 3, 1, 2, 3),  shape(5, 7, 5, 1, 3, 1),
-          shape(8, 8, 4, 2, 1, 8),  shape(12, 6, 6, 3, 2, 2),  shape(13, 11, 9, 1, 1, 1)};
+          shape(8, 8, 4, 2, 1, 8),    shape(12, 6, 6, 3, 2, 2),  shape(13, 11, 9, 1, 1, 1)};
 }
 
 TEST(MimiConv, WholeSequenceMatchesPyTorchFormula) {
@@ -162,7 +162,7 @@ TEST(MimiConv, ThreadsGiveIdenticalResults) {
 
 std::vector<ConvShape> transpose_shapes() {
   return {shape(64, 32, 16, 8, 1, 1), shape(8, 4, 8, 4, 1, 1), shape(32, 32, 4, 2, 1, 32), shape(32, 32, 4, 2, 1, 1),
-          shape(6, 9, 5, 2, 1, 3),   shape(5, 7, 3, 3, 1, 1), shape(4, 4, 7, 2, 1, 2)};
+          shape(6, 9, 5, 2, 1, 3),    shape(5, 7, 3, 3, 1, 1), shape(4, 4, 7, 2, 1, 2)};
 }
 
 TEST(MimiConv, TransposedWholeSequenceMatchesPyTorchFormula) {
@@ -231,9 +231,9 @@ TEST(MimiConv, BadShapesAndStepsAreRefused) {
 // The kernels directly: the scalar ones against the formula for every panel range, and
 // (WebAssembly) the SIMD ones against the scalar ones, bit for bit.
 TEST(MimiConvKernels, PanelsCoverEveryOutputOnce) {
-  EXPECT_EQ(conv_panels(shape(4, 20, 3, 1, 1, 1)), 3);   // 8 + 8 + 4
-  EXPECT_EQ(conv_panels(shape(32, 32, 4, 2, 1, 32)), 32); // one lane per channel-wise group
-  EXPECT_EQ(conv_panels(shape(6, 18, 3, 1, 1, 2)), 4);   // 9 outputs per group: 8 + 1, twice
+  EXPECT_EQ(conv_panels(shape(4, 20, 3, 1, 1, 1)), 3);     // 8 + 8 + 4
+  EXPECT_EQ(conv_panels(shape(32, 32, 4, 2, 1, 32)), 32);  // one lane per channel-wise group
+  EXPECT_EQ(conv_panels(shape(6, 18, 3, 1, 1, 2)), 4);     // 9 outputs per group: 8 + 1, twice
 }
 
 TEST(MimiConvKernels, ScalarMatchesTheFormula) {
@@ -251,8 +251,9 @@ TEST(MimiConvKernels, ScalarMatchesTheFormula) {
       std::vector<float> y(size_t(out_rows) * s.out_channels, kUnwritten);
       scalar::conv1d_rows(x.data(), w.data(), b.data(), s, out_rows, pb, panels, y.data());
       // x is already padded: the formula without padding.
-      int first_written = pb == 0 ? 0 : std::min(s.out_channels, (pb / conv_panels_per_group(s)) * s.out_per_group() +
-                                                                     (pb % conv_panels_per_group(s)) * kConvPanel);
+      int first_written = pb == 0 ? 0
+                                  : std::min(s.out_channels, (pb / conv_panels_per_group(s)) * s.out_per_group() +
+                                                                 (pb % conv_panels_per_group(s)) * kConvPanel);
       for (int t = 0; t < out_rows; ++t)
         for (int o = 0; o < s.out_channels; ++o) {
           const float got = y[size_t(t) * s.out_channels + o];

@@ -55,7 +55,8 @@ void element(double v, size_t index) {
     got = checked_int32_element(v, "ids", index);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::InvalidArgument) finding("checked_int32_element: wrong error code", v);
-    if (std::fabs(v) <= 2147483647.0 && v == std::floor(v)) finding("checked_int32_element refused a 32-bit integer", v);
+    if (std::fabs(v) <= 2147483647.0 && v == std::floor(v))
+      finding("checked_int32_element refused a 32-bit integer", v);
     return;
   }
   if (double(got) != v) finding("checked_int32_element changed the value", v);

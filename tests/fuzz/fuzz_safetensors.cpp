@@ -78,8 +78,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         nullptr,
         [&](const TensorInfo& t, const uint8_t* bytes) {
           if (t.byte_size() > 0 && bytes == nullptr) mismatch("null bytes for a non-empty tensor");
-          streamed.push_back({t.name, t.dtype, t.shape,
-                              t.byte_size() ? std::vector<uint8_t>(bytes, bytes + t.byte_size()) : std::vector<uint8_t>()});
+          streamed.push_back(
+              {t.name, t.dtype, t.shape,
+               t.byte_size() ? std::vector<uint8_t>(bytes, bytes + t.byte_size()) : std::vector<uint8_t>()});
         },
         limits);
     size_t pos = 0;

@@ -57,8 +57,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (vocab <= 0) finding("a loaded model has no pieces");
   if (sp->unk_id() < 0 || sp->unk_id() >= vocab) finding("unk id outside the vocabulary");
   static const char* const kTexts[] = {
-      "Hello world", "  leading   and trailing  ", "Le garçon mange une crème brûlée à Noël.",
-      "東京の天気は晴れです。", "emoji 🎉🦀", "ＡＢＣ１２３ ﬁ ①", "invalid \xff\xfe bytes \xc3", "", "a",
+      "Hello world",
+      "  leading   and trailing  ",
+      "Le garçon mange une crème brûlée à Noël.",
+      "東京の天気は晴れです。",
+      "emoji 🎉🦀",
+      "ＡＢＣ１２３ ﬁ ①",
+      "invalid \xff\xfe bytes \xc3",
+      "",
+      "a",
   };
   for (const char* t : kTexts) exercise(*sp, t);
   exercise(*sp, std::string(reinterpret_cast<const char*>(data), std::min<size_t>(size, 256)));

@@ -182,7 +182,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
         } catch (const Error&) {
           ok = false;
         }
-        if (ok) same_frame(a, duplex_shadow.push_frame(frame.data(), int(frame.size())), "duplex output differs from the shadow session");
+        if (ok)
+          same_frame(a, duplex_shadow.push_frame(frame.data(), int(frame.size())),
+                     "duplex output differs from the shadow session");
         break;
       }
       case 2: {  // TTS text token
@@ -199,10 +201,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       }
       case 3: {  // reset
         switch (in.u8() % 4) {
-          case 0: asr.reset(); asr_shadow.reset(); break;
-          case 1: duplex.reset(); duplex_shadow.reset(); break;
-          case 2: tts.reset(); tts_shadow.reset(); break;
-          default: codec.reset(); codec_shadow.reset(); break;
+          case 0:
+            asr.reset();
+            asr_shadow.reset();
+            break;
+          case 1:
+            duplex.reset();
+            duplex_shadow.reset();
+            break;
+          case 2:
+            tts.reset();
+            tts_shadow.reset();
+            break;
+          default:
+            codec.reset();
+            codec_shadow.reset();
+            break;
         }
         break;
       }
@@ -212,8 +226,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
         const float amp = float(in.u8()) / 64.0f;
         for (int i = 0; i < frame_size; ++i) pcm[i] = amp * std::sin(0.05f * float(i) * float(1 + kind % 7));
         if (kind % 4 == 1) {
-          static const float special[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                                          -std::numeric_limits<float>::infinity(), 3e38f, -3e38f, 1e-42f, -0.0f};
+          static const float special[] = {std::numeric_limits<float>::quiet_NaN(),
+                                          std::numeric_limits<float>::infinity(),
+                                          -std::numeric_limits<float>::infinity(),
+                                          3e38f,
+                                          -3e38f,
+                                          1e-42f,
+                                          -0.0f};
           int n = 1 + in.u8() % 3;
           for (int k = 0; k < n; ++k) {
             int at = (in.u8() | (in.u8() << 8)) % frame_size;
@@ -259,8 +278,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
         break;
       }
       default: {  // empty frames through every session
-        try { asr.push_frame(nullptr, 0); finding("ASR accepted an empty frame"); } catch (const Error&) {}
-        try { duplex.push_frame(nullptr, 0); finding("duplex accepted an empty frame"); } catch (const Error&) {}
+        try {
+          asr.push_frame(nullptr, 0);
+          finding("ASR accepted an empty frame");
+        } catch (const Error&) {
+        }
+        try {
+          duplex.push_frame(nullptr, 0);
+          finding("duplex accepted an empty frame");
+        } catch (const Error&) {
+        }
         break;
       }
     }

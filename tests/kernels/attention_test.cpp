@@ -19,13 +19,15 @@ struct Ring {
   std::vector<float> keys, values;
   std::vector<int64_t> positions;
   Ring(int slots, int d)
-      : slots(slots), d(d), keys(uniform_floats(size_t(slots) * d, 11)),
-        values(uniform_floats(size_t(slots) * d, 12)), positions(slots, -1) {}
+      : slots(slots),
+        d(d),
+        keys(uniform_floats(size_t(slots) * d, 11)),
+        values(uniform_floats(size_t(slots) * d, 12)),
+        positions(slots, -1) {}
 };
 
 // The definition, in double: softmax(scale q.k) over the visible slots, zeros when none is.
-std::vector<float> reference(const Ring& r, const std::vector<float>& q, int64_t qpos, int64_t window,
-                             float scale) {
+std::vector<float> reference(const Ring& r, const std::vector<float>& q, int64_t qpos, int64_t window, float scale) {
   std::vector<double> logits(r.slots, -INFINITY), out(r.d, 0.0);
   double m = -INFINITY;
   for (int s = 0; s < r.slots; ++s) {
@@ -50,8 +52,8 @@ void expect_matches_reference(const Ring& r, int64_t qpos, int64_t window) {
   const auto q = uniform_floats(r.d, 13);
   const float scale = 0.3f;
   std::vector<float> scores(r.slots, 123.0f), out(r.d, 99.0f);
-  attend(q.data(), r.keys.data(), r.values.data(), r.positions.data(), r.slots, r.d, qpos, window, scale,
-         scores.data(), out.data());
+  attend(q.data(), r.keys.data(), r.values.data(), r.positions.data(), r.slots, r.d, qpos, window, scale, scores.data(),
+         out.data());
   const auto expected = reference(r, q, qpos, window, scale);
   for (int i = 0; i < r.d; ++i) EXPECT_NEAR(out[i], expected[i], 2e-6f) << "element " << i;
 }
@@ -78,7 +80,7 @@ TEST(Attention, SlotsAheadOfTheQueryAreHidden) {
 
 TEST(Attention, NoVisibleSlotGivesZeros) {
   Ring r(10, 8);
-  r.positions[3] = 9;  // in the future of the query
+  r.positions[3] = 9;                 // in the future of the query
   expect_matches_reference(r, 2, 0);  // the reference is all zeros; `out` starts at 99
 }
 
@@ -96,8 +98,7 @@ TEST(Attention, Bf16RowsOfOddLengthMatchTheReference) {
   }
   const auto q = uniform_floats(r.d, 13);
   std::vector<float> scores(r.slots), out(r.d, 99.0f);
-  attend(q.data(), keys.data(), values.data(), r.positions.data(), r.slots, r.d, 8, 0, 0.3f, scores.data(),
-         out.data());
+  attend(q.data(), keys.data(), values.data(), r.positions.data(), r.slots, r.d, 8, 0, 0.3f, scores.data(), out.data());
   const auto expected = reference(r, q, 8, 0, 0.3f);
   for (int i = 0; i < r.d; ++i) EXPECT_NEAR(out[i], expected[i], 2e-6f) << "element " << i;
 }

@@ -122,15 +122,16 @@ TEST_P(GemmFormats, Simd128IsBitIdenticalToScalar) {
 #endif
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    All, GemmFormats,
-    ::testing::Combine(::testing::Values(WeightFormat::F32, WeightFormat::BF16, WeightFormat::Q8, WeightFormat::Q4),
-                       ::testing::Values(Shape{16, 32, 1}, Shape{37, 61, 3}, Shape{130, 600, 2}, Shape{5, 7, 1}, Shape{20, 517, 2})),
-    [](const auto& info) {
-      auto s = std::get<1>(info.param);
-      return std::string(weight_format_name(std::get<0>(info.param))) + "_" + std::to_string(s.out) + "x" +
-             std::to_string(s.in) + "x" + std::to_string(s.rows);
-    });
+INSTANTIATE_TEST_SUITE_P(All, GemmFormats,
+                         ::testing::Combine(::testing::Values(WeightFormat::F32, WeightFormat::BF16, WeightFormat::Q8,
+                                                              WeightFormat::Q4),
+                                            ::testing::Values(Shape{16, 32, 1}, Shape{37, 61, 3}, Shape{130, 600, 2},
+                                                              Shape{5, 7, 1}, Shape{20, 517, 2})),
+                         [](const auto& info) {
+                           auto s = std::get<1>(info.param);
+                           return std::string(weight_format_name(std::get<0>(info.param))) + "_" +
+                                  std::to_string(s.out) + "x" + std::to_string(s.in) + "x" + std::to_string(s.rows);
+                         });
 
 TEST(Quantization, PrequantizedExportRoundTripsExactly) {
   for (WeightFormat format : {WeightFormat::Q8, WeightFormat::Q4})
@@ -236,7 +237,10 @@ TEST(Gemm, Q8ExtremeValuesStayExactWhenTheLaneSumsWrap) {
   const int out = 37, in = 600;
   std::vector<uint8_t> weight(size_t(out) * in);
   for (int o = 0; o < out; ++o)
-    for (int k = 0; k < in; ++k) weight[size_t(o) * in + k] = uint8_t(int8_t(o % 3 == 0 ? 127 : o % 3 == 1 ? -127 : ((o + k / 7) % 2 ? 127 : -127)));
+    for (int k = 0; k < in; ++k)
+      weight[size_t(o) * in + k] = uint8_t(int8_t(o % 3 == 0   ? 127
+                                                  : o % 3 == 1 ? -127
+                                                               : ((o + k / 7) % 2 ? 127 : -127)));
   std::vector<float> scale(out, 0.25f);
   PackedMatrix m = pack_prequantized(WeightFormat::Q8, out, in, weight.data(), scale.data());
   expect_exact_with_full_scale_inputs(m);
@@ -344,7 +348,6 @@ TEST(Q4BlockScale, PicksTheSameScaleAsThePlainLeastSquaresSearch) {
   std::vector<float> zeros(32, 0.0f);
   EXPECT_EQ(q4_block_scale(zeros.data(), 32), 1.0f);
 }
-
 
 TEST(Q4BlockScale, PackedValuesAreThePlainRoundingOfEachBlock) {
   // 37 rows x 100 inputs: partial panels, a partial last block, blocks of 32 and 4 values.

@@ -75,8 +75,8 @@ std::vector<float> activation_inputs() {
   std::vector<float> x = uniform_floats(1003, 7, 12.0f);
   auto tiny = uniform_floats(200, 8, 1e-3f);
   std::copy(tiny.begin(), tiny.end(), x.begin());
-  const float specials[] = {0.0f, -0.0f, 0.4999f, -0.5f, -0.5001f, 1e-30f, -1e-30f, -87.0f, -100.0f, 100.0f,
-                            -INFINITY, INFINITY, NAN};
+  const float specials[] = {0.0f,   -0.0f,   0.4999f, -0.5f,     -0.5001f, 1e-30f, -1e-30f,
+                            -87.0f, -100.0f, 100.0f,  -INFINITY, INFINITY, NAN};
   std::copy(std::begin(specials), std::end(specials), x.begin() + 200);
   return x;
 }
@@ -120,7 +120,8 @@ TEST(OpsSimd128, SplitBf16DotAndAxpyMatchScalar) {
       reference += x[i] * bf16_to_f32(row[i]);
     }
     const float fast = simd128::dot_bf16_split(even.data(), odd.data(), row.data(), n);
-    EXPECT_NEAR(fast, scalar::dot_bf16_split(even.data(), odd.data(), row.data(), n), 1e-5f * (1 + std::fabs(fast))) << n;
+    EXPECT_NEAR(fast, scalar::dot_bf16_split(even.data(), odd.data(), row.data(), n), 1e-5f * (1 + std::fabs(fast)))
+        << n;
     EXPECT_NEAR(fast, reference, 1e-5f * (1 + std::fabs(reference))) << n;
     auto e1 = even, o1 = odd, e2 = even, o2 = odd;
     simd128::axpy_bf16_split(0.7f, row.data(), n, e1.data(), o1.data());

@@ -18,8 +18,10 @@ namespace {
 std::string config_json(const std::string& fusion = "sum", int audio_dim = 32, const std::string& pos = "rope") {
   return R"({"dim": 32, "text_card": 50, "n_q": 8, "dep_q": 0, "card": 16, "num_heads": 4, "num_layers": 1,
              "hidden_scale": 4.125, "context": 8, "gating": "silu", "norm": "rms_norm_f32",
-             "positional_embedding": ")" + pos + R"(", "delays": [0,0,0,0,0,0,0,0,0],
-             "audio_fusion": ")" + fusion + R"(", "audio_emb_dim": )" + std::to_string(audio_dim) + "}";
+             "positional_embedding": ")" +
+         pos + R"(", "delays": [0,0,0,0,0,0,0,0,0],
+             "audio_fusion": ")" +
+         fusion + R"(", "audio_emb_dim": )" + std::to_string(audio_dim) + "}";
 }
 
 // An AudioProcessing module loaded from a synthetic checkpoint of `config`.
@@ -160,8 +162,8 @@ TEST_P(Fusion, ShapeMaskAndAudioChangesTheOutput) {
   const std::string kind = GetParam();
   Module m(config_json(kind, 32, "none"));
   MultistreamInput in = random_input(2, 6, 8, 16, 50, 6);
-  in.text->at(0, 2) = -1;                       // a text position with no token
-  for (auto& a : in.audio) a->at(1, 4) = -1;    // a step with no audio at all
+  in.text->at(0, 2) = -1;                     // a text position with no token
+  for (auto& a : in.audio) a->at(1, 4) = -1;  // a step with no audio at all
   FusedEmbeddings f = m.audio->fuse(in, 0, nullptr);
   const int expected_length = (kind == "concat" || kind == "interleave") ? 12 : 6;
   EXPECT_EQ(f.batch, 2);
@@ -171,17 +173,17 @@ TEST_P(Fusion, ShapeMaskAndAudioChangesTheOutput) {
   ASSERT_EQ(f.mask.size(), size_t(2) * expected_length);
   auto mask = [&](int b, int s) { return f.mask[size_t(b) * f.length + s]; };
   if (kind == "concat") {
-    EXPECT_EQ(mask(0, 2), 0);       // text position 2 of batch 0
-    EXPECT_EQ(mask(0, 6 + 2), 1);   // its audio is present
-    EXPECT_EQ(mask(1, 6 + 4), 0);   // audio step 4 of batch 1 is all -1
+    EXPECT_EQ(mask(0, 2), 0);      // text position 2 of batch 0
+    EXPECT_EQ(mask(0, 6 + 2), 1);  // its audio is present
+    EXPECT_EQ(mask(1, 6 + 4), 0);  // audio step 4 of batch 1 is all -1
     EXPECT_EQ(mask(1, 4), 1);
   } else if (kind == "interleave") {
-    EXPECT_EQ(mask(0, 4), 0);       // text_2 sits at 2 * 2
+    EXPECT_EQ(mask(0, 4), 0);  // text_2 sits at 2 * 2
     EXPECT_EQ(mask(0, 5), 1);
-    EXPECT_EQ(mask(1, 9), 0);       // audio_4 at 2 * 4 + 1
+    EXPECT_EQ(mask(1, 9), 0);  // audio_4 at 2 * 4 + 1
     EXPECT_EQ(mask(1, 8), 1);
   } else {
-    EXPECT_EQ(mask(0, 2), 1);       // the step still carries audio
+    EXPECT_EQ(mask(0, 2), 1);  // the step still carries audio
     int sum = 0;
     for (uint8_t v : f.mask) sum += v;
     EXPECT_EQ(sum, 12);
@@ -254,8 +256,9 @@ TEST(AudioProcessingErrors, MismatchedBatchOrTime) {
   Module m(config_json());
   MultistreamInput in = random_input(1, 3, 8, 16, 50, 11);
   in.audio[2] = TokenTensor(1, 4, 0);
-  EXPECT_NE(error_of([&] { m.audio->embedding_sum(in, nullptr); })
-                .find("audio codebook 2 has shape [1, 4] but the other inputs are [1, 3]"),
+  EXPECT_NE(error_of([&] {
+              m.audio->embedding_sum(in, nullptr);
+            }).find("audio codebook 2 has shape [1, 4] but the other inputs are [1, 3]"),
             std::string::npos);
   in.audio[2] = TokenTensor(2, 3, 0);
   EXPECT_NE(error_of([&] { m.audio->embedding_sum(in, nullptr); }).find("audio codebook 2 has shape [2, 3]"),
@@ -266,8 +269,9 @@ TEST(AudioProcessingErrors, TokenOutOfRangeNamesCodebookPositionAndValue) {
   Module m(config_json());
   MultistreamInput in = random_input(1, 3, 8, 16, 50, 12);
   in.audio[5]->at(0, 2) = 17;
-  EXPECT_EQ(error_of([&] { m.audio->embedding_sum(in, nullptr); }),
-            "audio codebook 5: token 17 at batch 0, position 2 is out of range: expected -1 or 0..16 (16 = initial token)");
+  EXPECT_EQ(
+      error_of([&] { m.audio->embedding_sum(in, nullptr); }),
+      "audio codebook 5: token 17 at batch 0, position 2 is out of range: expected -1 or 0..16 (16 = initial token)");
   in.audio[5]->at(0, 2) = -2;
   EXPECT_NE(error_of([&] { m.audio->embedding_sum(in, nullptr); }).find("token -2"), std::string::npos);
   in.audio[5]->at(0, 2) = 3;
@@ -301,8 +305,8 @@ TEST(GatherSumKernel, Simd128MatchesScalar) {
   GTEST_SKIP() << "SIMD128 kernels exist only in the WebAssembly build (natively the scalar path runs)";
 #else
   const int width = 37, rows = 9, tables = 8;
-  std::vector<std::vector<float>> f32(tables, std::vector<float>(size_t(rows) * width));
-  std::vector<std::vector<uint16_t>> b16(tables, std::vector<uint16_t>(size_t(rows) * width));
+  std::vector<std::vector<float> > f32(tables, std::vector<float>(size_t(rows) * width));
+  std::vector<std::vector<uint16_t> > b16(tables, std::vector<uint16_t>(size_t(rows) * width));
   Random rng(3);
   for (int t = 0; t < tables; ++t)
     for (size_t i = 0; i < f32[t].size(); ++i) {

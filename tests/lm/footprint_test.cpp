@@ -11,7 +11,9 @@
 namespace kyutai {
 namespace {
 
-SafetensorsHeader header_of(const std::vector<uint8_t>& file) { return SafetensorsFile(file.data(), file.size()).header(); }
+SafetensorsHeader header_of(const std::vector<uint8_t>& file) {
+  return SafetensorsFile(file.data(), file.size()).header();
+}
 
 TEST(Footprint, WeightEstimateMatchesWhatTheLoadedModelHolds) {
   const LmConfig& c = test::lm_fixture("lm").config;

@@ -48,10 +48,9 @@ TEST(KvCache, Bf16AttentionEqualsF32AttentionOverTheRoundedRows) {
   std::vector<int64_t> positions(slots);
   for (int s = 0; s < slots; ++s) positions[s] = s == 5 ? -1 : s;  // one empty slot
   std::vector<float> scores(slots), expected(d), got(d);
-  attend(q.data(), keys_rounded.data(), values_rounded.data(), positions.data(), slots, d, 40, 30, 0.2f,
-         scores.data(), expected.data());
-  attend(q.data(), keys16.data(), values16.data(), positions.data(), slots, d, 40, 30, 0.2f, scores.data(),
-         got.data());
+  attend(q.data(), keys_rounded.data(), values_rounded.data(), positions.data(), slots, d, 40, 30, 0.2f, scores.data(),
+         expected.data());
+  attend(q.data(), keys16.data(), values16.data(), positions.data(), slots, d, 40, 30, 0.2f, scores.data(), got.data());
   for (int i = 0; i < d; ++i) EXPECT_NEAR(got[i], expected[i], 1e-6f) << i;
 }
 

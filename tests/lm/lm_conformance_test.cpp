@@ -81,7 +81,8 @@ TEST_P(LmConformance, ForwardMatchesKyutai) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Checkpoints, LmConformance, ::testing::ValuesIn(test::lm_checkpoints()), test::checkpoint_name);
+INSTANTIATE_TEST_SUITE_P(Checkpoints, LmConformance, ::testing::ValuesIn(test::lm_checkpoints()),
+                         test::checkpoint_name);
 
 }  // namespace
 }  // namespace kyutai

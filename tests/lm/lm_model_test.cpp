@@ -100,7 +100,8 @@ TEST(LmLoading, Bf16AndConcatenatedLayoutMatchF32WithinBf16Tolerance) {
     auto model = load_lm(f.config, file.data(), file.size());
     LmForward out = model->forward(codes);
     const double tol = dtype == DType::BF16 ? 0.03 : 0.003;  // relative to the largest logit
-    EXPECT_LT(test::max_abs_diff(out.text.text_logits, reference.text.text_logits), tol * max_abs(reference.text.text_logits));
+    EXPECT_LT(test::max_abs_diff(out.text.text_logits, reference.text.text_logits),
+              tol * max_abs(reference.text.text_logits));
     EXPECT_LT(test::max_abs_diff(out.audio_logits, reference.audio_logits), tol * max_abs(reference.audio_logits));
     EXPECT_GT(test::max_abs_diff(out.audio_logits, reference.audio_logits), 0.0) << "the conversion really happened";
   }
@@ -125,7 +126,9 @@ TEST(LmLoading, MissingExtraMisshapedAndWrongDtypeTensorsAreNamed) {
               t.erase(std::remove_if(t.begin(), t.end(), [](auto& x) { return x.name == "out_norm.alpha"; }), t.end());
             }),
             "checkpoint is missing 1 tensor: 'out_norm.alpha'");
-  EXPECT_EQ(load([](auto& t) { t.push_back({"decoder.extra.weight", DType::F32, {2}, std::vector<uint8_t>(8)}); }),
+  EXPECT_EQ(load([](auto& t) {
+              t.push_back({"decoder.extra.weight", DType::F32, {2}, std::vector<uint8_t>(8)});
+            }),
             "unexpected tensor 'decoder.extra.weight' [2]: this configuration has no such weight");
   EXPECT_EQ(load([](auto& t) {
               for (auto& x : t)
@@ -241,7 +244,8 @@ std::string tiny_config(const std::string& extra) {
              "hidden_scale": 4.125, "context": 4, "gating": "silu", "norm": "rms_norm_f32",
              "positional_embedding": "rope", "depformer_dim": 8, "depformer_num_heads": 2,
              "depformer_num_layers": 1, "depformer_multi_linear": true, "depformer_weights_per_step": true,
-             "depformer_pos_emb": "none", "delays": [0, 0, 1])" + extra + "}";
+             "depformer_pos_emb": "none", "delays": [0, 0, 1])" +
+         extra + "}";
 }
 
 // The bandwidth floor counts, and the benchmark reads in place, the matrices a frame streams:
@@ -268,13 +272,16 @@ TEST(LmModelBehaviour, FrameStreamsEveryLinearOnce) {
 TEST(LmConfigRejects, CombinationsKyutaiRejectsWithItsReason) {
   auto err = [](const std::string& extra) { return error_of([&] { LmConfig::parse(tiny_config(extra)); }); };
   EXPECT_EQ(err(""), "(no error)");
-  EXPECT_NE(err(R"(, "depformer_gating": "none")").find("weights_per_step without gating not supported"), std::string::npos);
+  EXPECT_NE(err(R"(, "depformer_gating": "none")").find("weights_per_step without gating not supported"),
+            std::string::npos);
   EXPECT_NE(err(R"(, "kv_repeat": 3, "num_heads": 4)").find("kv_repeat 3 must divide num_heads 4"), std::string::npos);
-  EXPECT_NE(err(R"(, "demux_second_stream": true, "norm_emb": true)").find("cannot be combined with norm_emb"), std::string::npos);
+  EXPECT_NE(err(R"(, "demux_second_stream": true, "norm_emb": true)").find("cannot be combined with norm_emb"),
+            std::string::npos);
   EXPECT_NE(err(R"(, "depformer_weights_per_step_schedule": [0, 1, 1])").find("expected dep_q = 2"), std::string::npos);
   EXPECT_NE(err(R"(, "norm": "batch_norm")").find("ValueError: Unknown norm type: batch_norm"), std::string::npos);
   EXPECT_NE(err(R"(, "gating": "swiglu")").find("ValueError: Unknown activation swiglu"), std::string::npos);
-  EXPECT_NE(err(R"(, "positional_embedding": "alibi")").find("'positional_embedding' must be one of"), std::string::npos);
+  EXPECT_NE(err(R"(, "positional_embedding": "alibi")").find("'positional_embedding' must be one of"),
+            std::string::npos);
   EXPECT_NE(err(R"(, "bias_ff": false)").find("unexpected keyword argument"), std::string::npos);
   EXPECT_NE(err(R"(, "bias_attn": true)").find("'bias_attn' is not supported"), std::string::npos);
   EXPECT_NE(err(R"(, "cross_attention": true)").find("'cross' list is empty"), std::string::npos);
@@ -282,8 +289,8 @@ TEST(LmConfigRejects, CombinationsKyutaiRejectsWithItsReason) {
 }
 
 TEST(LmConfigRejects, NoPerStepDepformerWeightsForwardsButCannotStream) {
-  LmConfig c = LmConfig::parse(tiny_config("").replace(tiny_config("").find(R"("depformer_weights_per_step": true)"), 34,
-                                                      R"("depformer_weights_per_step": false)"));
+  LmConfig c = LmConfig::parse(tiny_config("").replace(tiny_config("").find(R"("depformer_weights_per_step": true)"),
+                                                       34, R"("depformer_weights_per_step": false)"));
   auto file = synthetic_lm_safetensors(c, DType::F32, 1);
   auto model = load_lm(c, file.data(), file.size());
   MultistreamInput codes;

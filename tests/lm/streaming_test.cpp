@@ -1,10 +1,10 @@
 // Frame-by-frame inference against the full forward and against Kyutai's LMGen runs.
 #include <gtest/gtest.h>
 
+#include <set>
 #include "lm/delays.h"
 #include "lm/lm_gen.h"
 #include "lm/lm_model.h"
-#include <set>
 #include "lm_fixture.h"
 #include "test_util.h"
 
@@ -21,7 +21,8 @@ struct StreamedForward {
   std::vector<float> transformer_out, text_logits, audio_logits;  // [T, dim], [T, V], [Q, T, card]
 };
 
-StreamedForward stream(const LmModel& model, const MultistreamInput& model_input, const std::vector<int32_t>* dep_tokens) {
+StreamedForward stream(const LmModel& model, const MultistreamInput& model_input,
+                       const std::vector<int32_t>* dep_tokens) {
   const LmConfig& c = model.config();
   const int K = c.num_codebooks(), Q = c.dep_q;
   const int T = model_input.text->time;
@@ -114,7 +115,8 @@ TEST_P(Streaming, GreedyGenerationReproducesKyutaiTokenForToken) {
   for (int t = 0; t < T; ++t) {
     for (int u = 0; u < U; ++u) frame[u] = int32_t(user.i[size_t(u) * T + t]);
     GenStep s = gen.step(frame.data(), U);
-    for (int k = 0; k < K; ++k) ASSERT_EQ(s.model_input[k], model_input.i[size_t(k) * T + t]) << "k " << k << " t " << t;
+    for (int k = 0; k < K; ++k)
+      ASSERT_EQ(s.model_input[k], model_input.i[size_t(k) * T + t]) << "k " << k << " t " << t;
     std::vector<float> expect_logits(text_logits.f.begin() + size_t(t) * c.text_card_out,
                                      text_logits.f.begin() + size_t(t + 1) * c.text_card_out);
     EXPECT_LT(max_abs_diff(s.text_logits, expect_logits), 1e-4) << "t " << t;
@@ -132,7 +134,8 @@ TEST_P(Streaming, GreedyGenerationReproducesKyutaiTokenForToken) {
   const int n = int(outputs.shape[2]);
   ASSERT_EQ(returned.size(), size_t(n) * (Q + 1));
   for (int j = 0; j < n; ++j)
-    for (int k = 0; k <= Q; ++k) EXPECT_EQ(returned[size_t(j) * (Q + 1) + k], outputs.i[size_t(k) * n + j]) << k << "," << j;
+    for (int k = 0; k <= Q; ++k)
+      EXPECT_EQ(returned[size_t(j) * (Q + 1) + k], outputs.i[size_t(k) * n + j]) << k << "," << j;
 }
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, Streaming, ::testing::ValuesIn(test::lm_checkpoints()), test::checkpoint_name);

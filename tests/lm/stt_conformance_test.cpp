@@ -48,8 +48,10 @@ void expect_run(const Json& run, const std::vector<int32_t>& tokens, const std::
   for (int c = 0; c < n; ++c) {
     for (int k = 0; k < K; ++k) ASSERT_EQ(inputs[c][k], mi.i[size_t(k) * n + c]) << "call " << c << " stream " << k;
     ASSERT_EQ(tokens[c], text.i[c]) << "call " << c;
-    EXPECT_LT(max_abs_diff(probs[c], std::vector<float>(p.f.begin() + size_t(c) * P, p.f.begin() + size_t(c + 1) * P)), 1e-4);
-    EXPECT_LT(max_abs_diff(logits[c], std::vector<float>(l.f.begin() + size_t(c) * V, l.f.begin() + size_t(c + 1) * V)), 1e-4);
+    EXPECT_LT(max_abs_diff(probs[c], std::vector<float>(p.f.begin() + size_t(c) * P, p.f.begin() + size_t(c + 1) * P)),
+              1e-4);
+    EXPECT_LT(max_abs_diff(logits[c], std::vector<float>(l.f.begin() + size_t(c) * V, l.f.begin() + size_t(c + 1) * V)),
+              1e-4);
   }
 }
 

@@ -8,9 +8,9 @@
 #include "lm/delays.h"
 #include "lm/lm_model.h"
 #include "session/tts_generate.h"
+#include "test_util.h"
 #include "text/sentencepiece.h"
 #include "text/tts_script.h"
-#include "test_util.h"
 
 namespace kyutai {
 namespace {
@@ -86,8 +86,9 @@ TEST(TtsConfig, BadConditioningIsRefusedNamingTheKey) {
   };
   EXPECT_NE(err(R"("type": "lut")", R"("type": "t5")").find("must be 'lut' or 'tensor'"), std::string::npos);
   EXPECT_NE(err(R"("n_bins": 7)", R"("n_bins": 6)").find("expected n_bins = 6"), std::string::npos);
-  EXPECT_NE(err("\"cross\": [\n      \"speaker_wavs\"", "\"cross\": [\n      \"voice\"").find("'voice', which is not in"),
-            std::string::npos);
+  EXPECT_NE(
+      err("\"cross\": [\n      \"speaker_wavs\"", "\"cross\": [\n      \"voice\"").find("'voice', which is not in"),
+      std::string::npos);
   EXPECT_NE(err(R"("prepend": [])", R"("prepend": ["cfg"])").find("'prepend' is not supported"), std::string::npos);
   EXPECT_NE(err(R"("cross_attention": true)", R"("cross_attention": false)").find("'cross_attention' is false"),
             std::string::npos);
@@ -126,9 +127,11 @@ TEST(TtsConditions, VoiceSlotsConditionsSumAndCrossSourceMatchKyutai) {
   EXPECT_EQ(*a.text.at("control"), "ok");
 
   ThreadPool* pool = f.model->pool();
-  EXPECT_LT(max_abs_diff(f.model->conditioners().lut("cfg", std::string("2.0"), pool), tensor(c.at("cfg_condition")).f), 1e-5);
+  EXPECT_LT(max_abs_diff(f.model->conditioners().lut("cfg", std::string("2.0"), pool), tensor(c.at("cfg_condition")).f),
+            1e-5);
   EXPECT_LT(max_abs_diff(f.model->conditioners().tensor("speaker_wavs", slots, pool),
-                         tensor(c.at("speaker_wavs_condition")).f), 1e-5);
+                         tensor(c.at("speaker_wavs_condition")).f),
+            1e-5);
   LmConditions cond = f.model->prepare_conditions(a);
   EXPECT_LT(max_abs_diff(cond.sum, tensor(c.at("sum_condition")).f), 1e-5);
   EXPECT_EQ(cond.cross_length, 50);
@@ -206,7 +209,6 @@ TEST(TtsTeacherForced, StreamingOneStepAtATimeMatchesKyutai) {
   EXPECT_LT(max_abs_diff(logits, tensor(s.at("text_logits")).f), 1e-4);
 }
 
-
 std::vector<std::string> script_of(const Json& c) {
   std::vector<std::string> out;
   for (const Json& s : c.at("script").as_array()) out.push_back(s.as_string());
@@ -254,15 +256,18 @@ void expect_generation(const std::string& config, const Json& c) {
     const TtsStepRecord& s = r.steps[t];
     for (int b = 0; b < Bc; ++b) {
       for (int k = 0; k < K; ++k) ASSERT_EQ(s.model_input[b * K + k], model_input.i[(size_t(b) * K + k) * n + t]) << k;
-      std::vector<float> want(text_logits.f.begin() + (size_t(b) * n + t) * V, text_logits.f.begin() + (size_t(b) * n + t + 1) * V);
-      text_err = std::max(text_err, max_abs_diff({s.text_logits.begin() + b * V, s.text_logits.begin() + (b + 1) * V}, want));
+      std::vector<float> want(text_logits.f.begin() + (size_t(b) * n + t) * V,
+                              text_logits.f.begin() + (size_t(b) * n + t + 1) * V);
+      text_err = std::max(text_err,
+                          max_abs_diff({s.text_logits.begin() + b * V, s.text_logits.begin() + (b + 1) * V}, want));
     }
     ASSERT_EQ(s.predicted_text, predicted[t]);
     ASSERT_EQ(s.fed_text, fed[t]);
     ASSERT_EQ(s.depformer_ran, c.at("depformer_ran").as_array()[t].as_bool());
     if (!s.depformer_ran) continue;
     for (int k = 0; k < Q; ++k) ASSERT_EQ(s.depformer_input[k], dep_in.i[size_t(t) * Q + k]) << k;
-    std::vector<float> want(dep_logits.f.begin() + size_t(t) * Q * card, dep_logits.f.begin() + size_t(t + 1) * Q * card);
+    std::vector<float> want(dep_logits.f.begin() + size_t(t) * Q * card,
+                            dep_logits.f.begin() + size_t(t + 1) * Q * card);
     dep_err = std::max(dep_err, max_abs_diff(s.depformer_logits, want));
     if (dep_null) {
       std::vector<float> wn(dep_null->f.begin() + size_t(t) * Q * card, dep_null->f.begin() + size_t(t + 1) * Q * card);
@@ -347,7 +352,8 @@ TEST(TtsGeneration, RefusesRealCfgOnADistilledModelAndMissingNullConditions) {
   options.cfg_coef = 2.0;
   EXPECT_THROW(TtsGenerator(*f.model, machine, {}, cond, &cond, options), Error);
   TtsFixture& nocfg = fixture("_nocfg");
-  LmConditions c2 = nocfg.model->prepare_conditions(tts_condition_attributes(nocfg.config, {nocfg.voice}, std::nullopt));
+  LmConditions c2 = nocfg.model->prepare_conditions(
+      tts_condition_attributes(nocfg.config, {nocfg.voice}, std::nullopt));
   EXPECT_THROW(TtsGenerator(*nocfg.model, machine, {}, c2, nullptr, options), Error);
   options.cfg_coef = 1.0;
   TtsGenerator empty(*nocfg.model, machine, {}, c2, nullptr, options);

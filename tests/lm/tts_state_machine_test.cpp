@@ -4,9 +4,9 @@
 
 #include "core/error.h"
 #include "session/tts_state_machine.h"
+#include "test_util.h"
 #include "text/sentencepiece.h"
 #include "text/tts_script.h"
-#include "test_util.h"
 
 namespace kyutai {
 namespace {
@@ -57,7 +57,8 @@ TEST(TtsScript, EntriesOfTurnsBreaksAndWordsMatchKyutai) {
   no_padding.padding_between = 0;
   expect_entries(script_to_entries(tokenizer(), script, no_padding), sm.at("entries_padding_between_0"));
   for (const char* gen : {"generation", "generation_real_cfg"})
-    expect_entries(script_to_entries(tokenizer(), strings(cases().at(gen).at("script"))), cases().at(gen).at("entries"));
+    expect_entries(script_to_entries(tokenizer(), strings(cases().at(gen).at("script"))),
+                   cases().at(gen).at("entries"));
 }
 
 TEST(TtsScript, CleanUpSpeakerTokensAndBreakRounding) {

@@ -32,7 +32,8 @@ Loaded load_tts(std::optional<WeightFormat> format, std::vector<uint8_t>* export
   for (const auto& t : st.header().tensors) loader.add_tensor(t, st.tensor_data(t));
   l.model = loader.finish();
   if (exported)
-    export_weights(loader.weights(), {}, [&](const uint8_t* p, size_t n) { exported->insert(exported->end(), p, p + n); });
+    export_weights(loader.weights(), {},
+                   [&](const uint8_t* p, size_t n) { exported->insert(exported->end(), p, p + n); });
   return l;
 }
 

@@ -37,7 +37,8 @@ void lm(const std::string& text) { LmConfig::parse(text); }
 void mimi(const std::string& text) { MimiConfig::parse(text); }
 
 TEST(RobustConfig, MalformedJson) {
-  EXPECT_KYUTAI_ERROR(lm("<html>not json</html>"), kBad, "config.json: invalid JSON at byte 0: unexpected character '<'");
+  EXPECT_KYUTAI_ERROR(lm("<html>not json</html>"), kBad,
+                      "config.json: invalid JSON at byte 0: unexpected character '<'");
   EXPECT_KYUTAI_ERROR(lm("[1, 2]"), kBad, "config.json: expected a JSON object, got array");
   EXPECT_KYUTAI_ERROR(lm("{\"dim\": 64,"), kBad, "config.json: invalid JSON at byte 11: expected a string key");
   EXPECT_KYUTAI_ERROR(lm("{\"model_type\": \"\xe9t\xe9\"}"), kBad,
@@ -54,7 +55,8 @@ TEST(RobustConfig, MissingKeysAndWrongTypes) {
   EXPECT_KYUTAI_ERROR(lm("{\"num_layers\": 2}"), kBad, "config.json: 'dim' is required");
   EXPECT_KYUTAI_ERROR(lm("{\"dim\": 64}"), kBad, "config.json: 'num_layers' is required");
   EXPECT_KYUTAI_ERROR(lm(stt_with("\"dim\": \"64\"")), kBad, "config.json: 'dim' must be an integer, got string");
-  EXPECT_KYUTAI_ERROR(lm(stt_with("\"num_layers\": 2.5")), kBad, "config.json: 'num_layers' must be an integer, got 2.5");
+  EXPECT_KYUTAI_ERROR(lm(stt_with("\"num_layers\": 2.5")), kBad,
+                      "config.json: 'num_layers' must be an integer, got 2.5");
   EXPECT_KYUTAI_ERROR(lm(stt_with("\"num_layers\": -1")), kBad, "config.json: 'num_layers' must be >= 0, got -1");
   EXPECT_KYUTAI_ERROR(lm(stt_with("\"dim\": 1e999")), kBad, "config.json: 'dim' must be an integer, got inf");
   EXPECT_KYUTAI_ERROR(lm(stt_with("\"hidden_scale\": true")), kBad,
@@ -72,8 +74,10 @@ TEST(RobustConfig, MissingKeysAndWrongTypes) {
   EXPECT_KYUTAI_ERROR(lm(stt_with("\"norm\": \"batch_norm\"")), kBad,
                       "config.json: 'norm' ValueError: Unknown norm type: batch_norm");
   EXPECT_KYUTAI_ERROR(mimi("{}"), kBad, "mimi config.json: 'sample_rate' is required");
-  EXPECT_KYUTAI_ERROR(mimi("{\"sample_rate\": 24000, \"frame_rate\": 12.5}"), kBad, "mimi config.json: 'seanet' is required");
-  EXPECT_KYUTAI_ERROR(mimi(mimi_with("", "\"seanet\": [1]")), kBad, "mimi config.json: 'seanet' must be an object, got array");
+  EXPECT_KYUTAI_ERROR(mimi("{\"sample_rate\": 24000, \"frame_rate\": 12.5}"), kBad,
+                      "mimi config.json: 'seanet' is required");
+  EXPECT_KYUTAI_ERROR(mimi(mimi_with("", "\"seanet\": [1]")), kBad,
+                      "mimi config.json: 'seanet' must be an object, got array");
   EXPECT_KYUTAI_ERROR(mimi(mimi_with("seanet", "\"ratios\": \"8654\"")), kBad,
                       "mimi config.json seanet: 'ratios' must be an integer or a list of integers, got string");
   EXPECT_KYUTAI_ERROR(mimi(mimi_with("transformer", "\"d_model\": null")), kBad,
@@ -100,7 +104,8 @@ TEST(RobustConfig, AbsurdSizesAreRefusedBeforeAllocation) {
   EXPECT_KYUTAI_ERROR(lm(stt_with("\"dim\": 16384, \"num_heads\": 128, \"num_layers\": 512")), kLimit,
                       "config.json: the configuration implies 1683.63e9 parameters, beyond the limit of 40e9 "
                       "(kyutai-wasm kMaxParameters)");
-  EXPECT_KYUTAI_ERROR(lm(stt_with("\"dim\": 4096, \"num_heads\": 32, \"num_layers\": 32, \"context\": 1048576")), kLimit,
+  EXPECT_KYUTAI_ERROR(lm(stt_with("\"dim\": 4096, \"num_heads\": 32, \"num_layers\": 32, \"context\": 1048576")),
+                      kLimit,
                       "config.json: a KV cache of 32 layers x context 1048576 needs 1.04858e+06 MiB, beyond the "
                       "limit of 4096 MiB");
   EXPECT_KYUTAI_ERROR(mimi(mimi_with("seanet", "\"ratios\": [64, 64, 64, 64]")), kLimit,
@@ -120,7 +125,8 @@ TEST(RobustConfig, AbsurdSizesAreRefusedBeforeAllocation) {
 }
 
 TEST(RobustConfig, ConformanceConfigsStillParse) {
-  for (const char* dir : {"lm", "stt"}) EXPECT_NO_THROW(lm(test::read_text(test::data_path(std::string(dir) + "/config.json"))));
+  for (const char* dir : {"lm", "stt"})
+    EXPECT_NO_THROW(lm(test::read_text(test::data_path(std::string(dir) + "/config.json"))));
   EXPECT_NO_THROW(mimi(test::read_text(test::data_path("mimi/config.json"))));
 }
 

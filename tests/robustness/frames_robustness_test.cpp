@@ -75,8 +75,7 @@ TEST(RobustFrames, DuplexAndTtsRefuseBadInputAndContinueUntouched) {
                       "user codebook 7: token -2 is out of range (expected -1 or 0..31)");
   EXPECT_KYUTAI_ERROR(tts.push_text(101), kArg, "text token 101 is out of range (expected -1 or 0..100)");
   EXPECT_KYUTAI_ERROR(tts.push_text(-2), kArg, "text token -2 is out of range (expected -1 or 0..100)");
-  EXPECT_KYUTAI_ERROR(tts.push_text(INT_MIN), kArg,
-                      "text token -2147483648 is out of range (expected -1 or 0..100)");
+  EXPECT_KYUTAI_ERROR(tts.push_text(INT_MIN), kArg, "text token -2147483648 is out of range (expected -1 or 0..100)");
 
   for (int i = 0; i < 24; ++i) {
     std::vector<int32_t> frame(8);
@@ -97,8 +96,9 @@ TEST(RobustFrames, ModelInputsNameBadShapesAndTokens) {
   const LmModel& m = stt();
   MultistreamInput in;
   in.text = TokenTensor(1, 3, std::vector<int32_t>{1, 2, 101});
-  EXPECT_KYUTAI_ERROR(m.forward_text(in), kArg,
-                      "text token 101 at batch 0, position 2 is out of range: expected -1 or 0..100 (100 = initial token)");
+  EXPECT_KYUTAI_ERROR(
+      m.forward_text(in), kArg,
+      "text token 101 at batch 0, position 2 is out of range: expected -1 or 0..100 (100 = initial token)");
   in.text = TokenTensor(1, 3, std::vector<int32_t>{1, 2, 3});
   in.audio.assign(3, std::nullopt);
   EXPECT_KYUTAI_ERROR(m.forward_text(in), kArg, "expected 8 audio codebooks (or none), got 3");
@@ -147,10 +147,12 @@ TEST(RobustFrames, MimiRefusesNonFiniteAudioAndBadCodesAndContinuesUntouched) {
   bad_codes[5] = -1;
   EXPECT_KYUTAI_ERROR(codec.decode_step(bad_codes.data(), state, out.data()), kArg,
                       "Mimi: code -1 (codebook 5, frame 0) is out of range: codes are 0..31");
-  EXPECT_KYUTAI_ERROR(codec.new_state(0), kArg,
-                      "Mimi: the number of codebooks must be between 1 (the semantic ones) and 8 (the checkpoint's), got 0");
-  EXPECT_KYUTAI_ERROR(codec.new_state(9), kArg,
-                      "Mimi: the number of codebooks must be between 1 (the semantic ones) and 8 (the checkpoint's), got 9");
+  EXPECT_KYUTAI_ERROR(
+      codec.new_state(0), kArg,
+      "Mimi: the number of codebooks must be between 1 (the semantic ones) and 8 (the checkpoint's), got 0");
+  EXPECT_KYUTAI_ERROR(
+      codec.new_state(9), kArg,
+      "Mimi: the number of codebooks must be between 1 (the semantic ones) and 8 (the checkpoint's), got 9");
   MimiState blank;
   EXPECT_KYUTAI_ERROR(codec.encode_step(pcm.data(), blank, codes.data()), ErrorCode::InvalidState,
                       "Mimi: this state was not created by Mimi::new_state");

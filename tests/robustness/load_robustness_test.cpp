@@ -37,7 +37,8 @@ std::unique_ptr<LmModel> stream_lm(const std::string& config, const std::vector<
 }
 
 // Rewrites a checkpoint through `edit` (tensors in file order).
-std::vector<uint8_t> rewrite(const std::vector<uint8_t>& file, const std::function<void(std::vector<TensorToWrite>&)>& edit) {
+std::vector<uint8_t> rewrite(const std::vector<uint8_t>& file,
+                             const std::function<void(std::vector<TensorToWrite>&)>& edit) {
   SafetensorsFile f(file.data(), file.size());
   std::vector<TensorToWrite> tensors;
   for (const TensorInfo& t : f.header().tensors) {
@@ -54,9 +55,9 @@ TEST(RobustLoad, LmFailuresNameTheProblem) {
   const size_t half = stt.size() / 2;
   const std::vector<uint8_t> truncated(stt.begin(), stt.begin() + half);
 
-  EXPECT_KYUTAI_ERROR(load_lm(LmConfig::parse(stt_config), truncated.data(), truncated.size()), kBad,
-                      "safetensors: tensors need " + std::to_string(stt.size()) + " bytes but the file has " +
-                          std::to_string(half));
+  EXPECT_KYUTAI_ERROR(
+      load_lm(LmConfig::parse(stt_config), truncated.data(), truncated.size()), kBad,
+      "safetensors: tensors need " + std::to_string(stt.size()) + " bytes but the file has " + std::to_string(half));
   {
     SafetensorsFile f(stt.data(), stt.size());
     std::string inside;
@@ -67,24 +68,29 @@ TEST(RobustLoad, LmFailuresNameTheProblem) {
                             "' (file should have " + std::to_string(stt.size()) + " bytes)");
   }
   // The Moshi-shaped weights under the STT config: the first tensor it has no use for.
-  EXPECT_KYUTAI_ERROR_HAS(stream_lm(stt_config, bytes("lm/weights.safetensors")), kBad, ": this configuration has no such weight");
+  EXPECT_KYUTAI_ERROR_HAS(stream_lm(stt_config, bytes("lm/weights.safetensors")), kBad,
+                          ": this configuration has no such weight");
   // A config whose sizes disagree with the weights.
   std::string wider = stt_config.substr(0, stt_config.rfind('}')) + ", \"text_card\": 120}";
   EXPECT_KYUTAI_ERROR(stream_lm(wider, stt), kBad, "tensor 'text_emb.weight': expected shape [121, 64], got [101, 64]");
 
-  EXPECT_KYUTAI_ERROR(stream_lm(stt_config, rewrite(stt, [](auto& ts) {
-                                  for (auto& t : ts)
-                                    if (t.name == "out_norm.alpha") t.dtype = DType::I32;
-                                })),
+  EXPECT_KYUTAI_ERROR(stream_lm(stt_config, rewrite(stt,
+                                                    [](auto& ts) {
+                                                      for (auto& t : ts)
+                                                        if (t.name == "out_norm.alpha") t.dtype = DType::I32;
+                                                    })),
                       kBad, "tensor 'out_norm.alpha': expected a float dtype (F32, BF16, F16), got I32");
-  EXPECT_KYUTAI_ERROR(stream_lm(stt_config, rewrite(stt, [](auto& ts) {
-                                  for (size_t i = 0; i < ts.size(); ++i)
-                                    if (ts[i].name == "text_linear.weight") ts.erase(ts.begin() + i);
-                                })),
+  EXPECT_KYUTAI_ERROR(stream_lm(stt_config, rewrite(stt,
+                                                    [](auto& ts) {
+                                                      for (size_t i = 0; i < ts.size(); ++i)
+                                                        if (ts[i].name == "text_linear.weight")
+                                                          ts.erase(ts.begin() + i);
+                                                    })),
                       kBad, "checkpoint is missing 1 tensor: 'text_linear.weight'");
-  EXPECT_KYUTAI_ERROR(stream_lm(stt_config, rewrite(stt, [](auto& ts) {
-                                  ts.push_back({"bogus", DType::F32, {1}, std::vector<uint8_t>(4)});
-                                })),
+  EXPECT_KYUTAI_ERROR(stream_lm(stt_config, rewrite(stt,
+                                                    [](auto& ts) {
+                                                      ts.push_back({"bogus", DType::F32, {1}, std::vector<uint8_t>(4)});
+                                                    })),
                       kBad, "unexpected tensor 'bogus' [1]: this configuration has no such weight");
 }
 
@@ -164,7 +170,8 @@ TEST(RobustLoad, FailedLoadsLeaveTheHeapAsTheyFoundIt) {
   const std::string wider = stt_config.substr(0, stt_config.rfind('}')) + ", \"dim\": 128, \"num_heads\": 4}";
   const std::vector<std::pair<const char*, std::function<void()>>> failures = {
       {"truncated weights, streamed", [&] { stream_lm(stt_config, truncated); }},
-      {"truncated weights, whole file", [&] { load_lm(LmConfig::parse(stt_config), truncated.data(), truncated.size()); }},
+      {"truncated weights, whole file",
+       [&] { load_lm(LmConfig::parse(stt_config), truncated.data(), truncated.size()); }},
       {"weights of another model", [&] { stream_lm(stt_config, lm_weights); }},
       {"config that does not match", [&] { stream_lm(wider, stt); }},
       {"absurd config", [&] { LmConfig::parse("{\"dim\": 1e9, \"num_layers\": 2}"); }},
@@ -184,7 +191,8 @@ TEST(RobustLoad, FailedLoadsLeaveTheHeapAsTheyFoundIt) {
   auto model = stream_lm(stt_config, stt, 999);
   AsrSession a(*model), b(*test::lm_fixture("stt").model);
   std::vector<int32_t> frame(8, 3);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(a.push_frame(frame.data(), 8).text_logits, b.push_frame(frame.data(), 8).text_logits);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(a.push_frame(frame.data(), 8).text_logits, b.push_frame(frame.data(), 8).text_logits);
 }
 
 }  // namespace

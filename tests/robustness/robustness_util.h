@@ -45,21 +45,23 @@ Raised raised(F&& f) {
 }
 
 // The exact message and code (what README's robustness table quotes).
-#define EXPECT_KYUTAI_ERROR(expr, expected_code, expected_message)              \
-  do {                                                                          \
-    ::kyutai::robustness::Raised r_ = ::kyutai::robustness::raised([&] { expr; }); \
-    EXPECT_TRUE(r_.thrown) << #expr << " did not throw";                        \
-    EXPECT_EQ(std::string(::kyutai::error_code_name(r_.code)), std::string(::kyutai::error_code_name(expected_code))) << r_.message; \
-    EXPECT_EQ(r_.message, std::string(expected_message));                      \
+#define EXPECT_KYUTAI_ERROR(expr, expected_code, expected_message)                                                    \
+  do {                                                                                                                \
+    ::kyutai::robustness::Raised r_ = ::kyutai::robustness::raised([&] { expr; });                                    \
+    EXPECT_TRUE(r_.thrown) << #expr << " did not throw";                                                              \
+    EXPECT_EQ(std::string(::kyutai::error_code_name(r_.code)), std::string(::kyutai::error_code_name(expected_code))) \
+        << r_.message;                                                                                                \
+    EXPECT_EQ(r_.message, std::string(expected_message));                                                             \
   } while (0)
 
 // The code and a fragment of the message (for messages that depend on the platform).
-#define EXPECT_KYUTAI_ERROR_HAS(expr, expected_code, fragment)                  \
-  do {                                                                          \
-    ::kyutai::robustness::Raised r_ = ::kyutai::robustness::raised([&] { expr; }); \
-    EXPECT_TRUE(r_.thrown) << #expr << " did not throw";                        \
-    EXPECT_EQ(std::string(::kyutai::error_code_name(r_.code)), std::string(::kyutai::error_code_name(expected_code))) << r_.message; \
-    EXPECT_NE(r_.message.find(fragment), std::string::npos) << r_.message;      \
+#define EXPECT_KYUTAI_ERROR_HAS(expr, expected_code, fragment)                                                        \
+  do {                                                                                                                \
+    ::kyutai::robustness::Raised r_ = ::kyutai::robustness::raised([&] { expr; });                                    \
+    EXPECT_TRUE(r_.thrown) << #expr << " did not throw";                                                              \
+    EXPECT_EQ(std::string(::kyutai::error_code_name(r_.code)), std::string(::kyutai::error_code_name(expected_code))) \
+        << r_.message;                                                                                                \
+    EXPECT_NE(r_.message.find(fragment), std::string::npos) << r_.message;                                            \
   } while (0)
 
 // Bytes of heap currently allocated, exactly, where that can be measured: AddressSanitizer's

@@ -31,7 +31,8 @@ void parse(const std::vector<uint8_t>& bytes, const SafetensorsLimits& limits = 
 
 // The same bytes through the stream, in chunks of `chunk` bytes, then finish().
 void stream(const std::vector<uint8_t>& bytes, size_t chunk = 7, const SafetensorsLimits& limits = {}) {
-  SafetensorsStream s(nullptr, [](const TensorInfo&, const uint8_t*) {}, limits);
+  SafetensorsStream s(
+      nullptr, [](const TensorInfo&, const uint8_t*) {}, limits);
   for (size_t pos = 0; pos < bytes.size(); pos += chunk) {
     std::vector<uint8_t> part(bytes.begin() + pos, bytes.begin() + std::min(bytes.size(), pos + chunk));
     s.push(part.data(), part.size());
@@ -66,9 +67,11 @@ TEST(RobustSafetensors, HeaderLength) {
 }
 
 TEST(RobustSafetensors, HeaderJson) {
-  EXPECT_KYUTAI_ERROR(parse(file("<html>")), kBad, "safetensors header: invalid JSON at byte 0: unexpected character '<'");
+  EXPECT_KYUTAI_ERROR(parse(file("<html>")), kBad,
+                      "safetensors header: invalid JSON at byte 0: unexpected character '<'");
   EXPECT_KYUTAI_ERROR(parse(file("[1, 2]")), kBad, "safetensors: header is not a JSON object");
-  EXPECT_KYUTAI_ERROR(parse(file("{}x")), kBad, "safetensors header: invalid JSON at byte 2: unexpected trailing characters");
+  EXPECT_KYUTAI_ERROR(parse(file("{}x")), kBad,
+                      "safetensors header: invalid JSON at byte 2: unexpected trailing characters");
   EXPECT_KYUTAI_ERROR(parse(file("{\"a\":{\"dtype\":\"F32\"")), kBad,
                       "safetensors header: invalid JSON at byte 19: expected ',' or '}'");
   // Not UTF-8: a stray byte, an overlong encoding, an escaped lone surrogate.
@@ -90,8 +93,9 @@ TEST(RobustSafetensors, HeaderJson) {
 
 TEST(RobustSafetensors, TensorEntries) {
   auto one = [](const std::string& entry, size_t data = 64) { return file("{" + entry + "}", data); };
-  EXPECT_KYUTAI_ERROR(parse(one(tensor("a", "F8_E4M3", "[1]", 0, 1))), kBad,
-                      "safetensors: tensor 'a': unsupported dtype 'F8_E4M3' (supported: F32, F16, BF16, I8, U8, I32, I64)");
+  EXPECT_KYUTAI_ERROR(
+      parse(one(tensor("a", "F8_E4M3", "[1]", 0, 1))), kBad,
+      "safetensors: tensor 'a': unsupported dtype 'F8_E4M3' (supported: F32, F16, BF16, I8, U8, I32, I64)");
   EXPECT_KYUTAI_ERROR(parse(one("\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}")), kBad,
                       "safetensors: tensor 'a': missing string 'dtype'");
   EXPECT_KYUTAI_ERROR(parse(one("\"a\":[]")), kBad, "safetensors: tensor 'a': entry must be an object");
@@ -176,8 +180,8 @@ TEST(RobustSafetensors, LimitsNameThemselvesAndNothingIsReserved) {
 TEST(RobustSafetensors, AStreamThatFailedRefusesMoreBytes) {
   // A consumer error (here on tensor 'b') must not let later bytes be taken for the next
   // tensor: the stream stays failed.
-  std::vector<TensorToWrite> tensors = {{"a", DType::U8, {4}, {1, 2, 3, 4}}, {"b", DType::U8, {4}, {5, 6, 7, 8}},
-                                        {"c", DType::U8, {4}, {9, 10, 11, 12}}};
+  std::vector<TensorToWrite> tensors = {
+      {"a", DType::U8, {4}, {1, 2, 3, 4}}, {"b", DType::U8, {4}, {5, 6, 7, 8}}, {"c", DType::U8, {4}, {9, 10, 11, 12}}};
   const auto bytes = serialize_safetensors(tensors);
   std::vector<std::string> seen;
   SafetensorsStream s(nullptr, [&](const TensorInfo& t, const uint8_t*) {
@@ -187,10 +191,12 @@ TEST(RobustSafetensors, AStreamThatFailedRefusesMoreBytes) {
   const size_t cut = bytes.size() - 2;  // 'b' complete, inside 'c'
   EXPECT_KYUTAI_ERROR(s.push(bytes.data(), cut), kBad, "consumer refuses 'b'");
   EXPECT_TRUE(s.failed());
-  EXPECT_KYUTAI_ERROR(s.push(bytes.data() + cut, 2), ErrorCode::InvalidState,
-                      "safetensors: the stream already failed after " + std::to_string(cut) + " bytes; start a new one");
-  EXPECT_KYUTAI_ERROR(s.finish(), ErrorCode::InvalidState,
-                      "safetensors: the stream already failed after " + std::to_string(cut) + " bytes; start a new one");
+  EXPECT_KYUTAI_ERROR(
+      s.push(bytes.data() + cut, 2), ErrorCode::InvalidState,
+      "safetensors: the stream already failed after " + std::to_string(cut) + " bytes; start a new one");
+  EXPECT_KYUTAI_ERROR(
+      s.finish(), ErrorCode::InvalidState,
+      "safetensors: the stream already failed after " + std::to_string(cut) + " bytes; start a new one");
   EXPECT_EQ(seen, std::vector<std::string>{"a"});
 }
 

@@ -40,7 +40,7 @@ class RemoteForward {
     std::vector<float> out(c.dim), logits(c.text_card_out);
     m_.step(req.tokens.data(), state_, out.data(), logits.data());
     FrameReply r;
-    r.text_token = req.forced_text    ? *req.forced_text
+    r.text_token = req.forced_text   ? *req.forced_text
                    : req.sample_text ? s.sample_text(logits.data(), int(logits.size()))
                                      : argmax(logits.data(), int(logits.size()));
     if (req.vad) {
@@ -193,7 +193,8 @@ TEST(StagedSessions, BadRepliesAndOutOfOrderCallsAreRefusedWithoutStateChange) {
   s.finish(no_rows);
   EXPECT_EQ(code([&] { s.push_frame(u.data(), 8); }), ErrorCode::InvalidState);
   s.reset();
-  expect_same(DuplexSession(moshi(), test::sampled_params(5)).push_frame(user.data(), 8), s.push_frame(user.data(), 8), 0);
+  expect_same(DuplexSession(moshi(), test::sampled_params(5)).push_frame(user.data(), 8), s.push_frame(user.data(), 8),
+              0);
 }
 
 TEST(DuplexPipeline, MatchesMimiEncodeDuplexStepAndDecode) {

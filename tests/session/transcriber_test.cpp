@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "codec/mimi.h"
-#include "lm_fixture.h"
 #include "lm/sampling.h"
+#include "lm_fixture.h"
 #include "session/transcriber.h"
 #include "session/turn_detector.h"
 #include "test_util.h"
@@ -156,7 +156,8 @@ TEST(Transcriber, BadAudioIsRefusedAndTheStreamContinues) {
   EXPECT_THROW(a.push_audio(bad.data(), 1920), Error);
   EXPECT_THROW(a.push_audio(pcm.data(), 1000), Error);
   for (int f = 1; f < 3; ++f) {
-    auto x = a.push_audio(pcm.data() + size_t(f) * 1920, 1920).events, y = b.push_audio(pcm.data() + size_t(f) * 1920, 1920).events;
+    auto x = a.push_audio(pcm.data() + size_t(f) * 1920, 1920).events,
+         y = b.push_audio(pcm.data() + size_t(f) * 1920, 1920).events;
     ASSERT_EQ(x.size(), y.size());
     for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(x[i].pause, y[i].pause);
   }

@@ -128,7 +128,8 @@ class SpmFixture {
     const std::string script = std::string(KYUTAI_TEST_DATA) + "/../text/make_spm_fixture.sh";
     const std::string command = "bash '" + script + "' '" + dir_ + "'";
     if (std::system(command.c_str()) != 0 || !has_fixture(dir_)) {
-      problem_ = str_cat("`", command, "` failed (is Debian's sentencepiece installed? apt-get install -y sentencepiece)");
+      problem_ = str_cat("`", command,
+                         "` failed (is Debian's sentencepiece installed? apt-get install -y sentencepiece)");
     }
   }
 #endif
@@ -245,7 +246,8 @@ TEST_F(SentencePieceReference, DecodeOfEncodeMatchesSpmRoundTrip) {
     SentencePiece sp = load(name);
     Reference ref = reference(name);
     for (size_t i = 0; i < sentences_.size() && i < ref.decoded.size(); ++i) {
-      EXPECT_EQ(sp.decode(sp.encode(sentences_[i])), ref.decoded[i]) << name << " sentence " << i << ": " << sentences_[i];
+      EXPECT_EQ(sp.decode(sp.encode(sentences_[i])), ref.decoded[i])
+          << name << " sentence " << i << ": " << sentences_[i];
     }
   }
 }
@@ -452,9 +454,12 @@ constexpr int kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4;
 // <unk> <s> </s> ▁a a ▁ b, with the given trainer and normalizer specs.
 std::string tiny_model(const std::string& trainer, const std::string& normalizer) {
   return piece_field("<unk>", 0, kUnknown) + piece_field("<s>", 0, kControl) + piece_field("</s>", 0, kControl) +
-         piece_field("\xe2\x96\x81" "a", -1, kNormal) + piece_field("a", -2, kNormal) +
-         piece_field("\xe2\x96\x81", -3, kNormal) + piece_field("b", -2.5, kNormal) + bytes_field(2, trainer) +
-         bytes_field(3, normalizer);
+         piece_field(
+             "\xe2\x96\x81"
+             "a",
+             -1, kNormal) +
+         piece_field("a", -2, kNormal) + piece_field("\xe2\x96\x81", -3, kNormal) + piece_field("b", -2.5, kNormal) +
+         bytes_field(2, trainer) + bytes_field(3, normalizer);
 }
 
 SentencePiece load_string(const std::string& bytes) {
@@ -528,9 +533,9 @@ TEST(SentencePieceHandBuilt, UserDefinedSymbolsBypassNormalizationAndWin) {
 TEST(SentencePieceHandBuilt, RejectsInconsistentPieceTables) {
   const std::string specs = bytes_field(2, varint_field(3, 1)) + bytes_field(3, bytes_field(1, "identity"));
   expect_load_error(piece_field("a", 0, kNormal) + specs, ErrorCode::InvalidCheckpoint, "no <unk>");
-  expect_load_error(piece_field("<unk>", 0, kUnknown) + piece_field("a", 0, kNormal) + piece_field("a", 0, kNormal) +
-                        specs,
-                    ErrorCode::InvalidCheckpoint, "defined twice");
+  expect_load_error(
+      piece_field("<unk>", 0, kUnknown) + piece_field("a", 0, kNormal) + piece_field("a", 0, kNormal) + specs,
+      ErrorCode::InvalidCheckpoint, "defined twice");
   expect_load_error(piece_field("<unk>", 0, kUnknown) + piece_field("", 0, kNormal) + specs,
                     ErrorCode::InvalidCheckpoint, "piece 1 is empty");
   expect_load_error(piece_field("<unk>", 0, kUnknown) + piece_field("<0x41>", 0, 6) + specs,
@@ -543,7 +548,8 @@ TEST(SentencePieceHandBuilt, RejectsInconsistentPieceTables) {
 
 TEST(SentencePieceHandBuilt, RejectsGarbageBytesWithAClearError) {
   expect_load_error("", ErrorCode::InvalidCheckpoint, "no pieces");
-  expect_load_error("{\"model\": \"not a protobuf\"}\n", ErrorCode::InvalidCheckpoint, "protobuf: malformed ModelProto");
+  expect_load_error("{\"model\": \"not a protobuf\"}\n", ErrorCode::InvalidCheckpoint,
+                    "protobuf: malformed ModelProto");
   expect_load_error(std::string("\x0a\xff\xff\xff\xff\x0f", 6), ErrorCode::InvalidCheckpoint, "claims");
   expect_load_error(std::string(12, '\xff'), ErrorCode::InvalidCheckpoint, "protobuf: malformed ModelProto");
   expect_load_error(bytes_field(1, varint_field(2, 7)), ErrorCode::InvalidCheckpoint, "expected fixed32");
