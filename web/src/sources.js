@@ -28,7 +28,6 @@ export function fileError(e, path, what = 'file') {
 // Byte sources for model loading, read as a sequence of Uint8Array chunks so that nothing
 // has to hold a whole checkpoint: ArrayBuffer / typed array, Blob, Response, ReadableStream,
 // URL string (fetched), or any (async) iterable of chunks.
-import { KyutaiError } from './errors.js';
 
 // The chunks of `source`, as rawChunks below reads them, for loading: an AbortSignal
 // (`signal`) stops the read at once with ABORTED, even while the source stalls, and a source
