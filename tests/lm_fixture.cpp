@@ -39,6 +39,28 @@ const Mimi& mimi_fixture() {
   return *model;
 }
 
+TtsFixture& tts_fixture(const std::string& variant) {
+  static std::map<std::string, std::unique_ptr<TtsFixture>> cache;
+  auto& f = cache[variant];
+  if (!f) {
+    f = std::make_unique<TtsFixture>();
+    f->config = LmConfig::parse(read_text(data_path("tts/config" + variant + ".json")));
+    auto bytes = read_file(data_path("tts/weights" + variant + ".safetensors"));
+    f->model = load_lm(f->config, bytes.data(), bytes.size());
+    auto voice = read_file(data_path("tts/voice_a.safetensors"));
+    f->voice = load_voice(voice.data(), voice.size());
+  }
+  return *f;
+}
+
+const SentencePiece& tts_tokenizer() {
+  static SentencePiece tokenizer = [] {
+    auto bytes = read_file(data_path("tts/tokenizer.model"));
+    return SentencePiece::load(bytes.data(), bytes.size());
+  }();
+  return tokenizer;
+}
+
 GenerationParams sampled_params(uint64_t seed) {
   GenerationParams p;
   p.text = {true, 0.7f, 25};

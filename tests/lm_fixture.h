@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "codec/mimi.h"
+#include "lm/conditioners.h"
 #include "lm/lm_gen.h"
 #include "lm/lm_model.h"
+#include "text/sentencepiece.h"
 
 namespace kyutai::test {
 
@@ -24,6 +26,15 @@ std::vector<std::string> lm_checkpoints();
 std::string checkpoint_name(const ::testing::TestParamInfo<std::string>& info);
 // The tiny Mimi of tests/data/mimi, loaded once.
 const Mimi& mimi_fixture();
+// The TTS conformance model of tests/data/tts ("" or "_nocfg": config<variant>.json and
+// weights<variant>.safetensors) with voice_a, and its tokenizer, loaded once.
+struct TtsFixture {
+  LmConfig config;
+  std::unique_ptr<LmModel> model;
+  Voice voice;
+};
+TtsFixture& tts_fixture(const std::string& variant = "");
+const SentencePiece& tts_tokenizer();
 // Sampled generation (text 0.7, top 25; audio 0.8, top 10) from `seed`.
 GenerationParams sampled_params(uint64_t seed);
 

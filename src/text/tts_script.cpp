@@ -39,7 +39,7 @@ double break_seconds(const std::string& text) {
 std::vector<TtsEntry> script_to_entries(const SentencePiece& tokenizer, const std::vector<std::string>& script,
                                         const TtsScriptOptions& o) {
   const int speaker_tokens[2] = {o.main_token, o.other_token};
-  int last_speaker = -1;
+  int last_speaker = o.previous_speaker;
   std::vector<TtsEntry> entries;
   for (size_t idx = 0; idx < script.size(); ++idx) {
     bool first_content = true;

@@ -22,6 +22,9 @@ struct TtsScriptOptions {
   bool multi_speaker = true;  // the model has a speaker_wavs conditioner
   int padding_between = 1;    // Kyutai's tts_pytorch.py uses 1
   int main_token = 1, other_token = 2;
+  // The speaker (0 main, 1 other) of text converted before this script, -1 for none: text
+  // streamed in pieces continues that turn without a new speaker token.
+  int previous_speaker = -1;
 };
 
 // `script` holds one string per turn, alternating main / other speaker (an empty first turn

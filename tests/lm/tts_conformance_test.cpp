@@ -7,6 +7,7 @@
 #include "lm/conditioners.h"
 #include "lm/delays.h"
 #include "lm/lm_model.h"
+#include "lm_fixture.h"
 #include "session/tts_generate.h"
 #include "test_util.h"
 #include "text/sentencepiece.h"
@@ -19,25 +20,9 @@ using test::max_abs_diff;
 using test::tensor;
 using test::VTensor;
 
-struct TtsFixture {
-  LmConfig config;
-  std::unique_ptr<LmModel> model;
-  Voice voice;
-};
+using test::TtsFixture;
 
-TtsFixture& fixture(const std::string& name = "") {
-  static std::map<std::string, std::unique_ptr<TtsFixture>> cache;
-  auto& f = cache[name];
-  if (!f) {
-    f = std::make_unique<TtsFixture>();
-    f->config = LmConfig::parse(test::read_text(test::data_path("tts/config" + name + ".json")));
-    auto bytes = test::read_file(test::data_path("tts/weights" + name + ".safetensors"));
-    f->model = load_lm(f->config, bytes.data(), bytes.size());
-    auto voice = test::read_file(test::data_path("tts/voice_a.safetensors"));
-    f->voice = load_voice(voice.data(), voice.size());
-  }
-  return *f;
-}
+TtsFixture& fixture(const std::string& name = "") { return test::tts_fixture(name); }
 
 const Json& cases() { return test::vectors("tts").at("cases"); }
 
@@ -224,8 +209,7 @@ std::vector<int64_t> ints_of(const Json& list) {
 // TTSModel.generate on one case: greedy, every step's inputs, logits and tokens, the frames.
 void expect_generation(const std::string& config, const Json& c) {
   TtsFixture& f = fixture(config);
-  auto tok_bytes = test::read_file(test::data_path("tts/tokenizer.model"));
-  SentencePiece tokenizer = SentencePiece::load(tok_bytes.data(), tok_bytes.size());
+  const SentencePiece& tokenizer = test::tts_tokenizer();
   std::vector<TtsEntry> entries = script_to_entries(tokenizer, script_of(c));
   std::optional<double> cfg;
   if (!c.at("cfg_conditioning").is_null()) cfg = c.at("cfg_conditioning").as_number();
@@ -302,8 +286,7 @@ TEST(TtsGeneration, RealCfgWithANullStreamMatchesKyutai) {
 
 TEST(TtsGeneration, SamplingWithASeedIsReproducibleAndDiffersFromGreedy) {
   TtsFixture& f = fixture();
-  auto tok_bytes = test::read_file(test::data_path("tts/tokenizer.model"));
-  SentencePiece tokenizer = SentencePiece::load(tok_bytes.data(), tok_bytes.size());
+  const SentencePiece& tokenizer = test::tts_tokenizer();
   std::vector<TtsEntry> entries = script_to_entries(tokenizer, {"Hello world"});
   LmConditions cond = voice_a_cfg2(f);
   TtsStateMachine machine(tts_machine_config(f.config));
@@ -321,8 +304,7 @@ TEST(TtsGeneration, SamplingWithASeedIsReproducibleAndDiffersFromGreedy) {
 TEST(TtsGeneration, FewerCodebooksStopTheDepformerAndFeedMinusOne) {
   TtsFixture& f = fixture();
   const Json& c = cases().at("generation");
-  auto tok_bytes = test::read_file(test::data_path("tts/tokenizer.model"));
-  SentencePiece tokenizer = SentencePiece::load(tok_bytes.data(), tok_bytes.size());
+  const SentencePiece& tokenizer = test::tts_tokenizer();
   LmConditions cond = voice_a_cfg2(f);
   TtsStateMachine machine(tts_machine_config(f.config));
   TtsGenerateOptions o;

@@ -293,7 +293,7 @@ export class Engine {
 }
 
 // Copies bytes onto the WebAssembly heap for the duration of `use(ptr, size)`.
-function withHeapBytes(module, bytes, use) {
+export function withHeapBytes(module, bytes, use) {
   const ptr = module._malloc(Math.max(1, bytes.length));
   if (!ptr) throw new KyutaiError('out of memory copying input bytes', 'OUT_OF_MEMORY');
   try {
@@ -423,5 +423,52 @@ export class Generator extends Session {
   }
   reset() {
     throw new KyutaiError('create a new generator to restart', 'UNSUPPORTED');
+  }
+}
+
+// Kyutai's TTS for one voice (src/session/tts_speaker.h): text in, whole or word by word (from
+// an LLM), one frame per step(): {step, frame: Int32Array | null, pcm: Float32Array | null,
+// words: [{text, step, time}]}; `time` in seconds of the speaker's PCM.
+export class Speaker extends Session {
+  constructor(model, handle, info) {
+    super(model, handle);
+    this.delaySteps = info.delaySteps;
+    this.sampleRate = info.sampleRate;
+    this.frameSize = info.frameSize;
+    this.frameRate = info.frameRate;
+  }
+  // Words are complete once whitespace follows them (or end() is called).
+  pushText(text) {
+    if (typeof text !== 'string') throw new KyutaiError(`pushText: expected a string, got ${typeof text}`, 'INVALID_ARGUMENT');
+    return unwrap(this.handle.pushText(text));
+  }
+  end() {
+    unwrap(this.handle.end());
+  }
+  // Whether step() may run now (false: waiting for more text or end()).
+  get ready() {
+    return unwrap(this.handle.ready());
+  }
+  // False once the generation has finished.
+  get running() {
+    return unwrap(this.handle.running());
+  }
+  step() {
+    return unwrap(this.handle.step());
+  }
+  // Chunks {pcm, words, step} while steps can run: all of `text` (then end()) when given,
+  // else until more text is needed (pushText then iterate again) or the speech has ended.
+  async *speak(text) {
+    if (text !== undefined) {
+      this.pushText(text);
+      this.end();
+    }
+    while (this.running && this.ready) {
+      const { step, pcm, words } = this.step();
+      if (pcm || words.length) yield { pcm, words, step };
+    }
+  }
+  reset() {
+    throw new KyutaiError('create a new speaker to restart', 'UNSUPPORTED');
   }
 }

@@ -5,7 +5,8 @@
 import { KyutaiError, unwrap } from './errors.js';
 import { Disposable } from './disposable.js';
 import { toMultistream } from './tokens.js';
-import { AsrSession, TtsSession, DuplexSession, Transcriber, DuplexPipeline, Generator } from './engine.js';
+import { AsrSession, TtsSession, DuplexSession, Transcriber, DuplexPipeline, Generator, Speaker, withHeapBytes } from './engine.js';
+import { readAll } from './sources.js';
 
 const tensor = (data, shape) => ({ data, shape });
 
@@ -123,16 +124,17 @@ export class LmModel extends Disposable {
   }
 
   // A new binding object `Kind`, initialised (by default with init(model, options)) and
-  // wrapped; a failed init frees it.
+  // wrapped with what init returned; a failed init frees it.
   #session(Kind, Wrapper, options, init = (handle) => handle.init(this.handle, options ?? {})) {
     const handle = new this.engine.module[Kind]();
+    let initialised;
     try {
-      unwrap(init(handle));
+      initialised = unwrap(init(handle));
     } catch (e) {
       handle.delete();
       throw e;
     }
-    const session = new Wrapper(this, handle);
+    const session = new Wrapper(this, handle, initialised);
     this.sessions.add(session);
     return session;
   }
@@ -144,6 +146,19 @@ export class LmModel extends Disposable {
   }
   createDuplexSession(options) {
     return this.#session('DuplexSession', DuplexSession, options);
+  }
+  // Kyutai's TTS in one voice (wasm/bind_tts.cpp): voice = bytes/URL of a kyutai/tts-voices
+  // file, tokenizer = the model's SentencePiece .model (bytes/URL), mimi = a MimiCodec for PCM
+  // (omitted: codes only). Options: cfg (2), nQ, sampling, temperature, seed, maxGenLength.
+  async createSpeaker({ voice, tokenizer, mimi, ...options } = {}) {
+    if (voice == null) throw new KyutaiError('createSpeaker needs options.voice: the bytes or URL of a kyutai/tts-voices file', 'INVALID_ARGUMENT');
+    if (tokenizer == null) throw new KyutaiError('createSpeaker needs options.tokenizer: the bytes or URL of the model\'s tokenizer.model', 'INVALID_ARGUMENT');
+    if (mimi != null && !mimi.handle) throw new KyutaiError('createSpeaker: options.mimi must be a MimiCodec', 'INVALID_ARGUMENT');
+    const [voiceBytes, tokenizerBytes] = await Promise.all([readAll(voice), readAll(tokenizer)]);
+    const module = this.engine.module;
+    const init = (handle) => withHeapBytes(module, voiceBytes, (vp, vn) =>
+      withHeapBytes(module, tokenizerBytes, (tp, tn) => handle.init(this.handle, mimi?.handle ?? null, vp, vn, tp, tn, options)));
+    return this.#session('TtsSpeaker', Speaker, options, init);
   }
   createGenerator(options) {
     return this.#session('LmGen', Generator, options);

@@ -122,6 +122,8 @@ export class LmModel {
   forwardAsr(input: StreamsInput): ForwardAsrOutput;
   /** Raw streaming steps with teacher forcing. */
   createStepper(): LmStepper;
+  /** Kyutai's TTS in one voice (a TTS model: config.tts_config). Errors: KyutaiError with a code. */
+  createSpeaker(options: SpeakerOptions): Promise<Speaker>;
   /** Frees the weights and every session and stepper made from them. */
   dispose(): void;
 }
@@ -144,5 +146,60 @@ export class LmStepper {
   /** The VAD heads' probabilities for the latest step: [extraHeads, extraHeadsDim]. */
   extraHeads(): Tensor;
   reset(): void;
+  dispose(): void;
+}
+
+export interface SpeakerOptions {
+  /** A voice file in the kyutai/tts-voices format (safetensors `speaker_wavs` [1, C, T]). */
+  voice: ByteSource;
+  /** The model's SentencePiece tokenizer.model. */
+  tokenizer: ByteSource;
+  /** Decodes each frame to PCM (omitted: frames only). */
+  mimi?: MimiCodec;
+  /** CFG coefficient (default 2): one of the cfg LUT's values on a distilled model, else real CFG. */
+  cfg?: number;
+  /** Audio codebooks generated (default: all of depQ). */
+  nQ?: number;
+  /** Temperature sampling (Kyutai's TTS: 0.6, top-k 25 text / 250 audio) instead of greedy. */
+  sampling?: boolean;
+  temperature?: number;
+  seed?: number;
+  maxGenLength?: number;
+}
+
+export interface SpeakerWord {
+  text: string;
+  /** The generation step that consumed the word. */
+  step: number;
+  /** Seconds into the speaker's PCM where the word's audio starts (step / frameRate). */
+  time: number;
+}
+
+export interface SpeakerChunk {
+  /** frameSize samples at sampleRate, or null (no codec, or within the first delaySteps frames). */
+  pcm: Float32Array | null;
+  words: SpeakerWord[];
+  step: number;
+}
+
+/** Kyutai's TTS generation for one voice, one frame per step(). */
+export class Speaker {
+  readonly delaySteps: number;
+  readonly sampleRate: number;
+  readonly frameSize: number;
+  readonly frameRate: number;
+  readonly disposed: boolean;
+  /** Appends text; a word is complete once whitespace (or end()) follows it. Returns `ready`. */
+  pushText(text: string): boolean;
+  /** No more text. */
+  end(): void;
+  /** Whether step() may run (false: waiting for more text or end()). */
+  readonly ready: boolean;
+  /** False once the speech has ended. */
+  readonly running: boolean;
+  /** One frame: [1 + nQ] codes (text first) once past the delays, its PCM, the words started. */
+  step(): SpeakerChunk & { frame: Int32Array | null };
+  /** Chunks while steps can run: all of `text` (then end()) when given, else until more text is needed. */
+  speak(text?: string): AsyncGenerator<SpeakerChunk, void, undefined>;
   dispose(): void;
 }

@@ -1,7 +1,7 @@
 // Compiled (not run) by tests/node/types.test.mjs with `tsc --noEmit --strict`: the low-level
 // API's declarations (web/types/engine.d.ts, reached through the package's "exports" map as
 // `kyutai-wasm/engine`) accept the documented usage and reject misuse.
-import { createEngine, type LmModel, type LmStepper, type Tensor, type ForwardOutput } from 'kyutai-wasm/engine';
+import { createEngine, type LmModel, type LmStepper, type Tensor, type ForwardOutput, type Speaker, type SpeakerWord } from 'kyutai-wasm/engine';
 
 async function lowLevel(config: string, weights: Uint8Array): Promise<number> {
   const engine = await createEngine();
@@ -37,4 +37,22 @@ async function lowLevel(config: string, weights: Uint8Array): Promise<number> {
     transformerOut.shape[0] + depformer + position + wrong.length;
 }
 
-console.log(lowLevel);
+async function speak(model: LmModel, voice: Uint8Array, tokenizer: string): Promise<number> {
+  const speaker: Speaker = await model.createSpeaker({ voice, tokenizer, cfg: 2 });
+  let samples = 0;
+  for await (const chunk of speaker.speak('Hello <break time="0.5s"/> world')) {
+    const words: SpeakerWord[] = chunk.words;
+    samples += (chunk.pcm?.length ?? 0) + words.length;
+  }
+  const streamed = await model.createSpeaker({ voice, tokenizer });
+  streamed.pushText('Hello ');
+  streamed.end();
+  // @ts-expect-error a voice is required
+  await model.createSpeaker({ tokenizer });
+  // @ts-expect-error text, not tokens
+  streamed.pushText([1, 2]);
+  speaker.dispose();
+  return samples + (streamed.step().frame?.length ?? 0);
+}
+
+console.log(lowLevel, speak);
