@@ -23,6 +23,7 @@
 #include "handles.h"
 #include "lm/forward.h"
 #include "lm/lm_model.h"
+#include "lm/lm_stepper.h"
 #include "lm/synthetic_checkpoint.h"
 #include "nn/norm.h"
 
@@ -67,22 +68,11 @@ val transformer_object(const TransformerConfig& t, const std::string& gating, in
   return o;
 }
 
+// The model's config as the API shows it (lm_config_object), plus what the GPU forward needs.
 val config_info(const LmModel& m) {
   const LmConfig& c = m.config();
-  val o = val::object();
-  o.set("dim", c.dim);
-  o.set("textCard", c.text_card);
-  o.set("textCardOut", c.text_card_out);
-  o.set("nQ", c.n_q);
-  o.set("depQ", c.dep_q);
-  o.set("card", c.card);
+  val o = lm_config_object(c);
   o.set("numCodebooks", c.num_codebooks());
-  o.set("delays", int_list(c.delays));
-  o.set("maxDelay", c.max_delay());
-  o.set("extraHeads", c.extra_heads_num_heads);
-  o.set("extraHeadsDim", c.extra_heads_dim);
-  o.set("textPaddingId", c.existing_text_padding_id);
-  o.set("textEndPaddingId", c.existing_text_end_padding_id);
   o.set("biasProj", c.bias_proj);
   o.set("normEmb", c.norm_emb);
   o.set("demux", c.demux_second_stream);
@@ -234,13 +224,13 @@ val gpu_reference_frames(const LmModelHandle& handle, val tokens_js, val teacher
 
 }  // namespace
 
-// One stream of LM steps on the WebAssembly side, with a KV cache JS can append to.
-class LmStepper {
+// lm/lm_stepper.h over a shared model: the model stays alive as long as the stepper.
+class LmStepperHandle {
  public:
   val init(const LmModelHandle& handle) {
     return guarded([&] {
       std::shared_ptr<const LmModel> m = handle.shared();
-      state_ = m->new_state();
+      stepper_ = std::make_unique<LmStepper>(*m);
       model_ = std::move(m);
       return val::undefined();
     });
@@ -248,71 +238,59 @@ class LmStepper {
   // tokens [K] (text first) -> {transformerOut, textLogits}
   val step(val tokens) {
     return guarded([&] {
-      const LmConfig& c = model().config();
       std::vector<int32_t> t = read_int32(tokens, "model input");
-      if (int(t.size()) != c.num_codebooks())
-        fail(ErrorCode::InvalidArgument, "expected ", c.num_codebooks(), " tokens, got ", t.size());
-      out_.resize(c.dim);
-      logits_.resize(c.text_card_out);
-      model().step(t.data(), state_, out_.data(), logits_.data());
+      stepper().step(t.data(), int(t.size()));
       val r = val::object();
-      r.set("transformerOut", to_typed_array(out_));
-      r.set("textLogits", to_typed_array(logits_));
+      r.set("transformerOut", to_typed_array(stepper_->transformer_out()));
+      r.set("textLogits", to_typed_array(stepper_->text_logits()));
       return r;
     });
   }
   val extra_heads(val transformer_out) {
     return guarded([&] {
-      const LmConfig& c = model().config();
       std::vector<float> x = read_float32(transformer_out, "transformer output");
-      if (int(x.size()) != c.dim) fail(ErrorCode::InvalidArgument, "expected ", c.dim, " values, got ", x.size());
-      std::vector<float> probs(size_t(c.extra_heads_num_heads) * c.extra_heads_dim);
-      model().extra_heads(x.data(), probs.data());
-      return to_typed_array(probs);
+      return to_typed_array(stepper().extra_heads(x.data(), int(x.size())));
     });
   }
   // Depformer position k (k = 0 starts a new time step) -> logits [card]
   val depformer_step(int k, int token, val transformer_out) {
     return guarded([&] {
-      const LmConfig& c = model().config();
       std::vector<float> x = read_float32(transformer_out, "transformer output");
-      if (int(x.size()) != c.dim) fail(ErrorCode::InvalidArgument, "expected ", c.dim, " values, got ", x.size());
-      if (k == 0) state_.depformer.reset();
-      std::vector<float> logits(c.card);
-      model().depformer_step(k, token, x.data(), state_, logits.data());
-      return to_typed_array(logits);
+      return to_typed_array(stepper().depformer_step(k, token, x.data(), int(x.size())));
     });
   }
   // Floats appendKv reads: [layer][k, v][kv_heads * head_dim].
   val kv_row_floats() {
-    return guarded([&] { return val(kyutai::kv_row_floats(model())); });
+    return guarded([&] {
+      stepper();
+      return val(kyutai::kv_row_floats(*model_));
+    });
   }
-  // Writes one position's keys (already rotated) and values of every layer at `ptr` (heap
-  // address of kvRowFloats() floats) into the cache, exactly as a step would, and advances.
+  // One position's keys (already rotated) and values of every layer at `ptr` (heap address of
+  // kvRowFloats() floats).
   val append_kv(double ptr) {
     return guarded([&] {
-      append_kv_rows(model(), state_, reinterpret_cast<const float*>(uintptr_t(ptr)));
+      stepper().append_kv(reinterpret_cast<const float*>(uintptr_t(ptr)));
       return val::undefined();
     });
   }
   val offset() {
-    return guarded([&] { return val(double(state_.transformer.offset)); });
+    return guarded([&] { return val(double(stepper().offset())); });
   }
   val reset() {
     return guarded([&] {
-      state_.reset();
+      stepper().reset();
       return val::undefined();
     });
   }
 
  private:
-  const LmModel& model() const {
-    if (!model_) fail(ErrorCode::InvalidState, "the stepper is not initialised");
-    return *model_;
+  LmStepper& stepper() {
+    if (!stepper_) fail(ErrorCode::InvalidState, "the stepper is not initialised");
+    return *stepper_;
   }
-  std::shared_ptr<const LmModel> model_;
-  LmState state_;
-  std::vector<float> out_, logits_;
+  std::shared_ptr<const LmModel> model_;  // declared first: destroyed after the stepper
+  std::unique_ptr<LmStepper> stepper_;
 };
 
 EMSCRIPTEN_BINDINGS(kyutai_gpu) {
@@ -320,16 +298,16 @@ EMSCRIPTEN_BINDINGS(kyutai_gpu) {
   function("gpuModelInfo", &gpu_model_info);
   function("gpuSyntheticCheckpoint", &gpu_synthetic_checkpoint);
   function("gpuReferenceFrames", &gpu_reference_frames);
-  class_<LmStepper>("LmStepper")
+  class_<LmStepperHandle>("LmStepper")
       .constructor<>()
-      .function("init", &LmStepper::init)
-      .function("step", &LmStepper::step)
-      .function("extraHeads", &LmStepper::extra_heads)
-      .function("depformerStep", &LmStepper::depformer_step)
-      .function("kvRowFloats", &LmStepper::kv_row_floats)
-      .function("appendKv", &LmStepper::append_kv)
-      .function("offset", &LmStepper::offset)
-      .function("reset", &LmStepper::reset);
+      .function("init", &LmStepperHandle::init)
+      .function("step", &LmStepperHandle::step)
+      .function("extraHeads", &LmStepperHandle::extra_heads)
+      .function("depformerStep", &LmStepperHandle::depformer_step)
+      .function("kvRowFloats", &LmStepperHandle::kv_row_floats)
+      .function("appendKv", &LmStepperHandle::append_kv)
+      .function("offset", &LmStepperHandle::offset)
+      .function("reset", &LmStepperHandle::reset);
 }
 
 }  // namespace kyutai::wasm

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "handles.h"
+#include "io/content_hash.h"
 #include "lm/footprint.h"
 #include "lm/quantized_export.h"
 
@@ -47,7 +48,10 @@ val text_forward(const TextForward& f) {
   return r;
 }
 
-val config_object(const LmConfig& c) {
+}  // namespace
+
+// The model's configuration as JavaScript sees it (camel-cased keys, derived values).
+val lm_config_object(const LmConfig& c) {
   val o = val::object();
   o.set("dim", c.dim);
   o.set("textCard", c.text_card);
@@ -71,52 +75,27 @@ val config_object(const LmConfig& c) {
   return o;
 }
 
-std::string hex64(uint64_t v) {
-  static const char digits[] = "0123456789abcdef";
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i, v >>= 4) s[i] = digits[v & 15];
-  return s;
-}
-
-// 64-bit FNV-1a over 8-byte words (and the tail bytes): fast enough to run over a 2 GB
-// download as it streams in; identifies content, not a cryptographic digest.
-uint64_t hash_bytes(uint64_t h, const uint8_t* p, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    h = (h ^ w) * 1099511628211ull;
-  }
-  for (; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
-
-}  // namespace
-
 // ---- LmLoader ----------------------------------------------------------------------------
 
-// With `maxBytes`, the first header is checked against it before any tensor is converted,
-// so a model that cannot fit is refused before the rest is downloaded.
+// options: those of every loader, and `maxBytes` (lm/lm_stream_loader.h).
 val LmLoaderHandle::init(std::string config_json, val options) {
   return guarded([&] {
-    config_ = std::make_unique<LmConfig>(LmConfig::parse(config_json));
-    options_ = load_options(options);
-    if (auto m = number_option(options, "maxBytes")) max_bytes_ = uint64_t(*m);
-    loader_ = std::make_unique<LmLoader>(*config_, options_);
-    new_stream();
+    uint64_t max_bytes = 0;
+    if (auto m = number_option(options, "maxBytes")) max_bytes = uint64_t(*m);
+    loader_ = std::make_unique<LmStreamLoader>(LmConfig::parse(config_json), load_options(options), max_bytes);
     return val::undefined();
   });
+}
+
+LmStreamLoader& LmLoaderHandle::loader() {
+  if (!loader_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
+  return *loader_;
 }
 
 // Starts the next shard of a sharded checkpoint (model-0000k-of-0000n.safetensors).
 val LmLoaderHandle::begin_file() {
   return guarded([&] {
-    if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
-    if (stream_->bytes_received() > 0) {
-      stream_->finish();
-      received_before_ += stream_->bytes_received();
-    }
-    new_stream();
+    loader().begin_file();
     return val::undefined();
   });
 }
@@ -124,35 +103,21 @@ val LmLoaderHandle::begin_file() {
 // Bytes at `ptr` on the WebAssembly heap (the caller allocates and frees them).
 val LmLoaderHandle::push(uintptr_t ptr, size_t size) {
   return guarded([&] {
-    if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
-    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(ptr);
-    stream_->push(bytes, size);
-    hash_ = hash_bytes(hash_, bytes, size);
+    StreamProgress s = loader().push(reinterpret_cast<const uint8_t*>(ptr), size);
     val p = val::object();
-    p.set("bytes", double(received_before_ + stream_->bytes_received()));
-    p.set("tensors", double(loader_->tensors_loaded()));
-    p.set("headerReady", stream_->header_ready());
-    if (stream_->header_ready())
-      p.set("totalBytes", double(stream_->header().data_start() + stream_->header().data_bytes));
-    p.set("contentHash", val(hex64(hash_)));
+    p.set("bytes", double(s.bytes));
+    p.set("tensors", double(s.tensors));
+    p.set("headerReady", s.header_ready);
+    if (s.header_ready) p.set("totalBytes", double(s.total_bytes));
+    p.set("contentHash", val(hex64(s.content_hash)));
     return p;
   });
 }
 
 std::shared_ptr<const LmModel> LmLoaderHandle::finish() {
-  if (!stream_) fail(ErrorCode::InvalidState, "loader is not initialised or already finished");
-  stream_->finish();
-  std::shared_ptr<const LmModel> model = loader_->finish();
-  stream_.reset();
+  std::shared_ptr<const LmModel> model = loader().finish();
   loader_.reset();
   return model;
-}
-
-void LmLoaderHandle::new_stream() {
-  stream_ = loader_->stream([this](const SafetensorsHeader& h) {
-    if (max_bytes_ && !checked_) check_lm_fits(*config_, h, options_.format, max_bytes_, options_.kv_cache);
-    checked_ = true;
-  });
 }
 
 // ---- LmModel -----------------------------------------------------------------------------
@@ -165,7 +130,7 @@ val LmModelHandle::load(LmLoaderHandle& loader) {
 }
 
 val LmModelHandle::config() const {
-  return guarded([&] { return config_object(model().config()); });
+  return guarded([&] { return lm_config_object(model().config()); });
 }
 val LmModelHandle::weight_bytes() const {
   return guarded([&] { return val(double(model().weight_bytes())); });

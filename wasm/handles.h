@@ -11,12 +11,16 @@
 #include "codec/mimi.h"
 #include "io/safetensors.h"
 #include "lm/lm_model.h"
+#include "lm/lm_stream_loader.h"
 #include "session/word_stream.h"
 
 namespace kyutai::wasm {
 
 // Streams a safetensors file (or the shards of one, file after file) chunk by chunk into
 // the LM's final weight format, hashing the bytes as they pass.
+// The model's configuration as JavaScript sees it (bind_lm.cpp).
+val lm_config_object(const LmConfig& c);
+
 class LmLoaderHandle {
  public:
   val init(std::string config_json, val options);
@@ -25,16 +29,8 @@ class LmLoaderHandle {
   std::shared_ptr<const LmModel> finish();
 
  private:
-  void new_stream();
-
-  std::unique_ptr<LmConfig> config_;
-  LoadOptions options_;
-  std::unique_ptr<LmLoader> loader_;
-  std::unique_ptr<SafetensorsStream> stream_;
-  uint64_t max_bytes_ = 0;
-  uint64_t received_before_ = 0;
-  uint64_t hash_ = 1469598103934665603ull;  // of every byte pushed, all files in order
-  bool checked_ = false;
+  LmStreamLoader& loader();
+  std::unique_ptr<LmStreamLoader> loader_;
 };
 
 class LmModelHandle {

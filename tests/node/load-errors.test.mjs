@@ -55,3 +55,14 @@ test('a moduleUrl override reports the build that runs', async () => {
     await model.dispose();
   }
 });
+
+test('config text that is JSON but not an object is refused, not taken as a file path', async () => {
+  for (const text of ['null', '[1]', ' 5 ', 'true', '"config.json"']) {
+    await assert.rejects(loadModel({ config: text, weights: new Uint8Array(8) }), (e) => {
+      assert.ok(e instanceof KyutaiError, `${text}: ${e?.constructor?.name}: ${e?.message}`);
+      assert.equal(e.code, 'INVALID_CONFIG', `${text}: ${e.message}`);
+      assert.match(e.message, /^config: JSON text must be an object/);
+      return true;
+    });
+  }
+});

@@ -45,9 +45,24 @@ async function fileSize(fs, path, what) {
 }
 
 // config: URL or path, JSON text, a parsed object, or bytes/Blob/Response of the JSON.
+// JSON text that is not an object ("null", "[1]", "5", "true"): never a path or URL.
+function isJsonValueText(text) {
+  const t = text.trim();
+  if (!/^(\[|-?\d|"|null$|true$|false$)/.test(t)) return false;
+  try {
+    JSON.parse(t);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function configText(config, what = 'config') {
   if (config === undefined || config === null) throw new KyutaiError(`${what} is required`, 'INVALID_ARGUMENT');
   if (typeof config === 'string' && config.trimStart().startsWith('{')) return config;
+  if (typeof config === 'string' && isJsonValueText(config)) {
+    throw new KyutaiError(`${what}: JSON text must be an object ({...}), got ${config.trim().slice(0, 40)}`, 'INVALID_CONFIG');
+  }
   const path = await nodePath(config);
   if (path) return (await nodeImport('fs')).promises.readFile(path, 'utf8').catch((e) => Promise.reject(fileError(e, path, what)));
   if (typeof config === 'string' || config instanceof URL) return (await fetchChecked(new URL(config, baseUrl()).href, what)).text();

@@ -1,3 +1,6 @@
+// Byte sources for model loading, read as a sequence of Uint8Array chunks so that nothing
+// has to hold a whole checkpoint: ArrayBuffer / typed array, Blob, Response, ReadableStream,
+// URL string (fetched), or any (async) iterable of chunks.
 import { KyutaiError, loadError } from './errors.js';
 
 // fetch(url) that either returns an OK response or throws a KyutaiError naming the URL:
@@ -25,10 +28,6 @@ export function fileError(e, path, what = 'file') {
     (missing ? ' (relative paths are relative to the working directory)' : ''), missing ? 'NOT_FOUND' : 'INVALID_ARGUMENT', e);
 }
 
-// Byte sources for model loading, read as a sequence of Uint8Array chunks so that nothing
-// has to hold a whole checkpoint: ArrayBuffer / typed array, Blob, Response, ReadableStream,
-// URL string (fetched), or any (async) iterable of chunks.
-import { KyutaiError } from './errors.js';
 
 // The chunks of `source`, as rawChunks below reads them, for loading: an AbortSignal
 // (`signal`) stops the read at once with ABORTED, even while the source stalls, and a source
