@@ -5,7 +5,7 @@
 import { KyutaiError, unwrap } from './errors.js';
 import { Disposable } from './disposable.js';
 import { toMultistream } from './tokens.js';
-import { AsrSession, TtsSession, DuplexSession, Transcriber, DuplexPipeline, Generator, Speaker, withHeapBytes } from './engine.js';
+import { AsrSession, TtsSession, DuplexSession, Transcriber, DuplexPipeline, Generator, Speaker, withHeapBytes } from './engine-sessions.js';
 import { readAll } from './sources.js';
 
 const tensor = (data, shape) => ({ data, shape });
