@@ -3,8 +3,11 @@
 // loadModel({signal}) aborts a stalled load with ABORTED; a stream failing mid-load is NETWORK.
 import { test, expect, openHarness } from './fixtures.mjs';
 
-test('worker: hostile arguments are refused before the model steps; abort and stream errors are KyutaiErrors', async ({ page }) => {
-  await openHarness(page);
+// Both builds: the plain one, and the threaded one on the cross-origin-isolated /coi/ page
+// (its Embind conversions and worker are those of kyutai-mt*.mjs).
+for (const [build, url, backend] of [['single-threaded', undefined, 'wasm-simd'], ['threaded', '/coi/e2e/pages/harness.html', 'wasm-simd-threads']]) {
+test(`worker, ${build} build: hostile arguments are refused before the model steps; abort and stream errors are KyutaiErrors`, async ({ page }) => {
+  await openHarness(page, url);
   const out = await page.evaluate(async () => {
     const { kyutai, STT } = harness;
     const errorOf = async (run) => {
@@ -47,9 +50,10 @@ test('worker: hostile arguments are refused before the model steps; abort and st
     const aborted = await errorOf(() => kyutai.loadModel({ ...options, weights: partial('stall'), signal: controller.signal, onProgress: () => controller.abort() }));
     const early = await errorOf(() => kyutai.loadModel({ ...options, signal: AbortSignal.abort() }));
     const broken = await errorOf(() => kyutai.loadModel({ ...options, weights: partial('error') }));
-    return { inWorker: model.inWorker, refused, same, aborted, early, broken };
+    return { inWorker: model.inWorker, backend: model.backend, refused, same, aborted, early, broken };
   });
   expect(out.inWorker).toBe(true);
+  expect(out.backend).toBe(backend);
   expect(out.refused).toEqual([
     'KyutaiError INVALID_ARGUMENT: pushText(token): expected an integer >= -1 and <= 2147483647, got 1.5',
     'KyutaiError INVALID_ARGUMENT: pushText(token): expected an integer >= -1 and <= 2147483647, got null',
@@ -64,3 +68,4 @@ test('worker: hostile arguments are refused before the model steps; abort and st
   // A transferred stream's error overtakes the chunks still queued in it: 0 or 4096 bytes.
   expect(out.broken).toMatch(/^KyutaiError NETWORK: weights: reading failed after (0|4096) bytes: .*connection reset/);
 });
+}
