@@ -1,7 +1,9 @@
-import { KyutaiError } from '../errors.js';
 import { FRAME_RATE, FRAME_SIZE } from '../frame-tokenizer.js';
 import { WordAssembler } from '../words.js';
 import { AudioStreamServant } from './streams.js';
+import { samples as finiteSamples } from '../validate.js';
+
+const checkSamples = finiteSamples();
 
 // ---- speech-to-text as Kyutai ships it (the caller's side: web/src/transcriber.js) ----
 // The engine's Transcriber (src/session/transcriber.h: Kyutai's alignment, word stream,
@@ -71,12 +73,7 @@ export class TranscriberServant {
   // Samples of any length: every frame they complete is stepped. All or nothing: a bad
   // sample is refused before any frame runs, so the transcript never holds half a push.
   processSamples(samples) {
-    if (!(samples instanceof Float32Array)) {
-      throw new KyutaiError(`audio: expected a Float32Array of 24 kHz samples, got ${samples?.constructor?.name ?? samples}`, 'INVALID_ARGUMENT');
-    }
-    for (let i = 0; i < samples.length; i++) {
-      if (!Number.isFinite(samples[i])) throw new KyutaiError(`audio sample ${i} is ${Number.isNaN(samples[i]) ? 'NaN' : 'infinite'}; samples must be finite`, 'INVALID_ARGUMENT');
-    }
+    checkSamples(samples, 'audio');  // also for live streams, which do not pass the Host's dispatch
     const events = [];
     let steps = 0;
     let last = null;
