@@ -97,7 +97,8 @@ test('protocol.js: the servants have every listed method, and the client proxies
   const { SessionServant } = await import('../../web/src/host/sessions.js');
   const { TranscriberServant } = await import('../../web/src/host/transcriber.js');
   const { AudioStreamServant, SpeechServant } = await import('../../web/src/host/streams.js');
-  const servants = { host: Host, model: ModelServant, session: SessionServant, transcriber: TranscriberServant, audioStream: AudioStreamServant, speech: SpeechServant };
+  const { SpeakerServant } = await import('../../web/src/host/speaker.js');
+  const servants = { host: Host, model: ModelServant, session: SessionServant, transcriber: TranscriberServant, audioStream: AudioStreamServant, speech: SpeechServant, speaker: SpeakerServant };
   assert.deepEqual(Object.keys(servants).sort(), Object.keys(PROTOCOL).sort());
   for (const [concept, Servant] of Object.entries(servants)) {
     assert.equal(Servant.protocol, concept);

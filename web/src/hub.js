@@ -124,3 +124,19 @@ export function hubProgress(files, onProgress) {
     onProgress({ ...p, fileName: ready ? undefined : weights.file, modelFiles: list, overall: { loaded, total } });
   };
 }
+
+// Kyutai's voices by name (moshi/models/tts.py, get_voice_path): a file of the kyutai/tts-voices
+// repository named `<name>.<sig>@<epoch>.safetensors`, sig and epoch from the model's
+// config.json `model_id`; e.g. 'expresso/ex03-ex01_happy_001_channel1_334s.wav'.
+export const KYUTAI_VOICE_REPO = 'kyutai/tts-voices';
+
+export function voiceFileUrl(name, modelId, { hub = DEFAULT_HUB, revision = 'main', repo = KYUTAI_VOICE_REPO } = {}) {
+  if (typeof name !== 'string' || !name || name.includes('..') || name.startsWith('/')) {
+    throw new KyutaiError(`voice name: expected a file name of ${repo} (like 'expresso/ex03-ex01_happy_001_channel1_334s.wav'), got ${JSON.stringify(name)}`, 'INVALID_ARGUMENT');
+  }
+  if (name.endsWith('.safetensors')) return hubFileUrl(repo, name, { hub, revision });
+  if (!modelId || typeof modelId.sig !== 'string' || !Number.isInteger(modelId.epoch)) {
+    throw new KyutaiError(`voice name '${name}': the model's config.json has no model_id {sig, epoch} to name its voice files; pass the voice file's URL or bytes`, 'INVALID_CONFIG');
+  }
+  return hubFileUrl(repo, `${name}.${modelId.sig}@${modelId.epoch}.safetensors`, { hub, revision });
+}

@@ -17,8 +17,9 @@ import { isNode, baseUrl, absoluteUrl, configText, bytesSource } from './inputs.
 import { abortedError } from './sources.js';
 import { CALL, defineProxies } from './protocol.js';
 import { ResultStream } from './result-stream.js';
-import { resolveModel, hubProgress } from './hub.js';
+import { resolveModel, hubProgress, DEFAULT_HUB } from './hub.js';
 import { Transcriber, transcribe } from './transcriber.js';
+import { createSpeaker } from './speaker.js';
 
 // Client-side options of live streams (the engine side checks the rest: protocol.js).
 const STREAM_OPTIONS = optionsOf({ playback: optional(withMethod('channel', 'an AudioPlayback (createPlayback)')) });
@@ -33,6 +34,8 @@ export { createCapture, createPlayback, openMicrophone, AudioCapture, AudioPlayb
 export { listCachedModels, deleteCachedModel, clearModelCache, modelCacheAvailable } from './model-cache.js';
 export { ResultStream };
 export { resolveModel, hubFileUrl, isModelName, DEFAULT_HUB, KYUTAI_MIMI_CONFIG } from './hub.js';
+export { Speaker } from './speaker.js';
+export { voiceFileUrl, KYUTAI_VOICE_REPO } from './hub.js';
 
 // ---------------------------------------------------------------------------------------
 // loadModel
@@ -48,12 +51,14 @@ export async function loadModel(nameOrOptions = {}, maybeOptions = {}) {
   const { hub, revision, ...options } = maybeOptions ?? {};
   const found = await resolveModel(nameOrOptions, { hub, revision });
   const { config, weights, tokenizer, frameTokenizer } = found;
-  return loadFiles({
+  const model = await loadFiles({
     config, weights, tokenizer, frameTokenizer,
     ...options,
     ...(options.frameTokenizer && frameTokenizer ? { frameTokenizer: { ...frameTokenizer, ...options.frameTokenizer } } : {}),
     onProgress: hubProgress(found.files, options.onProgress),
   }, found.files);
+  model.hub = { hub: hub ?? DEFAULT_HUB, modelId: config.model_id ?? null };  // voice names (speaker.js)
+  return model;
 }
 
 async function loadFiles(options = {}, files = undefined) {
@@ -216,6 +221,15 @@ export class KyutaiModel extends Remote {
   // {words, endsOfTurn, duration}; resampled to 24 kHz when needed.
   transcribe(audio, options) {
     return transcribe(this, audio, options);
+  }
+
+  // Kyutai's TTS in one voice (web/src/speaker.js): options voice (a kyutai/tts-voices file:
+  // URL, path, bytes, Blob; or its name when the model came by name), cfg (2), nQ, sampling,
+  // temperature, seed, maxGenLength. The model's tokenizer and Mimi codec do the rest.
+  async createSpeaker(options) {
+    const speaker = await createSpeaker(this, options, (...a) => this.call(...a));
+    this.#sessions.add(speaker);
+    return speaker;
   }
 
   forget(session) {

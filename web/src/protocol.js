@@ -9,7 +9,7 @@
 // Message format: see host/host.js.
 import { KyutaiError } from './errors.js';
 import {
-  args, options, optional, either, int, codes, number, bool, string, oneOf, intArray, samples, port,
+  invalid, args, options, optional, either, int, codes, number, bool, string, oneOf, intArray, samples, port,
   SEED, TEMPERATURE, TOP_K, TOKEN, MAX_QUEUED_FRAMES,
 } from './validate.js';
 
@@ -19,7 +19,7 @@ export const PROTOCOL = {
     clients: {},
   },
   model: {
-    methods: ['createSession', 'createTranscriber', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece',
+    methods: ['createSession', 'createTranscriber', 'createSpeaker', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece',
       'backendStatus', 'simulateDeviceLoss'],
     clients: {
       KyutaiModel: { simulateDeviceLoss: 'simulateDeviceLoss' },
@@ -47,6 +47,12 @@ export const PROTOCOL = {
     methods: ['close'],
     clients: {},
   },
+  // Kyutai's TTS (host/speaker.js). The caller's methods are hand-written (speaker.js): they
+  // keep the time of the first text for stats.firstAudioMs.
+  speaker: {
+    methods: ['pushText', 'end', 'connect'],
+    clients: {},
+  },
 };
 
 // One schema per remote method (web/src/validate.js): the Host checks a call's arguments
@@ -55,6 +61,17 @@ export const PROTOCOL = {
 const GENERATION = options({
   sampling: optional(bool()), temperature: TEMPERATURE, textTemperature: TEMPERATURE,
   topK: TOP_K, textTopK: TOP_K, seed: SEED, mirror: optional(bool()),
+});
+// createSpeaker: `voice` as the caller's side made it (inputs.js bytesSource: a URL, bytes, a
+// Blob or a stream; the engine reads and checks it), or a voice latent {data, shape} (Mimi's
+// encode_to_latent: the hook for a recorded voice). cfg's accepted values depend on the model
+// (its cfg LUT, or (0, 100] for real CFG): the engine checks them.
+const SPEAKER_OPTIONS = options({
+  voice: (value, name) => {
+    if (value === undefined || value === null) throw invalid(name, value, 'a voice: the URL or bytes of a kyutai/tts-voices file');
+  },
+  cfg: optional(number()), nQ: optional(int(0, 1024)), sampling: optional(bool()), temperature: TEMPERATURE, seed: SEED,
+  maxGenLength: optional(int(1)),
 });
 const FLOAT_OR_INFINITY = either('a number >= 0 (Infinity: no limit)', number(0), oneOf(Infinity));
 
@@ -78,6 +95,7 @@ export const SCHEMAS = {
       vadHead: optional(int(0, 255)), endOfTurnThreshold: optional(number(0, 1)),
       temperature: TEMPERATURE, seed: SEED, silenceCodes: optional(codes((model) => model)),
     })]),
+    createSpeaker: args(['options', SPEAKER_OPTIONS]),
     describe: args(),
     textEncode: args(['text', string()]),
     textDecode: args(['ids', intArray(0)]),
@@ -105,6 +123,11 @@ export const SCHEMAS = {
   },
   audioStream: { stats: args(), close: args() },
   speech: { close: args() },
+  speaker: {
+    pushText: args(['text', string()]),
+    end: args(),
+    connect: args(['playback', port()]),
+  },
 };
 
 // Host side: throws KyutaiError('INVALID_ARGUMENT') unless `values` fit the method's schema.

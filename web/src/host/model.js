@@ -3,6 +3,7 @@ import { MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE } from '../frame-to
 import { needEngineMethod } from './common.js';
 import { SessionServant } from './sessions.js';
 import { TranscriberServant } from './transcriber.js';
+import { SpeakerServant } from './speaker.js';
 
 // ---- frame tokenizers, one per session ----
 // User modules get a fresh instance per session. Mimi is loaded once per model (its weights
@@ -200,6 +201,11 @@ export class ModelServant {
   // Speech-to-text as Kyutai ships it: a TranscriberServant (below).
   createTranscriber(ctx, options = {}) {
     return new TranscriberServant(this, options ?? {}).describe();
+  }
+
+  // Kyutai's TTS in one voice: a SpeakerServant (host/speaker.js) on the model's tokenizer and Mimi.
+  async createSpeaker(ctx, options) {
+    return (await SpeakerServant.create(this, options)).describe();
   }
 
   // The text tokenizer (SentencePiece), when the model has one.

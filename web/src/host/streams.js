@@ -11,7 +11,7 @@ const FRAME_MS = 1000 / FRAME_RATE;  // 80 ms of audio per frame
 // setImmediate in Node; a MessageChannel elsewhere (setTimeout would be clamped to 4 ms).
 let yieldChannel = null;
 const yieldQueue = [];
-function yieldToEventLoop() {
+export function yieldToEventLoop() {
   if (typeof setImmediate === 'function') return new Promise((resolve) => setImmediate(resolve));
   if (!yieldChannel) {
     yieldChannel = new MessageChannel();
