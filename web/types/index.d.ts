@@ -1,4 +1,5 @@
 // Type declarations of kyutai-wasm (hand-written; the sources are plain ES modules in web/src/).
+export * from './speaker.js';
 
 // Browser classes where the DOM lib is loaded; in a Node project without it they are `never`
 // (those members are browser-only), so these declarations compile in both.
@@ -368,6 +369,8 @@ export class KyutaiModel {
   createTranscriber(options?: TranscriberOptions): Promise<Transcriber>;
   /** A whole clip -> its words and ends of turn (a transcriber made for it, flushed, disposed). */
   transcribe(audio: Float32Array | DomAudioBuffer, options?: TranscribeOptions): Promise<Transcript>;
+  /** Kyutai's TTS in one voice (a TTS model loaded with its tokenizer; Mimi for PCM): web/types/speaker.d.ts. */
+  createSpeaker(options: import('./speaker.js').SpeakerOptions): Promise<import('./speaker.js').Speaker>;
   /** The backend new sessions get now (also updates `backend` and `backendReason`). */
   backendStatus(): Promise<BackendStatus>;
   /** Testing aid: destroys the WebGPU device; running sessions continue on WebAssembly from the same state. */
