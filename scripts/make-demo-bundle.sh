@@ -101,3 +101,16 @@ node --input-type=module -e "
   tok.dispose();
 "
 echo "make-demo-bundle: $OUT ready ($(du -sh "$OUT" | cut -f1): tiny STT + Mimi, tokenizer of $VOCAB pieces)"
+
+# The Speak panel's model (web/demo/speak.js), dist/models/tts/ (TTS_BUNDLE_DIR=... to change
+# it): the tiny TTS checkpoint of the conformance tests (tests/data/tts: random weights,
+# Kyutai's format, its own 100-piece tokenizer and voice) with the same tiny Mimi.
+OUT=${TTS_BUNDLE_DIR:-dist/models/tts}
+mkdir -p "$OUT"
+copy tests/data/tts/config.json config.json
+copy tests/data/tts/weights.safetensors model.safetensors
+copy tests/data/tts/tokenizer.model tokenizer.model
+copy tests/data/tts/voice_a.safetensors voice_a.safetensors
+copy tests/data/mimi/config.json mimi.json
+copy tests/data/mimi/weights.safetensors mimi.safetensors
+echo "make-demo-bundle: $OUT ready ($(du -sh "$OUT" | cut -f1): tiny TTS + Mimi + voice)"

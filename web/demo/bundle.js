@@ -17,3 +17,17 @@ export const BUNDLE_FILES = {
   // for a real model, e.g. Kyutai's stt-1b-en_fr (README, "Loading kyutai/stt-1b-en_fr").
   talkative: true,
 };
+
+// The Speak panel's model (web/demo/speak.js), made by the same script into its own folder:
+// the tiny TTS checkpoint of the conformance tests (random weights: the speech is noise with
+// the right timing), its tokenizer and voice, and the tiny Mimi. For Kyutai's
+// tts-1.6b-en_fr, load it by name in the Model section: the panel then uses it.
+export const TTS_BUNDLE_URL = new URL('../../dist/models/tts/', import.meta.url);
+
+export const TTS_BUNDLE_FILES = {
+  config: 'config.json',
+  weights: 'model.safetensors',
+  tokenizer: 'tokenizer.model',
+  mimi: { config: 'mimi.json', weights: 'mimi.safetensors' },
+  voices: { 'voice_a (the conformance voice)': 'voice_a.safetensors' },
+};

@@ -2,12 +2,14 @@
 // folder URL), then streams the microphone or a file
 // through the capture worklet into a transcriber (speech-to-text as Kyutai ships it) and
 // shows what comes out: the token grid and readouts per frame, words as they end, the chosen
-// VAD head's pause probability, end-of-turn markers, and captions when the run stops.
+// VAD head's pause probability, end-of-turn markers, and captions when the run stops. The
+// Speak panel (speak.js) runs Kyutai's text-to-speech.
 // State for tests and the curious: window.kyutaiDemo.
 import { loadModel, createCapture, toWebVTT, toSRT, FRAME_SIZE, SAMPLE_RATE, DEFAULT_HUB, isModelName } from '../src/index.js';
 import { BUNDLE_URL, BUNDLE_FILES } from './bundle.js';
 import { TokenGrid } from './token-grid.js';
 import { talkative } from './talkative.js';
+import { initSpeakPanel, useModel as speakWith } from './speak.js';
 
 const $ = (id) => document.getElementById(id);
 const state = (window.kyutaiDemo = {
@@ -159,6 +161,7 @@ async function loadChosen() {
     $('load').disabled = false;
   }
   showModel(choice, performance.now() - t0);
+  await speakWith(model);  // the Speak panel speaks with a TTS model loaded here, else its bundled one
 }
 
 function showModel(choice, loadMs) {
@@ -308,3 +311,4 @@ $('hub-input').value = params.get('hub') ?? '';
 $('format').value = params.get('format') ?? 'auto';
 $('load').addEventListener('click', () => loadChosen().catch(showError));
 loadChosen().catch(showError);
+initSpeakPanel(state);
