@@ -3,7 +3,11 @@
 // playback worklet, heard by an AnalyserNode; words with their times; the WAV download. The
 // same speech made by the package in Node is the reference: same words, same WAV bytes.
 import fs from 'node:fs';
+import path from 'node:path';
 import { test, expect, waitForDemo, wavSamples } from './fixtures.mjs';
+import { TMP } from './env.mjs';
+import { serve } from '../scripts/serve.mjs';
+import { makeTtsHubFolder, TTS_HUB_MODEL, TTS_HUB_VOICE } from '../tests/node/tts-hub-fixture.mjs';
 import { loadModel } from '../web/src/index.js';
 import { wavBlob } from '../web/demo/wav.js';
 
@@ -78,7 +82,8 @@ test('Speak: typed text is spoken through the playback worklet, with its words a
   // A second run speaks again with a new speaker (one per run).
   await page.fill('#speak-text', 'Hello again.');
   await page.click('#speak-button');
-  await expect(page.locator('#speak-status')).toContainText('done', { timeout: 60_000 });
+  await page.waitForFunction(() => window.kyutaiDemo.speak.runs === 2 && !window.kyutaiDemo.speak.running, null, { timeout: 60_000 });
+  await expect(page.locator('#speak-status')).toContainText('done');
   expect(await page.evaluate(() => window.kyutaiDemo.speak.words.map((w) => w.text))).toEqual(['Hello', 'again.']);
 });
 
@@ -94,4 +99,29 @@ test('Speak: a voice file that is not a voice is refused with its code, and the 
   await page.selectOption('#speak-voice', 'bundled:voice_a.safetensors');
   await page.click('#speak-button');
   await expect(page.locator('#speak-status')).toContainText('done', { timeout: 60_000 });
+});
+
+test('Speak with a TTS model picked by hub name: the panel uses it, with a voice name of kyutai/tts-voices', async ({ page }) => {
+  const root = fs.mkdtempSync(path.join(TMP, 'speak-hub-'));
+  makeTtsHubFolder(root);
+  const hub = await serve({ root, port: 0, index: '' });
+  try {
+    await waitForDemo(page);
+    await page.fill('#model-input', TTS_HUB_MODEL);
+    await page.fill('#hub-input', `${hub.url}/{repo}/{file}`);
+    await page.click('#load');
+    await page.waitForFunction(() => window.kyutaiDemo.speak?.model?.bundled === false || window.kyutaiDemo.error, null, { timeout: 60_000 });
+    expect(await page.evaluate(() => window.kyutaiDemo.error)).toBeNull();
+    await expect(page.locator('#speak-model')).toHaveText('the model loaded above');
+    await expect(page.locator('#speak-voice')).toHaveValue('name');
+    await page.fill('#speak-voice-name', TTS_HUB_VOICE);
+    await page.fill('#speak-text', 'Hello world, this is');
+    await page.click('#speak-button');
+    await expect(page.locator('#speak-status')).toContainText('done', { timeout: 60_000 });
+    const s = await page.evaluate(() => window.kyutaiDemo.speak);
+    expect(s.words.map((w) => w.text)).toEqual(['Hello', 'world,', 'this', 'is']);
+    expect(s.played.framesPlayed).toBe(s.pcmChunks);
+  } finally {
+    hub.server.close();
+  }
 });

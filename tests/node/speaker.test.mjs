@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { data, read, vectors } from './data.mjs';
 import { loadModel, KyutaiError } from '../../web/src/index.js';
+import { makeTtsHubFolder, TTS_HUB_MODEL, TTS_HUB_VOICE } from './tts-hub-fixture.mjs';
 
 const file = (p) => new URL(p, data).pathname;
 const cases = vectors('tts').cases;
@@ -124,20 +125,9 @@ test('connect(playback): every PCM chunk also reaches the playback port, then it
 test('a voice by name: a model loaded by name finds <name>.<sig>@<epoch>.safetensors in kyutai/tts-voices', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kyutai-voices-'));
   try {
-    const repo = path.join(root, 'kyutai', 'tts-tiny');
-    fs.mkdirSync(repo, { recursive: true });
-    const config = JSON.parse(read('tts/config.json'));
-    config.mimi_config = JSON.parse(read('mimi/config.json'));  // the tiny codec, not Kyutai's Mimi
-    fs.writeFileSync(path.join(repo, 'config.json'), JSON.stringify(config));
-    fs.copyFileSync(file('tts/weights.safetensors'), path.join(repo, config.moshi_name));
-    fs.copyFileSync(file('tts/tokenizer.model'), path.join(repo, config.tokenizer_name));
-    fs.copyFileSync(file('mimi/weights.safetensors'), path.join(repo, config.mimi_name));
-    const { sig, epoch } = config.model_id;
-    fs.mkdirSync(path.join(root, 'kyutai', 'tts-voices', 'tiny'), { recursive: true });
-    fs.copyFileSync(VOICE, path.join(root, 'kyutai', 'tts-voices', 'tiny', `voice_a.${sig}@${epoch}.safetensors`));
-
-    const model = await loadModel('kyutai/tts-tiny', { hub: `${root}/{repo}/{file}` });
-    const speaker = await model.createSpeaker({ voice: 'tiny/voice_a', cfg: 2 });
+    makeTtsHubFolder(root);
+    const model = await loadModel(TTS_HUB_MODEL, { hub: `${root}/{repo}/{file}` });
+    const speaker = await model.createSpeaker({ voice: TTS_HUB_VOICE, cfg: 2 });
     assertFrames((await collect(speaker.speak(cases.generation.script[0]))).frames, cases.generation);
     await assert.rejects(model.createSpeaker({ voice: 'tiny/nobody' }), (e) => e instanceof KyutaiError && e.code === 'NOT_FOUND');
     await model.dispose();

@@ -56,6 +56,7 @@ export async function useModel(demoModel) {
   const bundle = demoModel?.config.modelType !== 'tts';
   model = bundle ? await (ownModel ??= loadBundledModel()) : demoModel;
   state.model = { modelType: model.config.modelType, nQ: model.config.nQ, bundled: bundle };
+  $('speak-voice').value = bundle || !model.hub ? `bundled:${Object.values(TTS_BUNDLE_FILES.voices)[0]}` : 'name';
   $('speak-model').textContent = bundle ? `the bundled tiny TTS model (${TTS_BUNDLE_URL.pathname}, random weights)` : 'the model loaded above';
   state.ready = true;
   $('speak-button').disabled = false;
@@ -66,6 +67,7 @@ function fillVoices() {
   const select = $('speak-voice');
   for (const [label, file] of Object.entries(TTS_BUNDLE_FILES.voices)) select.add(new Option(label, `bundled:${file}`));
   select.add(new Option('the voice file chosen →', 'file'));
+  select.add(new Option('the voice name given →', 'name'));
   const recorded = new Option('my recorded voice', 'recorded');
   recorded.disabled = true;
   select.add(recorded);
@@ -75,6 +77,7 @@ function chosenVoice() {
   const value = $('speak-voice').value;
   if (value.startsWith('bundled:')) return bundled(value.slice('bundled:'.length));
   if (value === 'recorded') return recordedVoice;
+  if (value === 'name') return $('speak-voice-name').value.trim() || $('speak-voice-name').placeholder;
   const file = $('speak-voice-file').files[0];
   if (!file) throw new Error('choose a voice file (a kyutai/tts-voices .safetensors file) first');
   return file;
@@ -206,6 +209,7 @@ export function initSpeakPanel(demoState) {
   fillVoices();
   $('speak-cfg').addEventListener('input', (e) => ($('speak-cfg-value').textContent = Number(e.target.value).toFixed(1)));
   $('speak-voice-file').addEventListener('change', () => ($('speak-voice').value = 'file'));
+  $('speak-voice-name').addEventListener('input', () => ($('speak-voice').value = 'name'));
   $('speak-button').addEventListener('click', () => speak().catch(showError));
   $('speak-record').disabled = typeof voiceRecorder.toVoice !== 'function';
   $('speak-record').addEventListener('click', () => recordVoice().catch(showError));
