@@ -45,8 +45,8 @@ TEST(MimiCost, TinyConfigMatchesAHandCount) {
   const MimiFrameCost cost = mimi_frame_cost(config, 0);
   EXPECT_EQ(cost.encode_macs(), kSeanet + kTransformerFrame0 + kDownsample + kRvqEncode);
   EXPECT_EQ(cost.decode_macs(), kRvqDecode + kUpsample + kTransformerFrame0 + kSeanet);
-  ASSERT_EQ(cost.encode.size(), 15u);  // 10 SEANet convs, transformer, downsample, 2 x (projection, search)
-  EXPECT_EQ(cost.encode[4].name, "encoder.model.2.conv.conv");
+  ASSERT_EQ(cost.encode.size(), 16u);  // 10 SEANet convs, transformer, downsample, 2 x (projection, search)
+  EXPECT_EQ(cost.encode[4].name, "encoder.model.3.conv.conv");  // 0 conv, 1 block, 2 ELU, 3 downsample
   EXPECT_EQ(cost.encode[4].macs, 128);
   EXPECT_EQ(cost.encode[10].op, MimiLayerCost::Op::Transformer);
   EXPECT_EQ(cost.encode[10].macs, kTransformerFrame0);
