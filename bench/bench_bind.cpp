@@ -3,6 +3,7 @@
 
 #include "bench_core.h"
 #include "bench_mimi.h"
+#include "mac_rate.h"
 
 EMSCRIPTEN_BINDINGS(kyutai_bench) {
   emscripten::function("readBandwidth", &kyutai::bench::read_bandwidth);
@@ -12,4 +13,6 @@ EMSCRIPTEN_BINDINGS(kyutai_bench) {
       .function("time", &kyutai::bench::GemvBench::time);
   emscripten::function("frame", &kyutai::bench::frame);
   emscripten::function("mimiFrame", &kyutai::bench::mimi_frame);
+  emscripten::function("mimiLayers", &kyutai::bench::mimi_layers);
+  emscripten::function("macRate", &kyutai::bench::mac_rate);
 }

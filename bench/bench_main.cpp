@@ -1,12 +1,13 @@
 // Native benchmark CLI: one JSON line per measurement.
 //   kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT THREADS FRAMES
-//                | mimi THREADS FRAMES
+//                | mimi THREADS FRAMES | mimi-layers THREADS FRAMES | mac-rate MS | mimi-checkpoint OUT
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "bench_core.h"
 #include "bench_mimi.h"
+#include "mac_rate.h"
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
@@ -18,10 +19,14 @@ int main(int argc, char** argv) {
   else if (mode == "frame" && argc == 6)
     out = kyutai::bench::frame(arg(2), arg(3), std::atoi(argv[4]), std::atoi(argv[5]));
   else if (mode == "mimi" && argc == 4) out = kyutai::bench::mimi_frame(std::atoi(argv[2]), std::atoi(argv[3]));
+  else if (mode == "mimi-layers" && argc == 4) out = kyutai::bench::mimi_layers(std::atoi(argv[2]), std::atoi(argv[3]));
+  else if (mode == "mimi-checkpoint" && argc == 3) out = kyutai::bench::mimi_checkpoint(arg(2));
+  else if (mode == "mac-rate" && argc == 3) out = kyutai::bench::mac_rate(std::atof(argv[2]));
   else {
-    std::fprintf(stderr,
-                 "usage: kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT "
-                 "THREADS FRAMES | mimi THREADS FRAMES\n");
+    std::fprintf(
+        stderr,
+        "usage: kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT "
+        "THREADS FRAMES | mimi THREADS FRAMES | mimi-layers THREADS FRAMES | mac-rate MS | mimi-checkpoint OUT\n");
     return 2;
   }
   std::printf("%s\n", out.c_str());

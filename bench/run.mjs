@@ -8,7 +8,16 @@
 //   (c) the STT-1B frame in headless Chromium, single- and multi-threaded;
 //   (d) the full-size STT-1B checkpoint (2 GB bf16) loaded in a tab with q4 / q8 conversion,
 //       then again from the model cache (bench/fullsize.mjs);
-//   plus the Mimi codec per 80 ms frame and WebGPU beside WASM when those are built.
+//   (e) Mimi per 80 ms frame against its compute floor (multiply-adds counted from the config,
+//       codec/mimi_cost.h, over the multiply-add rate of one thread measured here), and its
+//       convolutions layer by layer against onnxruntime-web (bench/mimi-peer.mjs);
+//   (f) the pipeline, PCM in -> words out through the public transcriber API in Chromium, and
+//       the time to the first word (bench/pipeline.mjs);
+//   plus WebGPU beside WASM when that is built.
+//
+// `npm run bench -- --quick` (or BENCH_QUICK=1): one GEMV round, Mimi, the pipeline at 1 and 2
+// threads, and the headline table; the full report adds (b)-(d), q8 pipelines, full windows.
+// Both write every figure to bench/results/latest.json.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,7 +27,9 @@ import { withBrowser } from './browser.mjs';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const build = path.resolve(root, process.env.BUILD_DIR ?? 'build');
-const quick = process.env.BENCH_QUICK === '1';
+const quick = process.env.BENCH_QUICK === '1' || process.argv.includes('--quick');
+const startedAt = new Date();
+const started = performance.now();
 const FRAME_MS = 80;
 const results = [];
 const log = (r) => {
@@ -97,6 +108,7 @@ table(`(a) GEMV y = W x, batch 1, one thread, cold (weights cycled through > 1.1
 // ---- (b) frames in Node ----
 const frameRows = [];
 const frames = quick ? 4 : 10;
+const mimiFrames = quick ? 8 : 20;
 // The floor is the time to read the frame's own weight bytes where they lie, with the frame's
 // thread count (weights_read_ms: one read after each timed frame, median; paired so the host's
 // load, which moves by 20-50% within minutes here, weighs on both alike). A GEMV's read rate moves
@@ -136,32 +148,36 @@ async function freshFrame(shape, format, relaxed = false) {
     return { r, bw };
   }, relaxed);
 }
-const sttFormats = quick ? ['q4', 'q4-relaxed'] : ['bf16', 'q8', 'q4', 'q4-relaxed', 'q4+kv-bf16', 'f32'];
-for (const f of sttFormats) {
-  const { format, relaxed } = relaxedImpl(f);
-  const { r, bw } = await freshFrame('stt-1b', format, relaxed);
-  frameRows.push(frameRow(r, bw, relaxed ? 'wasm Node, relaxed SIMD' : 'wasm Node'));
+if (!quick) {
+  const sttFormats = ['bf16', 'q8', 'q4', 'q4-relaxed', 'q4+kv-bf16', 'f32'];
+  for (const f of sttFormats) {
+    const { format, relaxed } = relaxedImpl(f);
+    const { r, bw } = await freshFrame('stt-1b', format, relaxed);
+    frameRows.push(frameRow(r, bw, relaxed ? 'wasm Node, relaxed SIMD' : 'wasm Node'));
+  }
+  {
+    const r = native('frame', 'stt-1b', 'xnnpack-f32', 1, frames);
+    frameRows.push(frameRow(r, native('bandwidth', 512, 1).gb_per_s, 'native XNNPACK'));
+  }
+  for (const f of ['f32', 'bf16', 'q8', 'q4']) {
+    const { r, bw } = await freshFrame('moshi-7b-2l', f);
+    frameRows.push(frameRow(r, bw, 'wasm Node', r.ms_per_frame ? `; 32 layers ~ ${fmt((r.ms_per_frame * 16) / 1000, 2)} s/frame` : ''));
+  }
+  table(`(b) one streaming frame, synthetic weights of the real shapes: ms/frame at the start of a stream and with a full attention window (steady state); floor = time to read the frame's weight bytes in place, once after each timed frame (median); x floor uses the start-of-stream time; RTF = ms / ${FRAME_MS} ms`,
+    ['shape', 'where', 'format', 'threads', 'ms/frame', 'ms full ctx', 'MB/frame', 'floor ms', 'x floor', 'RTF full ctx', 'notes'], frameRows);
 }
-{
-  const r = native('frame', 'stt-1b', 'xnnpack-f32', 1, frames);
-  frameRows.push(frameRow(r, native('bandwidth', 512, 1).gb_per_s, 'native XNNPACK'));
-}
-for (const f of quick ? ['q4'] : ['f32', 'bf16', 'q8', 'q4']) {
-  const { r, bw } = await freshFrame('moshi-7b-2l', f);
-  frameRows.push(frameRow(r, bw, 'wasm Node', r.ms_per_frame ? `; 32 layers ~ ${fmt((r.ms_per_frame * 16) / 1000, 2)} s/frame` : ''));
-}
-table(`(b) one streaming frame, synthetic weights of the real shapes: ms/frame at the start of a stream and with a full attention window (steady state); floor = time to read the frame's weight bytes in place, once after each timed frame (median); x floor uses the start-of-stream time; RTF = ms / ${FRAME_MS} ms`,
-  ['shape', 'where', 'format', 'threads', 'ms/frame', 'ms full ctx', 'MB/frame', 'floor ms', 'x floor', 'RTF full ctx', 'notes'], frameRows);
 
-// ---- (c) Chromium, single- and multi-threaded; Mimi ----
+// ---- (c) Chromium, single- and multi-threaded; (e) Mimi in Chromium ----
+// Mimi runs in the relaxed-SIMD module, which the package loads in Chromium by default; the
+// multiply-add rates (SIMD128 and relaxed) are measured on the same 1-thread page.
 const browserRows = [];
-const mimiRows = [];
-if (typeof wasm.mimiFrame === 'function') mimiRows.push(['Node', 1, log(JSON.parse(wasm.mimiFrame(1, frames)))]);
+const mimiRuns = [];
+let chromiumRate = null;
 await withBrowser(build, async (open) => {
   for (const threads of [1, 2]) {
     // A fresh page (engine) per model, as in (b); q4-relaxed: the relaxed-SIMD module, which
     // the package loads in Chromium by default.
-    for (const f of quick ? ['q4', 'q4-relaxed'] : ['q8', 'q4', 'q4-relaxed']) {
+    for (const f of quick ? [] : ['q8', 'q4', 'q4-relaxed']) {
       const { format, relaxed } = relaxedImpl(f);
       const framePage = await open(threads > 1, relaxed);
       const r = log({ ...JSON.parse(await framePage.call('frame', 'stt-1b', format, threads, frames)), relaxed, where: 'chromium' });
@@ -169,60 +185,92 @@ await withBrowser(build, async (open) => {
       await framePage.close();
       browserRows.push(frameRow(r, bw.gb_per_s, (threads > 1 ? 'Chromium /coi/' : 'Chromium') + (relaxed ? ', relaxed SIMD' : '')));
     }
-    const page = await open(threads > 1);
-    try {
-      const m = await page.call('mimiFrame', threads, frames);
-      mimiRows.push([threads > 1 ? 'Chromium /coi/' : 'Chromium', threads, log(JSON.parse(m))]);
-    } catch (e) {
-      if (!/no mimiFrame/.test(String(e))) throw e;
-    }
+    const page = await open(threads > 1, true);
+    if (threads === 1) chromiumRate = log({ ...JSON.parse(await page.call('macRate', 200)), where: 'chromium' });
+    const m = log({ ...JSON.parse(await page.call('mimiFrame', threads, mimiFrames)), where: 'chromium' });
+    mimiRuns.push({ where: threads > 1 ? 'Chromium /coi/, relaxed module' : 'Chromium, relaxed module', threads, rate: chromiumRate, r: m });
     await page.close();
   }
 });
-table('(c) STT-1B frame in headless Chromium (floor: the frame\'s weights read in place after each timed frame, same page and thread count)',
-  ['shape', 'where', 'format', 'threads', 'ms/frame', 'ms full ctx', 'MB/frame', 'floor ms', 'x floor', 'RTF full ctx', 'notes'], browserRows);
-if (mimiRows.length) {
-  table('Mimi codec at the released shape (synthetic weights): streaming encode + decode of one 80 ms frame',
-    ['where', 'threads', 'encode ms', 'decode ms', 'RTF (enc+dec)'],
-    mimiRows.map(([where, t, r]) => [where, t, fmt(r.encode_ms_per_frame), fmt(r.decode_ms_per_frame), fmt(r.ms_per_frame / FRAME_MS)]));
+if (!quick) {
+  table('(c) STT-1B frame in headless Chromium (floor: the frame\'s weights read in place after each timed frame, same page and thread count)',
+    ['shape', 'where', 'format', 'threads', 'ms/frame', 'ms full ctx', 'MB/frame', 'floor ms', 'x floor', 'RTF full ctx', 'notes'], browserRows);
 }
 
-// ---- (d) full-size model in a tab: 2 GB bf16 STT 1B streamed with conversion, cached reload ----
-// bench/fullsize.mjs (also driven, with assertions, by e2e/fullsize.spec.mjs).
-{
-  const { runFullsizeBench } = await import('./fullsize.mjs');
-  try {
-    for (const r of await runFullsizeBench({ frameCount: quick ? 20 : 100 })) log({ kind: 'fullsize', ...r });
-  } catch (e) {
-    console.log(`\n(d) full-size model: not run (${e.message})`);
-  }
-  // The largest model per format (writes a 5.6 GB synthetic checkpoint): on request only.
-  if (process.env.BENCH_LARGEST === '1') {
-    const { runLargestBench } = await import('./fullsize.mjs');
-    for (const r of await runLargestBench()) log({ kind: 'largest', ...r });
-  }
+// ---- (e) Mimi against its compute floor and against onnxruntime-web, layer by layer ----
+const mimiSection = await import('./mimi.mjs');
+const mimi = await mimiSection.runMimiBench({ build, quick, frames: mimiFrames, chromiumRuns: mimiRuns, log, table, fmt, withFreshInstance });
+
+// ---- (f) the pipeline: PCM in -> words out through the public API, and the first word ----
+const { runPipelineBench, moonshotMs } = await import('./pipeline.mjs');
+let pipeline = [];
+try {
+  pipeline = (await runPipelineBench({ quick, build })).map(log);
+} catch (e) {
+  console.log(`\n(f) pipeline: not run (${e.message})`);
 }
 
-// ---- WebGPU beside WASM (when the backend is built) ----
-const webgpu = path.join(root, 'bench/webgpu.mjs');
-if (fs.existsSync(webgpu)) {
-  console.log('\nWebGPU (SwiftShader, a software adapter: these numbers are only a functional check, not GPU speed)');
-  try {
-    const out = execFileSync(process.execPath, [webgpu], { encoding: 'utf8', env: { ...process.env, BUILD_DIR: build } });
-    for (const line of out.trim().split('\n')) {
-      console.log('  ' + line);
-      try {
-        log(JSON.parse(line));
-      } catch {
-        // not a JSON result line (progress text): printed above, nothing to record
-      }
+if (!quick) {
+  // ---- (d) full-size model in a tab: 2 GB bf16 STT 1B streamed with conversion, cached reload ----
+  // bench/fullsize.mjs (also driven, with assertions, by e2e/fullsize.spec.mjs).
+  {
+    const { runFullsizeBench } = await import('./fullsize.mjs');
+    try {
+      for (const r of await runFullsizeBench({ frameCount: 100 })) log({ kind: 'fullsize', ...r });
+    } catch (e) {
+      console.log(`\n(d) full-size model: not run (${e.message})`);
     }
-  } catch (e) {
-    console.log('  webgpu benchmark failed: ' + (e.stderr || e.message));
+    // The largest model per format (writes a 5.6 GB synthetic checkpoint): on request only.
+    if (process.env.BENCH_LARGEST === '1') {
+      const { runLargestBench } = await import('./fullsize.mjs');
+      for (const r of await runLargestBench()) log({ kind: 'largest', ...r });
+    }
+  }
+
+  // ---- WebGPU beside WASM (when the backend is built) ----
+  const webgpu = path.join(root, 'bench/webgpu.mjs');
+  if (fs.existsSync(webgpu)) {
+    console.log('\nWebGPU (SwiftShader, a software adapter: these numbers are only a functional check, not GPU speed)');
+    try {
+      const out = execFileSync(process.execPath, [webgpu], { encoding: 'utf8', env: { ...process.env, BUILD_DIR: build } });
+      for (const line of out.trim().split('\n')) {
+        console.log('  ' + line);
+        try {
+          log(JSON.parse(line));
+        } catch {
+          // not a JSON result line (progress text): printed above, nothing to record
+        }
+      }
+    } catch (e) {
+      console.log('  webgpu benchmark failed: ' + (e.stderr || e.message));
+    }
   }
 }
 
-fs.mkdirSync(path.join(build, 'bench'), { recursive: true });
-fs.writeFileSync(path.join(build, 'bench/results.jsonl'), results.map((r) => JSON.stringify(r)).join('\n') + '\n');
-console.log(`\nraw results: ${path.relative(root, path.join(build, 'bench/results.jsonl'))}`);
+// ---- the headline: GEMV against the peers, the pipeline, Mimi against its floor and peer ----
+{
+  const rows = [];
+  for (const r of gemvRows.filter((x) => /f32 \(SIMD128\)|q8$|q4 \(relaxed/.test(x[1]))) {
+    rows.push([`GEMV ${r[0]} ${r[1].replace('kyutai-wasm ', '')}`, `${r[2]} ms`, `${r[5]}x ORT f32, ${r[6]}x tfjs f32`, '']);
+  }
+  for (const p of pipeline) {
+    if (p.error) {
+      rows.push([`pipeline ${p.format}, ${p.threads} thread(s)`, 'failed', p.error, '']);
+      continue;
+    }
+    const ms = Math.max(p.msPerFrame, p.msPerFrameFullWindow ?? 0);
+    const word = p.firstWord?.at ? `first word ${fmt(p.firstWord.at / 1000, 2)} s after loadModel (cached)` : '';
+    rows.push([`pipeline ${p.format}, ${p.threads} thread${p.threads > 1 ? 's' : ''} (${p.build})`,
+      `${fmt(p.msPerFrame)} ms/frame` + (p.msPerFrameFullWindow ? `, ${fmt(p.msPerFrameFullWindow)} full window` : ''),
+      `moonshot <= ${moonshotMs(p.threads)} ms: ${ms <= moonshotMs(p.threads) ? 'holds' : 'not yet'}`, word]);
+  }
+  rows.push(...mimiSection.mimiHeadline(mimi, fmt));
+  table(`Headline (${quick ? 'quick' : 'full'} report; every figure from this run)`, ['what', 'figure', 'against', 'notes'], rows);
+}
+
+const seconds = (performance.now() - started) / 1000;
+const out = path.join(root, 'bench/results/latest.json');
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, JSON.stringify({ report: quick ? 'quick' : 'full', started: startedAt.toISOString(), seconds, node: process.version, results }, null, 1) + '\n');
+console.log(`\nreport took ${fmt(seconds, 0)} s; every figure: ${path.relative(root, out)}`);
 process.exit(0);
