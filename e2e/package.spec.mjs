@@ -39,6 +39,14 @@ test('npm pack ships the engine builds, the sources, the types and the LICENSE, 
     'dist/kyutai-mt-relaxed.worker.js']) {
     expect(files, f).toContain(f);
   }
+  // index.d.ts is split by concept: every file it imports or re-exports ships with it.
+  const typeFiles = new Set();
+  for (const file of fs.readdirSync(path.join(repo, 'web/types')).filter((n) => n.endsWith('.d.ts'))) {
+    const text = fs.readFileSync(path.join(repo, 'web/types', file), 'utf8');
+    for (const [, name] of text.matchAll(/from '\.\/([\w-]+)\.js'/g)) typeFiles.add(`web/types/${name}.d.ts`);
+  }
+  expect(typeFiles.size).toBeGreaterThan(5);
+  for (const f of typeFiles) expect(files, f).toContain(f);
   expect(files.filter((f) => !/^(web\/src\/|web\/types\/|dist\/|package\.json$|README\.md$|LICENSE)/.test(f))).toEqual([]);
   const installed = JSON.parse(fs.readFileSync(path.join(app, 'node_modules/kyutai-wasm/package.json')));
   expect(installed.version).toBe(version);

@@ -10,6 +10,11 @@
 //   runLocal()            -> the open frame on the WebAssembly forward (a failed remote frame's redo)
 //
 // DuplexPipeline runs PCM -> Mimi -> the duplex step -> Mimi -> PCM and the word rule in one call.
+// Every result carries the session's words (Kyutai's rule, session/word_stream.h):
+// words: [{tokens, text, start, end}] completed at this step (end null until known) and
+// ended: a word of an earlier step with the end this step fixed, or null; `text` is decoded
+// by the engine once setTokenizer(tokenizer) gave the session the model's SentencePiece
+// (null without). flush() -> the last words, at the end of the input.
 #include <memory>
 
 #include "handles.h"
@@ -18,6 +23,7 @@
 #include "session/asr_session.h"
 #include "session/duplex_pipeline.h"
 #include "session/generation_sessions.h"
+#include "text/sentencepiece.h"
 
 namespace kyutai::wasm {
 
@@ -33,25 +39,47 @@ GenerationParams generation_params(const LmConfig& c, const val& o) {
   return p;
 }
 
-val generated(const GeneratedFrame& f) {
+val word_to_js(const Word& w, const SentencePiece* text) {
+  val o = val::object();
+  o.set("tokens", to_typed_array(w.tokens));
+  o.set("text", text ? val(text->decode_word(std::vector<int>(w.tokens.begin(), w.tokens.end()))) : val::null());
+  o.set("start", w.start);
+  o.set("end", w.end ? val(*w.end) : val::null());
+  return o;
+}
+
+val words_to_js(const std::vector<Word>& words, const SentencePiece* text) {
+  val out = val::array();
+  for (size_t i = 0; i < words.size(); ++i) out.set(i, word_to_js(words[i], text));
+  return out;
+}
+
+void set_words(val& r, const WordUpdate& u, const SentencePiece* text) {
+  r.set("words", words_to_js(u.words, text));
+  r.set("ended", u.ended ? word_to_js(*u.ended, text) : val::null());
+}
+
+val generated(const GeneratedFrame& f, const SentencePiece* text) {
   val r = val::object();
   r.set("step", double(f.step));
   r.set("textToken", f.text_token);
   r.set("audio", f.has_frame ? to_typed_array(f.audio) : val::null());
   r.set("frameText", f.has_frame ? val(f.frame_text) : val::null());
+  set_words(r, f.words, text);
   return r;
 }
 
-val asr_result(const AsrStep& s) {
+val asr_result(const AsrStep& s, const SentencePiece* text) {
   val r = val::object();
   r.set("step", double(s.step));
   r.set("textToken", s.text_token);
   r.set("isPadding", s.is_padding);
   r.set("vad", to_typed_array(s.vad));
+  set_words(r, s.words, text);
   return r;
 }
 
-val duplex_result(const DuplexStep& s) {
+val duplex_result(const DuplexStep& s, const SentencePiece* text) {
   val r = val::object();
   r.set("step", double(s.step));
   r.set("textToken", s.text_token);
@@ -59,7 +87,7 @@ val duplex_result(const DuplexStep& s) {
   r.set("audio", s.has_frame ? to_typed_array(s.audio) : val::null());
   r.set("frameText", s.has_frame ? val(s.frame_text) : val::null());
   r.set("pcm", s.has_frame ? to_typed_array(s.pcm) : val::null());
-  r.set("words", word_events_to_js(s.words, s.step));
+  set_words(r, s.words, text);
   return r;
 }
 
@@ -98,8 +126,19 @@ class SessionHandle {
     if (!session_) fail(ErrorCode::InvalidState, "session is not initialised");
     return *session_;
   }
+  // The model's SentencePiece: words come with their text.
+  val set_tokenizer(const TokenizerHandle& tokenizer) {
+    return guarded([&] {
+      text_ = tokenizer.shared();
+      return val::undefined();
+    });
+  }
+  val flush() {
+    return guarded([&] { return words_to_js(session().flush_words(), text_.get()); });
+  }
   std::shared_ptr<const LmModel> model_;  // declared first: destroyed after the session
   std::shared_ptr<const Mimi> codec_;
+  std::shared_ptr<const SentencePiece> text_;
   std::unique_ptr<Session> session_;
 
   template <typename... Args>
@@ -121,7 +160,7 @@ val on_codes(const val& codes, const char* what, F&& f) {
 
 class AsrSessionHandle : public SessionHandle<AsrSession> {
  public:
-  static val result(const AsrStep& s) { return asr_result(s); }
+  val result(const AsrStep& s) const { return asr_result(s, text_.get()); }
   val init(const LmModelHandle& model, val options) {
     return guarded([&] {
       AsrOptions o;
@@ -132,8 +171,7 @@ class AsrSessionHandle : public SessionHandle<AsrSession> {
     });
   }
   val push_frame(val codes) {
-    return on_codes(codes, "audio frame",
-                    [&](const int32_t* c, int n) { return asr_result(session().push_frame(c, n)); });
+    return on_codes(codes, "audio frame", [&](const int32_t* c, int n) { return result(session().push_frame(c, n)); });
   }
   val begin(val codes) {
     return on_codes(codes, "audio frame",
@@ -145,7 +183,7 @@ class AsrSessionHandle : public SessionHandle<AsrSession> {
 template <typename Session>
 class GenerationHandle : public SessionHandle<Session> {
  public:
-  static val result(const GeneratedFrame& f) { return generated(f); }
+  val result(const GeneratedFrame& f) const { return generated(f, this->text_.get()); }
   val init(const LmModelHandle& model, val options) {
     return guarded([&] {
       this->start(model.shared(), generation_params(model.model().config(), options));
@@ -157,7 +195,7 @@ class GenerationHandle : public SessionHandle<Session> {
 class TtsSessionHandle : public GenerationHandle<TtsSession> {
  public:
   val push_text(int token) {
-    return guarded([&] { return generated(session().push_text(token)); });
+    return guarded([&] { return result(session().push_text(token)); });
   }
   val begin(int token) {
     return guarded([&] { return request_to_js(session().begin_text(token)); });
@@ -168,7 +206,7 @@ class DuplexSessionHandle : public GenerationHandle<DuplexSession> {
  public:
   val push_frame(val codes) {
     return on_codes(codes, "user audio frame",
-                    [&](const int32_t* c, int n) { return generated(session().push_frame(c, n)); });
+                    [&](const int32_t* c, int n) { return result(session().push_frame(c, n)); });
   }
   val begin(val codes) {
     return on_codes(codes, "user audio frame",
@@ -178,7 +216,7 @@ class DuplexSessionHandle : public GenerationHandle<DuplexSession> {
 
 class DuplexPipelineHandle : public SessionHandle<DuplexPipeline> {
  public:
-  static val result(const DuplexStep& s) { return duplex_result(s); }
+  val result(const DuplexStep& s) const { return duplex_result(s, text_.get()); }
   val init(const LmModelHandle& model, const MimiModelHandle& mimi, val options) {
     return guarded([&] {
       std::shared_ptr<const Mimi> codec = mimi.shared();
@@ -190,7 +228,7 @@ class DuplexPipelineHandle : public SessionHandle<DuplexPipeline> {
   val step(val pcm) {
     return guarded([&] {
       std::vector<float> frame = read_float32(pcm, "audio frame");
-      return duplex_result(session().step(frame.data(), int(frame.size())));
+      return result(session().step(frame.data(), int(frame.size())));
     });
   }
   val begin(val pcm) {
@@ -201,14 +239,11 @@ class DuplexPipelineHandle : public SessionHandle<DuplexPipeline> {
   }
   val step_codes(val codes) {
     return on_codes(codes, "user audio frame",
-                    [&](const int32_t* c, int n) { return duplex_result(session().step_codes(c, n)); });
+                    [&](const int32_t* c, int n) { return result(session().step_codes(c, n)); });
   }
   val begin_codes(val codes) {
     return on_codes(codes, "user audio frame",
                     [&](const int32_t* c, int n) { return request_to_js(session().begin_codes(c, n)); });
-  }
-  val flush() {
-    return guarded([&] { return word_events_to_js(session().flush(), session().steps()); });
   }
   val frame_size() {
     return guarded([&] { return val(session().frame_size()); });
@@ -233,11 +268,11 @@ val sample_audio(H& h, int k, val logits) {
 }
 template <typename H>
 val finish(H& h, val reply) {
-  return guarded([&] { return H::result(h.session().finish(read_reply(reply))); });
+  return guarded([&] { return h.result(h.session().finish(read_reply(reply))); });
 }
 template <typename H>
 val run_local(H& h) {
-  return guarded([&] { return H::result(h.session().run_local()); });
+  return guarded([&] { return h.result(h.session().run_local()); });
 }
 template <typename H>
 val reset(H& h) {
@@ -249,6 +284,15 @@ val reset(H& h) {
 template <typename H>
 val kv_row_count(H& h) {
   return guarded([&] { return val(kv_row_floats(*h.model_)); });
+}
+
+template <typename H>
+val flush_words(H& h) {
+  return h.flush();
+}
+template <typename H>
+val set_tokenizer(H& h, const TokenizerHandle& tokenizer) {
+  return h.set_tokenizer(tokenizer);
 }
 
 // Embind binds a member of a base class to the base: the derived classes bind this instead.
@@ -267,6 +311,8 @@ emscripten::class_<H> staged(const char* name) {
       .function("finish", &finish<H>)
       .function("runLocal", &run_local<H>)
       .function("reset", &reset<H>)
+      .function("flush", &flush_words<H>)
+      .function("setTokenizer", &set_tokenizer<H>)
       .function("kvRowFloats", &kv_row_count<H>);
 }
 
@@ -305,7 +351,6 @@ EMSCRIPTEN_BINDINGS(kyutai_sessions) {
       .function("step", &DuplexPipelineHandle::step)
       .function("stepCodes", &DuplexPipelineHandle::step_codes)
       .function("beginCodes", &DuplexPipelineHandle::begin_codes)
-      .function("flush", &DuplexPipelineHandle::flush)
       .function("frameSize", &DuplexPipelineHandle::frame_size);
   emscripten::class_<LmGenHandle>("LmGen")
       .constructor<>()

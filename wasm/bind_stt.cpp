@@ -61,24 +61,6 @@ val step_to_js(const TranscriberStep& s) {
 
 }  // namespace
 
-val word_events_to_js(const std::vector<WordEvent>& events, int64_t step) {
-  val out = val::array();
-  for (size_t i = 0; i < events.size(); ++i) {
-    const WordEvent& e = events[i];
-    val o = val::object();
-    if (e.kind == WordEvent::Kind::Word) {
-      o.set("type", val("word"));
-      o.set("tokens", to_typed_array(e.tokens));
-    } else {
-      o.set("type", val("endWord"));
-    }
-    o.set("time", e.time);
-    o.set("step", double(step));
-    out.set(i, o);
-  }
-  return out;
-}
-
 class TranscriberHandle {
  public:
   // Token frames only.
@@ -143,68 +125,7 @@ class TranscriberHandle {
   std::unique_ptr<Transcriber> transcriber_;
 };
 
-// Kyutai's word rule alone (session/word_stream.h), for the package's ASR/TTS/duplex sessions
-// whose text tokens come from elsewhere (the WebGPU sessions, TTS forcing): one text token
-// per step in, {type: 'word', tokens, time, step} / {type: 'endWord', time, step} out. The
-// JS side never re-implements the padding rule; it only pairs these events.
-class WordStreamHandle {
- public:
-  // {paddingId, endPaddingId, delaySteps (asr_delay_in_tokens, 0 for TTS/duplex), frameRate}
-  val init(val options) {
-    return guarded([&] {
-      const auto padding = number_option(options, "paddingId");
-      const auto end_padding = number_option(options, "endPaddingId");
-      if (!padding || !end_padding)
-        fail(ErrorCode::InvalidArgument, "word stream: paddingId and endPaddingId are required");
-      const double delay = number_option(options, "delaySteps").value_or(0);
-      const double rate = number_option(options, "frameRate").value_or(12.5);
-      if (delay < 0 || delay > 1e6)
-        fail(ErrorCode::InvalidArgument, "word stream: delaySteps ", delay, " is out of range");
-      if (!(rate > 0)) fail(ErrorCode::InvalidArgument, "word stream: frameRate must be positive, got ", rate);
-      stream_ = std::make_unique<WordStream>(int(delay), int32_t(*padding), int32_t(*end_padding), rate);
-      return val::undefined();
-    });
-  }
-  val push(double token) {
-    return guarded([&] {
-      if (!(token >= -2147483648.0 && token <= 2147483647.0) || token != double(int32_t(token)))
-        fail(ErrorCode::InvalidArgument, "word stream: token ", token, " is not a 32-bit integer");
-      std::vector<WordEvent> out;
-      stream().push(int32_t(token), &out);
-      return to_js(out);
-    });
-  }
-  val flush() {
-    return guarded([&] {
-      std::vector<WordEvent> out;
-      stream().flush(&out);
-      return to_js(out);
-    });
-  }
-  val reset() {
-    return guarded([&] {
-      stream().reset();
-      return val::undefined();
-    });
-  }
-
- private:
-  WordStream& stream() const {
-    if (!stream_) fail(ErrorCode::InvalidState, "word stream is not initialised");
-    return *stream_;
-  }
-  val to_js(const std::vector<WordEvent>& events) const { return word_events_to_js(events, stream_->steps()); }
-  std::unique_ptr<WordStream> stream_;
-};
-
 EMSCRIPTEN_BINDINGS(kyutai_stt) {
-  emscripten::class_<WordStreamHandle>("WordStream")
-      .constructor<>()
-      .function("init", &WordStreamHandle::init)
-      .function("push", &WordStreamHandle::push)
-      .function("flush", &WordStreamHandle::flush)
-      .function("reset", &WordStreamHandle::reset);
-
   emscripten::class_<TranscriberHandle>("Transcriber")
       .constructor<>()
       .function("init", &TranscriberHandle::init)

@@ -1,4 +1,5 @@
-// The Embind handles several binding files share: a loaded LM and a loaded Mimi. A handle
+// The Embind handles several binding files share: a loaded LM, a loaded Mimi and the text
+// tokenizer. A handle
 // owns its model through a shared_ptr, and everything built on a model (sessions, codec
 // streams, the transcriber, the WebGPU stepper) keeps a copy: disposing the model handle
 // first never leaves them pointing at freed weights.
@@ -13,6 +14,7 @@
 #include "lm/lm_model.h"
 #include "lm/lm_stream_loader.h"
 #include "session/word_stream.h"
+#include "text/sentencepiece.h"
 
 namespace kyutai::wasm {
 
@@ -85,8 +87,51 @@ class MimiModelHandle {
   std::shared_ptr<const Mimi> model_;
 };
 
-// Kyutai's word events as JS: {type: 'word', tokens, time, step} / {type: 'endWord', time, step}
-// (bind_stt.cpp; the word stream and the duplex pipeline report them).
-val word_events_to_js(const std::vector<WordEvent>& events, int64_t step);
+// The SentencePiece text tokenizer (bound in bind_text.cpp).
+class TokenizerHandle {
+ public:
+  // Model bytes at `ptr` on the heap (the caller frees them).
+  val load(uintptr_t ptr, size_t size) {
+    return guarded([&] {
+      model_ = std::make_shared<const SentencePiece>(SentencePiece::load(reinterpret_cast<const uint8_t*>(ptr), size));
+      return val(model_->vocab_size());
+    });
+  }
+  val encode(std::string text) const {
+    return guarded([&] {
+      std::vector<int> ids = model().encode(text);
+      return to_typed_array(std::vector<int32_t>(ids.begin(), ids.end()));
+    });
+  }
+  val decode(val ids) const {
+    return guarded([&] { return val(model().decode(to_ints(ids))); });
+  }
+  val decode_word(val ids) const {
+    return guarded([&] { return val(model().decode_word(to_ints(ids))); });
+  }
+  val id_to_piece(int id) const {
+    return guarded([&] { return val(model().id_to_piece(id)); });
+  }
+  val starts_word(int id) const {
+    return guarded([&] { return val(model().starts_word(id)); });
+  }
+
+  // The loaded model, for sessions that decode their words (bind_sessions.cpp).
+  std::shared_ptr<const SentencePiece> shared() const {
+    model();
+    return model_;
+  }
+
+ private:
+  static std::vector<int> to_ints(const val& ids) {
+    std::vector<int32_t> v = read_int32(ids, "token ids");
+    return std::vector<int>(v.begin(), v.end());
+  }
+  const SentencePiece& model() const {
+    if (!model_) fail(ErrorCode::InvalidState, "tokenizer is not loaded");
+    return *model_;
+  }
+  std::shared_ptr<const SentencePiece> model_;
+};
 
 }  // namespace kyutai::wasm

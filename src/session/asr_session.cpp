@@ -9,7 +9,10 @@ SamplingParams text_sampling(const AsrOptions& o) { return {o.temperature > 0, o
 }  // namespace
 
 AsrSession::AsrSession(const LmModel& model, AsrOptions options)
-    : model_(model), stages_(model, options.seed, text_sampling(options), {}) {
+    : model_(model),
+      stages_(model, options.seed, text_sampling(options), {}),
+      words_(model.config().effective_asr_delay_in_tokens(), model.config().existing_text_padding_id,
+             model.config().existing_text_end_padding_id) {
   pending_frame_.assign(model_.config().n_q, model_.config().audio_initial_token());
 }
 
@@ -17,6 +20,7 @@ void AsrSession::reset() {
   stages_.reset();
   step_ = 0;
   text_token_ = 0;
+  words_.reset();
   std::fill(pending_frame_.begin(), pending_frame_.end(), model_.config().audio_initial_token());
 }
 
@@ -67,6 +71,7 @@ AsrStep AsrSession::complete(FrameReply reply, bool local) {
   out.step = step_;
   out.text_token = text_token_;
   out.is_padding = is_padding(text_token_);
+  out.words = words_.push(text_token_);
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "lm/forward.h"
 #include "lm/lm_model.h"
 #include "lm/sampling.h"
+#include "session/word_stream.h"
 
 namespace kyutai {
 
@@ -28,6 +29,7 @@ struct AsrStep {
   std::vector<int32_t> model_input;    // [K] what the network read
   std::vector<float> text_logits;      // local forward only
   std::vector<float> transformer_out;  // local forward only
+  WordUpdate words;                    // Kyutai's word rule over the text stream (delayed by asr_delay_in_tokens)
 };
 
 class AsrSession {
@@ -42,6 +44,8 @@ class AsrSession {
   AsrStep finish(FrameReply reply);
   AsrStep run_local();  // the open frame on the local forward (also the redo of a failed remote one)
   void reset();
+  // End of the audio: the word still being spelled.
+  std::vector<Word> flush_words() { return words_.flush(); }
 
   const LmModel& model() const { return model_; }
   int64_t steps() const { return step_; }
@@ -59,6 +63,7 @@ class AsrSession {
   std::vector<int32_t> pending_frame_;  // the frame the next step will read
   std::vector<int32_t> incoming_;       // the open step's frame, read by the step after it
   std::vector<int32_t> model_input_;    // of the open step
+  SessionWords words_;
 };
 
 }  // namespace kyutai

@@ -22,9 +22,7 @@ DuplexPipeline::DuplexPipeline(const LmModel& model, const Mimi& codec, Generati
     : codec_(checked_codec(model, codec)),
       session_(model, params),
       encoder_(codec.new_state(model.config().n_q - model.config().dep_q)),
-      decoder_(codec.new_state(model.config().dep_q)),
-      words_(0, model.config().existing_text_padding_id, model.config().existing_text_end_padding_id,
-             codec.frame_rate()) {}
+      decoder_(codec.new_state(model.config().dep_q)) {}
 
 const FrameRequest& DuplexPipeline::begin(const float* pcm, int count) {
   if (session_.frame_open())
@@ -68,13 +66,7 @@ DuplexStep DuplexPipeline::complete(GeneratedFrame frame) {
     out.pcm.resize(codec_.frame_size());
     codec_.decode_step(out.audio.data(), decoder_, out.pcm.data());
   }
-  words_.push(out.text_token, &out.words);
-  return out;
-}
-
-std::vector<WordEvent> DuplexPipeline::flush() {
-  std::vector<WordEvent> out;
-  words_.flush(&out);
+  out.words = std::move(frame.words);
   return out;
 }
 
@@ -82,7 +74,6 @@ void DuplexPipeline::reset() {
   session_.reset();
   encoder_.reset();
   decoder_.reset();
-  words_.reset();
 }
 
 }  // namespace kyutai

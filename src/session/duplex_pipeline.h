@@ -1,7 +1,7 @@
 // Full duplex (Moshi) as one pipeline per audio frame, so codes never leave the engine
 // between two of its calls: the user's PCM frame -> Mimi encode (the user's codebooks) ->
 // DuplexSession step -> Mimi decode of the generated frame -> PCM, plus the text token and
-// Kyutai's word rule (word_stream.h, no delay) over the text stream.
+// the session's words (Kyutai's word rule, word_stream.h, no delay).
 //
 // Staged like the sessions (lm/forward.h): begin() encodes and opens the LM frame, the
 // forward runs (local or remote), finish() completes it and decodes; step() is begin() and
@@ -25,7 +25,7 @@ struct DuplexStep {
   int32_t frame_text = -1;          // its text token
   std::vector<int32_t> audio;       // its [dep_q] codes
   std::vector<float> pcm;           // its samples (frame_size), empty without a frame
-  std::vector<WordEvent> words;     // what this step's text token completes
+  WordUpdate words;                 // what this step's text token completes
 };
 
 class DuplexPipeline {
@@ -43,7 +43,7 @@ class DuplexPipeline {
   DuplexStep finish(FrameReply reply);
   DuplexStep run_local();  // the open frame on the local forward (also the redo of a failed remote one)
   // End of the conversation: the word still being spelled.
-  std::vector<WordEvent> flush();
+  std::vector<Word> flush_words() { return session_.flush_words(); }
   void reset();
 
   int frame_size() const { return codec_.frame_size(); }
@@ -57,7 +57,6 @@ class DuplexPipeline {
   const Mimi& codec_;
   DuplexSession session_;
   MimiState encoder_, decoder_;
-  WordStream words_;
   std::vector<int32_t> user_codes_;  // of the open frame
 };
 

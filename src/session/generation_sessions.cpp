@@ -26,19 +26,31 @@ void require_depformer(const LmModel& model, const char* what) {
 }  // namespace
 
 GenerationSession::GenerationSession(const LmModel& model, GenerationParams params, const char* what)
-    : gen_((require_depformer(model, what), model), params) {}
+    : gen_((require_depformer(model, what), model), params),
+      words_(0, model.config().existing_text_padding_id, model.config().existing_text_end_padding_id) {}
 
-GeneratedFrame GenerationSession::finish(FrameReply reply) {
-  return to_frame(gen_.finish(std::move(reply)), gen_.steps());
+GeneratedFrame GenerationSession::complete(const GenStep& s) {
+  GeneratedFrame f = to_frame(s, gen_.steps());
+  f.words = words_.push(forced_text_.value_or(f.text_token));
+  return f;
 }
 
-GeneratedFrame GenerationSession::run_local() { return to_frame(gen_.run_local(), gen_.steps()); }
+GeneratedFrame GenerationSession::finish(FrameReply reply) { return complete(gen_.finish(std::move(reply))); }
+
+GeneratedFrame GenerationSession::run_local() { return complete(gen_.run_local()); }
+
+void GenerationSession::reset() {
+  gen_.reset();
+  words_.reset();
+}
 
 TtsSession::TtsSession(const LmModel& model, GenerationParams params)
     : GenerationSession(model, params, "a TTS session"), silent_user_(model.config().n_q - model.config().dep_q, -1) {}
 
 const FrameRequest& TtsSession::begin_text(int32_t text_token) {
-  return gen_.begin(silent_user_.data(), int(silent_user_.size()), text_token);
+  const FrameRequest& req = gen_.begin(silent_user_.data(), int(silent_user_.size()), text_token);
+  forced_text_ = text_token;
+  return req;
 }
 
 GeneratedFrame TtsSession::push_text(int32_t text_token) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lm/lm_gen.h"
+#include "session/word_stream.h"
 
 namespace kyutai {
 
@@ -17,6 +18,7 @@ struct GeneratedFrame {
   bool has_frame = false;      // the undelayed frame below is complete
   int32_t frame_text = -1;     // text token of the undelayed frame
   std::vector<int32_t> audio;  // [dep_q] codebooks the Depformer writes
+  WordUpdate words;            // Kyutai's word rule over the text stream (the forced tokens for TTS)
 };
 
 // The stages both sessions share (lm/forward.h), over their LmGen.
@@ -26,7 +28,9 @@ class GenerationSession {
   int32_t sample_audio(int k, const float* logits, int count) { return gen_.sample_audio(k, logits, count); }
   GeneratedFrame finish(FrameReply reply);
   GeneratedFrame run_local();  // the open frame on the local forward (also the redo of a failed remote one)
-  void reset() { gen_.reset(); }
+  void reset();
+  // End of the input: the word still being spelled.
+  std::vector<Word> flush_words() { return words_.flush(); }
   bool frame_open() const { return gen_.frame_open(); }
   int64_t steps() const { return gen_.steps(); }
   const LmModel& model() const { return gen_.model(); }
@@ -34,7 +38,11 @@ class GenerationSession {
 
  protected:
   GenerationSession(const LmModel& model, GenerationParams params, const char* what);
+  GeneratedFrame complete(const GenStep& s);
+
   LmGen gen_;
+  SessionWords words_;
+  std::optional<int32_t> forced_text_;  // TTS: the open step's forced token, which the words follow
 };
 
 class TtsSession : public GenerationSession {

@@ -55,4 +55,46 @@ void WordStream::flush(std::vector<WordEvent>* out) {
   last_stop_ = stop;
 }
 
+SessionWords::SessionWords(int delay, int32_t padding_id, int32_t end_padding_id, double frame_rate)
+    : stream_(delay, padding_id, end_padding_id, frame_rate) {}
+
+WordUpdate SessionWords::pair(std::vector<WordEvent> events) {
+  WordUpdate out;
+  int unended_here = -1;  // index in out.words of the unended word, when this step gave it
+  for (WordEvent& e : events) {
+    if (e.kind == WordEvent::Kind::Word) {
+      out.words.push_back({std::move(e.tokens), e.time, std::nullopt});
+      unended_ = out.words.back();
+      unended_here = int(out.words.size()) - 1;
+    } else if (unended_) {
+      if (unended_here >= 0) {
+        out.words[size_t(unended_here)].end = e.time;
+      } else {
+        out.ended = std::move(*unended_);
+        out.ended->end = e.time;
+      }
+      unended_.reset();
+      unended_here = -1;
+    }
+  }
+  return out;
+}
+
+WordUpdate SessionWords::push(int32_t token) {
+  std::vector<WordEvent> events;
+  stream_.push(token, &events);
+  return pair(std::move(events));
+}
+
+std::vector<Word> SessionWords::flush() {
+  std::vector<WordEvent> events;
+  stream_.flush(&events);
+  return pair(std::move(events)).words;
+}
+
+void SessionWords::reset() {
+  stream_.reset();
+  unended_.reset();
+}
+
 }  // namespace kyutai

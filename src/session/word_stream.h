@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace kyutai {
@@ -47,6 +48,38 @@ class WordStream {
   std::vector<int32_t> pieces_;
   bool unended_ = false;
   double last_stop_ = 0;
+};
+
+// A word of a live session: given at the step its pieces are complete, its end (seconds)
+// once the end-of-padding token that closes it arrives.
+struct Word {
+  std::vector<int32_t> tokens;
+  double start = 0;
+  std::optional<double> end;
+};
+
+// What one step means for a live session's words: those it completed (an end already set
+// when the same step closed them), and a word given at an earlier step whose end it fixed.
+struct WordUpdate {
+  std::vector<Word> words;
+  std::optional<Word> ended;
+};
+
+// Kyutai's word rule (WordStream) for a session fed one text token per step, its Word and
+// EndWord events paired into words: what the ASR, TTS and duplex sessions report per step.
+class SessionWords {
+ public:
+  SessionWords(int delay, int32_t padding_id, int32_t end_padding_id, double frame_rate = 12.5);
+  WordUpdate push(int32_t token);
+  // End of input: the pieces still pending form the last word, ended now.
+  std::vector<Word> flush();
+  void reset();
+
+ private:
+  WordUpdate pair(std::vector<WordEvent> events);
+
+  WordStream stream_;
+  std::optional<Word> unended_;  // the last word given, while its end is unknown
 };
 
 }  // namespace kyutai

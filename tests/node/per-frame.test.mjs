@@ -112,3 +112,24 @@ test('a connected full-duplex session with Mimi costs one engine call and one me
   assert.equal(r.messages, 1);
   await call(0, 'dispose', model.id);
 });
+
+test('a frame of codes into an ASR session costs one engine call: its words come in the engine result', async () => {
+  const { posted, call } = inProcessHost();
+  const { frameTokenizer, ...codesOnly } = spec('stt');
+  assert.ok(frameTokenizer);
+  const model = await call(0, 'loadModel', codesOnly);
+  const session = await call(model.id, 'createSession', 'asr', {});
+  const codes = new Int32Array(model.config.nQ).fill(1);
+  const calls0 = counter.calls;
+  counter.byName.clear();
+  const messages0 = posted.length;
+  const frames = 8;
+  for (let f = 0; f < frames; f++) {
+    const result = await call(session.id, 'pushFrame', codes);
+    assert.ok(Array.isArray(result.words) && 'ended' in result, 'words and ended in each result');
+  }
+  assert.equal((counter.calls - calls0) / frames, 1, `crossings per frame: ${JSON.stringify(Object.fromEntries(counter.byName))}`);
+  assert.deepEqual(Object.keys(Object.fromEntries(counter.byName)), ['AsrSession.pushFrame']);
+  assert.equal((posted.length - messages0) / frames, 1);
+  await call(0, 'dispose', model.id);
+});

@@ -144,15 +144,23 @@ TEST(SessionSoak, TenThousandFramesInConstantMemoryOnceTheCacheIsFull) {
     for (int q = 0; q < 8; ++q) user[q] = (t * 7 + q * 3) % 32;
     session.push_frame(user.data(), 8);
     if (t == 2 * context) {
+      // The fixture's greedy text never pads, so Kyutai's word rule keeps spelling one word
+      // (as long as the model does): flushed here and at the end to measure the rest.
+      session.flush_words();
       heap_after_fill = heap_in_use();
       state_after_fill = session.state_bytes();
     }
   }
+  session.flush_words();
   size_t heap_end = heap_in_use();
   EXPECT_EQ(session.state_bytes(), state_after_fill);
-  // Measured: the heap in use is identical after 64 and after 10,000 frames.
+  // Measured: the heap in use is identical after 64 and after 10,000 frames but for the
+  // words' vectors (varying sizes) that glibc keeps in its per-thread cache, which mallinfo
+  // counts as in use: bounded by its bins (7 per size class), about 14 KB here. A leak of even
+  // 4 bytes per frame would be 40 KB.
+  const size_t allocator_cache = 24 * 1024;
   EXPECT_GT(heap_after_fill, 0u);
-  EXPECT_LE(heap_end, heap_after_fill + 1024) << "heap grew from " << heap_after_fill << " to " << heap_end;
+  EXPECT_LE(heap_end, heap_after_fill + allocator_cache) << "heap grew from " << heap_after_fill << " to " << heap_end;
 }
 
 }  // namespace

@@ -203,8 +203,8 @@ TEST(DuplexPipeline, MatchesMimiEncodeDuplexStepAndDecode) {
   RemoteForward gpu(moshi());
   DuplexSession session(moshi(), p);
   MimiState enc = test::mimi_fixture().new_state(8), dec = test::mimi_fixture().new_state(8);
-  WordStream words(0, moshi().config().existing_text_padding_id, moshi().config().existing_text_end_padding_id,
-                   test::mimi_fixture().frame_rate());
+  SessionWords words(0, moshi().config().existing_text_padding_id, moshi().config().existing_text_end_padding_id,
+                     test::mimi_fixture().frame_rate());
   std::vector<float> pcm(1920);
   int frames = 0;
   for (int t = 0; t < 12; ++t) {
@@ -220,9 +220,10 @@ TEST(DuplexPipeline, MatchesMimiEncodeDuplexStepAndDecode) {
     EXPECT_EQ(got.text_token, expected.text_token) << t;
     EXPECT_EQ(got.has_frame, expected.has_frame) << t;
     EXPECT_EQ(got.audio, expected.audio) << t;
-    std::vector<WordEvent> w;
-    words.push(expected.text_token, &w);
-    EXPECT_EQ(got.words.size(), w.size()) << t;
+    WordUpdate w = words.push(expected.text_token);
+    EXPECT_EQ(got.words.words.size(), w.words.size()) << t;
+    EXPECT_EQ(got.words.ended.has_value(), w.ended.has_value()) << t;
+    EXPECT_EQ(expected.words.words.size(), w.words.size()) << t;  // the session's own words
     if (expected.has_frame) {
       std::vector<float> out(1920);
       test::mimi_fixture().decode_step(expected.audio.data(), dec, out.data());

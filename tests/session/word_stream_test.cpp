@@ -132,5 +132,46 @@ TEST(WordStream, ResetStartsOver) {
   expect_word(ev[0], {7}, 0.0);
 }
 
+// SessionWords: the same rule, paired per step as the live sessions report it.
+TEST(SessionWords, AWordEndedAtTheStepThatGivesItCarriesItsEnd) {
+  SessionWords s(0, 3, 0);
+  EXPECT_TRUE(s.push(7).words.empty());
+  WordUpdate u = s.push(0);
+  ASSERT_EQ(u.words.size(), 1u);
+  EXPECT_EQ(u.words[0].tokens, std::vector<int32_t>({7}));
+  EXPECT_DOUBLE_EQ(u.words[0].start, 0.0);
+  ASSERT_TRUE(u.words[0].end.has_value());
+  EXPECT_DOUBLE_EQ(*u.words[0].end, 2 / 12.5);
+  EXPECT_FALSE(u.ended.has_value());
+}
+
+TEST(SessionWords, AWordEndedLaterComesBackAsEndedWithItsEnd) {
+  SessionWords s(0, 3, 0);
+  s.push(7);
+  WordUpdate given = s.push(3);
+  ASSERT_EQ(given.words.size(), 1u);
+  EXPECT_FALSE(given.words[0].end.has_value());
+  EXPECT_FALSE(s.push(3).ended.has_value());
+  WordUpdate later = s.push(0);
+  EXPECT_TRUE(later.words.empty());
+  ASSERT_TRUE(later.ended.has_value());
+  EXPECT_EQ(later.ended->tokens, std::vector<int32_t>({7}));
+  EXPECT_DOUBLE_EQ(*later.ended->end, 4 / 12.5);
+  EXPECT_FALSE(s.push(0).ended.has_value());  // ended once
+}
+
+TEST(SessionWords, FlushGivesThePendingPiecesEndedNowAndResetStartsOver) {
+  SessionWords s(2, 3, 0);
+  for (int32_t t : {5, 7, 8}) EXPECT_TRUE(s.push(t).words.empty());  // the first step is inside the delay
+  std::vector<Word> last = s.flush();
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].tokens, std::vector<int32_t>({7, 8}));
+  EXPECT_DOUBLE_EQ(*last[0].end, 1 / 12.5);
+  EXPECT_TRUE(s.flush().empty());
+  s.push(9);
+  s.reset();
+  EXPECT_TRUE(s.flush().empty());
+}
+
 }  // namespace
 }  // namespace kyutai

@@ -24,6 +24,17 @@ class Session extends Disposable {
   reset() {
     unwrap(this.handle.reset());
   }
+  // Every step's result carries the session's words (Kyutai's rule, in the engine): `words`
+  // [{tokens, text, start, end}] completed at this step (end null until known) and `ended`, a
+  // word of an earlier step with the end this step fixed (or null). flush() gives the last
+  // words at the end of the input. `text` is null unless setTokenizer gave the model's
+  // SentencePiece (engine.loadTokenizer).
+  flush() {
+    return unwrap(this.handle.flush());
+  }
+  setTokenizer(tokenizer) {
+    unwrap(this.handle.setTokenizer(tokenizer.handle));
+  }
   // The stages of one step around a forward that runs elsewhere (WebGPU; wasm/bind_sessions.cpp):
   // begin(input) -> {tokens, forcedText, sampleText, sampleAudio, depformer, vad}; the forward
   // hands sampleText(logits) / sampleAudio(k, logits) its logits when asked and feeds back the
@@ -55,14 +66,14 @@ class Session extends Disposable {
 }
 
 export class AsrSession extends Session {
-  // codes: the n_q audio codes of one frame -> {step, textToken, isPadding, vad}
+  // codes: the n_q audio codes of one frame -> {step, textToken, isPadding, vad, words, ended}
   pushFrame(codes) {
     return unwrap(this.handle.pushFrame(codes));
   }
 }
 
 export class TtsSession extends Session {
-  // One text token (or -1) per frame -> {step, textToken, audio: Int32Array | null}
+  // One text token (or -1) per frame -> {step, textToken, audio: Int32Array | null, frameText, words, ended}
   pushText(token) {
     return unwrap(this.handle.pushText(token));
   }
@@ -101,7 +112,7 @@ export class Transcriber extends Session {
 }
 
 // PCM -> Mimi -> full-duplex step -> Mimi -> PCM, one call per frame:
-// step(pcm) -> {step, textToken, codes (the user's), audio, frameText, pcm, words}.
+// step(pcm) -> {step, textToken, codes (the user's), audio, frameText, pcm, words, ended}.
 export class DuplexPipeline extends Session {
   step(pcm) {
     return unwrap(this.handle.step(pcm));
@@ -119,10 +130,6 @@ export class DuplexPipeline extends Session {
   }
   pushFrame(codes) {
     return this.stepCodes(codes);
-  }
-  // The word still being spelled: [{type: 'word', ...}, {type: 'endWord', ...}].
-  flush() {
-    return unwrap(this.handle.flush());
   }
   get frameSize() {
     return unwrap(this.handle.frameSize());

@@ -198,12 +198,14 @@ export class Engine {
   // any tensor is converted, and its download is cancelled. onProgress gets
   // {bytes, tensors, headerReady, totalBytes, contentHash, file, files, heapInUse, peakInUse}.
   // Returns an LmModel; `model.loadStats` has the heap figures and the content hash.
-  async loadLm(config, weights, { format, threads, kvCache, allowNonFinite, onProgress, maxBytes, signal } = {}) {
+  // The other options (format, threads, kvCache, allowNonFinite) go to the loader as given: it
+  // checks them.
+  async loadLm(config, weights, { onProgress, signal, ...loaderOptions } = {}) {
     const M = this.module;
     const configText = typeof config === 'string' ? config : JSON.stringify(config);
     const files = isShardList(weights) ? weights.shards : [weights];
     if (!files.length) throw new KyutaiError('weights: the list of shards is empty', 'INVALID_ARGUMENT');
-    const limit = maxBytes === undefined ? this.heapAvailable() : maxBytes;
+    const limit = loaderOptions.maxBytes === undefined ? this.heapAvailable() : loaderOptions.maxBytes;
     const stats = {
       heapBytesBefore: this.heapBytes(),
       heapInUseBefore: this.heapInUse(),
@@ -217,11 +219,8 @@ export class Engine {
     const loader = new M.LmLoader();
     const model = new M.LmModel();
     try {
-      const options = { format: format ?? 'auto', threads: threads ?? 1 };
-      if (kvCache !== undefined && kvCache !== null) options.kvCache = kvCache;
-      if (allowNonFinite !== undefined) options.allowNonFinite = allowNonFinite;
-      if (limit !== null && Number.isFinite(limit) && limit > 0) options.maxBytes = limit;
-      unwrap(loader.init(configText, options));
+      const checkedLimit = limit !== null && Number.isFinite(limit) && limit > 0 ? limit : undefined;
+      unwrap(loader.init(configText, { ...loaderOptions, maxBytes: checkedLimit }));
       let tensors = -1;
       for (let file = 0; file < files.length; file++) {
         if (file > 0) unwrap(loader.beginFile());

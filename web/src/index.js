@@ -15,7 +15,7 @@ import { RpcClient, workerEndpoint, inProcessEndpoint } from './client.js';
 import { createEngine } from './engine.js';
 import { isNode, baseUrl, absoluteUrl, configText, bytesSource } from './inputs.js';
 import { abortedError } from './sources.js';
-import { CALL, defineProxies } from './protocol.js';
+import { CALL, defineProxies, pickOptions } from './protocol.js';
 import { ResultStream } from './result-stream.js';
 import { resolveModel, hubProgress, DEFAULT_HUB } from './hub.js';
 import { Transcriber, transcribe } from './transcriber.js';
@@ -62,7 +62,9 @@ export async function loadModel(nameOrOptions = {}, maybeOptions = {}) {
 }
 
 async function loadFiles(options = {}, files = undefined) {
-  const { config, weights, format, threads, kvCache, allowNonFinite, onProgress, tokenizer, frameTokenizer, moduleUrl, assetBase, workerUrl, backend, cache, maxBytes, relaxedSimd, signal } = options;
+  const { config, weights, onProgress, tokenizer, frameTokenizer, workerUrl, signal } = options;
+  const engineOptions = pickOptions('engine', options);
+  for (const name of ['moduleUrl', 'assetBase']) if (name in engineOptions) engineOptions[name] = absoluteUrl(engineOptions[name]);
   const abort = abortPort(signal);
   const worker = options.worker ?? (!isNode && typeof Worker !== 'undefined');
   if (worker && isNode) throw new KyutaiError('worker: true needs a browser Web Worker; in Node the engine runs in-process', 'UNSUPPORTED');
@@ -71,9 +73,9 @@ async function loadFiles(options = {}, files = undefined) {
   if (worker) {
     endpoint = workerEndpoint(workerUrl);
   } else {
-    const key = `${threads ?? ''}|${moduleUrl ?? ''}|${assetBase ?? ''}|${relaxedSimd ?? ''}`;
+    const key = JSON.stringify(engineOptions);
     if (!inProcessEngines.has(key)) {
-      const engine = createEngine({ threads, moduleUrl: absoluteUrl(moduleUrl), assetBase: absoluteUrl(assetBase), relaxedSimd });
+      const engine = createEngine(engineOptions);
       inProcessEngines.set(key, engine);
       engine.catch(() => inProcessEngines.delete(key));
     }
@@ -81,7 +83,7 @@ async function loadFiles(options = {}, files = undefined) {
   }
   const client = new RpcClient(endpoint);
   try {
-    const engineInfo = await client.call(0, 'init', [{ threads, moduleUrl: absoluteUrl(moduleUrl), assetBase: absoluteUrl(assetBase), relaxedSimd }]);
+    const engineInfo = await client.call(0, 'init', [engineOptions]);
     const text = await configText(config);
     const w = await bytesSource(weights, worker, 'weights');
     const transfer = [...w.transfer];
@@ -104,7 +106,8 @@ async function loadFiles(options = {}, files = undefined) {
     abort.check();
     if (abort.port) transfer.push(abort.port);
     const info = await client.call(0, 'loadModel', [{
-      config: text, weights: w.source, weightsSize: w.size, format, threads, kvCache, allowNonFinite, tokenizer: tok, frameTokenizer: frames, backend, cache, maxBytes, abort: abort.port,
+      ...pickOptions('loader', options), ...pickOptions('host', options),
+      config: text, weights: w.source, weightsSize: w.size, tokenizer: tok, frameTokenizer: frames, abort: abort.port,
     }], { transfer, onProgress });
     const model = new KyutaiModel(client, info, engineInfo);
     if (files) model.files = files;

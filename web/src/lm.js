@@ -123,6 +123,17 @@ export class LmModel extends Disposable {
     return this.#session('LmStepper', LmStepper, null, (handle) => handle.init(this.handle));
   }
 
+  #withText(session, options) {
+    if (!options?.tokenizer) return session;
+    try {
+      session.setTokenizer(options.tokenizer);
+    } catch (e) {
+      session.dispose();
+      throw e;
+    }
+    return session;
+  }
+
   // A new binding object `Kind`, initialised (by default with init(model, options)) and
   // wrapped with what init returned; a failed init frees it.
   #session(Kind, Wrapper, options, init = (handle) => handle.init(this.handle, options ?? {})) {
@@ -138,14 +149,16 @@ export class LmModel extends Disposable {
     this.sessions.add(session);
     return session;
   }
+  // options.tokenizer (a Tokenizer of engine.loadTokenizer): the words of every result come
+  // with their text.
   createAsrSession(options) {
-    return this.#session('AsrSession', AsrSession, options);
+    return this.#withText(this.#session('AsrSession', AsrSession, options), options);
   }
   createTtsSession(options) {
-    return this.#session('TtsSession', TtsSession, options);
+    return this.#withText(this.#session('TtsSession', TtsSession, options), options);
   }
   createDuplexSession(options) {
-    return this.#session('DuplexSession', DuplexSession, options);
+    return this.#withText(this.#session('DuplexSession', DuplexSession, options), options);
   }
   // Kyutai's TTS in one voice (wasm/bind_tts.cpp): voice = bytes/URL of a kyutai/tts-voices
   // file, tokenizer = the model's SentencePiece .model (bytes/URL), mimi = a MimiCodec for PCM
@@ -167,7 +180,8 @@ export class LmModel extends Disposable {
   // (src/session/duplex_pipeline.h). Options as createDuplexSession.
   createDuplexPipeline({ mimi, ...options } = {}) {
     if (!mimi?.handle) throw new KyutaiError('createDuplexPipeline needs a Mimi codec (options.mimi)', 'INVALID_ARGUMENT');
-    return this.#session('DuplexPipeline', DuplexPipeline, options, (handle) => handle.init(this.handle, mimi.handle, options));
+    const pipeline = this.#session('DuplexPipeline', DuplexPipeline, options, (handle) => handle.init(this.handle, mimi.handle, options));
+    return this.#withText(pipeline, options);
   }
   // Speech-to-text as Kyutai's STT server does it (src/session/transcriber.h): audio frames
   // through `mimi` (a MimiCodec) or token frames when it is omitted. Options: vadHead (2),

@@ -249,7 +249,9 @@ const isHttpUrl = (s) => typeof s === 'string' && /^https?:/i.test(s);
 // buffer, Blob, stream or file), 'export' (writing the cache entry).
 // Returns {lm, info}: info = {source: 'network' | 'cache' | 'local', url, format,
 // contentHash, bytes, files, loadMs, exportMs, cached, cacheError, heap: {...}}.
-export async function loadLmWithCache(engine, config, weights, { format, threads, kvCache, allowNonFinite, maxBytes, cache = true, onProgress, signal } = {}) {
+// `loader`: engine.loadLm's options (format, threads, ...), passed on whole.
+export async function loadLmWithCache(engine, config, weights, { loader = {}, cache = true, onProgress, signal } = {}) {
+  const { format } = loader;
   const started = now();
   const url = isHttpUrl(weights) ? weights : null;
   const mode = cache === false || cache === 'off' ? 'off' : cache === 'reload' ? 'reload' : 'use';
@@ -286,9 +288,7 @@ export async function loadLmWithCache(engine, config, weights, { format, threads
     }
     if (entry) {
       try {
-        const lm = await engine.loadLm(config, entry.blob, {
-          format, threads, kvCache, allowNonFinite, maxBytes, signal, onProgress: (p) => onProgress?.({ phase: 'cache', ...p }),
-        });
+        const lm = await engine.loadLm(config, entry.blob, { ...loader, signal, onProgress: (p) => onProgress?.({ phase: 'cache', ...p }) });
         // The record's hash is the download's; the loader's is of the cached file.
         return { lm, info: info(lm, { source: 'cache', cached: true, contentHash: entry.record.contentHash, cacheHash: lm.loadStats.contentHash, sourceBytes: entry.record.sourceBytes }) };
       } catch (e) {
@@ -309,9 +309,7 @@ export async function loadLmWithCache(engine, config, weights, { format, threads
     source = { shards: urls };
   }
   const loadStart = now();
-  const lm = await engine.loadLm(config, source, {
-    format, threads, kvCache, allowNonFinite, maxBytes, signal, onProgress: (p) => onProgress?.({ phase, ...p }),
-  });
+  const lm = await engine.loadLm(config, source, { ...loader, signal, onProgress: (p) => onProgress?.({ phase, ...p }) });
   const result = info(lm, { source: url ? 'network' : 'local', sourceBytes: lm.loadStats.bytes });
   result.loadMs = now() - loadStart;
 

@@ -55,6 +55,24 @@ export const PROTOCOL = {
   },
 };
 
+// loadModel's options that cross to the Host unchanged, by who reads them; the one list of
+// their names. `engine`: the WebAssembly module (createEngine, Host.init); `loader`: the
+// weights loader (engine.loadLm, whose binding checks them); `host`: the Host's own choices.
+// index.js copies them from the caller's options (a name not listed never crosses) and
+// every layer hands a group on as one object.
+export const LOAD_OPTIONS = {
+  engine: ['threads', 'moduleUrl', 'assetBase', 'relaxedSimd'],
+  loader: ['format', 'threads', 'kvCache', 'allowNonFinite', 'maxBytes'],
+  host: ['backend', 'cache'],
+};
+
+// The options of `group` that `options` sets (undefined ones left out).
+export function pickOptions(group, options = {}) {
+  const out = {};
+  for (const name of LOAD_OPTIONS[group]) if (options?.[name] !== undefined) out[name] = options[name];
+  return out;
+}
+
 // One schema per remote method (web/src/validate.js): the Host checks a call's arguments
 // against it before the receiver runs, so a refused call never reaches the engine. Every
 // method listed in PROTOCOL has one (the rpc test checks).
@@ -79,7 +97,7 @@ export const SCHEMAS = {
   host: {
     init: args(['options', options({ threads: optional(int(1, 1024)), relaxedSimd: optional(bool()) })]),
     loadModel: args(['options', options({
-      // format, threads, kvCache, allowNonFinite, backend: checked by the engine / host before loading.
+      // LOAD_OPTIONS.loader but maxBytes, and backend: checked by the engine / host before loading.
       config: string(),
       cache: optional(either('true, false, \'off\', \'use\' or \'reload\'', bool(), oneOf('off', 'use', 'reload'))),
       maxBytes: optional(FLOAT_OR_INFINITY),

@@ -5,14 +5,10 @@
 //   {type: 'word', tokens: Int32Array, time}   a word's pieces are complete; time = its start
 //   {type: 'endWord', time}                    the last word given ends at `time`
 //
-// This file only pairs those events; it never looks at padding ids itself.
-//  * WordAssembler: events -> whole words {text, tokens, start, end}, each given once its end
-//    is known (the transcriber's words, web/src/transcriber.js).
-//  * SessionWords: a C++ word stream fed one text token per step, reporting words the moment
-//    their pieces are complete and their end when it comes (the ASR/TTS/duplex sessions'
-//    `words` / `ended` result fields).
-
-import { KyutaiError, unwrap } from './errors.js';
+// This file only pairs those events; it never looks at padding ids itself. WordAssembler:
+// events -> whole words {text, tokens, start, end}, each given once its end is known (the
+// transcriber's words, web/src/transcriber.js). The ASR/TTS/duplex sessions' words come
+// paired from the engine (src/session/word_stream.h SessionWords).
 
 // Word + EndWord events -> words with a start and an end.
 //
@@ -66,77 +62,5 @@ export class WordAssembler {
 
   reset() {
     this.#pending = null;
-  }
-}
-
-// One text token per step through the engine's word stream (module.WordStream, bound in
-// wasm/bind_stt.cpp) -> the session result fields: `words`, the words whose pieces this step
-// completed ({tokens, text, start, end}; end null until known), and `ended`, a copy of a word
-// given at an earlier step with the end this step fixed. A word given is never changed
-// afterwards (in-process callers hold the same object). `delaySteps`: the steps before the
-// text stream says anything (asr_delay_in_tokens for ASR, 0 otherwise).
-export class SessionWords {
-  #handle;
-  #decode;
-  #unended = null;
-
-  constructor(module, { paddingId, endPaddingId, delaySteps = 0, frameRate = 12.5, tokenizer = null }) {
-    this.#decode = tokenizer ? (ids) => tokenizer.decodeWord(ids) : null;
-    const handle = new module.WordStream();
-    try {
-      unwrap(handle.init({ paddingId, endPaddingId, delaySteps, frameRate }));
-    } catch (e) {
-      handle.delete();
-      throw e;
-    }
-    this.#handle = handle;
-  }
-
-  #events(result) {
-    unwrap(result);
-    const words = [];
-    let ended = null;
-    for (const e of result) {
-      if (e.type === 'word') {
-        const word = { tokens: e.tokens, text: this.#decode ? this.#decode(e.tokens) : null, start: e.time, end: null };
-        words.push(word);
-        this.#unended = word;
-      } else if (e.type === 'endWord' && this.#unended) {
-        if (words.includes(this.#unended)) this.#unended.end = e.time;
-        else ended = { ...this.#unended, end: e.time };
-        this.#unended = null;
-      }
-    }
-    return { words, ended };
-  }
-
-  // Word events the engine produced itself (a duplex pipeline's word stream): paired the same way.
-  take(events) {
-    return this.#events(events);
-  }
-
-  // The text token of one step (-1: none this step).
-  push(token) {
-    return this.#events(this.#stream().push(token));
-  }
-
-  // End of input: the pieces still pending form the last word (ended now). Returns the words.
-  flush() {
-    return this.#events(this.#stream().flush()).words;
-  }
-
-  reset() {
-    this.#stream().reset();
-    this.#unended = null;
-  }
-
-  #stream() {
-    if (!this.#handle) throw new KyutaiError('the word stream was disposed', 'INVALID_STATE');
-    return this.#handle;
-  }
-
-  dispose() {
-    this.#handle?.delete();
-    this.#handle = null;
   }
 }

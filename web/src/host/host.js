@@ -16,7 +16,7 @@
 import { createEngine } from '../engine.js';
 import { KyutaiError, serializeError } from '../errors.js';
 import { readAll, abortedError } from '../sources.js';
-import { isRemoteMethod, checkArgs } from '../protocol.js';
+import { isRemoteMethod, checkArgs, pickOptions } from '../protocol.js';
 import { selectBackend, BACKENDS } from '../webgpu/backend.js';
 import { loadLmWithCache } from '../model-cache.js';
 import { now, collectTransfer, needEngineMethod } from './common.js';
@@ -106,10 +106,8 @@ export class Host {
   }
 
   // ---- remote methods of the host itself (target 0) ----
-  async init(ctx, { threads, moduleUrl, assetBase, relaxedSimd } = {}) {
-    if (!this.#engine) {
-      this.#engineOptions = { threads, moduleUrl, assetBase, relaxedSimd };
-    }
+  async init(ctx, options = {}) {
+    if (!this.#engine) this.#engineOptions = pickOptions('engine', options);
     return this.describe(ctx);
   }
 
@@ -139,7 +137,10 @@ export class Host {
     }
   }
 
-  async #loadModel(ctx, { config, weights, format, threads, kvCache, allowNonFinite, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true, maxBytes } = {}, signal) {
+  // options: the files (config text, weights, tokenizer, frameTokenizer), weightsSize, and the
+  // LOAD_OPTIONS groups `loader` and `host` (protocol.js).
+  async #loadModel(ctx, options, signal) {
+    const { config, weights, tokenizer = null, frameTokenizer, weightsSize, backend = 'auto', cache = true } = options;
     const engine = await this.engine;
     // Fail before the (long) weight download when the engine lacks a part asked for.
     const hasTokenizer = tokenizer !== null && tokenizer !== undefined;
@@ -148,11 +149,11 @@ export class Host {
     if (!BACKENDS.includes(backend ?? 'auto')) {
       throw new KyutaiError(`backend: expected one of ${BACKENDS.join(', ')}, got ${JSON.stringify(backend)}`, 'INVALID_ARGUMENT');
     }
-    if (threads === undefined || threads === null) threads = defaultThreads(engine);
-    else if (engine.threaded) threads = Math.max(1, Math.min(threads, poolSize()));
+    const loader = pickOptions('loader', options);
+    loader.threads = lmThreads(engine, loader.threads);
     // Streams the weights (or their cached conversion, web/src/model-cache.js) into the engine.
     const { lm, info: load } = await loadLmWithCache(engine, config, weights, {
-      format, threads, kvCache, allowNonFinite, cache, maxBytes, signal, onProgress: progressReporter(ctx.progress, weightsSize),
+      loader, cache, signal, onProgress: progressReporter(ctx.progress, weightsSize),
     });
     let text = null;
     let tokenizerBytes = null;
@@ -160,12 +161,12 @@ export class Host {
     let choice = null;
     try {
       // WebGPU or WebAssembly (web/src/webgpu/backend.js); the LM stays loaded either way.
-      choice = await selectBackend({ engine, lm, configText: config, format, backend: backend ?? 'auto' });
+      choice = await selectBackend({ engine, lm, configText: config, format: loader.format, backend: backend ?? 'auto' });
       if (hasTokenizer) {
         tokenizerBytes = await readAll(tokenizer, { signal, what: 'tokenizer' });
         text = await engine.loadTokenizer(tokenizerBytes);
       }
-      frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, codecThreads(engine, threads));
+      frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, codecThreads(engine, loader.threads));
       if (signal?.aborted) throw abortedError('loadModel');
     } catch (e) {
       frames?.dispose?.();
@@ -201,11 +202,12 @@ function poolSize() {
   return Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
 }
 
-// Threads the LM uses by default: one per core in the pthreads build (the pthread pool holds
+// Threads the LM uses: by default one per core in the pthreads build (the pthread pool holds
 // navigator.hardwareConcurrency workers; asking for more than the pool could wait forever
 // for a worker that only starts once this thread yields), one otherwise.
-function defaultThreads(engine) {
-  return engine.threaded ? poolSize() : 1;
+function lmThreads(engine, threads) {
+  if (threads === undefined || threads === null) return engine.threaded ? poolSize() : 1;
+  return engine.threaded ? Math.max(1, Math.min(threads, poolSize())) : threads;
 }
 
 // Threads of the Mimi codec next to an LM on `lmThreads`: each has its own kernel pool, so

@@ -192,7 +192,8 @@ export class ModelServant {
     const gpu = this.gpu?.active ? this.gpu : null;
     // Duplex with Mimi: the engine's pipeline, PCM to PCM in one call per frame.
     const mimi = kind === 'duplex' ? this.frames.codec ?? null : null;
-    const opts = mimi ? { ...options, mimi } : options ?? {};
+    // The engine pairs the words and, with the model's tokenizer, decodes their text.
+    const opts = { ...options, tokenizer: this.text, ...(mimi ? { mimi } : {}) };
     const engineSession = gpu ? gpu.createSession(kind, opts) : mimi ? this.lm.createDuplexPipeline(opts) : this.lm[make](opts);
     const session = new SessionServant(this, kind, engineSession, { pipeline: !!mimi });
     return { id: session.id, kind, step: 0 };

@@ -1,10 +1,11 @@
 import { KyutaiError } from '../errors.js';
-import { FRAME_RATE } from '../frame-tokenizer.js';
-import { SessionWords } from '../words.js';
 import { later } from './common.js';
 import { AudioStreamServant, SpeechServant } from './streams.js';
 
 // ---- sessions: the pipeline frame -> codes -> LM step -> words / audio ----
+// The engine's session steps and gives each result's words (Kyutai's rule, paired and
+// decoded in C++: words, ended); this forwards, and for a frame tokenizer other than the
+// engine's own pipeline encodes the frame first.
 export class SessionServant {
   static protocol = 'session';
 
@@ -18,14 +19,6 @@ export class SessionServant {
     const c = model.lm.config;
     // Codes the LM reads per frame: all n_q codebooks for ASR; the user's half for Moshi.
     this.inputCodebooks = kind === 'asr' ? c.nQ : c.nQ - c.depQ;
-    // Kyutai's word rule runs in the engine (src/session/word_stream.h), fed each step's token.
-    this.words = new SessionWords(model.lm.engine.module, {
-      paddingId: c.textPaddingId,
-      endPaddingId: c.textEndPaddingId,
-      delaySteps: kind === 'asr' ? c.asrDelayInTokens : 0,
-      frameRate: FRAME_RATE,
-      tokenizer: model.text,
-    });
     model.sessions.add(this);
     model.host.register(this);
   }
@@ -49,21 +42,6 @@ export class SessionServant {
     return this.pipeline ? this.model.frames.codec.frameSize : this.tokenizer.frameSize;
   }
 
-  // A pipeline's result: its word events paired as the caller's words.
-  #pipelineResult(result) {
-    const { words, ended } = this.words.take(result.words);
-    result.words = words;
-    result.ended = ended;
-    return result;
-  }
-
-  #withWords(result, token) {
-    const { words, ended } = this.words.push(token);
-    result.words = words;
-    result.ended = ended;
-    return result;
-  }
-
   // Generated audio codes -> samples, when the frame tokenizer can decode.
   #decode(result) {
     result.pcm = result.audio && this.tokenizer?.decode ? this.tokenizer.decode(result.audio) : null;
@@ -72,9 +50,8 @@ export class SessionServant {
 
   pushFrame(ctx, codes) {
     if (this.kind === 'tts') throw new KyutaiError('a TTS session takes text: use pushText', 'INVALID_STATE');
-    if (this.pipeline) return later(this.session.pushFrame(codes), (r) => this.#pipelineResult(r));
-    const finish = (r) => this.#withWords(this.kind === 'duplex' ? this.#decode(r) : r, r.textToken);
-    return later(this.session.pushFrame(codes), finish);  // GPU sessions answer with a promise
+    if (this.pipeline || this.kind === 'asr') return this.session.pushFrame(codes);
+    return later(this.session.pushFrame(codes), (r) => this.#decode(r));  // GPU sessions answer with a promise
   }
 
   // Synchronous core of pushAudio and of audio streams (the tokenizer is acquired already).
@@ -83,7 +60,7 @@ export class SessionServant {
       if (!(samples instanceof Float32Array) || samples.length !== this.frameSize) {
         throw new KyutaiError(`audio frame: expected a Float32Array of ${this.frameSize} samples, got ${samples?.constructor?.name}(${samples?.length})`, 'INVALID_ARGUMENT');
       }
-      return later(this.session.pushAudio(samples), (r) => this.#pipelineResult(r));  // one engine call
+      return this.session.pushAudio(samples);  // one engine call
     }
     const t = this.tokenizer;
     if (!(samples instanceof Float32Array) || samples.length !== t.frameSize) {
@@ -115,12 +92,11 @@ export class SessionServant {
   }
 
   textStep(token) {
-    return later(this.session.pushText(token), (r) => this.#withWords(this.#decode(r), token));
+    return later(this.session.pushText(token), (r) => this.#decode(r));
   }
 
   flush() {
-    if (this.pipeline) return later(this.session.flush(), (events) => this.words.take(events).words);
-    return this.words.flush();
+    return this.session.flush();
   }
 
   // A live stream of this session ended: its last words.
@@ -130,10 +106,7 @@ export class SessionServant {
 
   reset() {
     for (const s of [...this.streams]) s.close();
-    return later(this.session.reset(), () => {
-      this.tokenizer?.reset?.();
-      this.words.reset();
-    });
+    return later(this.session.reset(), () => this.tokenizer?.reset?.());
   }
 
   // Audio frames from a MessagePort (the capture worklet) -> results as events.
@@ -157,7 +130,6 @@ export class SessionServant {
     if (this.tokenizer) this.model.frames.release(this, this.tokenizer);
     this.tokenizer = null;
     this.session.dispose();
-    this.words.dispose();
     this.model.sessions.delete(this);
     this.model.host.unregister(this.id);
   }
