@@ -23,6 +23,15 @@ uint64_t packed_bytes(WeightFormat f, int64_t out, int64_t in) {
   return 0;
 }
 
+uint64_t cross_attention_bytes(const LmConfig& config) {
+  if (!config.cross_attention) return 0;
+  const uint64_t positions = uint64_t(config.tts_config ? config.tts_config->max_speakers : 5) * kVoiceFrames;
+  const uint64_t streams = config.conditioner("cfg") ? 1 : 2;
+  // Per stream and position: the source row, then a key and a value row in every layer (f32),
+  // and the position (int64).
+  return streams * positions * (uint64_t(config.dim) * (1 + 2 * uint64_t(config.num_layers)) * 4 + 8);
+}
+
 std::string mib(uint64_t bytes) { return str_cat(bytes / (1u << 20), " MiB"); }
 
 }  // namespace
@@ -57,6 +66,7 @@ LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeade
   const TransformerConfig tc = config.main_transformer();
   fp.kv_cache = uint64_t(config.num_layers) * uint64_t(config.context.value_or(0)) * tc.num_kv_heads() * tc.head_dim() *
                 2 * kv_value_bytes(kv_format);
+  fp.cross_attention = cross_attention_bytes(config);
   return fp;
 }
 
@@ -73,7 +83,8 @@ void check_lm_fits(const LmConfig& config, const SafetensorsHeader& header, std:
     }
   }
   fail(ErrorCode::LimitExceeded, "model does not fit: ", format ? weight_format_name(*format) : "checkpoint precision",
-       " needs ", mib(fp.total()), " (weights ", mib(fp.weights), ", KV cache ", mib(fp.kv_cache), ", load buffer ",
+       " needs ", mib(fp.total()), " (weights ", mib(fp.weights), ", KV cache ", mib(fp.kv_cache),
+       fp.cross_attention ? str_cat(", voice condition ", mib(fp.cross_attention)) : "", ", load buffer ",
        mib(fp.load_buffer), ") but the WebAssembly heap can take ", mib(available_bytes), " more; ", alternative);
 }
 
