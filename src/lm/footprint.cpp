@@ -23,6 +23,17 @@ uint64_t packed_bytes(WeightFormat f, int64_t out, int64_t in) {
   return 0;
 }
 
+// The precision of a tensor the header holds under another name (the split parts of a
+// concatenated set, e.g. cross_attention.in_projs.0's q|k|v): that of its largest float tensor.
+DType checkpoint_float_dtype(const SafetensorsHeader& header) {
+  const TensorInfo* largest = nullptr;
+  for (const auto& t : header.tensors)
+    if ((t.dtype == DType::F32 || t.dtype == DType::BF16 || t.dtype == DType::F16) &&
+        (!largest || t.byte_size() > largest->byte_size()))
+      largest = &t;
+  return largest ? largest->dtype : DType::BF16;
+}
+
 uint64_t cross_attention_bytes(const LmConfig& config) {
   if (!config.cross_attention) return 0;
   const uint64_t positions = uint64_t(config.tts_config ? config.tts_config->max_speakers : 5) * kVoiceFrames;
@@ -41,9 +52,10 @@ LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeade
   LoadOptions options;
   options.use_xnnpack = false;
   LmFootprint fp;
+  const DType float_dtype = checkpoint_float_dtype(header);
   for (const auto& e : LmLoader(config, options).expected()) {
     const TensorInfo* t = header.find(e.name);
-    const DType source = t ? t->dtype : DType::BF16;
+    const DType source = t ? t->dtype : float_dtype;
     uint64_t numel = 1;
     for (int64_t d : e.shape) numel *= uint64_t(d);
     switch (e.kind) {
