@@ -13,6 +13,7 @@
 #include "lm/lm_model.h"
 #include "lm/lm_stream_loader.h"
 #include "session/word_stream.h"
+#include "text/sentencepiece.h"
 
 namespace kyutai::wasm {
 
@@ -73,6 +74,7 @@ class MimiModelHandle {
   val load(MimiLoaderHandle& loader);
   val info() const;
   val encode(val pcm, val codebooks) const;
+  val encode_to_latent(val pcm, val options) const;
   val decode(val codes, int frames) const;
 
   const Mimi& model() const { return *shared(); }
@@ -84,6 +86,32 @@ class MimiModelHandle {
  private:
   std::shared_ptr<const Mimi> model_;
 };
+
+// A loaded SentencePiece model (bind_text.cpp); sessions that tokenize (the TTS speaker)
+// share it through shared().
+class TokenizerHandle {
+ public:
+  val load(uintptr_t ptr, size_t size);  // model bytes at `ptr` on the heap (the caller frees them)
+  val encode(std::string text) const;
+  val decode(val ids) const;
+  val decode_word(val ids) const;
+  val id_to_piece(int id) const;
+  val starts_word(int id) const;
+
+  const SentencePiece& model() const { return *shared(); }
+  std::shared_ptr<const SentencePiece> shared() const {
+    if (!model_) fail(ErrorCode::InvalidState, "tokenizer is not loaded (or was disposed)");
+    return model_;
+  }
+
+ private:
+  std::shared_ptr<const SentencePiece> model_;
+};
+
+// A voice latent as JS, {data: Float32Array [C * T], shape: [1, C, T]} (bind_tts.cpp), and back
+// (validated by Voice::from_latent).
+val voice_to_js(const Voice& voice);
+Voice voice_from_js(const val& latent);
 
 // Kyutai's word events as JS: {type: 'word', tokens, time, step} / {type: 'endWord', time, step}
 // (bind_stt.cpp; the word stream and the duplex pipeline report them).
