@@ -11,6 +11,7 @@
 #include "codec/mimi.h"
 #include "handles.h"
 #include "io/safetensors.h"
+#include "session/tts_voice.h"
 
 namespace kyutai::wasm {
 
@@ -90,6 +91,23 @@ val MimiModelHandle::encode(val pcm, val codebooks) const {
     r.set("codebooks", codes.codebooks);
     r.set("frames", codes.frames);
     return r;
+  });
+}
+
+// A clip -> its un-quantized latent {data, shape: [1, dim, frames]} (a voice's speaker_wavs).
+// options {sampleRate: must be Mimi's when given, seconds: Kyutai's voice recipe, the first
+// `seconds` of the clip zero-padded to exactly that (src/session/tts_voice.h)}.
+val MimiModelHandle::encode_to_latent(val pcm, val options) const {
+  return guarded([&] {
+    const Mimi& m = model();
+    if (auto rate = number_option(options, "sampleRate"); rate && *rate != m.sample_rate())
+      fail(ErrorCode::InvalidArgument, "Mimi encodeToLatent: the audio must be at ", m.sample_rate(),
+           " Hz (resample it first), got ", *rate, " Hz");
+    const std::optional<double> seconds = number_option(options, "seconds");
+    std::vector<float> samples = read_float32(pcm, "Mimi audio");
+    if (seconds) return voice_to_js(voice_from_recording(m, samples.data(), samples.size(), *seconds));
+    MimiLatent latent = m.encode_to_latent(samples.data(), samples.size());
+    return voice_to_js(Voice::from_latent(latent.dim, latent.frames, std::move(latent.data)));
   });
 }
 
@@ -185,6 +203,7 @@ EMSCRIPTEN_BINDINGS(kyutai_codec) {
       .function("load", &MimiModelHandle::load)
       .function("info", &MimiModelHandle::info)
       .function("encode", &MimiModelHandle::encode)
+      .function("encodeToLatent", &MimiModelHandle::encode_to_latent)
       .function("decode", &MimiModelHandle::decode);
   class_<MimiStreamHandle>("MimiStream")
       .constructor<>()

@@ -1,17 +1,18 @@
 // Embind: the TTS speaker (src/session/tts_speaker.h), one call per frame:
 //
-//   init(model, mimi|null, voicePtr, voiceSize, tokenizerPtr, tokenizerSize, options)
-//       voice: a kyutai/tts-voices safetensors file, tokenizer: the model's SentencePiece
-//       model, both as bytes on the heap (the caller frees them); options {cfg, nQ, sampling,
-//       temperature, seed, maxGenLength}
+//   init(model, mimi|null, voice, tokenizer, options)
+//       voice: a latent {data: Float32Array, shape: [1, C, T]}, tokenizer: a loaded Tokenizer
+//       (shared, not copied); options {cfg, nQ, sampling, temperature, seed, maxGenLength}
 //   pushText(text) / end() / ready() / running()
 //   step() -> {step, frame: Int32Array | null, pcm: Float32Array | null, words: [{text, step, time}]}
+//
+// and voices: loadVoice(ptr, size) reads a kyutai/tts-voices file on the heap into a latent;
+// voiceFile(latent) writes one (Uint8Array).
 #include <memory>
 
 #include "handles.h"
 #include "lm/conditioners.h"
 #include "session/tts_speaker.h"
-#include "text/sentencepiece.h"
 
 namespace kyutai::wasm {
 
@@ -27,23 +28,63 @@ TtsGenerateOptions speaker_options(const val& o) {
   return g;
 }
 
+std::vector<int64_t> voice_shape(const val& shape) {
+  if (js_type(shape) != "Array")
+    fail(ErrorCode::InvalidArgument, "voice latent: shape must be an array [1, C, T], got ", js_type(shape));
+  if (shape["length"].as<int>() != 3)
+    fail(ErrorCode::InvalidArgument, "voice latent: shape must be [1, C, T], got ", shape["length"].as<int>(),
+         " dimensions");
+  std::vector<int64_t> dims(3);
+  for (int i = 0; i < 3; ++i) {
+    val d = shape[i];
+    if (!d.isNumber()) fail(ErrorCode::InvalidArgument, "voice latent: shape[", i, "] must be a number");
+    dims[i] = checked_integer(d.as<double>(), str_cat("voice latent: shape[", i, "]"), 0, kMaxSafeInteger);
+  }
+  if (dims[0] != 1) fail(ErrorCode::InvalidArgument, "voice latent: shape must be [1, C, T], got batch ", dims[0]);
+  return dims;
+}
+
+val voice_file_js(val latent) {
+  return guarded([&] { return to_typed_array(voice_file(voice_from_js(latent))); });
+}
+
+val load_voice_js(uintptr_t ptr, size_t size) {
+  return guarded([&] { return voice_to_js(load_voice(reinterpret_cast<const uint8_t*>(ptr), size)); });
+}
+
 }  // namespace
+
+val voice_to_js(const Voice& voice) {
+  val r = val::object();
+  r.set("data", to_typed_array(voice.latent));
+  r.set("shape", int_array({1, voice.channels, voice.length}));
+  return r;
+}
+
+Voice voice_from_js(const val& latent) {
+  if (js_type(latent) == "nothing" || latent.typeOf().as<std::string>() != "object")
+    fail(ErrorCode::InvalidArgument, "voice latent: expected {data: Float32Array, shape: [1, C, T]}, got ",
+         js_type(latent));
+  if (js_type(latent["data"]) != "Float32Array")
+    fail(ErrorCode::InvalidArgument, "voice latent: data must be a Float32Array, got ", js_type(latent["data"]));
+  const std::vector<int64_t> shape = voice_shape(latent["shape"]);
+  return Voice::from_latent(shape[1], shape[2], read_float32(latent["data"], "voice latent"));
+}
 
 class TtsSpeakerHandle {
  public:
-  val init(const LmModelHandle& model, const MimiModelHandle* mimi, uintptr_t voice_ptr, size_t voice_size,
-           uintptr_t tokenizer_ptr, size_t tokenizer_size, val options) {
+  val init(const LmModelHandle& model, const MimiModelHandle* mimi, val voice, const TokenizerHandle& tokenizer,
+           val options) {
     return guarded([&] {
       std::shared_ptr<const LmModel> lm = model.shared();
       std::shared_ptr<const Mimi> codec = mimi ? mimi->shared() : nullptr;
-      Voice voice = load_voice(reinterpret_cast<const uint8_t*>(voice_ptr), voice_size);
-      auto tokenizer = std::make_unique<SentencePiece>(
-          SentencePiece::load(reinterpret_cast<const uint8_t*>(tokenizer_ptr), tokenizer_size));
+      std::shared_ptr<const SentencePiece> text = tokenizer.shared();
       const double cfg = number_option(options, "cfg").value_or(2.0);
-      speaker_ = std::make_unique<TtsSpeaker>(*lm, *tokenizer, voice, cfg, speaker_options(options), codec.get());
+      speaker_ = std::make_unique<TtsSpeaker>(*lm, *text, voice_from_js(voice), cfg, speaker_options(options),
+                                              codec.get());
       model_ = std::move(lm);
       codec_ = std::move(codec);
-      tokenizer_ = std::move(tokenizer);
+      tokenizer_ = std::move(text);
       val info = val::object();
       info.set("delaySteps", speaker_->delay_steps());
       info.set("sampleRate", speaker_->sample_rate());
@@ -98,7 +139,7 @@ class TtsSpeakerHandle {
   // The speaker refers to these: they live as long as it does.
   std::shared_ptr<const LmModel> model_;
   std::shared_ptr<const Mimi> codec_;
-  std::unique_ptr<SentencePiece> tokenizer_;
+  std::shared_ptr<const SentencePiece> tokenizer_;
   std::unique_ptr<TtsSpeaker> speaker_;
 };
 
@@ -111,6 +152,8 @@ EMSCRIPTEN_BINDINGS(kyutai_tts) {
       .function("ready", &TtsSpeakerHandle::ready)
       .function("running", &TtsSpeakerHandle::running)
       .function("step", &TtsSpeakerHandle::step);
+  emscripten::function("loadVoice", &load_voice_js);
+  emscripten::function("voiceFile", &voice_file_js);
 }
 
 }  // namespace kyutai::wasm

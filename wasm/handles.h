@@ -1,5 +1,4 @@
-// The Embind handles several binding files share: a loaded LM, a loaded Mimi and the text
-// tokenizer. A handle
+// The Embind handles several binding files share: a loaded LM, a loaded Mimi and the text tokenizer. A handle
 // owns its model through a shared_ptr, and everything built on a model (sessions, codec
 // streams, the transcriber, the WebGPU stepper) keeps a copy: disposing the model handle
 // first never leaves them pointing at freed weights.
@@ -75,6 +74,7 @@ class MimiModelHandle {
   val load(MimiLoaderHandle& loader);
   val info() const;
   val encode(val pcm, val codebooks) const;
+  val encode_to_latent(val pcm, val options) const;
   val decode(val codes, int frames) const;
 
   const Mimi& model() const { return *shared(); }
@@ -87,51 +87,30 @@ class MimiModelHandle {
   std::shared_ptr<const Mimi> model_;
 };
 
-// The SentencePiece text tokenizer (bound in bind_text.cpp).
+// A loaded SentencePiece model (bind_text.cpp); sessions that tokenize (the TTS speaker)
+// share it through shared().
 class TokenizerHandle {
  public:
-  // Model bytes at `ptr` on the heap (the caller frees them).
-  val load(uintptr_t ptr, size_t size) {
-    return guarded([&] {
-      model_ = std::make_shared<const SentencePiece>(SentencePiece::load(reinterpret_cast<const uint8_t*>(ptr), size));
-      return val(model_->vocab_size());
-    });
-  }
-  val encode(std::string text) const {
-    return guarded([&] {
-      std::vector<int> ids = model().encode(text);
-      return to_typed_array(std::vector<int32_t>(ids.begin(), ids.end()));
-    });
-  }
-  val decode(val ids) const {
-    return guarded([&] { return val(model().decode(to_ints(ids))); });
-  }
-  val decode_word(val ids) const {
-    return guarded([&] { return val(model().decode_word(to_ints(ids))); });
-  }
-  val id_to_piece(int id) const {
-    return guarded([&] { return val(model().id_to_piece(id)); });
-  }
-  val starts_word(int id) const {
-    return guarded([&] { return val(model().starts_word(id)); });
-  }
+  val load(uintptr_t ptr, size_t size);  // model bytes at `ptr` on the heap (the caller frees them)
+  val encode(std::string text) const;
+  val decode(val ids) const;
+  val decode_word(val ids) const;
+  val id_to_piece(int id) const;
+  val starts_word(int id) const;
 
-  // The loaded model, for sessions that decode their words (bind_sessions.cpp).
+  const SentencePiece& model() const { return *shared(); }
   std::shared_ptr<const SentencePiece> shared() const {
-    model();
+    if (!model_) fail(ErrorCode::InvalidState, "tokenizer is not loaded (or was disposed)");
     return model_;
   }
 
  private:
-  static std::vector<int> to_ints(const val& ids) {
-    std::vector<int32_t> v = read_int32(ids, "token ids");
-    return std::vector<int>(v.begin(), v.end());
-  }
-  const SentencePiece& model() const {
-    if (!model_) fail(ErrorCode::InvalidState, "tokenizer is not loaded");
-    return *model_;
-  }
   std::shared_ptr<const SentencePiece> model_;
 };
+
+// A voice latent as JS, {data: Float32Array [C * T], shape: [1, C, T]} (bind_tts.cpp), and back
+// (validated by Voice::from_latent).
+val voice_to_js(const Voice& voice);
+Voice voice_from_js(const val& latent);
 
 }  // namespace kyutai::wasm

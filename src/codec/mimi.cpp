@@ -168,8 +168,8 @@ void Mimi::check_codes(const int32_t* codes, int code_stride, int codebooks, int
     }
 }
 
-void Mimi::encode_frames(const float* pcm, int frames, MimiEncoderState& st, int codebooks, int32_t* codes,
-                         int code_stride, MimiIntermediates* inter) const {
+const float* Mimi::encode_latent_frames(const float* pcm, int frames, MimiEncoderState& st,
+                                        MimiIntermediates* inter) const {
   const int dim = config_.seanet.dimension;
   const int steps = frames * steps_per_frame_;
   st.steps.resize(size_t(steps) * dim);
@@ -184,6 +184,12 @@ void Mimi::encode_frames(const float* pcm, int frames, MimiEncoderState& st, int
     latent = st.latent.data();
   }
   if (inter) append_rows(&inter->latent, latent, size_t(frames) * dim);
+  return latent;
+}
+
+void Mimi::encode_frames(const float* pcm, int frames, MimiEncoderState& st, int codebooks, int32_t* codes,
+                         int code_stride, MimiIntermediates* inter) const {
+  const float* latent = encode_latent_frames(pcm, frames, st, inter);
   quantizer_.encode(latent, frames, codebooks, codes, code_stride, pool_.get());
 }
 
@@ -203,29 +209,24 @@ void Mimi::decode_frames(const int32_t* codes, int code_stride, int codebooks, i
   decoder_.forward(st.steps.data(), steps, st.seanet, pcm, pool_.get());
 }
 
-MimiCodes Mimi::encode(const float* pcm, size_t samples, int codebooks, MimiIntermediates* inter) const {
-  quantizer_.check_codebooks(codebooks);
+int Mimi::clip_frames(size_t samples) const {
   const size_t fs = size_t(frame_size());
-  const size_t clip_frames = (samples + fs - 1) / fs;
-  if (clip_frames > kMaxClipFrames)
-    fail(ErrorCode::LimitExceeded, "Mimi: a clip of ", clip_frames, " frames exceeds the whole-clip limit of ",
+  const size_t frames = (samples + fs - 1) / fs;
+  if (frames > kMaxClipFrames)
+    fail(ErrorCode::LimitExceeded, "Mimi: a clip of ", frames, " frames exceeds the whole-clip limit of ",
          kMaxClipFrames, " frames; stream it with encode_step");
-  check_finite(pcm, samples);
-  MimiCodes codes;
-  codes.codebooks = codebooks;
-  codes.frames = int(clip_frames);
-  codes.data.assign(size_t(codebooks) * codes.frames, 0);
-  MimiIntermediates rows;  // time-major while chunks arrive
-  if (codes.frames == 0) {
-    if (inter) *inter = MimiIntermediates();
-    return codes;
-  }
+  return int(frames);
+}
+
+void Mimi::encode_clip(const float* pcm, size_t samples, int frames, MimiIntermediates* inter,
+                       const std::function<void(const float*, int, int)>& on_latent) const {
+  if (frames == 0) return;
+  const size_t fs = size_t(frame_size());
   const int chunk = chunk_frames_;
-  MimiEncoderState st = new_encoder_state(
-      whole_clip_capacity(codes.frames * steps_per_frame_, chunk * steps_per_frame_));
+  MimiEncoderState st = new_encoder_state(whole_clip_capacity(frames * steps_per_frame_, chunk * steps_per_frame_));
   std::vector<float> padded;  // the last chunk, zero-padded to whole frames as Kyutai's encode does
-  for (int f0 = 0; f0 < codes.frames; f0 += chunk) {
-    const int n = std::min(chunk, codes.frames - f0);
+  for (int f0 = 0; f0 < frames; f0 += chunk) {
+    const int n = std::min(chunk, frames - f0);
     const float* src = pcm + f0 * fs;
     const size_t available = std::min(samples - f0 * fs, n * fs);
     if (available < n * fs) {
@@ -233,8 +234,22 @@ MimiCodes Mimi::encode(const float* pcm, size_t samples, int codebooks, MimiInte
       std::copy(src, src + available, padded.begin());
       src = padded.data();
     }
-    encode_frames(src, n, st, codebooks, codes.data.data() + f0, codes.frames, inter ? &rows : nullptr);
+    on_latent(encode_latent_frames(src, n, st, inter), f0, n);
   }
+}
+
+MimiCodes Mimi::encode(const float* pcm, size_t samples, int codebooks, MimiIntermediates* inter) const {
+  quantizer_.check_codebooks(codebooks);
+  const int frames = clip_frames(samples);
+  check_finite(pcm, samples);
+  MimiCodes codes;
+  codes.codebooks = codebooks;
+  codes.frames = frames;
+  codes.data.assign(size_t(codebooks) * frames, 0);
+  MimiIntermediates rows;  // time-major while chunks arrive
+  encode_clip(pcm, samples, frames, inter ? &rows : nullptr, [&](const float* latent, int f0, int n) {
+    quantizer_.encode(latent, n, codebooks, codes.data.data() + f0, frames, pool_.get());
+  });
   if (inter) {
     const int dim = config_.seanet.dimension;
     inter->seanet_encoder_out = channels_first(rows.seanet_encoder_out, dim);
@@ -242,6 +257,22 @@ MimiCodes Mimi::encode(const float* pcm, size_t samples, int codebooks, MimiInte
     inter->latent = channels_first(rows.latent, dim);
   }
   return codes;
+}
+
+MimiLatent Mimi::encode_to_latent(const float* pcm, size_t samples) const {
+  if (samples == 0) fail(ErrorCode::InvalidArgument, "Mimi: encode_to_latent needs at least 1 sample, got 0");
+  const int frames = clip_frames(samples);
+  check_finite(pcm, samples);
+  const int dim = config_.seanet.dimension;
+  std::vector<float> rows;  // [frames][dim]
+  rows.reserve(size_t(frames) * dim);
+  encode_clip(pcm, samples, frames, nullptr,
+              [&](const float* latent, int, int n) { rows.insert(rows.end(), latent, latent + size_t(n) * dim); });
+  MimiLatent out;
+  out.dim = dim;
+  out.frames = frames;
+  out.data = channels_first(rows, dim);
+  return out;
 }
 
 std::vector<float> Mimi::decode(const int32_t* codes, int codebooks, int frames, MimiIntermediates* inter) const {

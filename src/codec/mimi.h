@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -30,6 +31,13 @@ struct MimiCodes {
   int frames = 0;
   std::vector<int32_t> data;
   int32_t at(int codebook, int frame) const { return data[size_t(codebook) * frames + frame]; }
+};
+
+// The un-quantized latent of a clip (Kyutai's encode_to_latent(x, quantize=False)): data[channel
+// * frames + frame], the [dim, frames] layout of a kyutai/tts-voices speaker_wavs tensor.
+struct MimiLatent {
+  int dim = 0, frames = 0;
+  std::vector<float> data;
 };
 
 // Intermediate signals of a whole-clip encode/decode, for conformance tests, in Kyutai's
@@ -108,6 +116,9 @@ class Mimi {
   // --- whole clips -------------------------------------------------------------------
   // pcm (mono, `samples` values) zero-padded on the right to whole frames -> codes.
   MimiCodes encode(const float* pcm, size_t samples, int codebooks, MimiIntermediates* inter = nullptr) const;
+  // pcm (mono, at least one sample) zero-padded on the right to whole frames -> the latent
+  // before quantization, as encode computes it.
+  MimiLatent encode_to_latent(const float* pcm, size_t samples) const;
   // codes[codebook * frames + frame] -> frames * frame_size() samples (not trimmed).
   std::vector<float> decode(const int32_t* codes, int codebooks, int frames, MimiIntermediates* inter = nullptr) const;
 
@@ -128,8 +139,15 @@ class Mimi {
   void check_finite(const float* pcm, size_t samples) const;
   void check_codes(const int32_t* codes, int code_stride, int codebooks, int frames) const;
   // The shared per-chunk pipelines; `inter` receives time-major [time][dim] rows.
+  // encode_latent_frames returns the latent rows [frames][dim] (in st's scratch).
+  const float* encode_latent_frames(const float* pcm, int frames, MimiEncoderState& st, MimiIntermediates* inter) const;
   void encode_frames(const float* pcm, int frames, MimiEncoderState& st, int codebooks, int32_t* codes, int code_stride,
                      MimiIntermediates* inter) const;
+  // A whole clip zero-padded to `frames` frames, encoded chunk by chunk: on_latent(rows
+  // [n][dim], first frame, n) for each chunk.
+  void encode_clip(const float* pcm, size_t samples, int frames, MimiIntermediates* inter,
+                   const std::function<void(const float*, int, int)>& on_latent) const;
+  int clip_frames(size_t samples) const;  // frames of a whole clip, refused past the limit
   void decode_frames(const int32_t* codes, int code_stride, int codebooks, int frames, MimiDecoderState& st, float* pcm,
                      MimiIntermediates* inter) const;
 

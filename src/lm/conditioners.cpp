@@ -1,6 +1,7 @@
 #include "lm/conditioners.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "core/error.h"
@@ -12,6 +13,14 @@
 namespace kyutai {
 
 namespace {
+
+constexpr int64_t kMaxVoiceChannels = 1 << 16, kMaxVoiceFrames = 1 << 20;
+
+void check_voice_shape(int64_t channels, int64_t length) {
+  if (channels < 1 || channels > kMaxVoiceChannels || length < 1 || length > kMaxVoiceFrames)
+    fail(ErrorCode::InvalidArgument, "voice: speaker_wavs must be [1, C, T] with 1 <= C <= ", kMaxVoiceChannels,
+         " and 1 <= T <= ", kMaxVoiceFrames, ", got [1, ", channels, ", ", length, "]");
+}
 
 std::string format_cfg(double cfg_coef) {  // Python's format(cfg_coef, '.1f')
   char buf[64];
@@ -27,24 +36,43 @@ std::string joined(const std::vector<std::string>& values) {
 
 }  // namespace
 
+Voice Voice::from_latent(int64_t channels, int64_t length, std::vector<float> latent) {
+  check_voice_shape(channels, length);
+  if (latent.size() != size_t(channels * length))
+    fail(ErrorCode::InvalidArgument, "voice: a [1, ", channels, ", ", length, "] latent holds ", channels * length,
+         " values, got ", latent.size());
+  for (size_t i = 0; i < latent.size(); ++i)
+    if (!std::isfinite(latent[i]))
+      fail(ErrorCode::InvalidArgument, "voice: latent value ", i, " (channel ", i / size_t(length), ", frame ",
+           i % size_t(length), ") is ", std::isnan(latent[i]) ? "NaN" : "infinite", "; values must be finite");
+  Voice v;
+  v.channels = int(channels);
+  v.length = int(length);
+  v.latent = std::move(latent);
+  return v;
+}
+
 Voice load_voice(const uint8_t* bytes, size_t size) {
   SafetensorsFile file(bytes, size);
   for (const TensorInfo& t : file.header().tensors) {
     if (t.name != "speaker_wavs") continue;
-    if (t.shape.size() != 3 || t.shape[0] != 1 || t.shape[1] <= 0 || t.shape[2] <= 0 || t.shape[1] > (1 << 16) ||
-        t.shape[2] > (1 << 20))
-      fail(ErrorCode::InvalidArgument, "voice file: speaker_wavs must be [1, C, T] with 1 <= C <= 65536 and ",
-           "1 <= T <= 1048576, got ", t.shape_string());
+    if (t.shape.size() != 3 || t.shape[0] != 1)
+      fail(ErrorCode::InvalidArgument, "voice file: speaker_wavs must be [1, C, T], got ", t.shape_string());
     if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16)
       fail(ErrorCode::InvalidArgument, "voice file: speaker_wavs must be F32, BF16 or F16");
-    Voice v;
-    v.channels = int(t.shape[1]);
-    v.length = int(t.shape[2]);
-    v.latent.resize(t.numel());
-    convert_to_f32(t.dtype, file.tensor_data(t), t.numel(), v.latent.data());
-    return v;
+    check_voice_shape(t.shape[1], t.shape[2]);
+    std::vector<float> latent(t.numel());
+    convert_to_f32(t.dtype, file.tensor_data(t), t.numel(), latent.data());
+    return Voice::from_latent(t.shape[1], t.shape[2], std::move(latent));
   }
   fail(ErrorCode::InvalidArgument, "voice file: no tensor named speaker_wavs (the kyutai/tts-voices format)");
+}
+
+std::vector<uint8_t> voice_file(const Voice& voice) {
+  TensorToWrite t{"speaker_wavs", DType::F32, {1, voice.channels, voice.length}, {}};
+  const auto* bytes = reinterpret_cast<const uint8_t*>(voice.latent.data());
+  t.data.assign(bytes, bytes + voice.latent.size() * sizeof(float));
+  return serialize_safetensors({t});
 }
 
 ConditionAttributes tts_condition_attributes(const LmConfig& config, const std::vector<Voice>& voices,

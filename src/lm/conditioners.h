@@ -5,6 +5,7 @@
 // others, with sinusoidal positions, into the cross-attention source.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,14 +42,26 @@ struct LmConditions {
   int cross_length = 0;
 };
 
+// Kyutai's voices are 10 s of audio (tts_make_voice.py's --duration, moshi-server's voice
+// service): 125 frames of Mimi's 12.5 Hz latent.
+constexpr double kVoiceSeconds = 10.0;
+constexpr int kVoiceFrames = 125;
+
 // A voice in the kyutai/tts-voices format: speaker_wavs [1, channels, length] (channel-major).
 struct Voice {
   int channels = 0, length = 0;
   std::vector<float> latent;  // [channels, length]
+
+  // A voice from a Mimi latent [channels, length] (channel-major: Mimi::encode_to_latent's
+  // layout). Refused unless 1 <= channels <= 65536, 1 <= length <= 1048576, the latent holds
+  // channels * length values and every one is finite.
+  static Voice from_latent(int64_t channels, int64_t length, std::vector<float> latent);
 };
 
 // A kyutai/tts-voices file (safetensors holding "speaker_wavs" [1, C, T], f32/bf16/f16).
 Voice load_voice(const uint8_t* safetensors, size_t size);
+// The voice as a kyutai/tts-voices file: "speaker_wavs" F32 [1, C, T] (load_voice reads it back).
+std::vector<uint8_t> voice_file(const Voice& voice);
 
 // make_condition_attributes(voices, cfg_coef): voices in slots 0.. of max_speakers slots of
 // length T each (all voices must share T), flattened slot-major; control = "ok" when the model

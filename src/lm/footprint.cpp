@@ -23,6 +23,26 @@ uint64_t packed_bytes(WeightFormat f, int64_t out, int64_t in) {
   return 0;
 }
 
+// The precision of a tensor the header holds under another name (the split parts of a
+// concatenated set, e.g. cross_attention.in_projs.0's q|k|v): that of its largest float tensor.
+DType checkpoint_float_dtype(const SafetensorsHeader& header) {
+  const TensorInfo* largest = nullptr;
+  for (const auto& t : header.tensors)
+    if ((t.dtype == DType::F32 || t.dtype == DType::BF16 || t.dtype == DType::F16) &&
+        (!largest || t.byte_size() > largest->byte_size()))
+      largest = &t;
+  return largest ? largest->dtype : DType::BF16;
+}
+
+uint64_t cross_attention_bytes(const LmConfig& config) {
+  if (!config.cross_attention) return 0;
+  const uint64_t positions = uint64_t(config.tts_config ? config.tts_config->max_speakers : 5) * kVoiceFrames;
+  const uint64_t streams = config.conditioner("cfg") ? 1 : 2;
+  // Per stream and position: the source row, then a key and a value row in every layer (f32),
+  // and the position (int64).
+  return streams * positions * (uint64_t(config.dim) * (1 + 2 * uint64_t(config.num_layers)) * 4 + 8);
+}
+
 std::string mib(uint64_t bytes) { return str_cat(bytes / (1u << 20), " MiB"); }
 
 }  // namespace
@@ -32,9 +52,10 @@ LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeade
   LoadOptions options;
   options.use_xnnpack = false;
   LmFootprint fp;
+  const DType float_dtype = checkpoint_float_dtype(header);
   for (const auto& e : LmLoader(config, options).expected()) {
     const TensorInfo* t = header.find(e.name);
-    const DType source = t ? t->dtype : DType::BF16;
+    const DType source = t ? t->dtype : float_dtype;
     uint64_t numel = 1;
     for (int64_t d : e.shape) numel *= uint64_t(d);
     switch (e.kind) {
@@ -57,6 +78,7 @@ LmFootprint estimate_lm_footprint(const LmConfig& config, const SafetensorsHeade
   const TransformerConfig tc = config.main_transformer();
   fp.kv_cache = uint64_t(config.num_layers) * uint64_t(config.context.value_or(0)) * tc.num_kv_heads() * tc.head_dim() *
                 2 * kv_value_bytes(kv_format);
+  fp.cross_attention = cross_attention_bytes(config);
   return fp;
 }
 
@@ -73,7 +95,8 @@ void check_lm_fits(const LmConfig& config, const SafetensorsHeader& header, std:
     }
   }
   fail(ErrorCode::LimitExceeded, "model does not fit: ", format ? weight_format_name(*format) : "checkpoint precision",
-       " needs ", mib(fp.total()), " (weights ", mib(fp.weights), ", KV cache ", mib(fp.kv_cache), ", load buffer ",
+       " needs ", mib(fp.total()), " (weights ", mib(fp.weights), ", KV cache ", mib(fp.kv_cache),
+       fp.cross_attention ? str_cat(", voice condition ", mib(fp.cross_attention)) : "", ", load buffer ",
        mib(fp.load_buffer), ") but the WebAssembly heap can take ", mib(available_bytes), " more; ", alternative);
 }
 

@@ -15,10 +15,14 @@
 namespace kyutai {
 
 struct LmFootprint {
-  uint64_t weights = 0;      // packed matrices + embedding tables + small tensors
-  uint64_t kv_cache = 0;     // one streaming session's KV caches
+  uint64_t weights = 0;   // packed matrices + embedding tables + small tensors (conditioners included)
+  uint64_t kv_cache = 0;  // one streaming session's KV caches
+  // A TTS session's voice condition (cross-attention models): the cross-attention source and
+  // every layer's keys and values over it, for a voice of kVoiceFrames in all max_speakers
+  // slots; twice for real CFG (a model without the `cfg` LUT runs a null-condition stream).
+  uint64_t cross_attention = 0;
   uint64_t load_buffer = 0;  // the largest tensor held while it is converted
-  uint64_t total() const { return weights + kv_cache + load_buffer; }
+  uint64_t total() const { return weights + kv_cache + cross_attention + load_buffer; }
 };
 
 // `format` nullopt keeps each tensor's precision (as LoadOptions does). Tensor dtypes come

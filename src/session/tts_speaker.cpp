@@ -1,7 +1,6 @@
 #include "session/tts_speaker.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 
 #include "core/error.h"
@@ -10,15 +9,26 @@
 namespace kyutai {
 namespace {
 
-// Where the complete words of `text` end: after its last whitespace outside a `<break .../>`
-// tag (a tag holds a space and must reach the script whole). npos when no word is complete.
+// Whether text[at] ('<') may open a break tag: the text from there starts "<break" or is a
+// prefix of it still growing. Other '<' are plain characters.
+bool opens_break_tag(const std::string& text, size_t at) {
+  static const std::string kTag = "<break";
+  const size_t n = std::min(kTag.size(), text.size() - at);
+  return text.compare(at, n, kTag, 0, n) == 0;
+}
+
+// Where the complete words of `text` end: after its last whitespace (Unicode, as Kyutai's
+// split) outside a `<break .../>` tag (a tag holds a space and must reach the script whole).
+// npos when no word is complete.
 size_t complete_words_end(const std::string& text) {
   size_t end = std::string::npos;
   bool in_tag = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '<') in_tag = true;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] == '<' && opens_break_tag(text, i)) in_tag = true;
     if (text[i] == '>') in_tag = false;
-    if (!in_tag && std::isspace(static_cast<unsigned char>(text[i]))) end = i + 1;
+    const size_t space = whitespace_length(text, i);
+    if (!in_tag && space) end = i + space;
+    i += std::max<size_t>(1, space);
   }
   return end;
 }
@@ -78,9 +88,12 @@ void TtsSpeaker::append_words(const std::string& text) {
 void TtsSpeaker::push_text(const std::string& text) {
   if (ended_) fail(ErrorCode::InvalidState, "push_text after end(): the script is closed");
   std::string candidate = pending_ + text;
+  // A bad <break> is refused now, before any state changes, even when no whitespace follows
+  // it yet: kept pending, it would make end() fail for good.
+  split_script_turn(candidate);
   const size_t cut = complete_words_end(candidate);
   if (cut != std::string::npos) {
-    append_words(candidate.substr(0, cut));  // throws on a bad <break> before any state changes
+    append_words(candidate.substr(0, cut));
     candidate.erase(0, cut);
   }
   pending_ = std::move(candidate);

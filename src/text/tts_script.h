@@ -27,6 +27,22 @@ struct TtsScriptOptions {
   int previous_speaker = -1;
 };
 
+// One piece of a turn, in order: a word, or a pause from <break time="Xs"/> (empty word).
+struct TtsScriptPiece {
+  std::string word;
+  double pause_seconds = 0;
+};
+
+// Kyutai's clean-up (’ -> ', ':' -> ' ', '(' ')' removed) and split of one turn (its event
+// regex): words between runs of whitespace (Python's \s: Unicode whitespace) and break tags.
+// A break whose duration Python's float() refuses, or one longer than an hour, is refused
+// (InvalidArgument).
+std::vector<TtsScriptPiece> split_script_turn(const std::string& turn);
+
+// Bytes of the whitespace character (Python's str.isspace: Unicode whitespace, UTF-8) at
+// text[at]; 0 when none starts there.
+size_t whitespace_length(const std::string& text, size_t at);
+
 // `script` holds one string per turn, alternating main / other speaker (an empty first turn
 // starts with the other speaker). Applies Kyutai's clean-up: ’ -> ', ':' -> ' ', '(' ')' removed.
 std::vector<TtsEntry> script_to_entries(const SentencePiece& tokenizer, const std::vector<std::string>& script,

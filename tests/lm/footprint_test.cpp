@@ -34,6 +34,45 @@ TEST(Footprint, WeightEstimateMatchesWhatTheLoadedModelHolds) {
   }
 }
 
+// Every declared weight of a model, as loaded: its packed matrices, tables and vectors.
+size_t held_weight_bytes(const LmModel& model) {
+  size_t held = 0;
+  for (const auto& t : model.tensors()) {
+    if (t.kind == WeightLoader::Kind::Linear) held += static_cast<const Linear*>(t.target)->weight.bytes();
+    if (t.kind == WeightLoader::Kind::Table) held += static_cast<const EmbeddingTable*>(t.target)->bytes();
+    if (t.kind == WeightLoader::Kind::Vector) held += static_cast<const std::vector<float>*>(t.target)->size() * 4;
+  }
+  return held;
+}
+
+TEST(Footprint, TtsCountsConditionersAndTheVoiceConditionOfItsStreams) {
+  for (const std::string variant : {"", "_nocfg"}) {
+    SCOPED_TRACE("tts" + variant);
+    const LmConfig c = LmConfig::parse(test::read_text(test::data_path("tts/config" + variant + ".json")));
+    auto file = test::read_file(test::data_path("tts/weights" + variant + ".safetensors"));
+    // nullopt: the checkpoint's precision (f32), also for the q|k|v split of cross_attention.in_projs.0.
+    for (std::optional<WeightFormat> f :
+         {std::optional<WeightFormat>(), std::optional(WeightFormat::Q8), std::optional(WeightFormat::Q4)}) {
+      LoadOptions o;
+      o.format = f;
+      o.use_xnnpack = false;
+      auto model = load_lm(c, file.data(), file.size(), o);
+      const LmFootprint fp = estimate_lm_footprint(c, header_of(file), f);
+      EXPECT_EQ(fp.weights, held_weight_bytes(*model)) << (f ? weight_format_name(*f) : "checkpoint precision");
+      // A voice of Kyutai's length: the condition a speaker holds and the keys/values its
+      // stream computes; a model without the cfg LUT runs a null-condition stream beside it.
+      const Voice voice = Voice::from_latent(
+          c.conditioner("speaker_wavs")->dim, kVoiceFrames,
+          std::vector<float>(size_t(c.conditioner("speaker_wavs")->dim) * kVoiceFrames, 0.1f));
+      const LmConditions cond = model->prepare_conditions(tts_condition_attributes(c, {voice}, 2.0));
+      const LmState state = model->new_state(&cond);
+      const uint64_t one_stream = state.transformer.cross.bytes() + cond.cross.size() * sizeof(float);
+      EXPECT_EQ(fp.cross_attention, (variant.empty() ? 1 : 2) * one_stream);
+      EXPECT_EQ(fp.total(), fp.weights + fp.kv_cache + fp.cross_attention + fp.load_buffer);
+    }
+  }
+}
+
 TEST(Footprint, Stt1bShapeInEachFormat) {
   // The released STT-1B shape, bf16 checkpoint: only the header is needed.
   LmConfig c = LmConfig::parse(R"({"dim": 2048, "text_card": 8000, "n_q": 32, "dep_q": 0, "card": 2048,

@@ -77,6 +77,57 @@ TEST(TtsScript, CleanUpSpeakerTokensAndBreakRounding) {
   EXPECT_THROW(script_to_entries(tokenizer(), {"<break time=\"1x5s\"/>"}, o), Error);
 }
 
+// The pieces of one turn: words, and "<pause seconds>" for breaks.
+std::vector<std::string> pieces(const std::string& turn) {
+  std::vector<std::string> out;
+  for (const TtsScriptPiece& p : split_script_turn(turn))
+    out.push_back(p.word.empty() ? "<pause " + std::to_string(p.pause_seconds) + ">" : p.word);
+  return out;
+}
+
+using Pieces = std::vector<std::string>;
+
+// Expected values from Kyutai's event regex and float() run in Python 3.11.
+TEST(TtsScript, SplitsOnUnicodeWhitespaceAsPython) {
+  // NBSP, ideographic space, line separator, unit separator, next line: all Python whitespace.
+  EXPECT_EQ(pieces("a\xC2\xA0"
+                   "b\xE3\x80\x80"
+                   "c\xE2\x80\xA8"
+                   "d\x1F"
+                   "e\xC2\x85"
+                   "f"),
+            (Pieces{"a", "b", "c", "d", "e", "f"}));
+  EXPECT_EQ(pieces("one\xE2\x80\x8Btwo"), (Pieces{"one\xE2\x80\x8Btwo"}));  // zero-width space is not
+  EXPECT_EQ(pieces("x<break\xC2\xA0time=\"1_5s\"/>y"), (Pieces{"x", "<pause 15.000000>", "y"}));
+  EXPECT_EQ(pieces("<break\ntime=\"1s\"/>"), (Pieces{"<pause 1.000000>"}));
+}
+
+TEST(TtsScript, BreakDurationsReadAsPythonsFloat) {
+  EXPECT_EQ(pieces("<break time=\"2 s\" />"), (Pieces{"<pause 2.000000>"}));  // float() strips whitespace
+  EXPECT_EQ(pieces("<break time=\"2\xC2\xA0s\">"), (Pieces{"<pause 2.000000>"}));
+  EXPECT_EQ(pieces("<break time=\"1e1s\"/>"), (Pieces{"<pause 10.000000>"}));
+  EXPECT_EQ(pieces("<break time=\"1.s\"/>"), (Pieces{"<pause 1.000000>"}));
+  EXPECT_EQ(pieces("<break time=\"12s\"  >z"), (Pieces{"<pause 12.000000>", "z"}));
+  // Not tags: words, as Kyutai's split leaves them.
+  EXPECT_EQ(pieces("<break time=\"3\"/>"), (Pieces{"<break", "time=\"3\"/>"}));
+  EXPECT_EQ(pieces("a<break time=\"1.5s\"/ >b"), (Pieces{"a<break", "time=\"1.5s\"/", ">b"}));
+  EXPECT_EQ(pieces("<break time=\"1\n5s\"/>"), (Pieces{"<break", "time=\"1", "5s\"/>"}));
+  // Tags whose duration float() refuses (strtod would read "0x5" as hex), or over an hour.
+  for (const char* bad : {"<break time=\"0x5s\"/>", "<break time=\"1s5s\"/>", "<break time=\"1ss\"/>",
+                          "<break time=\"1_s\"/>", "<break time=\"3601s\"/>", "<break time=\"1e9s\"/>"}) {
+    try {
+      split_script_turn(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << bad;
+    }
+  }
+  TtsScriptOptions o;
+  auto entries = script_to_entries(tokenizer(), {"<break time=\"1_5s\"/>"}, o);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].padding, 188);  // round(187.5): to even
+}
+
 void expect_trace(const Json& trace, int second_stream_ahead) {
   const Json& sm = cases().at("state_machine");
   TtsMachineConfig mc;

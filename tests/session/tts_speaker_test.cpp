@@ -143,5 +143,40 @@ TEST(TtsSpeaker, BadInputIsRefusedWithACode) {
   expect_error(ErrorCode::InvalidState, [&] { speaker.step(); });
 }
 
+TEST(TtsSpeaker, MalformedBreakIsRefusedWhenPushedAndTheSpeakerFinishes) {
+  test::TtsFixture& f = test::tts_fixture();
+  TtsSpeaker speaker(*f.model, test::tts_tokenizer(), f.voice, 2.0);
+  speaker.push_text("Hello ");
+  // No whitespace follows the tag: it used to wait in the pending text and make end() throw
+  // for good. Python's float() refuses "0x5" (strtod would read hex) and "1x5".
+  expect_error(ErrorCode::InvalidArgument, [&] { speaker.push_text("<break time=\"0x5s\"/>"); });
+  expect_error(ErrorCode::InvalidArgument, [&] { speaker.push_text("world<break time=\"1x5s\"/>"); });
+  speaker.push_text("world");
+  speaker.end();
+  SpeakerRun run;
+  drain(speaker, run);
+  EXPECT_FALSE(speaker.running());
+  ASSERT_EQ(run.words.size(), 2u);
+  EXPECT_EQ(run.words[1].text, "world");
+}
+
+TEST(TtsSpeaker, WordsCompleteAtUnicodeWhitespaceAndPlainAngleBrackets) {
+  test::TtsFixture& f = test::tts_fixture();
+  auto words_ready = [&](const std::string& text) {
+    TtsSpeaker speaker(*f.model, test::tts_tokenizer(), f.voice, 2.0);
+    speaker.push_text(text);
+    return speaker.ready();
+  };
+  // ready() needs more than second_stream_ahead (2) complete words.
+  EXPECT_TRUE(
+      words_ready("one\xC2\xA0"
+                  "two\xE3\x80\x80"
+                  "three\xE2\x80\xA8"
+                  "four"));                                               // NBSP, ideographic, line sep.
+  EXPECT_FALSE(words_ready("one\xE2\x80\x8Btwo\xE2\x80\x8Bthree four"));  // zero-width space is no whitespace
+  EXPECT_TRUE(words_ready("a < b and more "));                            // a '<' that opens no <break> tag
+  EXPECT_FALSE(words_ready("a b <break time=\"0.5s\" "));                 // a tag still open holds its words back
+}
+
 }  // namespace
 }  // namespace kyutai

@@ -82,6 +82,18 @@ export class MimiCodec extends Disposable {
   encode(pcm, codebooks = this.numCodebooks) {
     return unwrap(this.handle.encode(pcm, codebooks));
   }
+  // A clip -> its latent before quantization, {data: Float32Array, shape: [1, dim, frames]}
+  // (Kyutai's encode_to_latent): a voice for LmModel.createSpeaker. Options: seconds, Kyutai's
+  // voice recipe (its voices take 10): the clip cut or zero-padded to exactly that first, at
+  // least 1 s of audio; sampleRate, checked to be the codec's when given.
+  encodeToLatent(pcm, options = {}) {
+    return unwrap(this.handle.encodeToLatent(pcm, options));
+  }
+  // A voice latent {data, shape: [1, C, T]} as a kyutai/tts-voices file (safetensors
+  // speaker_wavs F32 [1, C, T]), to save and give createSpeaker later.
+  voiceFile(latent) {
+    return unwrap(this.engine.module.voiceFile(latent));
+  }
   // Codes [codebooks][frames] (codebooks = codes.length / frames) -> frames * frameSize samples.
   decode(codes, frames) {
     return unwrap(this.handle.decode(codes, frames));

@@ -7,8 +7,12 @@ import { Disposable } from './disposable.js';
 import { toMultistream } from './tokens.js';
 import { AsrSession, TtsSession, DuplexSession, Transcriber, DuplexPipeline, Generator, Speaker, withHeapBytes } from './engine-sessions.js';
 import { readAll } from './sources.js';
+import { Tokenizer } from './codec.js';
 
 const tensor = (data, shape) => ({ data, shape });
+
+// A voice given as a latent {data, shape} rather than file bytes or a URL.
+const isVoiceLatent = (voice) => typeof voice === 'object' && voice.shape !== undefined && voice.data !== undefined;
 
 // [B, K, T] pre-delay codes (flat, stream-major within each batch item) -> the binding's
 // {text, audio: [...]} with one [B, T] tensor per stream. K is 1 + the model's nQ.
@@ -160,18 +164,29 @@ export class LmModel extends Disposable {
   createDuplexSession(options) {
     return this.#withText(this.#session('DuplexSession', DuplexSession, options), options);
   }
-  // Kyutai's TTS in one voice (wasm/bind_tts.cpp): voice = bytes/URL of a kyutai/tts-voices
-  // file, tokenizer = the model's SentencePiece .model (bytes/URL), mimi = a MimiCodec for PCM
-  // (omitted: codes only). Options: cfg (2), nQ, sampling, temperature, seed, maxGenLength.
+  // Kyutai's TTS in one voice (wasm/bind_tts.cpp). voice: a latent {data: Float32Array, shape:
+  // [1, C, T]} (MimiCodec.encodeToLatent: a voice from a recording) or the bytes/URL of a
+  // kyutai/tts-voices file; tokenizer: a Tokenizer (engine.loadTokenizer; shared, not copied)
+  // or the bytes/URL of the model's tokenizer.model; mimi: a MimiCodec for PCM (omitted: codes
+  // only). Options: cfg (2), nQ, sampling, temperature, seed, maxGenLength.
   async createSpeaker({ voice, tokenizer, mimi, ...options } = {}) {
-    if (voice == null) throw new KyutaiError('createSpeaker needs options.voice: the bytes or URL of a kyutai/tts-voices file', 'INVALID_ARGUMENT');
-    if (tokenizer == null) throw new KyutaiError('createSpeaker needs options.tokenizer: the bytes or URL of the model\'s tokenizer.model', 'INVALID_ARGUMENT');
+    if (voice == null) throw new KyutaiError('createSpeaker needs options.voice: a latent {data, shape: [1, C, T]} or the bytes or URL of a kyutai/tts-voices file', 'INVALID_ARGUMENT');
+    if (tokenizer == null) throw new KyutaiError('createSpeaker needs options.tokenizer: a Tokenizer or the bytes or URL of the model\'s tokenizer.model', 'INVALID_ARGUMENT');
     if (mimi != null && !mimi.handle) throw new KyutaiError('createSpeaker: options.mimi must be a MimiCodec', 'INVALID_ARGUMENT');
-    const [voiceBytes, tokenizerBytes] = await Promise.all([readAll(voice), readAll(tokenizer)]);
+    const latent = isVoiceLatent(voice) ? voice : this.#readVoice(await readAll(voice));
+    const shared = tokenizer instanceof Tokenizer;
+    const text = shared ? tokenizer : await this.engine.loadTokenizer(tokenizer);
+    try {
+      return this.#session('TtsSpeaker', Speaker, options,
+        (handle) => handle.init(this.handle, mimi?.handle ?? null, latent, text.handle, options));
+    } finally {
+      if (!shared) text.dispose();  // the speaker holds the model itself
+    }
+  }
+  // A kyutai/tts-voices file's bytes -> its latent {data, shape: [1, C, T]}.
+  #readVoice(bytes) {
     const module = this.engine.module;
-    const init = (handle) => withHeapBytes(module, voiceBytes, (vp, vn) =>
-      withHeapBytes(module, tokenizerBytes, (tp, tn) => handle.init(this.handle, mimi?.handle ?? null, vp, vn, tp, tn, options)));
-    return this.#session('TtsSpeaker', Speaker, options, init);
+    return unwrap(withHeapBytes(module, bytes, (ptr, size) => module.loadVoice(ptr, size)));
   }
   createGenerator(options) {
     return this.#session('LmGen', Generator, options);

@@ -149,11 +149,17 @@ export class LmStepper {
   dispose(): void;
 }
 
+/** A voice's Mimi latent, speaker_wavs [1, C, T] channel-major (MimiCodec.encodeToLatent). */
+export interface VoiceLatent {
+  data: Float32Array;
+  shape: [1, number, number] | number[];
+}
+
 export interface SpeakerOptions {
-  /** A voice file in the kyutai/tts-voices format (safetensors `speaker_wavs` [1, C, T]). */
-  voice: ByteSource;
-  /** The model's SentencePiece tokenizer.model. */
-  tokenizer: ByteSource;
+  /** A voice latent (a recording through MimiCodec.encodeToLatent), or a kyutai/tts-voices file (safetensors `speaker_wavs` [1, C, T]). */
+  voice: VoiceLatent | ByteSource;
+  /** The model's SentencePiece tokenizer: a loaded Tokenizer (shared with the speaker) or its tokenizer.model. */
+  tokenizer: Tokenizer | ByteSource;
   /** Decodes each frame to PCM (omitted: frames only). */
   mimi?: MimiCodec;
   /** CFG coefficient (default 2): one of the cfg LUT's values on a distilled model, else real CFG. */

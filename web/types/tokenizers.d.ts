@@ -44,6 +44,15 @@ export interface MimiCodec extends MimiStreamLike {
   encode(pcm: Float32Array, codebooks?: number): { codes: Int32Array; codebooks: number; frames: number };
   /** Codes [codebooks][frames] -> frames * frameSize samples. */
   decode(codes: Int32Array | number[], frames: number): Float32Array;
+  /**
+   * A clip -> its latent before quantization, [1, dim, frames] (Kyutai's encode_to_latent): a
+   * TTS voice for LmModel.createSpeaker. `seconds`: Kyutai's voice recipe (its voices take 10),
+   * the clip cut or zero-padded to exactly that first (at least 1 s of audio). `sampleRate`,
+   * when given, must be the codec's.
+   */
+  encodeToLatent(pcm: Float32Array, options?: { seconds?: number; sampleRate?: number }): import('./engine.js').VoiceLatent;
+  /** A voice latent as a kyutai/tts-voices file (safetensors speaker_wavs F32 [1, C, T]). */
+  voiceFile(latent: import('./engine.js').VoiceLatent): Uint8Array;
   /** A new stream of `codebooks` codes per frame (semanticCodebooks .. numCodebooks; default all). */
   createStream(codebooks?: number): MimiStream;
   /** Frees the weights and every stream made from them. */

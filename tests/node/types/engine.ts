@@ -1,7 +1,7 @@
 // Compiled (not run) by tests/node/types.test.mjs with `tsc --noEmit --strict`: the low-level
 // API's declarations (web/types/engine.d.ts, reached through the package's "exports" map as
 // `kyutai-wasm/engine`) accept the documented usage and reject misuse.
-import { createEngine, type LmModel, type LmStepper, type Tensor, type ForwardOutput, type Speaker, type SpeakerWord } from 'kyutai-wasm/engine';
+import { createEngine, type LmModel, type LmStepper, type Tensor, type ForwardOutput, type Speaker, type SpeakerWord, type MimiCodec, type Tokenizer, type VoiceLatent } from 'kyutai-wasm/engine';
 
 async function lowLevel(config: string, weights: Uint8Array): Promise<number> {
   const engine = await createEngine();
@@ -55,4 +55,15 @@ async function speak(model: LmModel, voice: Uint8Array, tokenizer: string): Prom
   return samples + (streamed.step().frame?.length ?? 0);
 }
 
-console.log(lowLevel, speak);
+async function recordedVoice(model: LmModel, mimi: MimiCodec, tokenizer: Tokenizer, pcm: Float32Array): Promise<Uint8Array> {
+  const latent: VoiceLatent = mimi.encodeToLatent(pcm, { seconds: 10, sampleRate: 24000 });
+  const speaker: Speaker = await model.createSpeaker({ voice: latent, tokenizer, mimi });
+  speaker.dispose();
+  // @ts-expect-error a recording is a Float32Array
+  mimi.encodeToLatent([0.1, 0.2]);
+  // @ts-expect-error seconds is a number
+  mimi.encodeToLatent(pcm, { seconds: '10' });
+  return mimi.voiceFile(latent);
+}
+
+console.log(lowLevel, speak, recordedVoice);
