@@ -193,6 +193,8 @@ class MimiStreamHandle {
 };
 
 EMSCRIPTEN_BINDINGS(kyutai_codec) {
+  // Seconds of a recording Kyutai's voice recipe takes (the default of createVoice).
+  emscripten::constant("VOICE_SECONDS", kVoiceSeconds);
   using namespace emscripten;
   class_<MimiLoaderHandle>("MimiLoader")
       .constructor<>()

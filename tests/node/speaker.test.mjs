@@ -175,3 +175,47 @@ test('a model without a tokenizer, or not a TTS model, cannot speak', async () =
   await assert.rejects(stt.createSpeaker({ voice: VOICE }), (e) => e.code === 'UNSUPPORTED' && /TTS model/.test(e.message));
   await stt.dispose();
 });
+
+// A recording of 1.5 s (the Mimi test clip, repeated): the voice Kyutai's script would make of it.
+function recordingOf(seconds) {
+  const clip = Float32Array.from(vectors('mimi').input_wav.data);
+  const pcm = new Float32Array(Math.round(seconds * 24000));
+  for (let i = 0; i < pcm.length; i++) pcm[i] = clip[i % clip.length];
+  return pcm;
+}
+
+test('createVoice(): a recording becomes Kyutai\'s 10 s voice latent, which createSpeaker speaks with as it does with that voice\'s file', async () => {
+  const model = await loadTts();
+  const pcm = recordingOf(1.5);
+  const voice = await model.createVoice(pcm);
+  assert.deepEqual(voice.shape, [1, 32, 125]);  // 10 s at 12.5 frames/s, the recording zero-padded
+  assert.ok(voice.data instanceof Float32Array && voice.data.every(Number.isFinite));
+  const short = await model.createVoice(pcm, { seconds: 2 });
+  assert.deepEqual(short.shape, [1, 32, 25]);
+  // The engine API's latent of the same recording, saved as a voice file: the same speech.
+  const { createEngine } = await import('../../web/src/engine.js');
+  const engine = await createEngine();
+  const mimi = await engine.loadMimi(read('mimi/config.json').toString(), read('mimi/weights.safetensors'));
+  const local = mimi.encodeToLatent(pcm, { seconds: 10 });
+  assert.deepEqual(voice.data, local.data);
+  const fromLatent = await collect((await model.createSpeaker({ voice, cfg: 2 })).speak('Hello world'));
+  const fromFile = await collect((await model.createSpeaker({ voice: mimi.voiceFile(local), cfg: 2 })).speak('Hello world'));
+  assert.ok(fromLatent.frames.length > 0);
+  assert.deepEqual(fromLatent.frames, fromFile.frames);
+  mimi.dispose();
+  await model.dispose();
+});
+
+test('createVoice() refuses what is not a voice recording, with a code, and needs the model\'s Mimi', async () => {
+  const model = await loadTts();
+  const refused = (p, code) => assert.rejects(p, (e) => e instanceof KyutaiError && e.code === code);
+  await refused(model.createVoice(recordingOf(0.5)), 'INVALID_ARGUMENT');  // under 1 s
+  await refused(model.createVoice(recordingOf(2), { seconds: 0.2 }), 'INVALID_ARGUMENT');
+  await refused(model.createVoice(new Float32Array(48000).fill(NaN)), 'INVALID_ARGUMENT');
+  await refused(model.createVoice([0.1, 0.2]), 'INVALID_ARGUMENT');
+  assert.deepEqual((await model.createVoice(recordingOf(1.5), { seconds: 1 })).shape, [1, 32, 13]);  // still usable
+  await model.dispose();
+  const noMimi = await loadTts({ frameTokenizer: undefined });
+  await refused(noMimi.createVoice(recordingOf(1.5)), 'INVALID_STATE');
+  await noMimi.dispose();
+});

@@ -11,11 +11,9 @@ import { wavBlob } from './wav.js';
 
 const $ = (id) => document.getElementById(id);
 
-// "Record my voice" needs Mimi's encode_to_latent (a recording -> a voice latent {data, shape}
-// that createSpeaker takes as `voice`), which this build of the engine does not have yet.
-// The hook: set `voiceRecorder.toVoice` to an async (samples: Float32Array at 24 kHz) =>
-// {data, shape}; the button then records `seconds` of microphone and the voice picker offers it.
-export const voiceRecorder = { seconds: 10, toVoice: null };
+// "Record my voice": this many seconds of microphone become a voice (model.createVoice, Mimi's
+// latent as Kyutai's voice script makes it), which the voice picker then offers.
+const RECORD_SECONDS = 10;
 
 const state = {
   ready: false, error: null, running: false, runs: 0, model: null,
@@ -60,6 +58,7 @@ export async function useModel(demoModel) {
   $('speak-model').textContent = bundle ? `the bundled tiny TTS model (${TTS_BUNDLE_URL.pathname}, random weights)` : 'the model loaded above';
   state.ready = true;
   $('speak-button').disabled = false;
+  $('speak-record').disabled = false;
   setStatus('ready');
 }
 
@@ -181,7 +180,7 @@ async function speak() {
   }
 }
 
-// The hook's recording: `seconds` of microphone at 24 kHz -> voiceRecorder.toVoice -> a voice.
+// RECORD_SECONDS of microphone at 24 kHz -> a voice of the panel's model.
 async function recordVoice() {
   const { context } = await audioOut();
   const capture = await createCapture(context, { source: 'microphone' });
@@ -189,14 +188,14 @@ async function recordVoice() {
   const enough = new Promise((resolve) => capture.addEventListener('frame', ({ detail }) => {
     frames.push(detail.samples.slice());
     capture.recycle(detail.samples);
-    if (frames.length * detail.samples.length >= voiceRecorder.seconds * SAMPLE_RATE) resolve();
+    if (frames.length * detail.samples.length >= RECORD_SECONDS * SAMPLE_RATE) resolve();
   }));
-  setStatus(`recording ${voiceRecorder.seconds} s…`);
+  setStatus(`recording ${RECORD_SECONDS} s…`);
   await enough;
   await capture.dispose();
   const samples = new Float32Array(frames.reduce((n, f) => n + f.length, 0));
   frames.reduce((offset, f) => (samples.set(f, offset), offset + f.length), 0);
-  recordedVoice = await voiceRecorder.toVoice(samples);
+  recordedVoice = await model.createVoice(samples, { seconds: RECORD_SECONDS });
   const option = [...$('speak-voice').options].find((o) => o.value === 'recorded');
   option.disabled = false;
   $('speak-voice').value = 'recorded';
@@ -211,7 +210,6 @@ export function initSpeakPanel(demoState) {
   $('speak-voice-file').addEventListener('change', () => ($('speak-voice').value = 'file'));
   $('speak-voice-name').addEventListener('input', () => ($('speak-voice').value = 'name'));
   $('speak-button').addEventListener('click', () => speak().catch(showError));
-  $('speak-record').disabled = typeof voiceRecorder.toVoice !== 'function';
   $('speak-record').addEventListener('click', () => recordVoice().catch(showError));
   return useModel(null).catch(showError);
 }

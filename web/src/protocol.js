@@ -19,10 +19,10 @@ export const PROTOCOL = {
     clients: {},
   },
   model: {
-    methods: ['createSession', 'createTranscriber', 'createSpeaker', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece',
+    methods: ['createSession', 'createTranscriber', 'createSpeaker', 'createVoice', 'describe', 'textEncode', 'textDecode', 'textDecodeWord', 'textIdToPiece',
       'backendStatus', 'simulateDeviceLoss'],
     clients: {
-      KyutaiModel: { simulateDeviceLoss: 'simulateDeviceLoss' },
+      KyutaiModel: { simulateDeviceLoss: 'simulateDeviceLoss', createVoice: 'createVoice' },
       TextTokenizer: { encode: 'textEncode', decode: 'textDecode', decodeWord: 'textDecodeWord', idToPiece: 'textIdToPiece' },
     },
   },
@@ -114,6 +114,8 @@ export const SCHEMAS = {
       temperature: TEMPERATURE, seed: SEED, silenceCodes: optional(codes((model) => model)),
     })]),
     createSpeaker: args(['options', SPEAKER_OPTIONS]),
+    // The engine checks the recording's length against the voice recipe (src/session/tts_voice.h).
+    createVoice: args(['samples', samples()], ['options', options({ seconds: optional(number()) })]),
     describe: args(),
     textEncode: args(['text', string()]),
     textDecode: args(['ids', intArray(0)]),

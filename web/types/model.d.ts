@@ -131,6 +131,12 @@ export class KyutaiModel {
   transcribe(audio: Float32Array | DomAudioBuffer, options?: TranscribeOptions): Promise<Transcript>;
   /** Kyutai's TTS in one voice (a TTS model loaded with its tokenizer; Mimi for PCM): web/types/speaker.d.ts. */
   createSpeaker(options: import('./speaker.js').SpeakerOptions): Promise<import('./speaker.js').Speaker>;
+  /**
+   * A TTS voice from the caller's recording (mono, 24 kHz), as Kyutai's voice script makes one:
+   * Mimi's latent (not quantized) of its first `seconds` (default 10, the length of Kyutai's
+   * voices; 1 to 60), cut or zero-padded to exactly that. Needs the model's Mimi codec.
+   */
+  createVoice(samples: Float32Array, options?: { seconds?: number }): Promise<import('./speaker.js').VoiceLatent>;
   /** The backend new sessions get now (also updates `backend` and `backendReason`). */
   backendStatus(): Promise<BackendStatus>;
   /** Testing aid: destroys the WebGPU device; running sessions continue on WebAssembly from the same state. */

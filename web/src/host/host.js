@@ -156,16 +156,12 @@ export class Host {
       loader, cache, signal, onProgress: progressReporter(ctx.progress, weightsSize),
     });
     let text = null;
-    let tokenizerBytes = null;
     let frames;
     let choice = null;
     try {
       // WebGPU or WebAssembly (web/src/webgpu/backend.js); the LM stays loaded either way.
       choice = await selectBackend({ engine, lm, configText: config, format: loader.format, backend: backend ?? 'auto' });
-      if (hasTokenizer) {
-        tokenizerBytes = await readAll(tokenizer, { signal, what: 'tokenizer' });
-        text = await engine.loadTokenizer(tokenizerBytes);
-      }
+      if (hasTokenizer) text = await engine.loadTokenizer(await readAll(tokenizer, { signal, what: 'tokenizer' }));
       frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, codecThreads(engine, loader.threads));
       if (signal?.aborted) throw abortedError('loadModel');
     } catch (e) {
@@ -177,7 +173,6 @@ export class Host {
     }
     const model = new ModelServant(this, lm, text, frames, choice);
     model.loadInfo = load;
-    model.tokenizerBytes = tokenizerBytes;  // a TTS speaker loads its own copy (host/speaker.js)
     ctx.progress({ phase: 'ready', loaded: load.bytes, total: load.bytes, source: load.source });
     return model.describe();
   }

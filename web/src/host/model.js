@@ -209,6 +209,16 @@ export class ModelServant {
     return (await SpeakerServant.create(this, options)).describe();
   }
 
+  // A TTS voice from the caller's recording (24 kHz), as Kyutai's voice script makes one: Mimi's
+  // latent of its first `seconds` (10), not quantized. For createSpeaker({voice}).
+  createVoice(ctx, samples, { seconds } = {}) {
+    const codec = this.frames?.codec;
+    if (!codec?.encodeToLatent) {
+      throw new KyutaiError('createVoice needs the model\'s Mimi codec: load the model with frameTokenizer {type: \'mimi\', ...} or by name', 'INVALID_STATE');
+    }
+    return codec.encodeToLatent(samples, { seconds: seconds ?? codec.engine.module.VOICE_SECONDS });
+  }
+
   // The text tokenizer (SentencePiece), when the model has one.
   #text() {
     if (!this.text) throw new KyutaiError('this model was loaded without a text tokenizer (pass `tokenizer` to loadModel)', 'INVALID_STATE');

@@ -37,13 +37,13 @@ export class SpeakerServant {
   // seed, maxGenLength) plus `voice`. The model's tokenizer and Mimi codec (when it has one:
   // without it, chunks carry codes and no PCM) are the speaker's.
   static async create(model, { voice, ...options }) {
-    if (!model.tokenizerBytes) {
+    if (!model.text) {
       throw new KyutaiError('createSpeaker needs the model\'s SentencePiece tokenizer: pass `tokenizer` to loadModel (or load the model by name)', 'INVALID_STATE');
     }
     const input = await voiceInput(voice);
     let speaker;
     try {
-      speaker = await model.lm.createSpeaker({ ...options, voice: input, tokenizer: model.tokenizerBytes, mimi: model.frames.codec ?? undefined });
+      speaker = await model.lm.createSpeaker({ ...options, voice: input, tokenizer: model.text, mimi: model.frames.codec ?? undefined });
     } catch (e) {
       throw voiceError(e);
     }
