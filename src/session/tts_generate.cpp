@@ -120,7 +120,8 @@ std::vector<int32_t> TtsGenerator::step() {
 
 const FrameRequest& TtsGenerator::begin() {
   if (!stages_)
-    fail(ErrorCode::Unsupported, "real CFG (a null-condition stream beside the conditioned one) runs in one call: step()");
+    fail(ErrorCode::Unsupported,
+         "real CFG (a null-condition stream beside the conditioned one) runs in one call: step()");
   require_running();
   FrameRequest request;
   request.tokens = model_input(false);

@@ -102,7 +102,7 @@ class TtsGenerator {
   int n_q_;  // audio codebooks generated
   int delay_steps_;
   TtsMachineState machine_state_;
-  TtsMachineState machine_at_begin_;    // staged: a frame redone locally replays the machine from here
+  TtsMachineState machine_at_begin_;     // staged: a frame redone locally replays the machine from here
   std::unique_ptr<FrameStages> stages_;  // one stream: its state, generator and stages
   TtsStepRecord open_;                   // staged: the open frame's record
   LmState state_, null_state_;           // real CFG: the two streams
