@@ -105,9 +105,27 @@ test('Kyutai TTS: the cross-attention forward within 1e-4 and the generation cas
       lm.dispose();
       out[name] = x;
     }
+    // The device lost while step 9 is on the GPU: the engine's speaker redoes it on
+    // WebAssembly from the state it began with (state machine included) and goes on there.
+    const configText = await (await fetch('/tests/data/tts/config.json')).text();
+    const lm = await engine.loadLm(configText, await get('weights.safetensors'));
+    const choice = await selectBackend({ engine, lm, configText, backend: 'auto' });
+    if (choice.gpu) {
+      const speaker = await choice.gpu.createSpeaker({ voice, tokenizer, cfg: 2 });
+      const backends = [];
+      const step = speaker.step.bind(speaker);
+      speaker.step = () => step().then((r) => (backends.push(r.backend), r));
+      out.lost = await C.ttsGeneration(vectors, 'generation', speaker, (t) => t === 9 && choice.gpu.loseDevice());
+      out.lost.perStep = backends;
+      await speaker.dispose();
+      choice.gpu.dispose();
+    }
+    lm.dispose();
     return out;
   });
   const gpu = gpuExpected(testInfo);
+  const lost = r.lost;
+  delete r.lost;
   for (const [name, x] of Object.entries(r)) {
     expect(x.backend, `${name}: ${x.reason}`).toBe(gpu ? 'webgpu' : 'wasm-simd');
     expect(x.run.frames, name).toEqual(x.run.expectedFrames);
@@ -119,6 +137,9 @@ test('Kyutai TTS: the cross-attention forward within 1e-4 and the generation cas
     expect(r.generation.fallbackReason).toBeNull();
     expect(r.generation_real_cfg.run.backends).toEqual(['wasm-simd']);
     expect(r.generation_real_cfg.fallbackReason).toMatch(/^real CFG .* runs on WebAssembly$/);
+    expect(lost.frames).toEqual(lost.expectedFrames);
+    expect(lost.words).toEqual(lost.expectedWords);
+    expect(lost.perStep).toEqual([...Array(9).fill('webgpu'), ...Array(lost.perStep.length - 9).fill('wasm-simd')]);
   } else {
     expect(r.generation.run.backends).toEqual([]);  // the engine's speaker: no per-step backend field
   }

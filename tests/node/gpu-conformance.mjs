@@ -96,16 +96,18 @@ export function ttsTeacherForced(vectors, runFrames) {
 
 // A TTS generation case (`generation`, `generation_real_cfg`) through a speaker (the engine's
 // or the GPU one: its calls may return promises): the frames and word timings it gives and
-// Kyutai's, and the backends its steps ran on.
-export async function ttsGeneration(vectors, name, speaker) {
+// Kyutai's, and the backends its steps ran on. during(t) runs while step t is in flight.
+export async function ttsGeneration(vectors, name, speaker, during = null) {
   const c = vectors.cases[name];
   await speaker.pushText(c.script[0]);
   await speaker.end();
   const frames = [];
   const words = [];
   const backends = new Set();
-  while (speaker.running && speaker.ready) {
-    const r = await speaker.step();
+  for (let t = 0; speaker.running && speaker.ready; t++) {
+    const pending = speaker.step();
+    await during?.(t);
+    const r = await pending;
     if (r.frame) frames.push(Array.from(r.frame));
     words.push(...r.words.map((w) => [w.text, w.step]));
     if (r.backend) backends.add(r.backend);
