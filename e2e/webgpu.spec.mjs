@@ -22,7 +22,7 @@ test('LM conformance vectors through the streaming step path (transformer out, t
     const C = await import('/tests/node/gpu-conformance.mjs');
     const engine = await createEngine({ threads: 1 });
     const out = {};
-    for (const dir of ['lm', 'lm-variants/v3_layernormf32_ropeconcat_textcardout']) {
+    for (const dir of ['lm', 'lm-variants/v2_rmsnorm_sinrope_schedule_lowrank_demux', 'lm-variants/v3_layernormf32_ropeconcat_textcardout']) {
       const configText = await (await fetch(`/tests/data/${dir}/config.json`)).text();
       const weights = new Uint8Array(await (await fetch(`/tests/data/${dir}/weights.safetensors`)).arrayBuffer());
       const vectors = await (await fetch(`/tests/data/${dir}/vectors.json`)).json();
@@ -65,6 +65,85 @@ test('LM conformance vectors through the streaming step path (transformer out, t
     expect(x.greedy.frames).toEqual(x.greedy.expectedFrames);
   }
   testInfo.annotations.push({ type: 'max diffs', description: JSON.stringify(Object.fromEntries(Object.entries(r).map(([k, x]) => [k, x.streaming]))) });
+});
+
+test('Kyutai TTS: the cross-attention forward within 1e-4 and the generation case exact through the engine\'s speaker on the GPU; real CFG stays on WebAssembly', async ({ page }, testInfo) => {
+  const r = await inPage(page, async () => {
+    const { createEngine } = await import('/web/src/engine.js');
+    const { selectBackend } = await import('/web/src/webgpu/backend.js');
+    const { GpuFrames } = await import('/web/src/webgpu/steppers.js');
+    const C = await import('/tests/node/gpu-conformance.mjs');
+    const engine = await createEngine({ threads: 1 });
+    const get = async (name) => new Uint8Array(await (await fetch(`/tests/data/tts/${name}`)).arrayBuffer());
+    const vectors = await (await fetch('/tests/data/tts/vectors.json')).json();
+    const voice = await get('voice_a.safetensors');
+    const tokenizer = await get('tokenizer.model');
+    const out = {};
+    for (const [variant, name] of [['', 'generation'], ['_nocfg', 'generation_real_cfg']]) {
+      const configText = await (await fetch(`/tests/data/tts/config${variant}.json`)).text();
+      const lm = await engine.loadLm(configText, await get(`weights${variant}.safetensors`));
+      const choice = await selectBackend({ engine, lm, configText, backend: 'auto' });
+      const options = { voice, tokenizer, cfg: 2, maxGenLength: vectors.cases[name].max_gen_length };
+      const x = { backend: choice.backend, reason: choice.reason, forced: null };
+      if (choice.gpu && !variant) {
+        // Teacher-forced frames under a speaker's conditions (voice A, cfg "2.0", as the case).
+        const speaker = await lm.createSpeaker(options);
+        const frames = new GpuFrames(choice.gpu.glm, speaker.conditions());
+        x.forced = (await C.ttsTeacherForced(vectors, async (requests) => {
+          const results = [];
+          for (const req of requests) results.push(await frames.frame(req));
+          return results;
+        })).teacher_forced;
+        frames.dispose();
+        speaker.dispose();
+      }
+      const speaker = choice.gpu ? await choice.gpu.createSpeaker(options) : await lm.createSpeaker(options);
+      x.fallbackReason = speaker.fallbackReason ?? null;
+      x.run = await C.ttsGeneration(vectors, name, speaker);
+      await speaker.dispose();
+      choice.gpu?.dispose();
+      lm.dispose();
+      out[name] = x;
+    }
+    // The device lost while step 9 is on the GPU: the engine's speaker redoes it on
+    // WebAssembly from the state it began with (state machine included) and goes on there.
+    const configText = await (await fetch('/tests/data/tts/config.json')).text();
+    const lm = await engine.loadLm(configText, await get('weights.safetensors'));
+    const choice = await selectBackend({ engine, lm, configText, backend: 'auto' });
+    if (choice.gpu) {
+      const speaker = await choice.gpu.createSpeaker({ voice, tokenizer, cfg: 2 });
+      const backends = [];
+      const step = speaker.step.bind(speaker);
+      speaker.step = () => step().then((r) => (backends.push(r.backend), r));
+      out.lost = await C.ttsGeneration(vectors, 'generation', speaker, (t) => t === 9 && choice.gpu.loseDevice());
+      out.lost.perStep = backends;
+      await speaker.dispose();
+      choice.gpu.dispose();
+    }
+    lm.dispose();
+    return out;
+  });
+  const gpu = gpuExpected(testInfo);
+  const lost = r.lost;
+  delete r.lost;
+  for (const [name, x] of Object.entries(r)) {
+    expect(x.backend, `${name}: ${x.reason}`).toBe(gpu ? 'webgpu' : 'wasm-simd');
+    expect(x.run.frames, name).toEqual(x.run.expectedFrames);
+    expect(x.run.words, name).toEqual(x.run.expectedWords);
+  }
+  if (gpu) {
+    for (const [what, d] of Object.entries(r.generation.forced)) expect(d, `teacher-forced ${what}`).toBeLessThan(1e-4);
+    expect(r.generation.run.backends).toEqual(['webgpu']);
+    expect(r.generation.fallbackReason).toBeNull();
+    expect(r.generation_real_cfg.run.backends).toEqual(['wasm-simd']);
+    expect(r.generation_real_cfg.fallbackReason).toMatch(/^real CFG .* runs on WebAssembly$/);
+    expect(lost.frames).toEqual(lost.expectedFrames);
+    expect(lost.words).toEqual(lost.expectedWords);
+    expect(lost.perStep).toEqual([...Array(9).fill('webgpu'), ...Array(lost.perStep.length - 9).fill('wasm-simd')]);
+  } else {
+    expect(r.generation.run.backends).toEqual([]);  // the engine's speaker: no per-step backend field
+  }
+  testInfo.annotations.push({ type: 'TTS teacher-forced max |diff|', description: JSON.stringify(r.generation.forced) });
 });
 
 test('bf16, q8 and q4 (both packed orders) weights: the GPU kernels agree with WebAssembly on the same packed weights', async ({ page }, testInfo) => {

@@ -13,14 +13,19 @@
 //                                 LmModel::step / depformer_step / extra_heads) whose KV cache JS
 //                                 can fill row by row (appendKv): the low-level step API.
 //   gpuSyntheticCheckpoint(...)   a small checkpoint for a config (the backend's self-test model).
-//   gpuReferenceFrames(...)       the WebAssembly forward of teacher-forced frames (self-test reference).
+//   gpuReferenceFrames(...)       the WebAssembly forward of teacher-forced frames (self-test reference);
+//                                 a conditioned model (Kyutai's TTS) runs them under a fixed
+//                                 test condition, returned with them for the GPU to upload.
 //   The GPU sessions themselves are the engine's C++ sessions, staged (bind_sessions.cpp).
 //
 // Both take the engine's LmModel handle (wasm/handles.h); the stepper keeps the model alive.
 #include <cmath>
 #include <memory>
+#include <optional>
 
+#include "bind_gpu.h"
 #include "handles.h"
+#include "lm/conditioners.h"
 #include "lm/forward.h"
 #include "lm/lm_model.h"
 #include "lm/lm_stepper.h"
@@ -64,6 +69,8 @@ val transformer_object(const TransformerConfig& t, const std::string& gating, in
   o.set("stepWeightSet", int_list(set_of_step));
   o.set("layerScale", bool(t.layer_scale));
   o.set("context", t.context.value_or(0));
+  o.set("crossAttention", t.cross_attention);  // its block: LayerNorm with bias whatever `norm` says
+  o.set("crossNormEps", norm_eps(NormKind::LayerNorm));
   o.set("capacity", capacity);
   return o;
 }
@@ -87,6 +94,8 @@ val config_info(const LmModel& m) {
   gen.set("topKText", g.top_k_text);
   o.set("lmGen", gen);
   o.set("hasLmGenConfig", bool(c.lm_gen_config));
+  o.set("crossAttention", c.cross_attention);
+  o.set("conditioned", m.conditioned());
   TransformerConfig main = c.main_transformer();
   int main_capacity = main.context ? *main.context : 0;
   o.set("main", transformer_object(main, c.gating, main_capacity));
@@ -160,6 +169,23 @@ val tensor_info(const WeightLoader::TensorRef& t) {
   return o;
 }
 
+// The self-test's condition of a conditioned model: every LUT None (its learnt padding) and
+// every cross-attention conditioner a fixed 3-step pattern, all present.
+std::optional<LmConditions> test_conditions(const LmModel& m) {
+  if (!m.conditioned()) return std::nullopt;
+  ConditionAttributes attributes;
+  for (const std::string& name : m.config().fuser.cross) {
+    ConditionTensor t;
+    t.length = 3;
+    t.channels = m.config().conditioner(name)->dim;
+    t.values.resize(size_t(t.length) * t.channels);
+    for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = 0.5f * std::sin(0.7f * float(i) + 0.3f);
+    t.mask.assign(t.length, 1);
+    attributes.tensors[name] = std::move(t);
+  }
+  return m.prepare_conditions(attributes);
+}
+
 val gpu_model_info(const LmModelHandle& handle) {
   return guarded([&] {
     const LmModel& m = handle.model();
@@ -204,7 +230,9 @@ val gpu_reference_frames(const LmModelHandle& handle, val tokens_js, val teacher
     const size_t T = tokens.size() / K;
     if (teacher.size() != T * Q)
       fail(ErrorCode::InvalidArgument, "reference teacher tokens: expected ", T * Q, ", got ", teacher.size());
-    LmState state = m.new_state();
+    const std::optional<LmConditions> conditions = test_conditions(m);
+    LmState state = m.new_state(conditions ? &*conditions : nullptr);
+    val conditions_js = stream_conditions_to_js(m, state);
     std::vector<float> out(T * c.dim), text(T * c.text_card_out), dep(T * Q * c.card), vad(T * H);
     for (size_t t = 0; t < T; ++t) {
       float* x = out.data() + t * c.dim;
@@ -218,11 +246,54 @@ val gpu_reference_frames(const LmModelHandle& handle, val tokens_js, val teacher
     r.set("textLogits", to_typed_array(text));
     r.set("depformerLogits", to_typed_array(dep));
     r.set("vad", to_typed_array(vad));
+    r.set("conditions", conditions_js);
     return r;
   });
 }
 
 }  // namespace
+
+val frame_request_to_js(const FrameRequest& q) {
+  val r = val::object();
+  r.set("tokens", to_typed_array(q.tokens));
+  r.set("forcedText", q.forced_text ? val(*q.forced_text) : val::null());
+  r.set("sampleText", q.sample_text);
+  r.set("sampleAudio", q.sample_audio);
+  r.set("depformer", q.depformer);
+  r.set("codebooks", q.codebooks);
+  r.set("vad", q.vad);
+  return r;
+}
+
+FrameReply frame_reply_from_js(const val& v) {
+  if (js_type(v) != "Object") fail(ErrorCode::InvalidArgument, "frame reply: expected an object, got ", js_type(v));
+  FrameReply r;
+  const auto token = number_option(v, "textToken");
+  if (!token || *token != double(int32_t(*token)))
+    fail(ErrorCode::InvalidArgument, "frame reply: textToken must be a 32-bit integer");
+  r.text_token = int32_t(*token);
+  auto present = [&](const char* key) { return !v[key].isUndefined() && !v[key].isNull(); };
+  if (present("audioTokens")) r.audio_tokens = read_int32(v["audioTokens"], "frame reply audioTokens");
+  if (present("vad")) r.vad = read_float32(v["vad"], "frame reply vad");
+  if (present("kvRows")) r.kv_rows = read_float32(v["kvRows"], "frame reply kvRows");
+  return r;
+}
+
+val stream_conditions_to_js(const LmModel& m, const LmState& s) {
+  if (!m.conditioned()) return val::null();
+  val r = val::object();
+  r.set("sum", s.condition_sum.empty() ? val::null() : to_typed_array(s.condition_sum));
+  const CrossSource& cross = s.transformer.cross;
+  r.set("crossLength", cross.length);
+  val keys = val::array(), values = val::array();
+  for (size_t l = 0; l < cross.keys.size(); ++l) {
+    keys.set(l, to_typed_array(cross.keys[l]));
+    values.set(l, to_typed_array(cross.values[l]));
+  }
+  r.set("crossKeys", keys);
+  r.set("crossValues", values);
+  return r;
+}
 
 // lm/lm_stepper.h over a shared model: the model stays alive as long as the stepper.
 class LmStepperHandle {
@@ -231,6 +302,29 @@ class LmStepperHandle {
     return guarded([&] {
       std::shared_ptr<const LmModel> m = handle.shared();
       stepper_ = std::make_unique<LmStepper>(*m);
+      model_ = std::move(m);
+      return val::undefined();
+    });
+  }
+  // A conditioned model's stream under a session's conditions (stream_conditions_to_js's form).
+  val init_conditioned(const LmModelHandle& handle, val conditions) {
+    return guarded([&] {
+      if (js_type(conditions) != "Object")
+        fail(ErrorCode::InvalidArgument, "conditions: expected {sum, crossLength, crossKeys, crossValues}, got ",
+             js_type(conditions));
+      std::vector<float> sum;
+      if (!conditions["sum"].isNull() && !conditions["sum"].isUndefined())
+        sum = read_float32(conditions["sum"], "conditions sum");
+      const int length = int(integer_option(conditions, "crossLength", 0, INT32_MAX).value_or(0));
+      auto layers = [&](const char* key) {
+        std::vector<std::vector<float>> out;
+        const val list = conditions[key];
+        const int n = list.isUndefined() || list.isNull() ? 0 : list["length"].as<int>();
+        for (int l = 0; l < n; ++l) out.push_back(read_float32(list[l], std::string("conditions ") + key));
+        return out;
+      };
+      std::shared_ptr<const LmModel> m = handle.shared();
+      stepper_ = std::make_unique<LmStepper>(*m, sum, length, layers("crossKeys"), layers("crossValues"));
       model_ = std::move(m);
       return val::undefined();
     });
@@ -301,6 +395,7 @@ EMSCRIPTEN_BINDINGS(kyutai_gpu) {
   class_<LmStepperHandle>("LmStepper")
       .constructor<>()
       .function("init", &LmStepperHandle::init)
+      .function("initConditioned", &LmStepperHandle::init_conditioned)
       .function("step", &LmStepperHandle::step)
       .function("extraHeads", &LmStepperHandle::extra_heads)
       .function("depformerStep", &LmStepperHandle::depformer_step)

@@ -2,7 +2,7 @@
 // for the WebAssembly backend and the stages of lm/forward.h for a forward that runs
 // elsewhere (WebGPU: web/src/webgpu/):
 //
-//   begin(input)          -> request {tokens, forcedText, sampleText, sampleAudio, depformer, vad}
+//   begin(input)          -> request {tokens, forcedText, sampleText, sampleAudio, depformer, codebooks, vad}
 //   sampleText(logits)    -> token     (when request.sampleText; the engine's generator)
 //   sampleAudio(k, logits)-> token     (when request.sampleAudio, k = 0 .. dep_q - 1 in order)
 //   finish(reply)         -> the step's result, as the one-call step returns it;
@@ -17,6 +17,7 @@
 // (null without). flush() -> the last words, at the end of the input.
 #include <memory>
 
+#include "bind_gpu.h"
 #include "handles.h"
 #include "lm/forward.h"
 #include "lm/lm_gen.h"
@@ -91,31 +92,6 @@ val duplex_result(const DuplexStep& s, const SentencePiece* text) {
   return r;
 }
 
-val request_to_js(const FrameRequest& q) {
-  val r = val::object();
-  r.set("tokens", to_typed_array(q.tokens));
-  r.set("forcedText", q.forced_text ? val(*q.forced_text) : val::null());
-  r.set("sampleText", q.sample_text);
-  r.set("sampleAudio", q.sample_audio);
-  r.set("depformer", q.depformer);
-  r.set("vad", q.vad);
-  return r;
-}
-
-FrameReply read_reply(const val& v) {
-  if (js_type(v) != "Object") fail(ErrorCode::InvalidArgument, "frame reply: expected an object, got ", js_type(v));
-  FrameReply r;
-  const auto token = number_option(v, "textToken");
-  if (!token || *token != double(int32_t(*token)))
-    fail(ErrorCode::InvalidArgument, "frame reply: textToken must be a 32-bit integer");
-  r.text_token = int32_t(*token);
-  auto present = [&](const char* key) { return !v[key].isUndefined() && !v[key].isNull(); };
-  if (present("audioTokens")) r.audio_tokens = read_int32(v["audioTokens"], "frame reply audioTokens");
-  if (present("vad")) r.vad = read_float32(v["vad"], "frame reply vad");
-  if (present("kvRows")) r.kv_rows = read_float32(v["kvRows"], "frame reply kvRows");
-  return r;
-}
-
 }  // namespace
 
 // A session over a shared model: the model stays alive as long as the session does.
@@ -175,7 +151,7 @@ class AsrSessionHandle : public SessionHandle<AsrSession> {
   }
   val begin(val codes) {
     return on_codes(codes, "audio frame",
-                    [&](const int32_t* c, int n) { return request_to_js(session().begin_frame(c, n)); });
+                    [&](const int32_t* c, int n) { return frame_request_to_js(session().begin_frame(c, n)); });
   }
 };
 
@@ -198,7 +174,7 @@ class TtsSessionHandle : public GenerationHandle<TtsSession> {
     return guarded([&] { return result(session().push_text(token)); });
   }
   val begin(int token) {
-    return guarded([&] { return request_to_js(session().begin_text(token)); });
+    return guarded([&] { return frame_request_to_js(session().begin_text(token)); });
   }
 };
 
@@ -210,7 +186,7 @@ class DuplexSessionHandle : public GenerationHandle<DuplexSession> {
   }
   val begin(val codes) {
     return on_codes(codes, "user audio frame",
-                    [&](const int32_t* c, int n) { return request_to_js(session().begin_frame(c, n)); });
+                    [&](const int32_t* c, int n) { return frame_request_to_js(session().begin_frame(c, n)); });
   }
 };
 
@@ -234,7 +210,7 @@ class DuplexPipelineHandle : public SessionHandle<DuplexPipeline> {
   val begin(val pcm) {
     return guarded([&] {
       std::vector<float> frame = read_float32(pcm, "audio frame");
-      return request_to_js(session().begin(frame.data(), int(frame.size())));
+      return frame_request_to_js(session().begin(frame.data(), int(frame.size())));
     });
   }
   val step_codes(val codes) {
@@ -243,7 +219,7 @@ class DuplexPipelineHandle : public SessionHandle<DuplexPipeline> {
   }
   val begin_codes(val codes) {
     return on_codes(codes, "user audio frame",
-                    [&](const int32_t* c, int n) { return request_to_js(session().begin_codes(c, n)); });
+                    [&](const int32_t* c, int n) { return frame_request_to_js(session().begin_codes(c, n)); });
   }
   val frame_size() {
     return guarded([&] { return val(session().frame_size()); });
@@ -268,7 +244,7 @@ val sample_audio(H& h, int k, val logits) {
 }
 template <typename H>
 val finish(H& h, val reply) {
-  return guarded([&] { return h.result(h.session().finish(read_reply(reply))); });
+  return guarded([&] { return h.result(h.session().finish(frame_reply_from_js(reply))); });
 }
 template <typename H>
 val run_local(H& h) {

@@ -6,10 +6,15 @@
 //   pushText(text) / end() / ready() / running()
 //   step() -> {step, frame: Int32Array | null, pcm: Float32Array | null, words: [{text, step, time}]}
 //
-// and voices: loadVoice(ptr, size) reads a kyutai/tts-voices file on the heap into a latent;
+// Staged as the other sessions (bind_sessions.cpp) for the WebGPU forward, one stream only
+// (staged(): not real CFG): begin() / sampleText / sampleAudio / finish(reply) / runLocal(),
+// each step's result as step() gives it; conditions() the stream's condition sum and
+// cross-attention keys/values for the GPU to upload; kvRowFloats() the mirror's row size.
+// And voices: loadVoice(ptr, size) reads a kyutai/tts-voices file on the heap into a latent;
 // voiceFile(latent) writes one (Uint8Array).
 #include <memory>
 
+#include "bind_gpu.h"
 #include "handles.h"
 #include "lm/conditioners.h"
 #include "session/tts_speaker.h"
@@ -112,26 +117,59 @@ class TtsSpeakerHandle {
     return guarded([&] { return val(speaker().running()); });
   }
   val step() {
+    return guarded([&] { return step_result(speaker().step()); });
+  }
+  val staged() {
+    return guarded([&] { return val(speaker().staged()); });
+  }
+  val begin() {
+    return guarded([&] { return frame_request_to_js(speaker().begin()); });
+  }
+  val sample_text(val logits) {
     return guarded([&] {
-      TtsSpeakerStep s = speaker().step();
-      val r = val::object();
-      r.set("step", s.step);
-      r.set("frame", s.frame.empty() ? val::null() : to_typed_array(s.frame));
-      r.set("pcm", s.pcm.empty() ? val::null() : to_typed_array(s.pcm));
-      val words = val::array();
-      for (size_t i = 0; i < s.words.size(); ++i) {
-        val w = val::object();
-        w.set("text", s.words[i].text);
-        w.set("step", s.words[i].step);
-        w.set("time", s.words[i].step / speaker().frame_rate());  // seconds into the speaker's PCM
-        words.set(i, w);
-      }
-      r.set("words", words);
-      return r;
+      std::vector<float> l = read_float32(logits, "text logits");
+      return val(speaker().sample_text(l.data(), int(l.size())));
+    });
+  }
+  val sample_audio(int k, val logits) {
+    return guarded([&] {
+      std::vector<float> l = read_float32(logits, "audio logits");
+      return val(speaker().sample_audio(k, l.data(), int(l.size())));
+    });
+  }
+  val finish(val reply) {
+    return guarded([&] { return step_result(speaker().finish(frame_reply_from_js(reply))); });
+  }
+  val run_local() {
+    return guarded([&] { return step_result(speaker().run_local()); });
+  }
+  val conditions() {
+    return guarded([&] { return stream_conditions_to_js(*model_, speaker().state()); });
+  }
+  val kv_row_count() {
+    return guarded([&] {
+      speaker();
+      return val(kv_row_floats(*model_));
     });
   }
 
  private:
+  val step_result(const TtsSpeakerStep& s) {
+    val r = val::object();
+    r.set("step", s.step);
+    r.set("frame", s.frame.empty() ? val::null() : to_typed_array(s.frame));
+    r.set("pcm", s.pcm.empty() ? val::null() : to_typed_array(s.pcm));
+    val words = val::array();
+    for (size_t i = 0; i < s.words.size(); ++i) {
+      val w = val::object();
+      w.set("text", s.words[i].text);
+      w.set("step", s.words[i].step);
+      w.set("time", s.words[i].step / speaker().frame_rate());  // seconds into the speaker's PCM
+      words.set(i, w);
+    }
+    r.set("words", words);
+    return r;
+  }
   TtsSpeaker& speaker() {
     if (!speaker_) fail(ErrorCode::InvalidState, "speaker is not initialised");
     return *speaker_;
@@ -151,7 +189,15 @@ EMSCRIPTEN_BINDINGS(kyutai_tts) {
       .function("end", &TtsSpeakerHandle::end)
       .function("ready", &TtsSpeakerHandle::ready)
       .function("running", &TtsSpeakerHandle::running)
-      .function("step", &TtsSpeakerHandle::step);
+      .function("step", &TtsSpeakerHandle::step)
+      .function("staged", &TtsSpeakerHandle::staged)
+      .function("begin", &TtsSpeakerHandle::begin)
+      .function("sampleText", &TtsSpeakerHandle::sample_text)
+      .function("sampleAudio", &TtsSpeakerHandle::sample_audio)
+      .function("finish", &TtsSpeakerHandle::finish)
+      .function("runLocal", &TtsSpeakerHandle::run_local)
+      .function("conditions", &TtsSpeakerHandle::conditions)
+      .function("kvRowFloats", &TtsSpeakerHandle::kv_row_count);
   emscripten::function("loadVoice", &load_voice_js);
   emscripten::function("voiceFile", &voice_file_js);
 }

@@ -28,8 +28,14 @@ void append_kv_rows(const LmModel& model, LmState& state, const float* rows) {
   state.transformer.offset += 1;
 }
 
-FrameStages::FrameStages(const LmModel& model, uint64_t seed, SamplingParams text, SamplingParams audio)
-    : model_(model), text_params_(text), audio_params_(audio), seed_(seed), rng_(seed), state_(model.new_state()) {}
+FrameStages::FrameStages(const LmModel& model, uint64_t seed, SamplingParams text, SamplingParams audio,
+                         const LmConditions* conditions)
+    : model_(model),
+      text_params_(text),
+      audio_params_(audio),
+      seed_(seed),
+      rng_(seed),
+      state_(model.new_state(conditions)) {}
 
 void FrameStages::reset() {
   state_.reset();
@@ -48,8 +54,11 @@ const FrameRequest& FrameStages::begin(FrameRequest request) {
   if (int(request.tokens.size()) != c.num_codebooks())
     fail(ErrorCode::Internal, "frame request: expected ", c.num_codebooks(), " tokens, got ", request.tokens.size());
   request.depformer = request.depformer && c.dep_q > 0;
+  if (request.codebooks < 0 || request.codebooks > c.dep_q)
+    fail(ErrorCode::Internal, "frame request: ", request.codebooks, " Depformer positions, expected 0..", c.dep_q);
+  request.codebooks = !request.depformer ? 0 : request.codebooks ? request.codebooks : c.dep_q;
   request.vad = request.vad && c.extra_heads_num_heads > 0;
-  request.sample_text = !request.forced_text && samples(text_params_);
+  request.sample_text = !request.forced_text && (samples(text_params_) || text_rule_);
   request.sample_audio = request.depformer && samples(audio_params_);
   request_ = std::move(request);
   frame_start_rng_ = rng_;
@@ -66,7 +75,8 @@ int32_t FrameStages::sample_text(const float* logits, int count) {
     fail(ErrorCode::InvalidState, "this frame's text token is not sampled (greedy or forced): no text logits expected");
   if (sampled_text_) fail(ErrorCode::InvalidState, "this frame's text token was already sampled");
   if (count != V) fail(ErrorCode::InvalidArgument, "expected ", V, " text logits, got ", count);
-  sampled_text_ = sample_token(logits, count, text_params_, rng_);
+  const int32_t token = sample_token(logits, count, text_params_, rng_);
+  sampled_text_ = text_rule_ ? text_rule_(token) : token;
   return *sampled_text_;
 }
 
@@ -96,7 +106,7 @@ FrameReply FrameStages::finish(FrameReply reply) {
   if (!known && (reply.text_token < 0 || reply.text_token >= c.text_card_out))
     fail(ErrorCode::InvalidArgument, "reply text token ", reply.text_token, " is out of range (expected 0..",
          c.text_card_out - 1, ")");
-  const int Q = request_.depformer ? c.dep_q : 0;
+  const int Q = request_.codebooks;
   if (int(reply.audio_tokens.size()) != Q)
     fail(ErrorCode::InvalidArgument, "expected ", Q, " audio tokens in the reply, got ", reply.audio_tokens.size());
   if (request_.sample_audio && int(sampled_audio_.size()) != Q)
@@ -140,7 +150,7 @@ FrameReply FrameStages::run_local() {
     reply.vad.resize(size_t(c.extra_heads_num_heads) * c.extra_heads_dim);
     model_.extra_heads(local_.transformer_out.data(), reply.vad.data());
   }
-  const int Q = request_.depformer ? c.dep_q : 0;
+  const int Q = request_.codebooks;
   local_.depformer_logits.resize(size_t(Q) * c.card);
   if (Q > 0) state_.depformer.reset();
   int32_t prev = reply.text_token;

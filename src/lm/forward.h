@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -29,7 +30,8 @@ struct FrameRequest {
   std::optional<int32_t> forced_text;  // the text token (teacher-forced), instead of the text head's
   bool sample_text = false;            // the text token comes from sample_text(logits), not the argmax
   bool sample_audio = false;           // each codebook from sample_audio(k, logits), not the argmax
-  bool depformer = false;              // the Depformer chain runs (dep_q codebooks)
+  bool depformer = false;              // the Depformer chain runs
+  int codebooks = 0;                   // its positions (0 in begin()'s argument: all dep_q; 0 without Depformer)
   bool vad = false;                    // the extra heads' probabilities are wanted
 };
 
@@ -56,7 +58,14 @@ int kv_row_floats(const LmModel& model);
 // The stages of one frame at a time, with the session's LmState and random generator.
 class FrameStages {
  public:
-  FrameStages(const LmModel& model, uint64_t seed, SamplingParams text, SamplingParams audio);
+  // A conditioned model (Kyutai's TTS) takes the stream's conditions (LmModel::new_state).
+  FrameStages(const LmModel& model, uint64_t seed, SamplingParams text, SamplingParams audio,
+              const LmConditions* conditions = nullptr);
+
+  // A rule between the text head and the Depformer (Kyutai's TTS state machine): the token
+  // sampled (or the argmax) -> the token the stream keeps and the Depformer reads. With a rule
+  // every frame's text goes through sample_text(), greedy ones too.
+  void set_text_rule(std::function<int32_t(int32_t)> rule) { text_rule_ = std::move(rule); }
 
   // Opens a frame (refused while one is open). The request must be fully valid.
   const FrameRequest& begin(FrameRequest request);
@@ -93,6 +102,7 @@ class FrameStages {
   std::optional<int32_t> sampled_text_;
   std::vector<int32_t> sampled_audio_;
   LocalFrame local_;
+  std::function<int32_t(int32_t)> text_rule_;
 };
 
 }  // namespace kyutai

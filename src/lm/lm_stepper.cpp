@@ -1,9 +1,34 @@
 #include "lm/lm_stepper.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "lm/forward.h"
 
 namespace kyutai {
+
+LmStepper::LmStepper(const LmModel& model, const std::vector<float>& sum, int cross_length,
+                     const std::vector<std::vector<float>>& keys, const std::vector<std::vector<float>>& values)
+    : model_(model) {
+  const LmConfig& c = model.config();
+  if (!model.conditioned()) fail(ErrorCode::InvalidArgument, "this model has no conditioners: it takes no conditions");
+  const size_t layers = size_t(c.num_layers), rows = size_t(std::max(cross_length, 0)) * c.dim;
+  const bool cross = c.cross_attention;
+  if (cross && (cross_length < 1 || keys.size() != layers || values.size() != layers))
+    fail(ErrorCode::InvalidArgument, "conditions: expected cross-attention keys and values of ", layers,
+         " layers over at least 1 position, got ", keys.size(), " and ", values.size(), " over ", cross_length);
+  for (size_t l = 0; cross && l < layers; ++l)
+    if (keys[l].size() != rows || values[l].size() != rows)
+      fail(ErrorCode::InvalidArgument, "conditions: layer ", l, " keys/values must hold ", rows, " values [heads, ",
+           cross_length, ", head_dim], got ", keys[l].size(), " and ", values[l].size());
+  // The state of this source's shape, then the given keys and values in place of its own.
+  LmConditions shape{sum, std::vector<float>(cross ? rows : 0, 0.0f), cross ? cross_length : 0};
+  state_ = model.new_state(&shape);
+  if (cross) {
+    state_.transformer.cross.keys = keys;
+    state_.transformer.cross.values = values;
+  }
+}
 
 void LmStepper::check_dim(int count) const {
   if (count != model_.config().dim)

@@ -13,6 +13,11 @@ namespace kyutai {
 class LmStepper {
  public:
   explicit LmStepper(const LmModel& model) : model_(model), state_(model.new_state()) {}
+  // A conditioned model's stream (Kyutai's TTS) under a condition a session prepared: its sum
+  // [dim] (empty: none) and each layer's cross-attention keys and values [heads, length,
+  // head_dim], as the session's state holds them (and the GPU forward uploads them).
+  LmStepper(const LmModel& model, const std::vector<float>& sum, int cross_length,
+            const std::vector<std::vector<float>>& keys, const std::vector<std::vector<float>>& values);
 
   // tokens[K] (text first) -> transformer_out() [dim] and text_logits() [text_card_out].
   void step(const int32_t* tokens, int count);

@@ -33,8 +33,13 @@ TtsGenerator::TtsGenerator(const LmModel& model, const TtsStateMachine& machine,
       rng_(options.seed) {
   validate(null_conditions);
   machine_state_ = machine_.new_state(std::move(entries));
-  state_ = model_.new_state(&conditions);
-  if (real_cfg_) null_state_ = model_.new_state(null_conditions);
+  if (real_cfg_) {
+    state_ = model_.new_state(&conditions);
+    null_state_ = model_.new_state(null_conditions);
+    return;
+  }
+  stages_ = std::make_unique<FrameStages>(model_, options_.seed, options_.text, options_.audio, &conditions);
+  stages_->set_text_rule([this](int32_t predicted) { return feed_text(predicted); });
 }
 
 void TtsGenerator::validate(const LmConditions* null_conditions) const {
@@ -62,6 +67,16 @@ bool TtsGenerator::running() const {
   const auto& end = machine_state_.end_step;
   if (end && offset_ >= *end + delay_steps_ + options_.final_padding) return false;
   return offset_ < options_.max_gen_length;
+}
+
+void TtsGenerator::require_running() const {
+  if (!running()) fail(ErrorCode::InvalidState, "TTS generation has ended (step ", offset_, ")");
+}
+
+int32_t TtsGenerator::feed_text(int32_t predicted) {
+  open_.predicted_text = predicted;
+  open_.fed_text = machine_.process(offset_, machine_state_, predicted);
+  return open_.fed_text;
 }
 
 std::vector<int32_t> TtsGenerator::model_input(bool null_stream) const {
@@ -98,30 +113,87 @@ void TtsGenerator::run_depformer(int32_t text, const float* out, const float* ou
 }
 
 std::vector<int32_t> TtsGenerator::step() {
-  if (!running()) fail(ErrorCode::InvalidState, "TTS generation has ended (step ", offset_, ")");
+  if (real_cfg_) return step_real_cfg();
+  begin();
+  return run_local();
+}
+
+const FrameRequest& TtsGenerator::begin() {
+  if (!stages_)
+    fail(ErrorCode::Unsupported,
+         "real CFG (a null-condition stream beside the conditioned one) runs in one call: step()");
+  require_running();
+  FrameRequest request;
+  request.tokens = model_input(false);
+  request.depformer = offset_ >= delay_steps_;  // before that the audio is all -1: no Depformer
+  request.codebooks = n_q_;
+  const FrameRequest& opened = stages_->begin(std::move(request));  // refused while a frame is open
+  machine_at_begin_ = machine_state_;
+  open_ = TtsStepRecord{};
+  open_.model_input = opened.tokens;
+  open_.depformer_ran = opened.depformer;
+  return opened;
+}
+
+int32_t TtsGenerator::sample_text(const float* logits, int count) {
+  if (!stages_) fail(ErrorCode::InvalidState, "sample_text: this generator is not staged (real CFG)");
+  return stages_->sample_text(logits, count);
+}
+
+int32_t TtsGenerator::sample_audio(int codebook, const float* logits, int count) {
+  if (!stages_) fail(ErrorCode::InvalidState, "sample_audio: this generator is not staged (real CFG)");
+  return stages_->sample_audio(codebook, logits, count);
+}
+
+std::vector<int32_t> TtsGenerator::finish(FrameReply reply) {
+  if (!stages_) fail(ErrorCode::InvalidState, "finish: this generator is not staged (real CFG)");
+  FrameReply r = stages_->finish(std::move(reply));
+  return complete(std::move(open_), std::move(r.audio_tokens));
+}
+
+std::vector<int32_t> TtsGenerator::run_local() {
+  if (!stages_) fail(ErrorCode::InvalidState, "run_local: this generator is not staged (real CFG)");
+  if (!stages_->open()) fail(ErrorCode::InvalidState, "run_local: no frame is open (begin one first)");
+  machine_state_ = machine_at_begin_;  // a remote attempt may have run the machine already
+  FrameReply r = stages_->run_local();
+  if (options_.record) {
+    open_.text_logits = stages_->local().text_logits;
+    open_.depformer_logits = stages_->local().depformer_logits;
+  }
+  return complete(std::move(open_), std::move(r.audio_tokens));
+}
+
+std::vector<int32_t> TtsGenerator::step_real_cfg() {
+  require_running();
   const LmConfig& c = model_.config();
-  const int t = offset_, V = c.text_card_out, Q = n_q_;
-  TtsStepRecord rec;
+  const int V = c.text_card_out, Q = n_q_;
+  open_ = TtsStepRecord{};
+  TtsStepRecord& rec = open_;
   std::vector<int32_t> input = model_input(false);
-  std::vector<float> out(c.dim), logits(V), out_null, logits_null;
+  std::vector<float> out(c.dim), logits(V), out_null(c.dim), logits_null(V);
   model_.step(input.data(), state_, out.data(), logits.data());
   rec.model_input = input;
   rec.text_logits = logits;
-  if (real_cfg_) {
-    std::vector<int32_t> null_input = model_input(true);
-    out_null.resize(c.dim);
-    logits_null.resize(V);
-    model_.step(null_input.data(), null_state_, out_null.data(), logits_null.data());
-    rec.model_input.insert(rec.model_input.end(), null_input.begin(), null_input.end());
-    rec.text_logits.insert(rec.text_logits.end(), logits_null.begin(), logits_null.end());
-  }
+  std::vector<int32_t> null_input = model_input(true);
+  model_.step(null_input.data(), null_state_, out_null.data(), logits_null.data());
+  rec.model_input.insert(rec.model_input.end(), null_input.begin(), null_input.end());
+  rec.text_logits.insert(rec.text_logits.end(), logits_null.begin(), logits_null.end());
   // The text token is the conditioned stream's, turned into the fed token before the Depformer.
-  rec.predicted_text = sample_token(logits.data(), V, options_.text, rng_);
-  rec.fed_text = machine_.process(t, machine_state_, rec.predicted_text);
-
+  feed_text(sample_token(logits.data(), V, options_.text, rng_));
   std::vector<int32_t> audio(Q, -1);
-  rec.depformer_ran = t >= delay_steps_;  // before that the audio is all -1: no Depformer
-  if (rec.depformer_ran) run_depformer(rec.fed_text, out.data(), real_cfg_ ? out_null.data() : nullptr, audio, rec);
+  rec.depformer_ran = offset_ >= delay_steps_;  // before that the audio is all -1: no Depformer
+  if (rec.depformer_ran) run_depformer(rec.fed_text, out.data(), out_null.data(), audio, rec);
+  return complete(std::move(open_), std::move(audio));
+}
+
+std::vector<int32_t> TtsGenerator::complete(TtsStepRecord rec, std::vector<int32_t> audio) {
+  const LmConfig& c = model_.config();
+  const int t = offset_, Q = n_q_;
+  if (rec.depformer_ran && rec.depformer_input.empty()) {  // the staged path: position k read token k - 1
+    rec.depformer_input.assign(1, rec.fed_text);
+    rec.depformer_input.insert(rec.depformer_input.end(), audio.begin(), audio.end() - 1);
+  }
+  audio.resize(Q, -1);
   for (int q = 0; q < Q; ++q)
     if (t < c.delays[1 + q] + delay_steps_) audio[q] = -1;
   // Audio codebooks beyond n_q are never generated: -1.

@@ -5,13 +5,19 @@
 // models take their coefficient through the `cfg` LUT (tts_condition_attributes); real CFG
 // (cfg_coef != 1) runs a null-condition stream beside the conditioned one and mixes the
 // Depformer logits (the text logits are the conditioned stream's).
+//
+// One stream (every model but real CFG) is also staged as lm/forward.h, for a forward that
+// runs elsewhere (WebGPU): begin() -> sample_text() (the state machine turns the text head's
+// token into the fed one there) / sample_audio() -> finish(reply), or run_local().
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
+#include "lm/forward.h"
 #include "lm/lm_model.h"
 #include "lm/sampling.h"
 #include "session/tts_state_machine.h"
@@ -51,6 +57,8 @@ class TtsGenerator {
   // model (as Kyutai's generate). The model and machine must outlive the generator.
   TtsGenerator(const LmModel& model, const TtsStateMachine& machine, std::vector<TtsEntry> entries,
                const LmConditions& conditions, const LmConditions* null_conditions, TtsGenerateOptions options);
+  TtsGenerator(const TtsGenerator&) = delete;
+  TtsGenerator& operator=(const TtsGenerator&) = delete;
 
   // False once Kyutai's loop would stop: end_step + delay_steps + final_padding reached, or
   // max_gen_length steps run.
@@ -58,6 +66,17 @@ class TtsGenerator {
   // Runs step offset(); returns its frame [1 + n_q] (text, audio...) once the delays allow
   // (from step max_delay on), else an empty vector.
   std::vector<int32_t> step();
+
+  // The staged step (one stream only: staged()). begin() is refused where step() is; the
+  // frame comes from finish(reply) or run_local() (also the redo of a failed remote frame).
+  bool staged() const { return stages_ != nullptr; }
+  const FrameRequest& begin();
+  int32_t sample_text(const float* logits, int count);
+  int32_t sample_audio(int codebook, const float* logits, int count);
+  std::vector<int32_t> finish(FrameReply reply);
+  std::vector<int32_t> run_local();
+  // The conditioned stream's state (its condition sum and cross-attention keys/values).
+  const LmState& state() const { return stages_ ? stages_->state() : state_; }
 
   int offset() const { return offset_; }
   int delay_steps() const { return delay_steps_; }
@@ -67,9 +86,14 @@ class TtsGenerator {
 
  private:
   void validate(const LmConditions* null_conditions) const;
+  void require_running() const;
   std::vector<int32_t> model_input(bool null_stream) const;
+  int32_t feed_text(int32_t predicted);  // the state machine: the text stream's token of this step
+  std::vector<int32_t> step_real_cfg();
   void run_depformer(int32_t text, const float* out, const float* out_null, std::vector<int32_t>& audio,
                      TtsStepRecord& rec);
+  // The rules after the forward: audio masking, the kept tokens, the frame with delays undone.
+  std::vector<int32_t> complete(TtsStepRecord rec, std::vector<int32_t> audio);
 
   const LmModel& model_;
   const TtsStateMachine& machine_;
@@ -78,7 +102,10 @@ class TtsGenerator {
   int n_q_;  // audio codebooks generated
   int delay_steps_;
   TtsMachineState machine_state_;
-  LmState state_, null_state_;
+  TtsMachineState machine_at_begin_;     // staged: a frame redone locally replays the machine from here
+  std::unique_ptr<FrameStages> stages_;  // one stream: its state, generator and stages
+  TtsStepRecord open_;                   // staged: the open frame's record
+  LmState state_, null_state_;           // real CFG: the two streams
   Random rng_;
   int offset_ = 0;
   // Tokens kept at past steps, by step: text (fed) and audio (after masking).

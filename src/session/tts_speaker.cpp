@@ -114,13 +114,29 @@ bool TtsSpeaker::ready() const {
 
 bool TtsSpeaker::running() const { return generator_->running(); }
 
-TtsSpeakerStep TtsSpeaker::step() {
+void TtsSpeaker::require_step() const {
   if (!running()) fail(ErrorCode::InvalidState, "the speaker has finished: no step left");
   if (!ready())
     fail(ErrorCode::InvalidState, "the speaker needs more text before its next step: push_text() more words or end()");
+}
+
+TtsSpeakerStep TtsSpeaker::step() {
+  require_step();
+  step_ = generator_->offset();
+  return complete(generator_->step());
+}
+
+const FrameRequest& TtsSpeaker::begin() {
+  require_step();
+  const FrameRequest& request = generator_->begin();
+  step_ = generator_->offset();
+  return request;
+}
+
+TtsSpeakerStep TtsSpeaker::complete(std::vector<int32_t> frame) {
   TtsSpeakerStep out;
-  out.step = generator_->offset();
-  out.frame = generator_->step();
+  out.step = step_;
+  out.frame = std::move(frame);
   if (!out.frame.empty() && codec_ && frames_out_++ >= delay_steps()) {
     out.pcm.resize(size_t(codec_->frame_size()));
     codec_->decode_step(out.frame.data() + 1, *codec_state_, out.pcm.data());

@@ -51,6 +51,18 @@ class TtsSpeaker {
   // Runs one generation step; refused (InvalidState) when !ready() or !running().
   TtsSpeakerStep step();
 
+  // The same step staged (lm/forward.h) around a forward that runs elsewhere (WebGPU), for
+  // one stream (staged(): not real CFG): begin() (refused where step() is), sample_text /
+  // sample_audio as the request says, then finish(reply) or run_local().
+  bool staged() const { return generator_->staged(); }
+  const FrameRequest& begin();
+  int32_t sample_text(const float* logits, int count) { return generator_->sample_text(logits, count); }
+  int32_t sample_audio(int k, const float* logits, int count) { return generator_->sample_audio(k, logits, count); }
+  TtsSpeakerStep finish(FrameReply reply) { return complete(generator_->finish(std::move(reply))); }
+  TtsSpeakerStep run_local() { return complete(generator_->run_local()); }
+  // The conditioned stream (its condition sum and cross-attention keys/values).
+  const LmState& state() const { return generator_->state(); }
+
   int delay_steps() const { return generator_->delay_steps(); }
   int sample_rate() const { return codec_ ? codec_->sample_rate() : 0; }
   int frame_size() const { return codec_ ? codec_->frame_size() : 0; }
@@ -60,6 +72,9 @@ class TtsSpeaker {
   static TtsGenerateOptions options_for(const LmModel& model, double cfg, TtsGenerateOptions generate);
   void validate_codec(int n_q) const;
   void append_words(const std::string& text);
+  void require_step() const;
+  // After the forward: the frame's PCM (past delay_steps, with a codec) and the words started.
+  TtsSpeakerStep complete(std::vector<int32_t> frame);
 
   const LmModel& model_;
   const SentencePiece& tokenizer_;
@@ -71,6 +86,7 @@ class TtsSpeaker {
   std::string pending_;  // text after the last complete word
   bool ended_ = false, any_words_ = false;
   int frames_out_ = 0;
+  int step_ = 0;  // the step begun or run
   size_t words_reported_ = 0;
 };
 

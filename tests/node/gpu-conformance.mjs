@@ -83,3 +83,36 @@ export async function asr(vectors, config, makeSession) {
   await session.dispose();
   return { tokens, expected: Array.from(run.text_token.data), vad };
 }
+
+// Kyutai's TTS teacher-forced forward (tests/data/tts `teacher_forced`: voice A, cfg "2.0")
+// one frame at a time, through lmStreaming: the transformer output and text logits against
+// its streaming block, the Depformer logits against the full forward's (runFrames runs the
+// stream under that condition, e.g. a speaker's conditions()).
+export function ttsTeacherForced(vectors, runFrames) {
+  const tf = vectors.cases.teacher_forced;
+  const c = { name: 'teacher_forced', model_input: tf.model_input, depformer_tokens: tf.depformer_tokens, streaming: { ...tf.streaming, audio_logits: tf.audio_logits } };
+  return lmStreaming({ cases: [c] }, runFrames);
+}
+
+// A TTS generation case (`generation`, `generation_real_cfg`) through a speaker (the engine's
+// or the GPU one: its calls may return promises): the frames and word timings it gives and
+// Kyutai's, and the backends its steps ran on. during(t) runs while step t is in flight.
+export async function ttsGeneration(vectors, name, speaker, during = null) {
+  const c = vectors.cases[name];
+  await speaker.pushText(c.script[0]);
+  await speaker.end();
+  const frames = [];
+  const words = [];
+  const backends = new Set();
+  for (let t = 0; speaker.running && speaker.ready; t++) {
+    const pending = speaker.step();
+    await during?.(t);
+    const r = await pending;
+    if (r.frame) frames.push(Array.from(r.frame));
+    words.push(...r.words.map((w) => [w.text, w.step]));
+    if (r.backend) backends.add(r.backend);
+  }
+  const [rows, n] = c.frames.shape;
+  const expectedFrames = Array.from({ length: n }, (_, i) => Array.from({ length: rows }, (_, k) => c.frames.data[k * n + i]));
+  return { frames, expectedFrames, words, expectedWords: c.transcript, backends: [...backends] };
+}

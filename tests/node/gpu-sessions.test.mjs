@@ -10,10 +10,10 @@ import { data, read, vectors } from './data.mjs';
 import { createEngine } from '../../web/src/engine.js';
 import { unwrap } from '../../web/src/errors.js';
 import { loadModel } from '../../web/src/index.js';
-import { GpuSession, gpuModelInfo, referenceFrames } from '../../web/src/webgpu/steppers.js';
+import { GpuSession, GpuSpeaker, gpuModelInfo, referenceFrames } from '../../web/src/webgpu/steppers.js';
 import { unsupportedReason } from '../../web/src/webgpu/lm_gpu.js';
 import { selectBackend, selfTestConfig } from '../../web/src/webgpu/backend.js';
-import { lmStreaming, greedyGeneration, asr } from './gpu-conformance.mjs';
+import { lmStreaming, greedyGeneration, asr, ttsTeacherForced, ttsGeneration } from './gpu-conformance.mjs';
 
 const engine = await createEngine();
 
@@ -25,10 +25,11 @@ const argmax = (l) => l.reduce((best, v, i) => (v > l[best] ? i : best), 0);
 
 // The GPU's role played by the engine's raw stepper: a forward outside the session, which
 // samples through the session exactly as lm_gpu.js does. It keeps no K/V rows (no mirror).
+// A conditioned model's stepper runs under the conditions the GPU would upload.
 class StandInForward {
-  constructor(lm) {
+  constructor(lm, conditions = null) {
     this.handle = new engine.module.LmStepper();
-    unwrap(this.handle.init(lm.handle));
+    unwrap(conditions ? this.handle.initConditioned(lm.handle, conditions) : this.handle.init(lm.handle));
     this.frames = 0;
   }
   async run(session, req) {
@@ -37,7 +38,7 @@ class StandInForward {
     const textToken = req.forcedText ?? (req.sampleText ? session.sampleText(r.textLogits) : argmax(r.textLogits));
     const audioTokens = [];
     let prev = textToken;
-    for (let k = 0; req.depformer && k < session.model.config.depQ; k++) {
+    for (let k = 0; req.depformer && k < req.codebooks; k++) {
       const logits = unwrap(h.depformerStep(k, prev, r.transformerOut));
       prev = req.sampleAudio ? session.sampleAudio(k, logits) : argmax(logits);
       audioTokens.push(prev);
@@ -151,6 +152,83 @@ test('the staged API refuses out-of-order calls and bad replies with a code, and
   lm.dispose();
 });
 
+test('TTS: the staged speaker, driven around a remote forward under its conditions, gives Kyutai\'s generation', async () => {
+  const lm = await load('tts');
+  const tts = vectors('tts');
+  const voice = read('tts/voice_a.safetensors');
+  const tokenizer = read('tts/tokenizer.model');
+  // The speaker's conditions are those of the teacher-forced case (voice A, cfg "2.0").
+  const speaker = await lm.createSpeaker({ voice, tokenizer, cfg: 2 });
+  assert.equal(speaker.staged, true);
+  const conditions = speaker.conditions();
+  assert.equal(conditions.sum.length, lm.config.dim);
+  assert.equal(conditions.crossKeys.length, gpuModelInfo(engine, lm).config.main.numLayers);
+  const stepper = new StandInForward(lm, conditions);
+  const forced = await ttsTeacherForced(tts, async (requests) => {
+    const h = new engine.module.LmStepper();
+    unwrap(h.initConditioned(lm.handle, conditions));
+    const out = requests.map((req) => {
+      const r = unwrap(h.step(req.tokens));
+      const depformerLogits = [];
+      for (let k = 0; k < req.teacher.length; k++) depformerLogits.push(...unwrap(h.depformerStep(k, req.teacher[k], r.transformerOut)));
+      return { ...r, depformerLogits: Float32Array.from(depformerLogits) };
+    });
+    h.delete();
+    return out;
+  });
+  for (const [what, d] of Object.entries(forced.teacher_forced)) assert.ok(d < 1e-4, `teacher-forced ${what}: ${d}`);
+  const run = await ttsGeneration(tts, 'generation', new GpuSpeaker(speaker, stepper, { wasmBackend: engine.backend, mirror: false }));
+  assert.deepEqual(run.frames, run.expectedFrames);
+  assert.deepEqual(run.words, run.expectedWords);
+  assert.deepEqual(run.backends, ['webgpu']);
+  assert.equal(stepper.frames, tts.cases.generation.num_steps);
+  lm.dispose();
+});
+
+test('TTS: real CFG is not staged (the speaker runs it in one call) and the GPU speaker says so', async () => {
+  const lm = await engine.loadLm(read('tts/config_nocfg.json').toString(), read('tts/weights_nocfg.safetensors'));
+  const tts = vectors('tts');
+  const options = { voice: read('tts/voice_a.safetensors'), tokenizer: read('tts/tokenizer.model'), cfg: 2, maxGenLength: tts.cases.generation_real_cfg.max_gen_length };
+  const speaker = await lm.createSpeaker(options);
+  assert.equal(speaker.staged, false);
+  speaker.pushText('Hello');
+  speaker.end();
+  assert.throws(() => speaker.begin(), (e) => e.code === 'UNSUPPORTED' && /real CFG/.test(e.message));
+  const wasm = new GpuSpeaker(await lm.createSpeaker(options), null, { wasmBackend: engine.backend, reason: 'real CFG runs on WebAssembly' });
+  assert.equal(wasm.backend, engine.backend);
+  assert.equal(wasm.fallbackReason, 'real CFG runs on WebAssembly');
+  const run = await ttsGeneration(tts, 'generation_real_cfg', wasm);
+  assert.deepEqual(run.frames, run.expectedFrames);
+  assert.deepEqual(run.words, run.expectedWords);
+  assert.deepEqual(run.backends, [engine.backend]);
+  lm.dispose();
+});
+
+test('TTS staging refuses a bad reply and out-of-order calls with a code, and changes nothing', async () => {
+  const lm = await load('tts');
+  const speaker = await lm.createSpeaker({ voice: read('tts/voice_a.safetensors'), tokenizer: read('tts/tokenizer.model'), cfg: 2 });
+  assert.throws(() => speaker.begin(), (e) => e.code === 'INVALID_STATE');  // no text yet
+  speaker.pushText('Hello world, this is');
+  speaker.end();
+  assert.throws(() => speaker.finish({ textToken: 0 }), (e) => e.code === 'INVALID_STATE');
+  const reference = await lm.createSpeaker({ voice: read('tts/voice_a.safetensors'), tokenizer: read('tts/tokenizer.model'), cfg: 2 });
+  reference.pushText('Hello world, this is');
+  reference.end();
+  const request = speaker.begin();
+  assert.equal(request.sampleText, true);  // the state machine sits between the text head and the Depformer
+  assert.equal(request.depformer, false);  // step 0 < delay_steps
+  assert.throws(() => speaker.begin(), (e) => e.code === 'INVALID_STATE');
+  assert.throws(() => speaker.finish({ textToken: 5 }), (e) => e.code === 'INVALID_STATE');  // never sampled
+  // A remote attempt that ran the state machine, then failed: the local redo starts from scratch.
+  speaker.sampleText(new Float32Array(lm.config.textCardOut).fill(0));
+  for (let t = 0; t < 12; t++) {
+    const a = t === 0 ? speaker.runLocal() : speaker.step();
+    const b = reference.step();
+    assert.deepEqual([a.step, a.frame && Array.from(a.frame), a.words], [b.step, b.frame && Array.from(b.frame), b.words], `step ${t}`);
+  }
+  lm.dispose();
+});
+
 test('the weight directory lists every tensor with its heap bytes, format and shape', async () => {
   for (const format of ['f32', 'q8', 'q4']) {
     const lm = await load('lm', { format });
@@ -180,13 +258,14 @@ test('the weight directory lists every tensor with its heap bytes, format and sh
   empty.delete();
 });
 
-test('architecture check: Kyutai LM, STT and v3 run on the GPU; v1 and v2 name what they lack', async () => {
+test('architecture check: Kyutai LM, STT, v2, v3 and TTS run on the GPU; v1 names what it lacks', async () => {
   const expected = {
     lm: null,
     stt: null,
     'lm-variants/v3_layernormf32_ropeconcat_textcardout': null,
     'lm-variants/v1_layernorm_sin_plainffn': /norm_emb/,
-    'lm-variants/v2_rmsnorm_sinrope_schedule_lowrank_demux': /depformer_low_rank_embeddings, demux_second_stream/,
+    'lm-variants/v2_rmsnorm_sinrope_schedule_lowrank_demux': null,
+    tts: null,
   };
   for (const [dir, want] of Object.entries(expected)) {
     const lm = await load(dir);
@@ -198,7 +277,7 @@ test('architecture check: Kyutai LM, STT and v3 run on the GPU; v1 and v2 name w
 });
 
 test('self-test configs: a tiny model of the same architecture loads for every checkpoint and format', async () => {
-  for (const dir of ['lm', 'stt', 'lm-variants/v1_layernorm_sin_plainffn', 'lm-variants/v3_layernormf32_ropeconcat_textcardout']) {
+  for (const dir of ['lm', 'stt', 'lm-variants/v1_layernorm_sin_plainffn', 'lm-variants/v2_rmsnorm_sinrope_schedule_lowrank_demux', 'lm-variants/v3_layernormf32_ropeconcat_textcardout', 'tts']) {
     const text = read(`${dir}/config.json`).toString();
     const lm = await load(dir);
     const info = gpuModelInfo(engine, lm);

@@ -145,6 +145,20 @@ export class Generator extends Session {
   }
 }
 
+// Chunks {pcm, words, step} while a speaker's steps can run: all of `text` (then end()) when
+// given, else until more text is needed (pushText then iterate again) or the speech has ended.
+// For the engine's speaker and the GPU one (webgpu/steppers.js), whose calls return promises.
+export async function* speakChunks(speaker, text) {
+  if (text !== undefined) {
+    await speaker.pushText(text);
+    await speaker.end();
+  }
+  while (speaker.running && speaker.ready) {
+    const { step, pcm, words } = await speaker.step();
+    if (pcm || words.length) yield { pcm, words, step };
+  }
+}
+
 // Kyutai's TTS for one voice (src/session/tts_speaker.h): text in, whole or word by word (from
 // an LLM), one frame per step(): {step, frame: Int32Array | null, pcm: Float32Array | null,
 // words: [{text, step, time}]}; `time` in seconds of the speaker's PCM.
@@ -175,17 +189,20 @@ export class Speaker extends Session {
   step() {
     return unwrap(this.handle.step());
   }
-  // Chunks {pcm, words, step} while steps can run: all of `text` (then end()) when given,
-  // else until more text is needed (pushText then iterate again) or the speech has ended.
-  async *speak(text) {
-    if (text !== undefined) {
-      this.pushText(text);
-      this.end();
-    }
-    while (this.running && this.ready) {
-      const { step, pcm, words } = this.step();
-      if (pcm || words.length) yield { pcm, words, step };
-    }
+  // The staged step (see Session): no input, the speaker's text is already queued.
+  begin() {
+    return unwrap(this.handle.begin());
+  }
+  // Whether the step can be staged around a remote forward (false with real CFG).
+  get staged() {
+    return unwrap(this.handle.staged());
+  }
+  // The stream's condition sum and cross-attention keys/values (what a GPU forward uploads).
+  conditions() {
+    return unwrap(this.handle.conditions());
+  }
+  speak(text) {
+    return speakChunks(this, text);
   }
   reset() {
     throw new KyutaiError('create a new speaker to restart', 'UNSUPPORTED');

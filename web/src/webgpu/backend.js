@@ -13,7 +13,7 @@
 import { KyutaiError, unwrap } from '../errors.js';
 import { openGpu, requestGpuAdapter, GpuUnavailable, webgpuUnavailableReason } from './device.js';
 import { GpuLm, unsupportedReason } from './lm_gpu.js';
-import { GpuFrames, GpuSession, gpuModelInfo, referenceFrames } from './steppers.js';
+import { GpuFrames, GpuSession, GpuSpeaker, gpuModelInfo, referenceFrames } from './steppers.js';
 
 export const BACKENDS = ['auto', 'webgpu', 'wasm'];
 
@@ -31,7 +31,7 @@ export function selfTestConfig(original, c) {
   if ('existing_text_end_padding_id' in t) t.existing_text_end_padding_id = Math.min(t.existing_text_end_padding_id, 39);
   t.extra_heads_num_heads = Math.min(c.extraHeads, 2);
   if ('audio_emb_dim' in t) t.audio_emb_dim = 32;
-  delete t.depformer_low_rank_embeddings;
+  if (t.depformer_low_rank_embeddings) t.depformer_low_rank_embeddings = 8;
   Object.assign(t, { depformer_dim: 16, depformer_num_heads: 2, depformer_num_layers: 1 });
   if ('depformer_kv_repeat' in t) t.depformer_kv_repeat = t.depformer_kv_repeat > 1 ? 2 : 1;
   const schedule = Array.isArray(t.depformer_weights_per_step_schedule) && Q > 0 ? [0, 1].slice(0, Q) : null;
@@ -67,7 +67,6 @@ async function selfTest(engine, gpu, info, configText, format) {
     const unsupported = unsupportedReason(tinfo);
     if (unsupported) throw new Error(`the self-test model: ${unsupported}`);
     glm = await GpuLm.create(gpu, tinfo, () => engine.module.HEAPU8);
-    gpuState = glm.newState();
     const tc = tinfo.config;
     let seed = 12345;
     const rand = (n) => {
@@ -83,6 +82,7 @@ async function selfTest(engine, gpu, info, configText, format) {
       return { tokens, teacher, depformer: tc.depQ > 0, vad: true, debug: true };
     });
     const reference = referenceFrames(engine, lm, requests);
+    gpuState = glm.newState(reference.conditions);  // a conditioned model: the reference's test condition
     let worst = 0;
     for (let t = 0; t < requests.length; t++) {
       const a = await glm.frame(gpuState, requests[t]);
@@ -195,6 +195,27 @@ export class GpuModel {
         this.failure ??= reason;
       },
     });
+  }
+
+  // Kyutai's TTS speaker (lm.js createSpeaker's options, plus mirror as above) on the GPU:
+  // the engine's C++ speaker, its conditions uploaded once. Real CFG (a model without the
+  // `cfg` LUT and cfg != 1) stays on WebAssembly, with the reason in fallbackReason.
+  async createSpeaker(options = {}) {
+    const { mirror, ...rest } = options ?? {};
+    const speaker = await this.lm.createSpeaker(rest);
+    const common = { wasmBackend: this.engine.backend, mirror: mirror !== false, onFallback: (reason) => (this.failure ??= reason) };
+    if (!speaker.staged) {
+      const reason = 'real CFG (a null-condition stream beside the conditioned one, its Depformer logits mixed) runs on WebAssembly';
+      return new GpuSpeaker(speaker, null, { ...common, reason });
+    }
+    let gpu;
+    try {
+      gpu = new GpuFrames(this.glm, speaker.conditions());
+    } catch (e) {
+      speaker.dispose();
+      throw e;
+    }
+    return new GpuSpeaker(speaker, gpu, common);
   }
 
   // Test hook: destroys the device as a driver reset would.

@@ -4,10 +4,12 @@
 
 // Sum of one embedding row per stream (Kyutai's embedding sum; token -1 adds nothing).
 // Tables (f32 or bf16 elements) are packed into one buffer per group; each entry names the
-// stream whose token it reads, the rows it holds and its element offset.
+// stream whose token it reads, the rows it holds and its element offset. Modes 1 and 2 read
+// the first and second stream of a demultiplexed token (demux_second_stream: token =
+// (second + 1) * card + first; a second of -1 reads no row).
 export const GATHER = /* wgsl */ `
 struct Entry { stream: u32, row0: u32, rows: u32, offset: u32, bf16: u32, _a: u32, _b: u32, _c: u32 }
-struct P { count: u32, width: u32, accumulate: u32, token_base: u32 }
+struct P { count: u32, width: u32, accumulate: u32, token_base: u32, mode: u32, card: u32, _a: u32, _b: u32 }
 @group(0) @binding(0) var<storage, read> table: array<u32>;
 @group(0) @binding(1) var<storage, read> entries: array<Entry>;
 @group(0) @binding(2) var<storage, read> tokens: array<i32>;
@@ -21,7 +23,8 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   if (p.accumulate != 0u) { s = out[i]; }
   for (var e = 0u; e < p.count; e++) {
     let en = entries[e];
-    let tok = tokens[p.token_base + en.stream];
+    var tok = tokens[p.token_base + en.stream];
+    if (p.mode != 0u && tok >= 0) { tok = select(tok / i32(p.card) - 1, tok % i32(p.card), p.mode == 1u); }
     if (tok < i32(en.row0) || tok >= i32(en.row0 + en.rows)) { continue; }
     let idx = en.offset + (u32(tok) - en.row0) * p.width + i;
     if (en.bf16 != 0u) {

@@ -38,8 +38,6 @@ export function unsupportedReason(info) {
   if (c.fusion !== 'sum') why.push(`audio_fusion '${c.fusion}'`);
   if (c.audioEmbDim !== c.dim) why.push('audio_emb_dim different from dim (audio_proj)');
   if (c.normEmb) why.push('norm_emb (LayerNorm on the embeddings)');
-  if (c.lowRank) why.push('depformer_low_rank_embeddings');
-  if (c.demux) why.push('demux_second_stream');
   if (!c.main.capacity) why.push('no attention context (the main transformer cannot stream)');
   for (const [what, t] of [['gating', c.main], ['depformer_gating', c.depformer]]) {
     if (t && t.gating !== 'none' && !ACTIVATIONS.includes(t.gating)) why.push(`${what} '${t.gating}'`);
@@ -104,6 +102,9 @@ export class GpuLm {
 
     // Main transformer.
     const io = passes.activations(m, 'main');
+    // Scratch rows of the demultiplexed and low-rank embeddings (lm_gpu_passes.js embeddingOps).
+    const scratch = Math.max(m.dim, c.depformer?.dim ?? 0, c.lowRank);
+    this.embedScratch = { a: up.storage(scratch * 4, 'embedding row a'), b: up.storage(scratch * 4, 'embedding row b') };
     const main = passes.transformer(m, 'transformer.', io);
     this.main = main;
     const scoreFloats = Math.max(m.numHeads * m.capacity, c.depformer ? c.depformer.numHeads * c.depformer.capacity : 0);
@@ -120,16 +121,22 @@ export class GpuLm {
     }));
 
     const audioTables = Array.from({ length: c.nQ }, (_, i) => `emb.${i}.weight`);
-    const mainGroups = up.tables([...audioTables, 'text_emb.weight'], [...audioTables.map((_, i) => 1 + i), 0]);
+    // Demultiplexed text (Kyutai's TTS) is added after the audio sum, as the engine does.
+    const gathered = c.demux ? audioTables : [...audioTables, 'text_emb.weight'];
+    const mainGroups = up.tables(gathered, [...audioTables.map((_, i) => 1 + i), 0]);
     const outNorm = up.norm('out_norm', m.rms, m.normEps);
     const textLinear = up.linear('text_linear.weight');
     const heads = Array.from({ length: H }, (_, h) => up.linear(`extra_heads.${h}.weight`));
 
     // Ops that do not depend on the session, and per-layer placeholders for those that do.
-    this.mainPre = [...passes.gatherOps(mainGroups, { buffer: io.x, width: m.dim }, 0, false)];
-    if (this.sinMain) this.mainPre.push(passes.addOp(io.x, this.sinMain, m.dim));
-    // The rope/attention ops bind the session's KV cache: placeholders filled by newState().
-    this.mainLayers_ = main.layers.flatMap((_, l) => passes.layerOps(main, l, 0, { slot: 'rope', l }, { slot: 'attn', l }));
+    this.mainEmbed = [...passes.gatherOps(mainGroups, { buffer: io.x, width: m.dim }, 0, false)];
+    if (c.demux) this.mainEmbed.push(...passes.embeddingOps('text_emb', { demux: true }, io.x, 0, 0, this.embedScratch));
+    // The stream's condition sum comes next (newState), then the sinusoidal positions.
+    this.sumUniform = up.uniform([m.dim]);
+    this.mainSin = this.sinMain ? [passes.addOp(io.x, this.sinMain, m.dim)] : [];
+    // The rope/attention ops bind the session's KV cache (and cross-attention its condition):
+    // placeholders filled by newState().
+    this.mainLayers_ = main.layers.flatMap((_, l) => passes.layerOps(main, l, 0, { slot: 'rope', l }, { slot: 'attn', l }, { slot: 'cross', l }));
     this.mainPost = [
       passes.normOp(outNorm, m.dim, io.x, this.tout),
       ...passes.matvec(textLinear, this.tout, 0, this.logits, 0),
@@ -166,29 +173,67 @@ export class GpuLm {
     await dev.queue.onSubmittedWorkDone();
   }
 
-  // ---- sessions -----------------------------------------------------------------------
-  // A stream's GPU state: the main transformer's KV cache and its bind groups.
-  newState() {
-    const m = this.config.main;
+  // ---- sessions ----------------------------------------------------------------------
+  // A stream's GPU state: the main transformer's KV cache and its bind groups; a conditioned
+  // model (Kyutai's TTS) also takes the stream's conditions as the engine prepared them
+  // ({sum, crossLength, crossKeys, crossValues}: the speaker's conditions(), computed once per
+  // session on the CPU) and holds them on the device.
+  newState(conditions = null) {
+    const c = this.config;
+    const m = c.main;
+    if (c.conditioned && !conditions) throw new Error('a conditioned model (Kyutai\'s TTS) needs the stream\'s conditions on the GPU');
     const io = this.main.io;
     const bytes = m.numKvHeads * m.capacity * m.headDim * 4;
     const U = GPUBufferUsage;
     const own = [];
-    const make = (label) => {
-      const b = this.device.createBuffer({ label, size: Math.max(16, bytes), usage: U.STORAGE | U.COPY_SRC });
+    const make = (label, size = bytes) => {
+      const b = this.device.createBuffer({ label, size: Math.max(16, size), usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
       own.push(b);
       return b;
     };
+    const upload = (label, array) => {
+      const b = make(label, array.byteLength);
+      this.device.queue.writeBuffer(b, 0, array.buffer, array.byteOffset, array.byteLength);
+      return b;
+    };
+    const cross = m.crossAttention ? this.#crossSource(conditions, own, make, upload) : null;
     const bind = this.mainLayers.map((u, l) => {
       const k = make(`keys ${l}`);
       const v = make(`values ${l}`);
       return {
         rope: this.up.bind(this.pipes.rope_write, [io.qkv, k, v, this.ropeMain, this.frameBuf, this.mirror, u.rope]),
         attn: this.up.bind(this.pipes.attention, [io.qkv, k, v, io.attn, this.scores, this.frameBuf, u.attn]),
+        cross: cross && this.up.bind(this.pipes.attention, [io.qkv, cross.keys[l], cross.values[l], io.attn, cross.scores, this.frameBuf, cross.uniform]),
       };
     });
+    const sum = conditions?.sum ? [{
+      pipeline: this.pipes.add, x: Math.ceil(m.dim / 64), y: 1,
+      bind: this.up.bind(this.pipes.add, [io.x, upload('condition sum', this.#checked(conditions.sum, m.dim, 'sum')), this.sumUniform]),
+    }] : [];
     const layerOps = this.mainLayers_.map((op) => (op.bind.slot ? { ...op, bind: bind[op.bind.l][op.bind.slot] } : op));
-    return { pos: 0, own, ops: [...this.mainPre, ...layerOps, ...this.mainPost] };
+    return { pos: 0, own, ops: [...this.mainEmbed, ...sum, ...this.mainSin, ...layerOps, ...this.mainPost] };
+  }
+
+  #checked(array, length, what) {
+    if (!(array instanceof Float32Array) || array.length !== length) {
+      throw new Error(`conditions ${what}: expected a Float32Array of ${length} values, got ${array?.length}`);
+    }
+    return array;
+  }
+
+  // Each layer's cross-attention keys and values [heads, S, head_dim] on the device.
+  #crossSource(conditions, own, make, upload) {
+    const m = this.config.main;
+    const S = conditions.crossLength;
+    if (!Number.isInteger(S) || S < 1) throw new Error(`conditions: crossLength must be an integer >= 1, got ${S}`);
+    const n = m.numHeads * S * m.headDim;
+    const layer = (list, l, what) => upload(`cross ${what} ${l}`, this.#checked(list?.[l], n, `${what} of layer ${l}`));
+    return {
+      keys: this.mainLayers.map((_, l) => layer(conditions.crossKeys, l, 'keys')),
+      values: this.mainLayers.map((_, l) => layer(conditions.crossValues, l, 'values')),
+      scores: make('cross scores', m.numHeads * S * 4),
+      uniform: this.passes.crossUniform(m, S, own),
+    };
   }
 
   destroyState(state) {
@@ -204,7 +249,9 @@ export class GpuLm {
   }
 
   // One frame. req: {tokens: Int32Array(K), forcedText?, teacher?: Int32Array(dep_q),
-  // textSample?: logits => token, audioSample?: (logits, k) => token, depformer: bool, debug: bool}.
+  // textSample?: logits => token, audioSample?: (logits, k) => token, depformer: bool,
+  // codebooks?: the Depformer positions run (default dep_q), debug: bool}. With textSample the
+  // Depformer reads the token it returns (a session's rule, e.g. the TTS state machine).
   frame(state, req) {
     return this.#exclusive(() => this.#scoped(state, req));
   }
@@ -252,7 +299,7 @@ export class GpuLm {
   async #frame(state, req) {
     const c = this.config;
     const m = c.main;
-    const Q = req.depformer ? this.Q : 0;
+    const Q = req.depformer ? req.codebooks || this.Q : 0;
     const q = this.device.queue;
     const forced = req.forcedText !== undefined && req.forcedText !== null;
     const teacher = req.teacher ?? null;

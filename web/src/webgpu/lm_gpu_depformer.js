@@ -27,13 +27,12 @@ export function depformerPasses(lm) {
   }));
   let dummyRw = null;
   for (let k = 0; k < Q; k++) {
-    const table = k === 0 ? 'depformer_text_emb.weight' : `depformer_emb.${k - 1}.weight`;
-    const groups = up.tables([table], [k]);
+    const embedding = k === 0 ? 'depformer_text_emb' : `depformer_emb.${k - 1}`;
     const set = d.weightsPerStep ? d.stepWeightSet[k] : 0;
     const rope = up.fromArray(ropeMode(d.pos) ? ropeTable(k, d.headDim, d.maxPeriod) : new Float32Array(2), `depformer rope ${k}`);
     const ops = [
       ...passes.matvec(depIn[d.inIndex[k]], lm.tout, 0, dio.x, 0),
-      ...passes.gatherOps(groups, { buffer: dio.x, width: d.dim }, lm.chainBase, true),
+      ...passes.embeddingOps(embedding, { demux: k === 0 && c.demux, lowRank: c.lowRank > 0 }, dio.x, lm.chainBase, k, lm.embedScratch),
     ];
     if (hasSin(d.pos)) ops.push(passes.addOp(dio.x, up.fromArray(sinEmbedding(k, d.dim, d.maxPeriod, d.posScale), 'depformer sin'), d.dim));
     dep.layers.forEach((_, l) => {

@@ -76,11 +76,25 @@ export class GpuPasses {
     return this.op('norm', [x, y, norm.weight, norm.bias ?? this.dummy, u], 1);
   }
 
-  gatherOps(groups, out, tokenBase, accumulate) {
+  // mode/card: a demultiplexed token's first (1) or second (2) stream (GATHER).
+  gatherOps(groups, out, tokenBase, accumulate, { mode = 0, card = 0 } = {}) {
     return groups.map((g, i) => {
-      const u = this.up.uniform([g.count, out.width, accumulate || i > 0 ? 1 : 0, tokenBase]);
+      const u = this.up.uniform([g.count, out.width, accumulate || i > 0 ? 1 : 0, tokenBase, mode, card]);
       return this.op('gather', [g.buffer, g.entries, this.tokens, out.buffer, u], Math.ceil(out.width / 64));
     });
+  }
+
+  // x += the embedding of token tokens[tokenBase + stream] in table `name` (ScaledEmbedding):
+  // demux: out1(T[first]) + out2(T[second]); low rank: low_rank(T[token]); token -1 adds 0.
+  // tmp: {a, b} scratch buffers of the table's width.
+  embeddingOps(name, { demux, lowRank }, x, tokenBase, stream, tmp) {
+    const t = this.up.tensors.get(`${name}.weight`);
+    const groups = this.up.tables([`${name}.weight`], [stream]);
+    const into = (buffer, mode) => this.gatherOps(groups, { buffer, width: t.width }, tokenBase, false, { mode, card: t.rows });
+    const add = (linear, from) => this.matvec(this.up.linear(`${name}.${linear}.weight`), from, 0, x, 0, { accumulate: true });
+    if (demux) return [...into(tmp.a, 1), ...into(tmp.b, 2), ...add('out1', tmp.a), ...add('out2', tmp.b)];
+    if (lowRank) return [...into(tmp.a, 0), ...add('low_rank', tmp.a)];
+    return this.gatherOps(groups, { buffer: x, width: t.width }, tokenBase, true);
   }
 
   argmaxOp(x, n, xOff, sampled, chain, bit) {
@@ -104,6 +118,12 @@ export class GpuPasses {
         inProj: [], outProj: [], ffnIn: [], ffnOut: [],
         scale1: t.layerScale ? this.up.vector(`${p}layer_scale_1.scale`) : null,
         scale2: t.layerScale ? this.up.vector(`${p}layer_scale_2.scale`) : null,
+        // Kyutai's TTS: cross-attention to the stream's condition (keys/values bound per stream).
+        cross: t.crossAttention ? {
+          norm: this.up.norm(`${p}norm_cross`, false, t.crossNormEps),
+          q: this.up.linear(`${p}cross_attention.in_projs.0.q.weight`),
+          out: this.up.linear(`${p}cross_attention.out_projs.0.weight`),
+        } : null,
       };
       for (let s = 0; s < sets; s++) {
         L.inProj.push(this.up.linear(`${p}self_attn.in_projs.${s}.weight`));
@@ -137,8 +157,9 @@ export class GpuPasses {
     };
   }
 
-  // The ops of one layer with weight set `set`; ropeBind / attnBind bind its KV cache.
-  layerOps(T, l, set, ropeBind, attnBind) {
+  // The ops of one layer with weight set `set`; ropeBind / attnBind bind its KV cache,
+  // crossBind the attention over the stream's condition (layers with cross-attention).
+  layerOps(T, l, set, ropeBind, attnBind, crossBind = null) {
     const { t, io } = T;
     const L = T.layers[l];
     const D = t.dim;
@@ -150,11 +171,29 @@ export class GpuPasses {
       { pipeline: this.pipes.rope_write, bind: ropeBind, x: Math.ceil((t.numHeads + 2 * t.numKvHeads) / 64), y: 1 },
       { pipeline: this.pipes.attention, bind: attnBind, x: t.numHeads, y: 1 },
       ...this.matvec(L.outProj[set], io.attn, 0, io.x, 0, { accumulate: true, scale: L.scale1 }),
+      ...(L.cross ? this.crossOps(T, L.cross, crossBind) : []),
       this.normOp(L.norm2, D, io.x, io.n),
       ...this.matvec(L.ffnIn[set], io.n, 0, io.hid, 0),
       this.op('gate', [io.hid, io.g, gateU], Math.ceil(hidden / 64)),
       ...this.matvec(L.ffnOut[set], io.g, 0, io.x, 0, { accumulate: true, scale: L.scale2 }),
     ];
+  }
+
+  // x += out(attention(q(LayerNorm(x)), the condition's keys and values)): no rotation, no
+  // mask, every source position visible (the attention kernel with n fixed to the source length).
+  crossOps({ t, io }, cross, bind) {
+    return [
+      this.normOp(cross.norm, t.dim, io.x, io.n),
+      ...this.matvec(cross.q, io.n, 0, io.qkv, 0),
+      { pipeline: this.pipes.attention, bind, x: t.numHeads, y: 1 },
+      ...this.matvec(cross.out, io.attn, 0, io.x, 0, { accumulate: true }),
+    ];
+  }
+
+  // The cross-attention's uniform for a source of `length` positions ([heads, length,
+  // head_dim]), owned by the stream (`own`).
+  crossUniform(t, length, own) {
+    return this.up.uniform([t.numHeads, t.numHeads, t.headDim, length, 1, length, { f: 1 / Math.sqrt(t.headDim) }], 'cross attention', own);
   }
 
   ropeUniform(t, slotFixed, mirrorOff) {

@@ -38,8 +38,9 @@ export class GpuUpload {
     return b;
   }
 
-  // A uniform block of u32 words; F(x) marks a float.
-  uniform(words, label) {
+  // A uniform block of u32 words; {f: x} marks a float. `own`: an array that owns the buffer
+  // (a stream's, destroyed with it) instead of the model.
+  uniform(words, label, own = null) {
     const n = Math.ceil(words.length / 4) * 4;
     const data = new ArrayBuffer(n * 4);
     const u = new Uint32Array(data);
@@ -48,7 +49,9 @@ export class GpuUpload {
       if (typeof w === 'object') fl[i] = w.f;
       else u[i] = w >>> 0;
     });
-    const b = this.buffer(n * 4, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label);
+    const usage = GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST;
+    const b = own ? this.device.createBuffer({ label, size: n * 4, usage }) : this.buffer(n * 4, usage, label);
+    own?.push(b);
     this.device.queue.writeBuffer(b, 0, data);
     return b;
   }

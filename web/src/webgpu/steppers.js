@@ -11,6 +11,7 @@
 // that frame with session.runLocal() from the state before it, its generator rewound, and
 // runs on WebAssembly from then on.
 import { KyutaiError, unwrap } from '../errors.js';
+import { speakChunks } from '../engine-sessions.js';
 
 // The model's configuration and weight directory for the GPU (wasm/bind_gpu.cpp).
 export function gpuModelInfo(engine, lm) {
@@ -22,7 +23,8 @@ export function gpuModelInfo(engine, lm) {
 
 // The WebAssembly forward of teacher-forced frames from a fresh state (the self-test's and the
 // conformance tests' reference): frames [{tokens, teacher}] -> per frame {transformerOut,
-// textLogits, depformerLogits, vad}.
+// textLogits, depformerLogits, vad}; for a conditioned model (Kyutai's TTS) under a fixed test
+// condition, which the array's `conditions` holds for the GPU stream (GpuLm.newState).
 export function referenceFrames(engine, lm, frames) {
   const c = lm.config;
   const K = c.nQ + 1;
@@ -36,19 +38,22 @@ export function referenceFrames(engine, lm, frames) {
   });
   const r = unwrap(engine.module.gpuReferenceFrames(lm.handle, tokens, teacher));
   const slice = (a, n, t) => a.subarray(t * n, (t + 1) * n);
-  return frames.map((_, t) => ({
+  const out = frames.map((_, t) => ({
     transformerOut: slice(r.transformerOut, c.dim, t),
     textLogits: slice(r.textLogits, c.textCardOut, t),
     depformerLogits: slice(r.depformerLogits, Q * c.card, t),
     vad: slice(r.vad, H, t),
   }));
+  out.conditions = r.conditions;
+  return out;
 }
 
-// One stream of GPU frames (its own KV cache on the device).
+// One stream of GPU frames (its own KV cache on the device; a conditioned model's stream
+// also its conditions, as GpuLm.newState takes them).
 export class GpuFrames {
-  constructor(gpuLm) {
+  constructor(gpuLm, conditions = null) {
     this.lm = gpuLm;
-    this.state = gpuLm.newState();
+    this.state = gpuLm.newState(conditions);
   }
 
   // A raw frame (lm_gpu.js GpuLm.frame: teacher tokens, debug outputs): the conformance tests.
@@ -64,6 +69,7 @@ export class GpuFrames {
       textSample: request.sampleText ? (logits) => session.sampleText(logits) : null,
       audioSample: request.sampleAudio ? (logits, k) => session.sampleAudio(k, logits) : null,
       depformer: request.depformer,
+      codebooks: request.codebooks,
       vad: request.vad,
     });
     return { textToken: r.textToken, audioTokens: r.audioTokens, vad: request.vad ? r.vad : null, kvRows: r.kvRows };
@@ -89,25 +95,31 @@ class Serial {
   }
 }
 
-// A C++ session (engine.js AsrSession, TtsSession, DuplexSession, DuplexPipeline) stepped on
-// the GPU while it works, on WebAssembly from the first failure on. `local` names the
-// session's one-call step ('pushFrame', 'pushText', 'step'); results are the session's plus
-// `backend`, where the frame ran. mirror: false drops the K/V mirror (no failover).
+// A C++ session (engine.js AsrSession, TtsSession, DuplexSession, DuplexPipeline, Speaker)
+// stepped on the GPU while it works, on WebAssembly from the first failure on. `local` names
+// the session's one-call step ('pushFrame', 'pushText', 'step'); results are the session's plus
+// `backend`, where the frame ran. mirror: false drops the K/V mirror (no failover). gpu null
+// with a `reason`: a session that runs on WebAssembly from the start, saying why.
 export class GpuSession {
   #serial = new Serial();
 
-  constructor(session, gpu, { local, wasmBackend, mirror = true, onFallback } = {}) {
+  constructor(session, gpu, { local, wasmBackend, mirror = true, onFallback, reason = null } = {}) {
     this.session = session;
     this.gpu = gpu;
     this.local = local;
     this.wasmBackend = wasmBackend;
     this.mirror = mirror;
     this.onFallback = onFallback;
-    this.fallbackReason = null;
+    this.fallbackReason = reason;
   }
 
   get backend() {
     return this.gpu ? 'webgpu' : this.wasmBackend;
+  }
+
+  // Runs fn after the calls already made on this session.
+  serially(fn) {
+    return this.#serial.run(fn);
   }
 
   // stages: the session's one-call step and first stage for this input ('begin' by default).
@@ -169,5 +181,36 @@ export class GpuSession {
       this.gpu = null;
       this.session.dispose();
     });
+  }
+}
+
+// Kyutai's TTS speaker (engine.js Speaker) stepped on the GPU: the engine's C++ speaker keeps
+// every TTS rule (state machine, delays, masking, Mimi, words) and the GPU runs the forward of
+// each step. Its calls return promises and run in call order with the steps (text pushed while
+// a step is on the GPU must wait: a failed step is redone from the state it began with).
+export class GpuSpeaker extends GpuSession {
+  constructor(speaker, gpu, options) {
+    super(speaker, gpu, { ...options, local: 'step' });
+    for (const key of ['delaySteps', 'sampleRate', 'frameSize', 'frameRate']) this[key] = speaker[key];
+  }
+
+  pushText(text) {
+    return this.serially(() => this.session.pushText(text));
+  }
+
+  end() {
+    return this.serially(() => this.session.end());
+  }
+
+  get ready() {
+    return this.session.ready;
+  }
+
+  get running() {
+    return this.session.running;
+  }
+
+  speak(text) {
+    return speakChunks(this, text);
   }
 }
