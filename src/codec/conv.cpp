@@ -29,32 +29,48 @@ void ConvShape::validate(const std::string& what) const {
 // --- kernels -----------------------------------------------------------------------------
 //
 // Every output is computed the same way in both variants: acc = 0, then acc += w * x over
-// taps and input channels in order, then acc + bias (convolution) or y + acc (transposed).
-// Both walk blocks of up to kRowBlock rows x one panel: the scalar loops over lanes (which
-// compilers vectorise natively), the SIMD one holds the block in registers.
+// taps and input channels in order, then acc + bias. Both walk tiles of up to kRowBlock rows
+// x one panel, or, below kRowBlock rows (the deep layers at one frame, whose weights are
+// large and read once), 2 rows x two panels: two weight streams keep more reads in flight.
+// The scalar variant loops over lanes (which compilers vectorise natively), the SIMD one
+// holds the tile in registers (8 vectors: V8 keeps them and the weights in 16 registers).
 int conv_panels_per_group(const ConvShape& s) { return (s.out_per_group() + kConvPanel - 1) / kConvPanel; }
 
 int conv_panels(const ConvShape& s) { return s.groups * conv_panels_per_group(s); }
 
+int conv_transpose1d_taps(const ConvShape& s) { return (s.kernel + s.stride - 1) / s.stride; }
+
 namespace {
 
 constexpr int kRowBlock = 4;
+
+// How one kernel call walks a signal: output row t reads the input rows x + t*x_step +
+// k*x_tap (tap k < taps, the group's channels from there on) and writes y + t*y_step.
+struct Walk {
+  const float* x;
+  size_t x_step, x_tap;
+  int taps;
+  const float* w;  // the packed panels, each [taps][in_per_group][kConvPanel]
+  const float* bias;
+  float* y;
+  size_t y_step;
+};
 
 // Where panel p's outputs and weights are.
 struct Panel {
   int group;       // its outputs read this group's input channels
   int first_out;   // output channel of lane 0
   int width;       // valid lanes (kConvPanel but for a group's last panel)
-  const float* w;  // [kernel][in_per_group][kConvPanel]
+  const float* w;  // [taps][in_per_group][kConvPanel]
 };
 
-Panel panel_at(const ConvShape& s, const float* packed, int p) {
+Panel panel_at(const ConvShape& s, const float* packed, int taps, int p) {
   const int per_group = conv_panels_per_group(s), q = p % per_group;
   Panel panel;
   panel.group = p / per_group;
   panel.first_out = panel.group * s.out_per_group() + q * kConvPanel;
   panel.width = std::min(kConvPanel, s.out_per_group() - q * kConvPanel);
-  panel.w = packed + size_t(p) * s.kernel * s.in_per_group() * kConvPanel;
+  panel.w = packed + size_t(p) * taps * s.in_per_group() * kConvPanel;
   return panel;
 }
 
@@ -71,51 +87,98 @@ void with_rows(int rows, const Tile& tile) {
   }
 }
 
-// The walk both kernel variants share: panels [panel_begin, panel_end), then `taps` kernel
-// taps (1 for a convolution, whose tile covers every tap; the kernel size for a transposed
-// one, which scatters tap by tap), then blocks of up to kRowBlock rows; calls
-// tile(std::integral_constant<int, n>, x_group, panel, tap, first_row).
+// The walk both kernel variants share over panels [panel_begin, panel_end): calls
+// tile(rows_constant, pair_constant, panel, first_row), pair_constant true when the tile
+// also covers panel + 1 (of the same group, whose inputs it shares).
 template <class Tile>
-void for_tiles(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin, int panel_end,
-               int taps, const Tile& tile) {
-  for (int p = panel_begin; p < panel_end; ++p) {
-    const Panel panel = panel_at(s, packed_w, p);
-    const float* x_group = x + size_t(panel.group) * s.in_per_group();
-    for (int k = 0; k < taps; ++k)
-      for (int t0 = 0; t0 < rows; t0 += kRowBlock)
-        with_rows(std::min(kRowBlock, rows - t0), [&](auto n) { tile(n, x_group, panel, k, t0); });
+void for_tiles(const ConvShape& s, const Walk& walk, int rows, int panel_begin, int panel_end, const Tile& tile) {
+  const bool pairs = rows < kRowBlock && s.groups == 1;
+  for (int p = panel_begin; p < panel_end;) {
+    if (pairs && p + 1 < panel_end) {
+      with_rows(rows, [&](auto n) { tile(n, std::true_type(), p, 0); });
+      p += 2;
+      continue;
+    }
+    for (int t0 = 0; t0 < rows; t0 += kRowBlock)
+      with_rows(std::min(kRowBlock, rows - t0), [&](auto n) { tile(n, std::false_type(), p, t0); });
+    ++p;
   }
 }
 
-// Packs w(o, k, c) given by `weight_at` into panels.
+// Packs w(o, k, c) given by `weight_at` into panels of `taps` taps.
 template <class WeightAt>
-std::vector<float> pack_panels(const ConvShape& s, const WeightAt& weight_at) {
-  const int K = s.kernel, I = s.in_per_group();
-  std::vector<float> packed(size_t(conv_panels(s)) * K * I * kConvPanel, 0.0f);
+void pack_panels(const ConvShape& s, int taps, const WeightAt& weight_at, float* packed) {
+  const int I = s.in_per_group();
   for (int p = 0; p < conv_panels(s); ++p) {
-    const Panel panel = panel_at(s, packed.data(), p);
-    float* dst = packed.data() + size_t(p) * K * I * kConvPanel;
-    for (int k = 0; k < K; ++k)
+    const Panel panel = panel_at(s, packed, taps, p);
+    float* dst = packed + size_t(p) * taps * I * kConvPanel;
+    for (int k = 0; k < taps; ++k)
       for (int c = 0; c < I; ++c)
         for (int l = 0; l < panel.width; ++l)
           dst[(size_t(k) * I + c) * kConvPanel + l] = weight_at(panel.first_out + l, k, c);
   }
-  return packed;
+}
+
+size_t packed_size(const ConvShape& s, int taps) {
+  return size_t(conv_panels(s)) * taps * s.in_per_group() * kConvPanel;
+}
+
+Walk conv1d_walk(const float* x, const float* packed_w, const float* bias, const ConvShape& s, float* y) {
+  return Walk{x,
+              size_t(s.stride) * s.in_channels,
+              size_t(s.dilation) * s.in_channels,
+              s.kernel,
+              packed_w,
+              bias,
+              y,
+              size_t(s.out_channels)};
+}
+
+// Calls run(walk, panel_begin, panel_end) for each stride phase that units [unit_begin,
+// unit_end) touch: phase j reads the input rows like a stride-1 convolution of `taps` taps
+// and writes the output rows t*S + j.
+template <class Run>
+void for_phases(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int unit_begin,
+                int unit_end, float* y, const Run& run) {
+  const int panels = conv_panels(s), taps = conv_transpose1d_taps(s);
+  for (int j = unit_begin / panels; j * panels < unit_end; ++j) {
+    const Walk walk{x,
+                    size_t(s.in_channels),
+                    size_t(s.in_channels),
+                    taps,
+                    packed_w + j * packed_size(s, taps),
+                    bias,
+                    y + size_t(j) * s.out_channels,
+                    size_t(s.stride) * s.out_channels};
+    run(walk, std::max(unit_begin - j * panels, 0), std::min(unit_end - j * panels, panels));
+  }
 }
 
 }  // namespace
 
 std::vector<float> conv1d_pack_weight(const std::vector<float>& torch_weight, const ConvShape& s) {
   const int K = s.kernel, I = s.in_per_group();
-  return pack_panels(s, [&](int o, int k, int c) { return torch_weight[(size_t(o) * I + c) * K + k]; });
+  std::vector<float> packed(packed_size(s, K), 0.0f);
+  pack_panels(
+      s, K, [&](int o, int k, int c) { return torch_weight[(size_t(o) * I + c) * K + k]; }, packed.data());
+  return packed;
 }
 
 std::vector<float> conv_transpose1d_pack_weight(const std::vector<float>& torch_weight, const ConvShape& s) {
-  const int K = s.kernel, I = s.in_per_group(), OG = s.out_per_group();
-  return pack_panels(s, [&](int o, int k, int c) {
-    const int g = o / OG, og = o % OG;
-    return torch_weight[((size_t(g) * I + c) * OG + og) * K + k];
-  });
+  const int K = s.kernel, S = s.stride, I = s.in_per_group(), OG = s.out_per_group();
+  const int taps = conv_transpose1d_taps(s);
+  std::vector<float> packed(S * packed_size(s, taps), 0.0f);
+  for (int j = 0; j < S; ++j)
+    pack_panels(
+        s, taps,
+        [&](int o, int k, int c) {
+          const int position = j + (taps - 1 - k) * S;  // tap k reads input row t - (taps - 1 - k)
+          if (position >= K) return 0.0f;
+          const int g = o / OG, og = o % OG;
+          return torch_weight[((size_t(g) * I + c) * OG + og) * K + position];
+        },
+        packed.data() + j * packed_size(s, taps));
+  return packed;
 }
 
 namespace scalar {
@@ -130,56 +193,42 @@ namespace {
 #endif
 
 template <int ROWS>
-KYUTAI_LANE_VECTORS void conv1d_tile(const float* x_group, const Panel& panel, const float* bias, const ConvShape& s,
-                                     int t0, float* y) {
-  const int C = s.in_channels, O = s.out_channels, ipg = s.in_per_group();
+KYUTAI_LANE_VECTORS void tile(const Walk& wk, const ConvShape& s, const Panel& panel, int t0) {
+  const int ipg = s.in_per_group();
+  const float* x = wk.x + size_t(panel.group) * ipg + size_t(t0) * wk.x_step;
   float acc[ROWS][kConvPanel] = {};
   const float* w = panel.w;
-  for (int k = 0; k < s.kernel; ++k)
+  for (int k = 0; k < wk.taps; ++k)
     for (int c = 0; c < ipg; ++c, w += kConvPanel)
       for (int r = 0; r < ROWS; ++r) {
-        const float xv = x_group[(size_t(t0 + r) * s.stride + size_t(k) * s.dilation) * C + c];
+        const float xv = x[r * wk.x_step + k * wk.x_tap + c];
         for (int l = 0; l < kConvPanel; ++l) acc[r][l] += w[l] * xv;
       }
   for (int r = 0; r < ROWS; ++r) {
-    float* yr = y + size_t(t0 + r) * O + panel.first_out;
-    for (int l = 0; l < panel.width; ++l) yr[l] = bias ? acc[r][l] + bias[panel.first_out + l] : acc[r][l];
+    float* yr = wk.y + size_t(t0 + r) * wk.y_step + panel.first_out;
+    for (int l = 0; l < panel.width; ++l) yr[l] = wk.bias ? acc[r][l] + wk.bias[panel.first_out + l] : acc[r][l];
   }
 }
 
-template <int ROWS>
-KYUTAI_LANE_VECTORS void conv_transpose1d_tile(const float* x_group, const Panel& panel, const ConvShape& s, int k,
-                                               int t0, float* y) {
-  const int C = s.in_channels, O = s.out_channels, ipg = s.in_per_group();
-  float acc[ROWS][kConvPanel] = {};
-  const float* w = panel.w + size_t(k) * ipg * kConvPanel;
-  for (int c = 0; c < ipg; ++c, w += kConvPanel)
-    for (int r = 0; r < ROWS; ++r) {
-      const float xv = x_group[size_t(t0 + r) * C + c];
-      for (int l = 0; l < kConvPanel; ++l) acc[r][l] += w[l] * xv;
-    }
-  for (int r = 0; r < ROWS; ++r) {
-    float* yr = y + (size_t(t0 + r) * s.stride + k) * O + panel.first_out;
-    for (int l = 0; l < panel.width; ++l) yr[l] += acc[r][l];
-  }
+// A pair tile is two one-panel tiles: each output's sum is the same.
+void run(const ConvShape& s, const Walk& walk, int rows, int panel_begin, int panel_end) {
+  for_tiles(s, walk, rows, panel_begin, panel_end, [&](auto n, auto pair, int p, int t0) {
+    for (int q = 0; q < (decltype(pair)::value ? 2 : 1); ++q)
+      tile<decltype(n)::value>(walk, s, panel_at(s, walk.w, walk.taps, p + q), t0);
+  });
 }
 
 }  // namespace
 
 void conv1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
                  int panel_begin, int panel_end, float* y) {
-  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, 1,
-            [&](auto n, const float* xg, const Panel& panel, int, int t0) {
-              conv1d_tile<decltype(n)::value>(xg, panel, bias, s, t0, y);
-            });
+  run(s, conv1d_walk(x, packed_w, bias, s, y), rows, panel_begin, panel_end);
 }
 
-void conv_transpose1d_rows(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin,
-                           int panel_end, float* y) {
-  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, s.kernel,
-            [&](auto n, const float* xg, const Panel& panel, int k, int t0) {
-              conv_transpose1d_tile<decltype(n)::value>(xg, panel, s, k, t0, y);
-            });
+void conv_transpose1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
+                           int unit_begin, int unit_end, float* y) {
+  for_phases(x, packed_w, bias, s, unit_begin, unit_end, y,
+             [&](const Walk& walk, int pb, int pe) { run(s, walk, rows, pb, pe); });
 }
 
 }  // namespace scalar
@@ -190,82 +239,80 @@ namespace {
 
 static_assert(kConvPanel == 8, "the SIMD tiles hold a panel in two vectors");
 
-// acc[r][0..1] += the panel's weights at (k, c) times x rows[r][offset], for ROWS rows.
-template <int ROWS>
-inline void accumulate(const float* w, const float* const* xr, size_t offset, v128_t (*acc)[2]) {
-  const v128_t w0 = wasm_v128_load(w), w1 = wasm_v128_load(w + 4);
-  for (int r = 0; r < ROWS; ++r) {
-    const v128_t xv = wasm_v128_load32_splat(xr[r] + offset);
-    acc[r][0] = wasm_f32x4_add(acc[r][0], wasm_f32x4_mul(w0, xv));
-    acc[r][1] = wasm_f32x4_add(acc[r][1], wasm_f32x4_mul(w1, xv));
+// Stores a tile row's sums (plus bias) into the panel's outputs of row yr.
+inline void store_row(v128_t lo, v128_t hi, const Panel& panel, const float* bias, float* yr) {
+  yr += panel.first_out;
+  if (bias) {
+    bias += panel.first_out;
+    if (panel.width == kConvPanel) {
+      lo = wasm_f32x4_add(lo, wasm_v128_load(bias));
+      hi = wasm_f32x4_add(hi, wasm_v128_load(bias + 4));
+    }
+  }
+  if (panel.width == kConvPanel) {
+    wasm_v128_store(yr, lo);
+    wasm_v128_store(yr + 4, hi);
+    return;
+  }
+  float lanes[kConvPanel];
+  wasm_v128_store(lanes, lo);
+  wasm_v128_store(lanes + 4, hi);
+  for (int l = 0; l < panel.width; ++l) yr[l] = bias ? lanes[l] + bias[l] : lanes[l];
+}
+
+// ROWS rows x NP panels (NP = 2: panel p + 1's weights follow panel p's).
+template <int ROWS, int NP>
+void tile(const Walk& wk, const ConvShape& s, int p, int t0) {
+  const int ipg = s.in_per_group();
+  const Panel first = panel_at(s, wk.w, wk.taps, p);
+  const float* xr[ROWS];
+  for (int r = 0; r < ROWS; ++r) xr[r] = wk.x + size_t(first.group) * ipg + size_t(t0 + r) * wk.x_step;
+  v128_t acc[ROWS][2 * NP];
+  for (int r = 0; r < ROWS; ++r)
+    for (int v = 0; v < 2 * NP; ++v) acc[r][v] = wasm_f32x4_splat(0.0f);
+  // With one group and no dilation the taps' inputs follow each other: one loop over them.
+  const bool contiguous = wk.x_tap == size_t(ipg);
+  const int outer = contiguous ? 1 : wk.taps, inner = contiguous ? wk.taps * ipg : ipg;
+  const size_t next_panel = size_t(wk.taps) * ipg * kConvPanel;
+  const float* w = first.w;
+  for (int k = 0; k < outer; ++k) {
+    const size_t tap = k * wk.x_tap;
+    for (int c = 0; c < inner; ++c, w += kConvPanel) {
+      v128_t wv[2 * NP];
+      for (int q = 0; q < NP; ++q) {
+        wv[2 * q] = wasm_v128_load(w + q * next_panel);
+        wv[2 * q + 1] = wasm_v128_load(w + q * next_panel + 4);
+      }
+      for (int r = 0; r < ROWS; ++r) {
+        const v128_t xv = wasm_v128_load32_splat(xr[r] + tap + c);
+        for (int v = 0; v < 2 * NP; ++v) acc[r][v] = wasm_f32x4_add(acc[r][v], wasm_f32x4_mul(wv[v], xv));
+      }
+    }
+  }
+  for (int q = 0; q < NP; ++q) {
+    const Panel panel = q == 0 ? first : panel_at(s, wk.w, wk.taps, p + q);
+    for (int r = 0; r < ROWS; ++r)
+      store_row(acc[r][2 * q], acc[r][2 * q + 1], panel, wk.bias, wk.y + size_t(t0 + r) * wk.y_step);
   }
 }
 
-template <int ROWS>
-void conv1d_tile(const float* x_group, const Panel& panel, const float* bias, const ConvShape& s, int t0, float* y) {
-  const int C = s.in_channels, O = s.out_channels, ipg = s.in_per_group();
-  const float* xr[ROWS];
-  for (int r = 0; r < ROWS; ++r) xr[r] = x_group + size_t(t0 + r) * s.stride * C;
-  v128_t acc[ROWS][2];
-  for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = wasm_f32x4_splat(0.0f);
-  const float* w = panel.w;
-  for (int k = 0; k < s.kernel; ++k) {
-    const size_t tap = size_t(k) * s.dilation * C;
-    for (int c = 0; c < ipg; ++c, w += kConvPanel) accumulate<ROWS>(w, xr, tap + c, acc);
-  }
-  for (int r = 0; r < ROWS; ++r) {
-    float* yr = y + size_t(t0 + r) * O + panel.first_out;
-    if (panel.width == kConvPanel) {
-      for (int v = 0; v < 2; ++v)
-        wasm_v128_store(yr + 4 * v,
-                        bias ? wasm_f32x4_add(acc[r][v], wasm_v128_load(bias + panel.first_out + 4 * v)) : acc[r][v]);
-    } else {
-      float lanes[kConvPanel];
-      wasm_v128_store(lanes, acc[r][0]);
-      wasm_v128_store(lanes + 4, acc[r][1]);
-      for (int l = 0; l < panel.width; ++l) yr[l] = bias ? lanes[l] + bias[panel.first_out + l] : lanes[l];
-    }
-  }
-}
-
-template <int ROWS>
-void conv_transpose1d_tile(const float* x_group, const Panel& panel, const ConvShape& s, int k, int t0, float* y) {
-  const int C = s.in_channels, O = s.out_channels, ipg = s.in_per_group();
-  const float* xr[ROWS];
-  for (int r = 0; r < ROWS; ++r) xr[r] = x_group + size_t(t0 + r) * C;
-  v128_t acc[ROWS][2];
-  for (int r = 0; r < ROWS; ++r) acc[r][0] = acc[r][1] = wasm_f32x4_splat(0.0f);
-  const float* w = panel.w + size_t(k) * ipg * kConvPanel;
-  for (int c = 0; c < ipg; ++c, w += kConvPanel) accumulate<ROWS>(w, xr, c, acc);
-  for (int r = 0; r < ROWS; ++r) {
-    float* yr = y + (size_t(t0 + r) * s.stride + k) * O + panel.first_out;
-    if (panel.width == kConvPanel) {
-      for (int v = 0; v < 2; ++v) wasm_v128_store(yr + 4 * v, wasm_f32x4_add(wasm_v128_load(yr + 4 * v), acc[r][v]));
-    } else {
-      float lanes[kConvPanel];
-      wasm_v128_store(lanes, acc[r][0]);
-      wasm_v128_store(lanes + 4, acc[r][1]);
-      for (int l = 0; l < panel.width; ++l) yr[l] += lanes[l];
-    }
-  }
+void run(const ConvShape& s, const Walk& walk, int rows, int panel_begin, int panel_end) {
+  for_tiles(s, walk, rows, panel_begin, panel_end, [&](auto n, auto pair, int p, int t0) {
+    tile<decltype(n)::value, decltype(pair)::value ? 2 : 1>(walk, s, p, t0);
+  });
 }
 
 }  // namespace
 
 void conv1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
                  int panel_begin, int panel_end, float* y) {
-  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, 1,
-            [&](auto n, const float* xg, const Panel& panel, int, int t0) {
-              conv1d_tile<decltype(n)::value>(xg, panel, bias, s, t0, y);
-            });
+  run(s, conv1d_walk(x, packed_w, bias, s, y), rows, panel_begin, panel_end);
 }
 
-void conv_transpose1d_rows(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin,
-                           int panel_end, float* y) {
-  for_tiles(x, packed_w, s, rows, panel_begin, panel_end, s.kernel,
-            [&](auto n, const float* xg, const Panel& panel, int k, int t0) {
-              conv_transpose1d_tile<decltype(n)::value>(xg, panel, s, k, t0, y);
-            });
+void conv_transpose1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
+                           int unit_begin, int unit_end, float* y) {
+  for_phases(x, packed_w, bias, s, unit_begin, unit_end, y,
+             [&](const Walk& walk, int pb, int pe) { run(s, walk, rows, pb, pe); });
 }
 
 }  // namespace simd128
@@ -276,29 +323,50 @@ void conv1d_rows(const float* x, const float* packed_w, const float* bias, const
   KYUTAI_CONV_SIMD::conv1d_rows(x, packed_w, bias, s, rows, panel_begin, panel_end, y);
 }
 
-void conv_transpose1d_rows(const float* x, const float* packed_w, const ConvShape& s, int rows, int panel_begin,
-                           int panel_end, float* y) {
-  KYUTAI_CONV_SIMD::conv_transpose1d_rows(x, packed_w, s, rows, panel_begin, panel_end, y);
+void conv_transpose1d_rows(const float* x, const float* packed_w, const float* bias, const ConvShape& s, int rows,
+                           int unit_begin, int unit_end, float* y) {
+  KYUTAI_CONV_SIMD::conv_transpose1d_rows(x, packed_w, bias, s, rows, unit_begin, unit_end, y);
 }
 
 // --- layers ------------------------------------------------------------------------------
 namespace {
 
-// Splits the panels across the pool when the work is worth a wake-up.
+// Splits the units (panels, or phase panels) across the pool when the work is worth a wake-up.
 template <class Fn>
-void for_panels(int panels, double macs, ThreadPool* pool, const Fn& fn) {
+void for_units(int units, double macs, ThreadPool* pool, const Fn& fn) {
   constexpr double kMinParallelMacs = 1 << 16;
   if (!pool || pool->threads() <= 1 || macs < kMinParallelMacs) {
-    fn(0, panels);
+    fn(0, units);
     return;
   }
-  pool->parallel_for(panels, fn);
+  pool->parallel_for(units, fn);
+}
+
+// The input buffer of a step: `context` rows of history, then room for `rows` rows.
+float* input_rows(std::vector<float>& buffer, int context, int rows, int channels) {
+  const size_t size = size_t(context + rows) * channels;
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer.data() + size_t(context) * channels;
+}
+
+// After a step of `rows` rows: the last `context` rows become the next step's history.
+void keep_history(std::vector<float>& buffer, int context, int rows, int channels) {
+  if (context == 0) return;
+  const size_t keep = size_t(context) * channels;
+  std::memmove(buffer.data(), buffer.data() + size_t(rows) * channels, keep * sizeof(float));
+}
+
+void check_buffer(const std::vector<float>& buffer, int context, int state_context, int rows, int channels,
+                  const std::string& what) {
+  if (state_context != context) fail(ErrorCode::InvalidState, what, ": state of another layer");
+  if (buffer.size() < size_t(context + rows) * channels)
+    fail(ErrorCode::InvalidState, what, ": the step's ", rows, " input rows were not written through input()");
 }
 
 }  // namespace
 
 void Conv1dState::reset() {
-  std::fill(previous.begin(), previous.end(), 0.0f);
+  std::fill(buffer.begin(), buffer.end(), 0.0f);
   first = true;
 }
 
@@ -332,7 +400,8 @@ void Conv1d::prepare() {
 
 Conv1dState Conv1d::new_state() const {
   Conv1dState st;
-  st.previous.assign(size_t(context()) * shape_.in_channels, 0.0f);
+  st.context = context();
+  st.buffer.assign(size_t(context()) * shape_.in_channels, 0.0f);
   return st;
 }
 
@@ -343,28 +412,32 @@ int Conv1d::output_rows(int rows) const {
   return rows / shape_.stride;
 }
 
-void Conv1d::forward(const float* x, int rows, Conv1dState& st, float* y, ThreadPool* pool) const {
+float* Conv1d::input(Conv1dState& st, int rows) const {
+  output_rows(rows);
+  if (st.context != context()) fail(ErrorCode::InvalidState, what_, ": state of another layer");
+  return input_rows(st.buffer, st.context, rows, shape_.in_channels);
+}
+
+void Conv1d::forward_input(int rows, Conv1dState& st, float* y, ThreadPool* pool) const {
   if (weight_.empty()) fail(ErrorCode::InvalidState, what_, ": weights not loaded");
   const int out_rows = output_rows(rows);
   const int ctx = context(), C = shape_.in_channels;
-  const float* input = x;
-  if (ctx > 0) {
-    if (st.previous.size() != size_t(ctx) * C) fail(ErrorCode::InvalidState, what_, ": state of another layer");
-    if (pad_ == PadMode::Replicate && st.first)
-      for (int r = 0; r < ctx; ++r) std::memcpy(st.previous.data() + size_t(r) * C, x, C * sizeof(float));
-    st.padded.resize(size_t(ctx + rows) * C);
-    std::copy(st.previous.begin(), st.previous.end(), st.padded.begin());
-    std::memcpy(st.padded.data() + size_t(ctx) * C, x, size_t(rows) * C * sizeof(float));
-    input = st.padded.data();
-  }
+  check_buffer(st.buffer, ctx, st.context, rows, C, what_);
+  if (pad_ == PadMode::Replicate && st.first)
+    for (int r = 0; r < ctx; ++r)
+      std::memcpy(st.buffer.data() + size_t(r) * C, st.buffer.data() + size_t(ctx) * C, C * sizeof(float));
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   const double macs = double(out_rows) * shape_.out_channels * shape_.kernel * shape_.in_per_group();
-  for_panels(conv_panels(shape_), macs, pool,
-             [&](int pb, int pe) { conv1d_rows(input, weight_.data(), bias, shape_, out_rows, pb, pe, y); });
-  if (ctx > 0) {
-    std::copy(st.padded.end() - size_t(ctx) * C, st.padded.end(), st.previous.begin());
-    st.first = false;
-  }
+  for_units(conv_panels(shape_), macs, pool,
+            [&](int pb, int pe) { conv1d_rows(st.buffer.data(), weight_.data(), bias, shape_, out_rows, pb, pe, y); });
+  keep_history(st.buffer, ctx, rows, C);
+  st.first = false;
+}
+
+void Conv1d::forward(const float* x, int rows, Conv1dState& st, float* y, ThreadPool* pool) const {
+  float* in = input(st, rows);
+  std::memcpy(in, x, size_t(rows) * shape_.in_channels * sizeof(float));
+  forward_input(rows, st, y, pool);
 }
 
 std::vector<float> Conv1d::forward(const float* x, int rows, ThreadPool* pool) const {
@@ -374,13 +447,13 @@ std::vector<float> Conv1d::forward(const float* x, int rows, ThreadPool* pool) c
   return y;
 }
 
-void ConvTranspose1dState::reset() { std::fill(partial.begin(), partial.end(), 0.0f); }
+void ConvTranspose1dState::reset() { std::fill(buffer.begin(), buffer.end(), 0.0f); }
 
 ConvTranspose1d::ConvTranspose1d(ConvShape shape, bool bias, std::string what)
     : shape_(shape), has_bias_(bias), what_(std::move(what)) {
   shape_.validate(what_);
   if (shape_.dilation != 1) fail(ErrorCode::InvalidConfig, what_, ": transposed convolutions take no dilation");
-  if (overlap() < 0)
+  if (shape_.kernel < shape_.stride)
     fail(ErrorCode::InvalidConfig, what_, ": stride ", shape_.stride, " exceeds the kernel ", shape_.kernel);
 }
 
@@ -406,37 +479,38 @@ void ConvTranspose1d::prepare() {
 
 ConvTranspose1dState ConvTranspose1d::new_state() const {
   ConvTranspose1dState st;
-  st.partial.assign(size_t(overlap()) * shape_.out_channels, 0.0f);
+  st.context = context();
+  st.buffer.assign(size_t(context()) * shape_.in_channels, 0.0f);
   return st;
 }
 
-void ConvTranspose1d::forward(const float* x, int rows, ConvTranspose1dState& st, float* y, ThreadPool* pool) const {
+float* ConvTranspose1d::input(ConvTranspose1dState& st, int rows) const {
+  if (rows <= 0) fail(ErrorCode::InvalidArgument, what_, ": a step needs at least one input step, got ", rows);
+  if (st.context != context()) fail(ErrorCode::InvalidState, what_, ": state of another layer");
+  return input_rows(st.buffer, st.context, rows, shape_.in_channels);
+}
+
+void ConvTranspose1d::forward_input(int rows, ConvTranspose1dState& st, float* y, ThreadPool* pool) const {
   if (weight_.empty()) fail(ErrorCode::InvalidState, what_, ": weights not loaded");
-  if (rows <= 0) fail(ErrorCode::InvalidArgument, what_, ": a step needs at least one input step");
-  const int O = shape_.out_channels, overlap_rows = overlap();
-  if (st.partial.size() != size_t(overlap_rows) * O) fail(ErrorCode::InvalidState, what_, ": state of another layer");
-  const int out_rows = rows * shape_.stride;
-  // The whole transposed convolution: out_rows + overlap rows, every row starting at the bias.
-  st.full.resize(size_t(out_rows + overlap_rows) * O);
-  for (int r = 0; r < out_rows + overlap_rows; ++r) {
-    float* row = st.full.data() + size_t(r) * O;
-    if (bias_.empty()) std::fill(row, row + O, 0.0f);
-    else std::copy(bias_.begin(), bias_.end(), row);
-  }
-  const double macs = double(rows) * O * shape_.kernel * shape_.in_per_group();
-  for_panels(conv_panels(shape_), macs, pool,
-             [&](int pb, int pe) { conv_transpose1d_rows(x, weight_.data(), shape_, rows, pb, pe, st.full.data()); });
-  // The previous step's tail overlaps our first rows; our own tail is owed to the next step
-  // (without bias, which the next step adds itself).
-  for (size_t i = 0; i < st.partial.size(); ++i) st.full[i] += st.partial[i];
-  std::memcpy(y, st.full.data(), size_t(out_rows) * O * sizeof(float));
-  for (int r = 0; r < overlap_rows; ++r)
-    for (int o = 0; o < O; ++o)
-      st.partial[size_t(r) * O + o] = st.full[size_t(out_rows + r) * O + o] - (bias_.empty() ? 0.0f : bias_[o]);
+  if (rows <= 0) fail(ErrorCode::InvalidArgument, what_, ": a step needs at least one input step, got ", rows);
+  const int C = shape_.in_channels;
+  check_buffer(st.buffer, context(), st.context, rows, C, what_);
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
+  const double macs = double(rows) * shape_.out_channels * shape_.kernel * shape_.in_per_group();
+  for_units(shape_.stride * conv_panels(shape_), macs, pool, [&](int ub, int ue) {
+    conv_transpose1d_rows(st.buffer.data(), weight_.data(), bias, shape_, rows, ub, ue, y);
+  });
+  keep_history(st.buffer, context(), rows, C);
+}
+
+void ConvTranspose1d::forward(const float* x, int rows, ConvTranspose1dState& st, float* y, ThreadPool* pool) const {
+  float* in = input(st, rows);
+  std::memcpy(in, x, size_t(rows) * shape_.in_channels * sizeof(float));
+  forward_input(rows, st, y, pool);
 }
 
 std::vector<float> ConvTranspose1d::forward(const float* x, int rows, ThreadPool* pool) const {
-  if (rows <= 0) fail(ErrorCode::InvalidArgument, what_, ": a step needs at least one input step");
+  if (rows <= 0) fail(ErrorCode::InvalidArgument, what_, ": a step needs at least one input step, got ", rows);
   std::vector<float> y(size_t(rows) * shape_.stride * shape_.out_channels);
   ConvTranspose1dState st = new_state();
   forward(x, rows, st, y.data(), pool);

@@ -73,11 +73,11 @@ struct StateCursor {
   }
 };
 
-// out = ELU(x): the activation before every convolution but the first.
-void elu_into(const std::vector<float>& x, size_t n, std::vector<float>& out) {
-  out.resize(n);
-  std::copy(x.begin(), x.begin() + n, out.begin());
-  activate_inplace(Activation::Elu, out.data(), int(n));
+// out[0, n) = ELU(x[0, n)): the activation before every convolution but the first, written
+// straight into the convolution's input buffer.
+void elu_into(const float* x, size_t n, float* out) {
+  std::copy(x, x + n, out);
+  activate_inplace(Activation::Elu, out, int(n));
 }
 
 // x [rows][dim] <- skip(x) + conv2(ELU(conv1(ELU(x)))), in place.
@@ -85,11 +85,14 @@ void run_block(const SeanetResBlock& b, int rows, StateCursor& cur, ThreadPool* 
   SeanetState& st = cur.st;
   const size_t dim = b.conv1.shape().in_channels, hidden = b.conv1.shape().out_channels;
   const size_t n = rows * dim;
-  elu_into(st.signal, n, st.hidden);
-  st.branch.resize(rows * hidden);
-  b.conv1.forward(st.hidden.data(), rows, cur.next_conv(), st.branch.data(), pool);
-  activate_inplace(Activation::Elu, st.branch.data(), int(rows * hidden));
-  b.conv2.forward(st.branch.data(), rows, cur.next_conv(), st.hidden.data(), pool);
+  Conv1dState& s1 = cur.next_conv();
+  Conv1dState& s2 = cur.next_conv();
+  elu_into(st.signal.data(), n, b.conv1.input(s1, rows));
+  float* branch = b.conv2.input(s2, rows);
+  b.conv1.forward_input(rows, s1, branch, pool);
+  activate_inplace(Activation::Elu, branch, int(rows * hidden));
+  st.hidden.resize(n);
+  b.conv2.forward_input(rows, s2, st.hidden.data(), pool);
   if (b.conv_skip) {
     st.next.resize(n);
     b.shortcut.forward(st.signal.data(), rows, cur.next_conv(), st.next.data(), pool);
@@ -170,15 +173,17 @@ void SeanetEncoder::forward(const float* pcm, int samples, SeanetState& st, floa
   for (const Stage& s : stages_) {
     for (const SeanetResBlock& b : s.blocks) run_block(b, rows, cur, pool);
     const ConvShape& shape = s.downsample.shape();
-    elu_into(st.signal, size_t(rows) * shape.in_channels, st.hidden);
+    Conv1dState& down = cur.next_conv();
+    elu_into(st.signal.data(), size_t(rows) * shape.in_channels, s.downsample.input(down, rows));
     const int out_rows = s.downsample.output_rows(rows);
     st.next.resize(size_t(out_rows) * shape.out_channels);
-    s.downsample.forward(st.hidden.data(), rows, cur.next_conv(), st.next.data(), pool);
+    s.downsample.forward_input(rows, down, st.next.data(), pool);
     std::swap(st.signal, st.next);
     rows = out_rows;
   }
-  elu_into(st.signal, size_t(rows) * last_.shape().in_channels, st.hidden);
-  last_.forward(st.hidden.data(), rows, cur.next_conv(), latent, pool);
+  Conv1dState& last = cur.next_conv();
+  elu_into(st.signal.data(), size_t(rows) * last_.shape().in_channels, last_.input(last, rows));
+  last_.forward_input(rows, last, latent, pool);
 }
 
 // Kyutai's layer list: conv to the widest width, then per ratio ELU, a transposed conv
@@ -244,16 +249,18 @@ void SeanetDecoder::forward(const float* latent, int steps, SeanetState& st, flo
   first_.forward(latent, rows, cur.next_conv(), st.signal.data(), pool);
   for (const Stage& s : stages_) {
     const ConvShape& shape = s.upsample.shape();
-    elu_into(st.signal, size_t(rows) * shape.in_channels, st.hidden);
+    ConvTranspose1dState& up = cur.next_convtr();
+    elu_into(st.signal.data(), size_t(rows) * shape.in_channels, s.upsample.input(up, rows));
     const int out_rows = rows * shape.stride;
     st.next.resize(size_t(out_rows) * shape.out_channels);
-    s.upsample.forward(st.hidden.data(), rows, cur.next_convtr(), st.next.data(), pool);
+    s.upsample.forward_input(rows, up, st.next.data(), pool);
     std::swap(st.signal, st.next);
     rows = out_rows;
     for (const SeanetResBlock& b : s.blocks) run_block(b, rows, cur, pool);
   }
-  elu_into(st.signal, size_t(rows) * last_.shape().in_channels, st.hidden);
-  last_.forward(st.hidden.data(), rows, cur.next_conv(), pcm, pool);
+  Conv1dState& last = cur.next_conv();
+  elu_into(st.signal.data(), size_t(rows) * last_.shape().in_channels, last_.input(last, rows));
+  last_.forward_input(rows, last, pcm, pool);
 }
 
 }  // namespace kyutai

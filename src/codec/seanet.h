@@ -27,7 +27,7 @@ struct SeanetResBlock {
 struct SeanetState {
   std::vector<Conv1dState> convs;
   std::vector<ConvTranspose1dState> convtrs;
-  std::vector<float> signal, next, hidden, branch;
+  std::vector<float> signal, next, hidden;
   void reset();
 };
 
