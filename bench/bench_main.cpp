@@ -1,6 +1,6 @@
 // Native benchmark CLI: one JSON line per measurement.
 //   kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT THREADS FRAMES
-//                | mimi THREADS FRAMES
+//                | mimi THREADS FRAMES | quant-accuracy Q8_0|Q4_K DISTRIBUTION OUT IN
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -18,10 +18,12 @@ int main(int argc, char** argv) {
   else if (mode == "frame" && argc == 6)
     out = kyutai::bench::frame(arg(2), arg(3), std::atoi(argv[4]), std::atoi(argv[5]));
   else if (mode == "mimi" && argc == 4) out = kyutai::bench::mimi_frame(std::atoi(argv[2]), std::atoi(argv[3]));
+  else if (mode == "quant-accuracy" && argc == 6)
+    out = kyutai::bench::quant_accuracy(arg(2), arg(3), std::atoi(argv[4]), std::atoi(argv[5]));
   else {
     std::fprintf(stderr,
                  "usage: kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT "
-                 "THREADS FRAMES | mimi THREADS FRAMES\n");
+                 "THREADS FRAMES | mimi THREADS FRAMES | quant-accuracy Q8_0|Q4_K DISTRIBUTION OUT IN\n");
     return 2;
   }
   std::printf("%s\n", out.c_str());
