@@ -22,6 +22,7 @@
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
 #include "kernels/native_linear.h"
+#include "kernels/quant_accuracy.h"
 #include "lm/lm_model.h"
 #include "lm/sampling.h"
 #include "lm/synthetic_checkpoint.h"
@@ -188,6 +189,7 @@ GemvBench::GemvBench(int k, int n, const std::string& format_name, bool cold, in
     copy.in = k;
     copy.in_padded = copies_[0].in_padded;
     copy.format = copies_[0].format;
+    copy.q4_layout = copies_[0].q4_layout;  // the same kernel for every copy
     copy.data.resize(copies_[0].data.size());
     std::memcpy(copy.data.data(), copies_[0].data.data(), copy.data.bytes());
     copy.scales.resize(copies_[0].scales.size());
@@ -365,6 +367,31 @@ std::string frame(const std::string& shape, const std::string& format_name, int 
                 config.context.value_or(0), model->bytes_read_per_frame(), weights_read_ms, load_ms, convert_ms,
                 heap_in_use(), heap_size(), peak);
   return json_line(out);
+}
+
+std::string quant_accuracy(const std::string& format_name, const std::string& distribution, int out, int in) {
+  BlockFormat format;
+  if (format_name == block_format_name(BlockFormat::Q8_0)) format = BlockFormat::Q8_0;
+  else if (format_name == block_format_name(BlockFormat::Q4_K)) format = BlockFormat::Q4_K;
+  else return json_line("\"kind\": \"error\", \"message\": \"unknown block format (Q8_0, Q4_K)\"");
+  const WeightDistribution all[] = {WeightDistribution::Gauss, WeightDistribution::StudentT4,
+                                    WeightDistribution::OutlierChannels};
+  const WeightDistribution* d = std::find_if(std::begin(all), std::end(all), [&](WeightDistribution w) {
+    return distribution == weight_distribution_name(w);
+  });
+  if (d == std::end(all)) return json_line("\"kind\": \"error\", \"message\": \"unknown distribution\"");
+  if (out <= 0 || in <= 0) return json_line("\"kind\": \"error\", \"message\": \"empty shape\"");
+  const QuantAccuracy engine = measure_quant_accuracy(format, *d, out, in);
+  const QuantAccuracy ggml = measure_quant_accuracy(format, *d, out, in, QuantMethod::GgmlReference);
+  const QuantAccuracy bound = quant_accuracy_bound(format, *d);
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "\"kind\": \"quant_accuracy\", \"format\": \"%s\", \"distribution\": \"%s\", \"out\": %d, "
+                "\"in\": %d, \"weight_rmse\": %.5f, \"gemv_rmse\": %.5f, \"ggml_weight_rmse\": %.5f, "
+                "\"ggml_gemv_rmse\": %.5f, \"issue_weight_rmse\": %.5f, \"issue_gemv_rmse\": %.5f",
+                format_name.c_str(), distribution.c_str(), out, in, engine.weight_rmse, engine.gemv_rmse,
+                ggml.weight_rmse, ggml.gemv_rmse, bound.weight_rmse / 1.02, bound.gemv_rmse / 1.02);
+  return json_line(line);
 }
 
 }  // namespace kyutai::bench

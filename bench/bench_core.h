@@ -54,4 +54,10 @@ std::string gemv(int k, int n, const std::string& format, bool cold, int threads
 // `format`: a weight format, "xnnpack-f32", or either with "+kv-bf16" (a bf16 KV cache).
 std::string frame(const std::string& shape, const std::string& format, int threads, int frames);
 
+// Issue 31's accuracy table for one block format ("Q8_0", "Q4_K"), weight distribution ("gauss",
+// "student-t4", "outlier-channels") and shape: relative RMSE of the weights and of a GEMV with
+// outlier activations, for the engine's quantizers and for ggml's reference schemes on the same
+// data, beside the issue's figures (kernels/quant_accuracy.h, which the tests assert).
+std::string quant_accuracy(const std::string& format, const std::string& distribution, int out, int in);
+
 }  // namespace kyutai::bench

@@ -74,7 +74,8 @@ struct PackedMatrix {
 // linked in, else Lanes. Every kernel reads both; the scalar one is the reference for both.
 Q4Layout preferred_q4_layout();
 
-// Packs W [out, in] read through `reader`. Quantization rounds to nearest (ties away from 0).
+// Packs W [out, in] read through `reader`. Quantization rounds to nearest, ties to even (one
+// f32.nearest in WebAssembly; see round_clamp in packed_matrix.cpp).
 PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source,
                          Q4Layout q4_layout = preferred_q4_layout());
 PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows,
