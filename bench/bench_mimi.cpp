@@ -42,10 +42,11 @@ size_t load_synthetic(Mimi& mimi, const LoadOptions& options, uint64_t seed) {
   mimi.declare_weights(loader);
   uint64_t parameters = 0;
   // f32: Kyutai's Mimi dtype.
-  generate_synthetic(loader.expected(), DType::F32, seed, synthetic_codec_value_law, [&](const TensorInfo& t, const uint8_t* bytes) {
-    loader.add(t, bytes);
-    parameters += t.numel();
-  });
+  generate_synthetic(loader.expected(), DType::F32, seed, synthetic_codec_value_law,
+                     [&](const TensorInfo& t, const uint8_t* bytes) {
+                       loader.add(t, bytes);
+                       parameters += t.numel();
+                     });
   loader.finish();
   mimi.prepare();
   return parameters;

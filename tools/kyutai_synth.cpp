@@ -238,8 +238,7 @@ int main(int argc, char** argv) {
       fs::rename(index_path + ".tmp", index_path);
     }
     std::cout << "{\"out\": " << json_string(shards.size() > 1 ? index_path : out_path) << ", \"files\": " << files
-              << ", \"tensors\": " << tensors << ", \"bytes\": " << bytes
-              << ", \"parameters\": " << parameters
+              << ", \"tensors\": " << tensors << ", \"bytes\": " << bytes << ", \"parameters\": " << parameters
               << ", \"header_only\": " << (header_only ? "true" : "false") << "}\n";
     return 0;
   } catch (const Error& e) {
