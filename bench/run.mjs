@@ -8,6 +8,8 @@
 //   (c) the STT-1B frame in headless Chromium, single- and multi-threaded;
 //   (d) the full-size STT-1B checkpoint (2 GB bf16) loaded in a tab with q4 / q8 conversion,
 //       then again from the model cache (bench/fullsize.mjs);
+//   (e) Kyutai's TTS at full size (synthetic tts-1.6b-en_fr) in a tab: ms per frame, LM + Depformer
+//       + Mimi decode, q8/q4, 1 and 2 threads, n_q 32 and 24 (bench/tts-fullsize.mjs);
 //   plus the Mimi codec per 80 ms frame and WebGPU beside WASM when those are built.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -201,6 +203,14 @@ if (mimiRows.length) {
     const { runLargestBench } = await import('./fullsize.mjs');
     for (const r of await runLargestBench()) log({ kind: 'largest', ...r });
   }
+}
+
+// ---- (e) Kyutai's TTS at full size in a tab, q8/q4, 1 and 2 threads, n_q 32 and 24 (bench/tts-fullsize.mjs) ----
+try {
+  const { runTtsFullsizeBench } = await import('./tts-fullsize.mjs');
+  for (const r of await runTtsFullsizeBench({ frames: quick ? 4 : 12 })) log({ kind: 'tts-fullsize', ...r });
+} catch (e) {
+  console.log(`\n(e) full-size TTS: not run (${e.message})`);
 }
 
 // ---- WebGPU beside WASM (when the backend is built) ----
