@@ -72,7 +72,7 @@ export function ensureCheckpoint(name, { config, kind = 'lm', dtype = 'bf16', se
   const bytes = files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
   const urlPath = '/' + path.relative(repo, path.join(dir, weightsName)).split(path.sep).join('/');
   const configUrlPath = '/' + path.relative(repo, path.join(dir, 'config.json')).split(path.sep).join('/');
-  return { dir, name, weights: urlPath, config: configUrlPath, bytes, files: files.length, generatedMs };
+  return { dir, name, weights: urlPath, config: configText ? configUrlPath : null, bytes, files: files.length, generatedMs };
 }
 
 // Free space check before writing a large file.
