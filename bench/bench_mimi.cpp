@@ -5,7 +5,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -39,41 +38,6 @@ double thread_cpu_ms() {
   return -1;
 }
 
-bool ends_with(const std::string& s, const char* suffix) {
-  const size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-// Value law of a synthetic tensor, as src/lm/synthetic_checkpoint.cpp does for the LM:
-// offset + scale * u with u uniform of unit variance, the scale keeping activations of order
-// one through the 30-odd layers (weights 1/sqrt(fan in)), so the timing runs on ordinary
-// floats (no denormals, no infinities) as with real weights.
-void value_law(const WeightLoader::Expected& e, float* offset, float* scale) {
-  *offset = 0;
-  *scale = 0.1f;
-  const std::string& n = e.name;
-  if (e.kind == WeightLoader::Kind::Linear) {
-    *scale = 1.0f / std::sqrt(float(e.shape[1]));
-  } else if (ends_with(n, "cluster_usage") || ends_with(n, "_initialized")) {
-    *offset = 1.0f;  // positive usage: centroid = embedding_sum / usage
-    *scale = 0.1f;
-  } else if (ends_with(n, "embedding_sum")) {
-    *scale = 0.5f;
-  } else if (ends_with(n, ".scale")) {
-    *offset = 0.01f;  // layer_scale 0.01, as the config's init
-    *scale = 0.002f;
-  } else if (ends_with(n, ".bias")) {
-    *scale = 0.02f;
-  } else if (e.shape.size() >= 2) {  // convolution weights [out, in / groups, kernel]
-    int64_t fan_in = 1;
-    for (size_t i = 1; i < e.shape.size(); ++i) fan_in *= e.shape[i];
-    *scale = 1.0f / std::sqrt(float(fan_in));
-  } else {  // norm gains
-    *offset = 1.0f;
-    *scale = 0.1f;
-  }
-}
-
 // Feeds every tensor the model declares, generated one at a time (f32, Kyutai's Mimi dtype).
 // Returns the number of parameters.
 size_t load_synthetic(Mimi& mimi, const LoadOptions& options, uint64_t seed) {
@@ -81,10 +45,11 @@ size_t load_synthetic(Mimi& mimi, const LoadOptions& options, uint64_t seed) {
   mimi.declare_weights(loader);
   uint64_t parameters = 0;
   // f32: Kyutai's Mimi dtype.
-  generate_synthetic(loader.expected(), DType::F32, seed, value_law, [&](const TensorInfo& t, const uint8_t* bytes) {
-    loader.add(t, bytes);
-    parameters += t.numel();
-  });
+  generate_synthetic(loader.expected(), DType::F32, seed, synthetic_codec_value_law,
+                     [&](const TensorInfo& t, const uint8_t* bytes) {
+                       loader.add(t, bytes);
+                       parameters += t.numel();
+                     });
   loader.finish();
   mimi.prepare();
   return parameters;

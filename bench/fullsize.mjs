@@ -43,19 +43,24 @@ function synthTool(build) {
 // Writes (or reuses) a synthetic checkpoint: <fullsize>/<name>/config.json and
 // model.safetensors (or shards + model.safetensors.index.json). Returns paths, the URL path
 // of the weights (from the repository root), their size and how long generating took.
-export function ensureCheckpoint(name, { config, dtype = 'bf16', seed = 1, shards = 1, headerOnly = false, build = buildDir() }) {
+// kind: 'lm' (of `config`), 'mimi' (the released codec, or `config`) or 'voice' (for the TTS LM
+// of `config`): kyutai_synth --kind.
+export function ensureCheckpoint(name, { config, kind = 'lm', dtype = 'bf16', seed = 1, shards = 1, headerOnly = false, build = buildDir() }) {
   const dir = path.join(fullsizeDir(build), name);
-  const configText = fs.readFileSync(path.resolve(repo, config), 'utf8');
-  const stamp = JSON.stringify({ GENERATOR_VERSION, configText, dtype, seed, shards, headerOnly });
+  const configText = config ? fs.readFileSync(path.resolve(repo, config), 'utf8') : '';
+  // 'lm' stays out of the stamp so checkpoints generated before kinds existed are reused.
+  const stamp = JSON.stringify({ GENERATOR_VERSION, ...(kind === 'lm' ? {} : { kind }), configText, dtype, seed, shards, headerOnly });
   const stampFile = path.join(dir, 'stamp.json');
   const weightsName = shards > 1 ? 'model.safetensors.index.json' : 'model.safetensors';
   let generatedMs = 0;
   if (!(fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp)) {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'config.json'), configText);
-    const args = ['--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'model.safetensors'),
-      '--dtype', dtype, '--seed', String(seed)];
+    const args = ['--kind', kind, '--out', path.join(dir, 'model.safetensors'), '--dtype', dtype, '--seed', String(seed)];
+    if (configText) {
+      fs.writeFileSync(path.join(dir, 'config.json'), configText);
+      args.push('--config', path.join(dir, 'config.json'));
+    }
     if (shards > 1) args.push('--shards', String(shards));
     if (headerOnly) args.push('--header-only');
     const t0 = performance.now();
@@ -67,7 +72,7 @@ export function ensureCheckpoint(name, { config, dtype = 'bf16', seed = 1, shard
   const bytes = files.reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
   const urlPath = '/' + path.relative(repo, path.join(dir, weightsName)).split(path.sep).join('/');
   const configUrlPath = '/' + path.relative(repo, path.join(dir, 'config.json')).split(path.sep).join('/');
-  return { dir, name, weights: urlPath, config: configUrlPath, bytes, files: files.length, generatedMs };
+  return { dir, name, weights: urlPath, config: configText ? configUrlPath : null, bytes, files: files.length, generatedMs };
 }
 
 // Free space check before writing a large file.

@@ -13,6 +13,8 @@
 //       convolutions layer by layer against onnxruntime-web (bench/mimi-peer.mjs);
 //   (f) the pipeline, PCM in -> words out through the public transcriber API in Chromium, and
 //       the time to the first word (bench/pipeline.mjs);
+//   (g) Kyutai's TTS at full size (synthetic tts-1.6b-en_fr) in a tab: ms per frame, LM + Depformer
+//       + Mimi decode, q8/q4, 1 and 2 threads, n_q 32 and 24 (bench/tts-fullsize.mjs, full report);
 //   plus WebGPU beside WASM when that is built.
 //
 // `npm run bench -- --quick` (or BENCH_QUICK=1): one GEMV round, Mimi, the pipeline at 1 and 2
@@ -240,6 +242,14 @@ if (!quick) {
       const { runLargestBench } = await import('./fullsize.mjs');
       for (const r of await runLargestBench()) log({ kind: 'largest', ...r });
     }
+  }
+
+  // ---- (g) Kyutai's TTS at full size in a tab (bench/tts-fullsize.mjs) ----
+  try {
+    const { runTtsFullsizeBench } = await import('./tts-fullsize.mjs');
+    for (const r of await runTtsFullsizeBench({ frames: 12 })) log({ kind: 'tts-fullsize', ...r });
+  } catch (e) {
+    console.log(`\n(g) full-size TTS: not run (${e.message})`);
   }
 
   // ---- WebGPU beside WASM (when the backend is built) ----

@@ -7,13 +7,16 @@
 //    no request for the weights, and is faster (threads, on a /coi/ page);
 //  - a checkpoint too large for the heap is refused after its header, naming a format that fits;
 //  - a sharded checkpoint loads to the same model as the single file, also from the cache; the
-//    cache is listed and emptied from the page while models run in workers.
+//    cache is listed and emptied from the page while models run in workers;
+//  - Kyutai's TTS at the release's shape (synthetic tts-1.6b-en_fr, bf16 3.7 GB, bench/tts-fullsize.mjs)
+//    streams with 4-bit conversion in a worker and generates frames that decode to PCM.
 // Its own server (bench/fullsize.mjs: the repository, /coi/ included) counts what was fetched,
 // and one persistent Chromium profile holds the cache for the whole file.
 import { test, expect } from '@playwright/test';
 import {
   ensureStt1b, ensureTooLarge, ensureSmallPair, startServer, launchBrowser, openPage, row, printTable, fmt,
 } from '../bench/fullsize.mjs';
+import { ensureTts, runTts, ttsRows, printTtsTable } from '../bench/tts-fullsize.mjs';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -220,4 +223,35 @@ test('a sharded checkpoint loads to the same model as the single file, and from 
   expect(twice.tokens).toEqual(once.tokens);
   expect(coi.errors).toEqual([]);
   await coi.close();
+});
+
+test('Kyutai TTS 1.6B (synthetic bf16, 3.7 GB) with 4-bit conversion: streamed once, well under the 4 GB heap; its frames decode to PCM', async () => {
+  test.setTimeout(900_000);
+  const files = ensureTts();  // generated once (about 4 GB), reused by later runs
+  const p = await page();
+  const bw = await p.bandwidth(1);
+  server.reset();
+  const r = await runTts(p, server, files, { format: 'q4', threads: 1, runs: [{ nQ: 24, frames: 3 }] });
+  expect(r.error).toBeUndefined();
+  const rows = ttsRows('q4, 1 thread', r, bw);
+  printTtsTable('Full-size Kyutai TTS in headless Chromium (q4, n_q 24, 3 decoded frames)', rows);
+
+  // Streamed: one request for the whole file, never a copy of it on the heap.
+  expect(server.count(files.lm.weights)).toMatchObject({ requests: 1, bytes: files.lm.bytes });
+  expect(r.load.bytes).toBe(files.lm.bytes);
+  expect(r.load.heapBytesAfter).toBeLessThan(files.lm.bytes * 0.5);
+  expect(r.weightBytes).toBeLessThan(files.lm.bytes * 0.4);
+  // With Mimi (f32) and the session (KV caches, the voice's cross-attention keys), room is left.
+  expect(r.heapBytes).toBeLessThan(2.5 * 2 ** 30);
+  const g = r.runs[0];
+  expect(g.delaySteps).toBe(16);
+  expect(g.frames).toBe(3);
+  expect(g.frameSize).toBe(1920);
+  expect(g.samples).toBe(3 * 1920);
+  expect(g.nonFinite).toBe(0);
+  expect(g.codesInRange).toBe(true);
+  expect(g.words).toBeGreaterThan(0);
+  expect(g.frameMs).toBeGreaterThan(g.lmMs);
+  expect(p.errors).toEqual([]);
+  await p.close();
 });

@@ -1,9 +1,15 @@
-// Writes a synthetic LM checkpoint for any config: Kyutai's exact tensor names and shapes
-// (split layout) filled with deterministic pseudo-random values (src/lm/synthetic_checkpoint.h),
-// streamed tensor by tensor, so real-shape benchmark models need no download and little memory.
+// Writes a synthetic checkpoint: Kyutai's exact tensor names and shapes (split layout) filled
+// with deterministic pseudo-random values (src/lm/synthetic_checkpoint.h), streamed tensor by
+// tensor, so real-shape benchmark models need no download and little memory.
 //
-//   kyutai_synth --config config.json --out model.safetensors [--dtype f32|bf16|f16] [--seed 1]
-//                [--shards N] [--header-only]
+//   kyutai_synth [--kind lm|mimi|voice] [--config config.json] --out model.safetensors
+//                [--dtype f32|bf16|f16] [--seed 1] [--shards N] [--header-only] [--frames 125]
+//
+// --kind lm      (default) the LM of --config (STT, TTS with its conditioners and cross-attention,
+//                Moshi): every tensor LMModel.state_dict() has.
+// --kind mimi    the Mimi codec of --config (Kyutai's _mimi_config form), by default the released one.
+// --kind voice   a voice in the kyutai/tts-voices format for the TTS LM of --config: "speaker_wavs"
+//                [1, C, --frames] with C its speaker conditioner's dim (512 for the release).
 //
 // --shards N     writes Hugging Face's sharded layout next to --out instead of one file:
 //                <stem>-0000k-of-0000N.safetensors (tensors in order, about equal bytes each)
@@ -13,7 +19,7 @@
 //                (a sparse file of zeros): enough for footprint checks and for tests of a
 //                loader that must refuse a model after its header, at no disk or time cost.
 //
-// tools/configs/ holds configs of the released shapes (STT 1B, Moshi 7B) and of a 2.6B model.
+// tools/configs/ holds configs of the released shapes (STT 1B, TTS 1.6B, Moshi 7B) and of a 2.6B model.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/mimi.h"
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "lm/lm_config.h"
@@ -35,9 +42,34 @@ namespace fs = std::filesystem;
 namespace {
 
 int usage() {
-  std::cerr << "usage: kyutai_synth --config config.json --out model.safetensors [--dtype f32|bf16|f16] [--seed N]\n"
-               "                    [--shards N] [--header-only]\n";
+  std::cerr << "usage: kyutai_synth [--kind lm|mimi|voice] [--config config.json] --out model.safetensors\n"
+               "                    [--dtype f32|bf16|f16] [--seed N] [--shards N] [--header-only] [--frames N]\n";
   return 2;
+}
+
+// What to write: the declared tensors, in file order, and the law of their values.
+struct Source {
+  std::vector<WeightLoader::Expected> tensors;
+  ValueLaw law;
+};
+
+Source lm_source(const std::string& config_path) {
+  return {synthetic_lm_specs(LmConfig::parse(tools::read_file(config_path), config_path)), synthetic_lm_value_law};
+}
+
+Source mimi_source(const std::string& config_path) {
+  const std::string text = config_path.empty() ? released_mimi_config_json() : tools::read_file(config_path);
+  LoadOptions options;
+  options.use_xnnpack = false;
+  Mimi mimi(MimiConfig::parse(text, config_path.empty() ? "released Mimi config" : config_path), options);
+  WeightLoader loader(options);
+  mimi.declare_weights(loader);
+  return {loader.expected(), synthetic_codec_value_law};
+}
+
+Source voice_source(const std::string& config_path, int frames) {
+  LmConfig config = LmConfig::parse(tools::read_file(config_path), config_path);
+  return {{synthetic_voice_tensor(config, frames)}, synthetic_voice_value_law};
 }
 
 std::string json_string(const std::string& s) {
@@ -94,9 +126,9 @@ std::vector<Shard> plan(const std::vector<TensorInfo>& all, int n, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_path, out_path, dtype_name = "f32";
+  std::string config_path, out_path, dtype_name = "f32", kind = "lm";
   uint64_t seed = 1;
-  int shard_count = 1;
+  int shard_count = 1, frames = 125;
   bool header_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
@@ -111,17 +143,23 @@ int main(int argc, char** argv) {
     else if (flag == "--dtype") dtype_name = value;
     else if (flag == "--seed") seed = std::strtoull(value.c_str(), nullptr, 10);
     else if (flag == "--shards") shard_count = std::atoi(value.c_str());
+    else if (flag == "--kind") kind = value;
+    else if (flag == "--frames") frames = std::atoi(value.c_str());
     else return usage();
   }
-  if (config_path.empty() || out_path.empty() || shard_count < 1) return usage();
+  if ((config_path.empty() && kind != "mimi") || out_path.empty() || shard_count < 1) return usage();
   try {
     DType dtype;
     std::string upper;
     for (char c : dtype_name) upper += char(std::toupper(static_cast<unsigned char>(c)));
     if (!parse_dtype(upper, &dtype) || (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16))
       fail(ErrorCode::InvalidArgument, "--dtype must be f32, bf16 or f16, got '", dtype_name, "'");
-    LmConfig config = LmConfig::parse(tools::read_file(config_path), config_path);
-    const std::vector<TensorInfo> all = synthetic_lm_tensors(config, dtype);
+    Source source;
+    if (kind == "lm") source = lm_source(config_path);
+    else if (kind == "mimi") source = mimi_source(config_path);
+    else if (kind == "voice") source = voice_source(config_path, frames);
+    else fail(ErrorCode::InvalidArgument, "--kind must be lm, mimi or voice, got '", kind, "'");
+    const std::vector<TensorInfo> all = synthetic_tensor_infos(source.tensors, dtype);
     if (size_t(shard_count) > all.size())
       fail(ErrorCode::InvalidArgument, "--shards ", shard_count, " exceeds the ", all.size(),
            " tensors of this config");
@@ -158,7 +196,7 @@ int main(int argc, char** argv) {
       }
     } else {
       open_shard(0);
-      generate_synthetic_lm(config, dtype, seed, [&](const TensorInfo& t, const uint8_t* b) {
+      generate_synthetic(source.tensors, dtype, seed, source.law, [&](const TensorInfo& t, const uint8_t* b) {
         if (in_shard == shards[shard].tensors.size()) {
           close_shard(shard);
           open_shard(++shard);
@@ -174,6 +212,8 @@ int main(int argc, char** argv) {
       close_shard(shard);
     }
 
+    uint64_t parameters = 0;
+    for (const TensorInfo& t : all) parameters += t.numel();
     std::string files = "[";
     for (size_t k = 0; k < shards.size(); ++k) files += (k ? ", " : "") + json_string(shards[k].path);
     files += "]";
@@ -198,8 +238,7 @@ int main(int argc, char** argv) {
       fs::rename(index_path + ".tmp", index_path);
     }
     std::cout << "{\"out\": " << json_string(shards.size() > 1 ? index_path : out_path) << ", \"files\": " << files
-              << ", \"tensors\": " << tensors << ", \"bytes\": " << bytes
-              << ", \"parameters\": " << config.parameter_count()
+              << ", \"tensors\": " << tensors << ", \"bytes\": " << bytes << ", \"parameters\": " << parameters
               << ", \"header_only\": " << (header_only ? "true" : "false") << "}\n";
     return 0;
   } catch (const Error& e) {

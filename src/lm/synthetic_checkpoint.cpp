@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <set>
 
+#include "core/error.h"
 #include "lm/lm_model.h"
 #include "lm/sampling.h"
 
@@ -21,14 +23,39 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// Value = offset + scale * u with u uniform of unit variance.
-void value_law(const WeightLoader::Expected& e, float* offset, float* scale) {
+}  // namespace
+
+std::vector<WeightLoader::Expected> synthetic_lm_specs(const LmConfig& config) {
+  LoadOptions options;
+  options.use_xnnpack = false;
+  std::vector<WeightLoader::Expected> out;
+  std::set<std::string> merged;
+  // The loader also accepts q, k, v of a cross-attention as three tensors; Kyutai's state dict
+  // holds them as one [3D, D] "in_projs.0.weight", which is what a checkpoint must have.
+  for (const WeightLoader::Expected& e : LmLoader(config, options).expected()) {
+    const size_t at = e.name.rfind("cross_attention.in_projs.0.");
+    if (at == std::string::npos) {
+      out.push_back(e);
+      continue;
+    }
+    const std::string name = e.name.substr(0, at) + "cross_attention.in_projs.0.weight";
+    if (merged.insert(name).second) out.push_back({name, {3 * e.shape[0], e.shape[1]}, WeightLoader::Kind::Linear});
+  }
+  // Kyutai's demuxed Depformer text embedding keeps a low-rank projection it never uses (the
+  // loader ignores it); its state dict, so a checkpoint, still has it.
+  const int low_rank = config.depformer_low_rank_embeddings.value_or(0);
+  if (config.dep_q > 0 && config.demux_second_stream && low_rank)
+    out.push_back({"depformer_text_emb.low_rank.weight", {config.depformer_dim, low_rank}, WeightLoader::Kind::Linear});
+  return out;
+}
+
+void synthetic_lm_value_law(const WeightLoader::Expected& e, float* offset, float* scale) {
   *offset = 0;
   switch (e.kind) {
     case WeightLoader::Kind::Linear: *scale = 1.0f / std::sqrt(float(e.shape[1])); return;
     case WeightLoader::Kind::Table: *scale = 0.25f; return;
     case WeightLoader::Kind::Vector:
-      if (ends_with(e.name, ".bias")) *scale = 0.1f;
+      if (ends_with(e.name, ".bias") || ends_with(e.name, ".learnt_padding")) *scale = 0.1f;
       else if (ends_with(e.name, ".scale")) {
         *offset = 0.3f;
         *scale = 0.1f;
@@ -40,18 +67,10 @@ void value_law(const WeightLoader::Expected& e, float* offset, float* scale) {
   }
 }
 
-std::vector<WeightLoader::Expected> specs(const LmConfig& config) {
-  LoadOptions options;
-  options.use_xnnpack = false;
-  return LmLoader(config, options).expected();
-}
-
-}  // namespace
-
-std::vector<TensorInfo> synthetic_lm_tensors(const LmConfig& config, DType dtype) {
+std::vector<TensorInfo> synthetic_tensor_infos(const std::vector<WeightLoader::Expected>& tensors, DType dtype) {
   std::vector<TensorInfo> out;
   uint64_t offset = 0;
-  for (const auto& e : specs(config)) {
+  for (const auto& e : tensors) {
     TensorInfo t;
     t.name = e.name;
     t.dtype = dtype;
@@ -62,6 +81,10 @@ std::vector<TensorInfo> synthetic_lm_tensors(const LmConfig& config, DType dtype
     out.push_back(std::move(t));
   }
   return out;
+}
+
+std::vector<TensorInfo> synthetic_lm_tensors(const LmConfig& config, DType dtype) {
+  return synthetic_tensor_infos(synthetic_lm_specs(config), dtype);
 }
 
 void generate_synthetic(const std::vector<WeightLoader::Expected>& tensors, DType dtype, uint64_t seed,
@@ -98,7 +121,7 @@ void generate_synthetic(const std::vector<WeightLoader::Expected>& tensors, DTyp
 }
 
 void generate_synthetic_lm(const LmConfig& config, DType dtype, uint64_t seed, const TensorSink& sink) {
-  generate_synthetic(specs(config), dtype, seed, value_law, sink);
+  generate_synthetic(synthetic_lm_specs(config), dtype, seed, synthetic_lm_value_law, sink);
 }
 
 std::vector<uint8_t> synthetic_lm_safetensors(const LmConfig& config, DType dtype, uint64_t seed) {
@@ -106,6 +129,46 @@ std::vector<uint8_t> synthetic_lm_safetensors(const LmConfig& config, DType dtyp
   generate_synthetic_lm(config, dtype, seed,
                         [&](const TensorInfo& t, const uint8_t* b) { out.insert(out.end(), b, b + t.byte_size()); });
   return out;
+}
+
+void synthetic_codec_value_law(const WeightLoader::Expected& e, float* offset, float* scale) {
+  *offset = 0;
+  *scale = 0.1f;
+  const std::string& n = e.name;
+  if (e.kind == WeightLoader::Kind::Linear) {
+    *scale = 1.0f / std::sqrt(float(e.shape[1]));
+  } else if (ends_with(n, "cluster_usage") || ends_with(n, "_initialized")) {
+    *offset = 1.0f;  // positive usage: centroid = embedding_sum / usage
+    *scale = 0.1f;
+  } else if (ends_with(n, "embedding_sum")) {
+    *scale = 0.5f;
+  } else if (ends_with(n, ".scale")) {
+    *offset = 0.01f;  // layer_scale 0.01, as the config's init
+    *scale = 0.002f;
+  } else if (ends_with(n, ".bias")) {
+    *scale = 0.02f;
+  } else if (e.shape.size() >= 2) {  // convolution weights [out, in / groups, kernel]
+    int64_t fan_in = 1;
+    for (size_t i = 1; i < e.shape.size(); ++i) fan_in *= e.shape[i];
+    *scale = 1.0f / std::sqrt(float(fan_in));
+  } else {  // norm gains
+    *offset = 1.0f;
+    *scale = 0.1f;
+  }
+}
+
+WeightLoader::Expected synthetic_voice_tensor(const LmConfig& config, int frames) {
+  const ConditionerConfig* speaker = config.conditioner("speaker_wavs");
+  if (!speaker || speaker->kind != ConditionerKind::Tensor)
+    fail(ErrorCode::InvalidArgument, "this config has no speaker_wavs tensor conditioner: it takes no voice");
+  if (frames < 1 || frames > (1 << 20))
+    fail(ErrorCode::InvalidArgument, "a voice needs 1 to 1048576 frames, got ", frames);
+  return {"speaker_wavs", {1, speaker->dim, frames}, WeightLoader::Kind::Vector};
+}
+
+void synthetic_voice_value_law(const WeightLoader::Expected&, float* offset, float* scale) {
+  *offset = 0;
+  *scale = 1;
 }
 
 }  // namespace kyutai

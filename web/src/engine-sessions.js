@@ -6,7 +6,7 @@ import { Disposable } from './disposable.js';
 
 // Copies bytes onto the WebAssembly heap for the duration of `use(ptr, size)`.
 export function withHeapBytes(module, bytes, use) {
-  const ptr = module._malloc(Math.max(1, bytes.length));
+  const ptr = module._malloc(Math.max(1, bytes.length)) >>> 0;  // past 2 GiB the i32 reads negative
   if (!ptr) throw new KyutaiError('out of memory copying input bytes', 'OUT_OF_MEMORY');
   try {
     module.HEAPU8.set(bytes, ptr);

@@ -176,7 +176,7 @@ export class Engine {
           if (part.length > capacity) {
             if (buffer) M._free(buffer);
             capacity = part.length;
-            buffer = M._malloc(capacity);
+            buffer = M._malloc(capacity) >>> 0;  // past 2 GiB the i32 reads negative
             if (!buffer) throw new KyutaiError('out of memory allocating a load buffer', 'OUT_OF_MEMORY');
           }
           M.HEAPU8.set(part, buffer);
