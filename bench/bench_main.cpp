@@ -26,10 +26,11 @@ int main(int argc, char** argv) {
   else if (mode == "quant-accuracy" && argc == 6)
     out = kyutai::bench::quant_accuracy(arg(2), arg(3), std::atoi(argv[4]), std::atoi(argv[5]));
   else {
-    std::fprintf(stderr,
-                 "usage: kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT "
-                 "THREADS FRAMES | mimi THREADS FRAMES | mimi-layers THREADS FRAMES | mac-rate MS | mimi-checkpoint OUT "
-                 "| quant-accuracy Q8_0|Q4_K DISTRIBUTION OUT IN\n");
+    std::fprintf(
+        stderr,
+        "usage: kyutai_bench bandwidth MB THREADS | gemv K N FORMAT cold|hot THREADS | frame SHAPE FORMAT "
+        "THREADS FRAMES | mimi THREADS FRAMES | mimi-layers THREADS FRAMES | mac-rate MS | mimi-checkpoint OUT "
+        "| quant-accuracy Q8_0|Q4_K DISTRIBUTION OUT IN\n");
     return 2;
   }
   std::printf("%s\n", out.c_str());

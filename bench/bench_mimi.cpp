@@ -64,11 +64,12 @@ std::string mimi_checkpoint(const std::string& path) {
   mimi.declare_weights(loader);
   std::vector<TensorInfo> tensors;
   std::vector<uint8_t> data;
-  // The same tensors and values mimi_frame loads (value_law, seed 11).
-  generate_synthetic(loader.expected(), DType::F32, 11, value_law, [&](const TensorInfo& t, const uint8_t* bytes) {
-    tensors.push_back(t);
-    data.insert(data.end(), bytes, bytes + t.byte_size());
-  });
+  // The same tensors and values mimi_frame loads (synthetic_codec_value_law, seed 11).
+  generate_synthetic(loader.expected(), DType::F32, 11, synthetic_codec_value_law,
+                     [&](const TensorInfo& t, const uint8_t* bytes) {
+                       tensors.push_back(t);
+                       data.insert(data.end(), bytes, bytes + t.byte_size());
+                     });
   const std::vector<uint8_t> header = safetensors_header_bytes(tensors);
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");

@@ -9,6 +9,7 @@
 // The checkpoints are generated once by the native tools/kyutai_synth into
 // <build>/fullsize/ (reused while the config, dtype, seed and layout are unchanged) and served,
 // with the rest of the repository, by a server that counts requests and bytes per file.
+import { printTable } from './table.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -222,18 +223,13 @@ export function row(label, r, gbPerS) {
   };
 }
 
-export function printTable(title, rows, log = console.log) {
+export function printFullsizeTable(title, rows, log = console.log) {
   const header = ['run', 'threads', 'from', 'load s', 'stream s', 'export s', 'MB/s in', 'heap before MiB', 'heap peak MiB', 'in use peak MiB',
     'in use final MiB', 'weights MiB', 'ms/frame', 'floor ms', 'x floor'];
   const cells = rows.map((r) => (r.error ? [r.label, '-', '-', r.error] : [r.label, r.threads, r.source, fmt(r.loadS), fmt(r.streamS),
     fmt(r.exportS), fmt(r.mbPerS, 0), fmt(r.heapBeforeMiB, 0), fmt(r.heapPeakMiB, 0), fmt(r.peakInUseMiB, 0), fmt(r.finalInUseMiB, 0), fmt(r.weightMiB, 0),
     fmt(r.msPerFrame), fmt(r.floorMs), fmt(r.xFloor, 2)]));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => String(c[i] ?? '').length)));
-  const line = (c) => '| ' + c.map((v, i) => String(v ?? '').padEnd(widths[i])).join(' | ') + ' |';
-  log(`\n${title}`);
-  log(line(header));
-  log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const c of cells) log(line(c));
+  printTable(title, header, cells, log);
 }
 
 // The benchmark: q4 downloaded and converted (1 thread), the same URL again from the cache
@@ -263,7 +259,7 @@ export async function runFullsizeBench({ log = console.log, frameCount = 100 } =
     await browser.close();
     await server.close();
   }
-  printTable(`Full-size STT 1B (synthetic bf16 checkpoint, ${(stt.bytes / 1e9).toFixed(2)} GB) in headless Chromium: streamed load with conversion, cached reload, ${frameCount} frames (median ms); floor = weight bytes per frame / read bandwidth of the same page and thread count`, rows, log);
+  printFullsizeTable(`Full-size STT 1B (synthetic bf16 checkpoint, ${(stt.bytes / 1e9).toFixed(2)} GB) in headless Chromium: streamed load with conversion, cached reload, ${frameCount} frames (median ms); floor = weight bytes per frame / read bandwidth of the same page and thread count`, rows, log);
   log(`(full-size section: ${fmt((performance.now() - t0) / 1000)} s)`);
   return rows;
 }
@@ -299,7 +295,7 @@ export async function runLargestBench({ log = console.log, frameCount = 20 } = {
     await browser.close();
     await server.close();
   }
-  printTable(`Largest model per format: synthetic 2.6B STT-shaped checkpoint (bf16, ${(big.bytes / 1e9).toFixed(2)} GB), or STT 1B where that is refused, in headless Chromium, 2 threads, ${frameCount} frames`, rows, log);
+  printFullsizeTable(`Largest model per format: synthetic 2.6B STT-shaped checkpoint (bf16, ${(big.bytes / 1e9).toFixed(2)} GB), or STT 1B where that is refused, in headless Chromium, 2 threads, ${frameCount} frames`, rows, log);
   return rows;
 }
 

@@ -7,6 +7,7 @@
 // espeak-ng. Page side: bench/pipeline-page.mjs.
 //
 //   node bench/pipeline.mjs [--quick]     prints the table (BUILD_DIR picks the build)
+import { printTable } from './table.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -121,12 +122,7 @@ export function printPipeline(rows, log = console.log) {
     return [r.format, r.threads, r.build, r.source, fmt(r.loadMs / 1000), fmt(r.msPerFrame), fmt(r.msPerFrameFullWindow), fmt(ms / FRAME_MS, 2),
       `<= ${target} ms: ${ms <= target ? 'holds' : 'not yet'}`, first];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => String(c[i] ?? '').length)));
-  const line = (c) => '| ' + c.map((v, i) => String(v ?? '').padEnd(widths[i])).join(' | ') + ' |';
-  log('\nPipeline: 24 kHz PCM -> Mimi encode -> STT-1B LM -> words, through the public transcriber API (loadModel + createTranscriber + pushAudio per 80 ms frame, worker round trip included) in headless Chromium; synthetic weights of the released shapes; ms/frame: median at the start of a stream (after a throwaway warm-up stream); full window: past the LM\'s 750-frame attention window; RTF and the moonshot use the slower of the two; first word: from a cached loadModel call to the first word event, the sentence pushed as fast as it is taken');
-  log(line(header));
-  log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const c of cells) log(line(c));
+  printTable('Pipeline: 24 kHz PCM -> Mimi encode -> STT-1B LM -> words, through the public transcriber API (loadModel + createTranscriber + pushAudio per 80 ms frame, worker round trip included) in headless Chromium; synthetic weights of the released shapes; ms/frame: median at the start of a stream (after a throwaway warm-up stream); full window: past the LM\'s 750-frame attention window; RTF and the moonshot use the slower of the two; first word: from a cached loadModel call to the first word event, the sentence pushed as fast as it is taken', header, cells, log);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -20,6 +20,7 @@
 // `npm run bench -- --quick` (or BENCH_QUICK=1): one GEMV round, Mimi, the pipeline at 1 and 2
 // threads, and the headline table; the full report adds (b)-(d), q8 pipelines, full windows.
 // Both write every figure to bench/results/latest.json.
+import { printTable } from './table.mjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,14 +49,7 @@ const native = (...args) => {
 };
 
 const fmt = (v, d = 2) => (v === undefined || v === null || Number.isNaN(v) ? '-' : Number(v).toFixed(d));
-function table(title, header, rows) {
-  console.log(`\n${title}`);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  const line = (cells) => '| ' + cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ') + ' |';
-  console.log(line(header));
-  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const r of rows) console.log(line(r));
-}
+const table = (title, header, rows) => printTable(title, header, rows);
 
 // ---- memory bandwidth: the floor every weight-streaming figure is compared with ----
 const bwNode = call('readBandwidth', 1024, 1);

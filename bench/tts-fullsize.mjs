@@ -9,6 +9,7 @@
 // Shared by e2e/fullsize.spec.mjs (assertions) and bench/run.mjs (rows).
 //
 //   node bench/tts-fullsize.mjs      prints the rows (BUILD_DIR picks the build, default build)
+import { printTable } from './table.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -68,12 +69,7 @@ export function printTtsTable(title, rows, log = console.log) {
     'floor ms', 'x floor', '<= 80 ms'];
   const cells = rows.map((r) => (r.error ? [r.label, '-', '-', r.error] : [r.label, r.threads, r.nQ, r.frames, fmt(r.loadS), fmt(r.weightMiB, 0),
     fmt(r.heapMiB, 0), fmt(r.frameMs), fmt(r.lmMs), fmt(r.depformerMs), fmt(r.decodeMs), fmt(r.floorMs), fmt(r.xFloor, 2), r.realTime ? 'yes' : 'no']));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => String(c[i] ?? '').length)));
-  const line = (c) => '| ' + c.map((v, i) => String(v ?? '').padEnd(widths[i])).join(' | ') + ' |';
-  log(`\n${title}`);
-  log(line(header));
-  log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
-  for (const c of cells) log(line(c));
+  printTable(title, header, cells, log);
 }
 
 // The benchmark: q8 and q4, 1 thread and 2 (/coi/), each at n_q 32 and 24. Returns the rows.

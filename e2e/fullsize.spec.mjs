@@ -14,7 +14,7 @@
 // and one persistent Chromium profile holds the cache for the whole file.
 import { test, expect } from '@playwright/test';
 import {
-  ensureStt1b, ensureTooLarge, ensureSmallPair, startServer, launchBrowser, openPage, row, printTable, fmt,
+  ensureStt1b, ensureTooLarge, ensureSmallPair, startServer, launchBrowser, openPage, row, printFullsizeTable, fmt,
 } from '../bench/fullsize.mjs';
 import { ensureTts, runTts, ttsRows, printTtsTable } from '../bench/tts-fullsize.mjs';
 
@@ -39,7 +39,7 @@ test.beforeAll(async () => {
 });
 
 test.afterAll(async () => {
-  if (rows.length) printTable('Full-size STT 1B in headless Chromium (median ms/frame over 100 frames; floor = weight bytes per frame / read bandwidth of the same page)', rows);
+  if (rows.length) printFullsizeTable('Full-size STT 1B in headless Chromium (median ms/frame over 100 frames; floor = weight bytes per frame / read bandwidth of the same page)', rows);
   await browser?.close();
   await server?.close();
 });

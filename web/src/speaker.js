@@ -19,6 +19,7 @@ import { KyutaiError, deserializeError } from './errors.js';
 import { bytesSource } from './inputs.js';
 import { voiceFileUrl } from './hub.js';
 import { options as optionsOf, string, withMethod } from './validate.js';
+import { eventIterator } from './event-queue.js';
 
 const TEXT = string();
 const PLAYBACK = withMethod('channel', 'an AudioPlayback (createPlayback)');
@@ -135,55 +136,7 @@ export class Speaker extends EventTarget {
   // Chunks from now until the speech ends (or dispose(); an error is thrown). Each iterator
   // has its own queue.
   [Symbol.asyncIterator]() {
-    const queue = [];
-    const waiting = [];
-    let done = this.#disposed || this.#finished;
-    let error = null;
-    const iterators = this.#iterators;
-    const settle = (fn) => {
-      iterators.delete(it);
-      for (const w of waiting.splice(0)) fn(w);
-    };
-    const it = {
-      offer(chunk) {
-        const w = waiting.shift();
-        if (w) w.resolve({ value: chunk, done: false });
-        else queue.push(chunk);
-      },
-      end() {
-        done = true;
-        settle((w) => w.resolve({ value: undefined, done: true }));
-      },
-      fail(e) {
-        error = e;
-        settle((w) => {
-          error = null;
-          done = true;
-          w.reject(e);
-        });
-      },
-      next() {
-        if (queue.length) return Promise.resolve({ value: queue.shift(), done: false });
-        if (error) {
-          const e = error;
-          error = null;
-          done = true;
-          return Promise.reject(e);
-        }
-        if (done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-      },
-      return() {
-        it.end();
-        queue.length = 0;
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
-    if (!done) iterators.add(it);
-    return it;
+    return eventIterator(this.#iterators, this.#disposed || this.#finished);
   }
 
   // The model was disposed (or this was): later calls reject, iterators end.

@@ -21,6 +21,7 @@ import { SAMPLE_RATE } from './frame-tokenizer.js';
 import { resample } from './resample.js';
 import { CALL, defineProxies } from './protocol.js';
 import { options, optional, number, func, SAMPLE_RATE_HZ } from './validate.js';
+import { eventIterator } from './event-queue.js';
 
 // Options consumed here (they never cross to the engine); the transcriber's own are the
 // engine side's (protocol.js).
@@ -148,50 +149,7 @@ export class Transcriber extends EventTarget {
   //   for await (const e of transcriber) if (e.type === 'word') show(e.text);
   // Each iterator has its own queue; events wait in it until read.
   [Symbol.asyncIterator]() {
-    const queue = [];
-    const waiting = [];
-    let done = this.#disposed;
-    let error = null;
-    const iterators = this.#iterators;
-    const it = {
-      offer(e) {
-        const w = waiting.shift();
-        if (w) w.resolve({ value: e, done: false });
-        else queue.push(e);
-      },
-      end() {
-        done = true;
-        iterators.delete(it);
-        for (const w of waiting.splice(0)) w.resolve({ value: undefined, done: true });
-      },
-      fail(e) {
-        error = e;
-        iterators.delete(it);
-        for (const w of waiting.splice(0)) w.reject(e);
-      },
-    };
-    if (!done) iterators.add(it);
-    return {
-      next: () => {
-        if (queue.length) return Promise.resolve({ value: queue.shift(), done: false });
-        if (error) {
-          const e = error;
-          error = null;
-          done = true;
-          return Promise.reject(e);
-        }
-        if (done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-      },
-      return: () => {
-        it.end();
-        queue.length = 0;
-        return Promise.resolve({ value: undefined, done: true });
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return eventIterator(this.#iterators, this.#disposed);
   }
 
   // Frees the engine's transcriber and closes its live streams.
