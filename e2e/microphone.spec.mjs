@@ -33,3 +33,28 @@ test('a fake microphone drives the capture worklet; frames reach the session', a
   for (const r of s.results) expect(r.codes.every((c) => c >= 0 && c < 32)).toBe(true);
   await expect(page.locator('#frames')).toHaveText(String(s.stats.framesProcessed));
 });
+
+test('Speak: "Record my voice" turns 10 s of microphone into a voice the panel then speaks with', async ({ page }) => {
+  await waitForDemo(page);
+  await page.waitForFunction(() => window.kyutaiDemo.speak?.ready || window.kyutaiDemo.speak?.error, null, { timeout: 60_000 });
+  expect(await page.evaluate(() => window.kyutaiDemo.speak.error)).toBeNull();
+  await expect(page.locator('#speak-voice option[value="recorded"]')).toBeDisabled();
+  await page.click('#speak-record');
+  await expect(page.locator('#speak-status')).toContainText('recording');
+  await expect(page.locator('#speak-status')).toContainText('recorded', { timeout: 60_000 });
+  const recorded = await page.evaluate(() => window.kyutaiDemo.speak.recorded);
+  expect(recorded.samples).toBeGreaterThanOrEqual(10 * 24000);
+  // Kyutai's voice layout [1, C, T]: 10 s of Mimi latent at 12.5 frames/s.
+  expect(recorded.shape[0]).toBe(1);
+  expect(recorded.shape[2]).toBe(125);
+  await expect(page.locator('#speak-voice')).toHaveValue('recorded');
+
+  await page.fill('#speak-text', 'Hello in my own voice.');
+  await page.click('#speak-button');
+  await expect(page.locator('#speak-status')).toContainText('done', { timeout: 90_000 });
+  const s = await page.evaluate(() => window.kyutaiDemo.speak);
+  expect(s.error).toBeNull();
+  expect(s.words.map((w) => w.text)).toEqual(['Hello', 'in', 'my', 'own', 'voice.']);
+  expect(s.played.framesPlayed).toBe(s.pcmChunks);
+  expect(s.played.underruns).toBe(0);
+});

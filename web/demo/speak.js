@@ -18,7 +18,7 @@ const RECORD_SECONDS = 10;
 const state = {
   ready: false, error: null, running: false, runs: 0, model: null,
   chunks: 0, pcmChunks: 0, samples: 0, words: [], stats: null, played: null, wavBytes: 0,
-  level: { peak: 0, loudReads: 0 },
+  level: { peak: 0, loudReads: 0 }, recorded: null,
 };
 
 let model = null;        // the model the panel speaks with
@@ -185,10 +185,12 @@ async function recordVoice() {
   const { context } = await audioOut();
   const capture = await createCapture(context, { source: 'microphone' });
   const frames = [];
+  let recorded = 0;
   const enough = new Promise((resolve) => capture.addEventListener('frame', ({ detail }) => {
     frames.push(detail.samples.slice());
-    capture.recycle(detail.samples);
-    if (frames.length * detail.samples.length >= RECORD_SECONDS * SAMPLE_RATE) resolve();
+    recorded += detail.samples.length;
+    capture.recycle(detail.samples);  // transfers the buffer back: detail.samples is empty after this
+    if (recorded >= RECORD_SECONDS * SAMPLE_RATE) resolve();
   }));
   setStatus(`recording ${RECORD_SECONDS} s…`);
   await enough;
@@ -196,6 +198,7 @@ async function recordVoice() {
   const samples = new Float32Array(frames.reduce((n, f) => n + f.length, 0));
   frames.reduce((offset, f) => (samples.set(f, offset), offset + f.length), 0);
   recordedVoice = await model.createVoice(samples, { seconds: RECORD_SECONDS });
+  state.recorded = { samples: samples.length, shape: recordedVoice.shape };
   const option = [...$('speak-voice').options].find((o) => o.value === 'recorded');
   option.disabled = false;
   $('speak-voice').value = 'recorded';
