@@ -48,7 +48,7 @@ export async function runMimiBench({ quick, frames, chromiumRuns, log, table, fm
   const peer = new Map(peerRows.map((p) => [p.name, p.ms]));
 
   const runs = [{ where: 'Node, relaxed module', threads: 1, rate: node.rate, r: node.frame }, ...chromiumRuns];
-  table(`(e) Mimi at the released shape (synthetic weights), one streaming 80 ms frame against its compute floor: MACs = multiply-adds of the frame counted from the config (codec/mimi_cost.h); rate = GMAC/s of one thread, operands in registers, SIMD128 mul + add, measured in the same engine; floor = MACs / rate (/ threads); ${frames} frames, median; target: encode and decode each within 1.5x of the floor on one thread in Chromium`,
+  table(`(e) Mimi at the released shape (synthetic weights), one streaming 80 ms frame against its compute floor: MACs = multiply-adds of the frame counted from the config (codec/mimi_cost.h); rate = GMAC/s of one thread in the convolutions' 4x8 register tile (SIMD128 mul + add, L1-resident operands), measured in the same engine; floor = MACs / rate (/ threads); ${frames} frames, median; target: encode and decode each within 1.5x of the floor on one thread in Chromium`,
     ['where', 'threads', 'GMAC/s', 'encode ms', 'enc MMAC', 'enc floor ms', 'enc x floor', 'decode ms', 'dec MMAC', 'dec floor ms', 'dec x floor'],
     runs.map((x) => floorRow(x.where, x.threads, x.rate, x.r, fmt)));
 
