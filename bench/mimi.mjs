@@ -35,11 +35,11 @@ function sums(layers, peer, part) {
 
 export async function runMimiBench({ quick, frames, chromiumRuns, log, table, fmt, withFreshInstance }) {
   const layerFrames = quick ? 5 : 15;
-  // Node: the relaxed-SIMD module (Chromium's default build), rates first, then the frame and
-  // each convolution on its own.
+  // Node: the relaxed-SIMD module (Chromium's default build): the frame, the rate (after the
+  // frame, once the engine has finished compiling its optimized code), each convolution alone.
   const node = await withFreshInstance((instance) => {
-    const rate = log({ ...JSON.parse(instance.macRate(200)), where: 'node' });
     const frame = log({ ...JSON.parse(instance.mimiFrame(1, frames)), where: 'node' });
+    const rate = log({ ...JSON.parse(instance.macRate(200)), where: 'node' });
     const layers = log({ ...JSON.parse(instance.mimiLayers(1, layerFrames)), where: 'node' });
     return { rate, frame, layers };
   }, true);
