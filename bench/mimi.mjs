@@ -4,8 +4,8 @@
 // Floor = the frame's multiply-adds (codec/mimi_cost.h, counted from the config: SEANet,
 // transformers, down/up-sampling, RVQ) / the best multiply-add rate of one thread: the
 // convolutions' own 4 x 8 register tile over L1-resident operands (bench/mac_rate.h: f32x4.mul
-// + f32x4.add, what the f32 kernels run in every build), measured in the same engine as the frame. With two threads the floor is halved (both
-// cores at that rate). The peer: each convolution of the frame (same shape, the
+// + f32x4.add, what the f32 kernels run in every build), measured in the same engine as the
+// frame. With two threads the floor is halved (both cores at that rate). The peer: each convolution of the frame (same shape, the
 // same rows per frame, plus the left context a stateless graph needs) as a one-node ONNX graph
 // in onnxruntime-web, one thread, Node; ours through the same layer class Mimi runs.
 import { timeOrtConvLayers } from './mimi-peer.mjs';

@@ -112,16 +112,18 @@ table(`(a) GEMV y = W x, batch 1, one thread, cold (weights cycled through > 1.1
 // channels x30, 8-bit activations) for the engine's quantizers, for ggml's reference schemes
 // re-implemented on the same synthetic matrices (Q8_0 x Q8_0, Q4_K x Q8_K) and as the issue
 // measured them; tests/kernels/quant_accuracy_test.cpp asserts these (src/kernels/quant_accuracy.h).
-const accuracyRows = [];
-for (const format of quick ? [] : ['Q8_0', 'Q4_K'])
-  for (const dist of ['gauss', 'student-t4', 'outlier-channels'])
-    for (const [out, inputs] of [[2048, 5632], [5632, 2048]]) {
-      const r = native('quant-accuracy', format, dist, out, inputs);
-      accuracyRows.push([format, dist, `${out}x${inputs}`, fmt(r.weight_rmse, 4), fmt(r.ggml_weight_rmse, 4),
-        fmt(r.issue_weight_rmse, 4), fmt(r.gemv_rmse, 4), fmt(r.ggml_gemv_rmse, 4), fmt(r.issue_gemv_rmse, 4)]);
-    }
-if (!quick) table('quantization accuracy (relative RMSE, synthetic sigma-0.02 matrices, fixed seeds): engine vs ggml reference on the same data vs the issue\'s figures',
-  ['format', 'weights', 'shape', 'weights', 'ggml', 'issue', 'GEMV', 'ggml', 'issue'], accuracyRows);
+if (!quick) {
+  const accuracyRows = [];
+  for (const format of ['Q8_0', 'Q4_K'])
+    for (const dist of ['gauss', 'student-t4', 'outlier-channels'])
+      for (const [out, inputs] of [[2048, 5632], [5632, 2048]]) {
+        const r = native('quant-accuracy', format, dist, out, inputs);
+        accuracyRows.push([format, dist, `${out}x${inputs}`, fmt(r.weight_rmse, 4), fmt(r.ggml_weight_rmse, 4),
+          fmt(r.issue_weight_rmse, 4), fmt(r.gemv_rmse, 4), fmt(r.ggml_gemv_rmse, 4), fmt(r.issue_gemv_rmse, 4)]);
+      }
+  table('quantization accuracy (relative RMSE, synthetic sigma-0.02 matrices, fixed seeds): engine vs ggml reference on the same data vs the issue\'s figures',
+    ['format', 'weights', 'shape', 'weights', 'ggml', 'issue', 'GEMV', 'ggml', 'issue'], accuracyRows);
+}
 
 // ---- (b) frames in Node ----
 const frameRows = [];

@@ -187,15 +187,16 @@ async function recordVoice() {
   const frames = [];
   let recorded = 0;
   const enough = new Promise((resolve) => capture.addEventListener('frame', ({ detail }) => {
-    frames.push(detail.samples.slice());
-    recorded += detail.samples.length;
-    capture.recycle(detail.samples);  // transfers the buffer back: detail.samples is empty after this
+    const frame = detail.samples.slice();  // recycle() transfers the worklet's buffer back
+    capture.recycle(detail.samples);
+    frames.push(frame);
+    recorded += frame.length;
     if (recorded >= RECORD_SECONDS * SAMPLE_RATE) resolve();
   }));
   setStatus(`recording ${RECORD_SECONDS} s…`);
   await enough;
   await capture.dispose();
-  const samples = new Float32Array(frames.reduce((n, f) => n + f.length, 0));
+  const samples = new Float32Array(recorded);
   frames.reduce((offset, f) => (samples.set(f, offset), offset + f.length), 0);
   recordedVoice = await model.createVoice(samples, { seconds: RECORD_SECONDS });
   state.recorded = { samples: samples.length, shape: recordedVoice.shape };
