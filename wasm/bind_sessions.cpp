@@ -40,15 +40,6 @@ GenerationParams generation_params(const LmConfig& c, const val& o) {
   return p;
 }
 
-val word_to_js(const Word& w, const SentencePiece* text) {
-  val o = val::object();
-  o.set("tokens", to_typed_array(w.tokens));
-  o.set("text", text ? val(text->decode_word(std::vector<int>(w.tokens.begin(), w.tokens.end()))) : val::null());
-  o.set("start", w.start);
-  o.set("end", w.end ? val(*w.end) : val::null());
-  return o;
-}
-
 val words_to_js(const std::vector<Word>& words, const SentencePiece* text) {
   val out = val::array();
   for (size_t i = 0; i < words.size(); ++i) out.set(i, word_to_js(words[i], text));
@@ -93,6 +84,15 @@ val duplex_result(const DuplexStep& s, const SentencePiece* text) {
 }
 
 }  // namespace
+
+val word_to_js(const Word& w, const SentencePiece* text) {
+  val o = val::object();
+  o.set("tokens", to_typed_array(w.tokens));
+  o.set("text", text ? val(text->decode_word(std::vector<int>(w.tokens.begin(), w.tokens.end()))) : val::null());
+  o.set("start", w.start);
+  o.set("end", w.end ? val(*w.end) : val::null());
+  return o;
+}
 
 // A session over a shared model: the model stays alive as long as the session does.
 template <typename Session>

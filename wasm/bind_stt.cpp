@@ -1,7 +1,8 @@
 // Embind: speech-to-text as Kyutai ships it (session/transcriber.h): audio or token frames
 // in, one result per frame out, {step, textToken, codes, events} (flush: events), events being {type: 'word', tokens,
-// time, step}, {type: 'endWord', time, step}, {type: 'vad', time, pause: Float32Array (one pause probability per head),
-// step}, {type: 'endOfTurn', time, probability, step}.
+// text, start, end, step} (given once ended; text decoded by the engine once setTokenizer gave it the model's
+// SentencePiece, null without), {type: 'vad', time, pause: Float32Array (one pause probability per head), step},
+// {type: 'endOfTurn', time, probability, step}.
 #include <memory>
 
 #include "handles.h"
@@ -11,30 +12,29 @@ namespace kyutai::wasm {
 
 namespace {
 
-val events_to_js(const std::vector<TranscriptEvent>& events) {
-  val out = val::array();
-  for (size_t i = 0; i < events.size(); ++i) {
-    const TranscriptEvent& e = events[i];
-    val o = val::object();
-    switch (e.type) {
-      case TranscriptEvent::Type::Word:
-        o.set("type", val("word"));
-        o.set("tokens", to_typed_array(e.tokens));
-        break;
-      case TranscriptEvent::Type::EndWord: o.set("type", val("endWord")); break;
-      case TranscriptEvent::Type::Vad:
-        o.set("type", val("vad"));
-        o.set("pause", to_typed_array(e.pause));
-        break;
-      case TranscriptEvent::Type::EndOfTurn:
-        o.set("type", val("endOfTurn"));
-        o.set("probability", e.probability);
-        break;
-    }
-    o.set("time", e.time);
+val event_to_js(const TranscriptEvent& e, const SentencePiece* text) {
+  if (e.type == TranscriptEvent::Type::Word) {
+    val o = word_to_js(e.word, text);
+    o.set("type", val("word"));
     o.set("step", double(e.step));
-    out.set(i, o);
+    return o;
   }
+  val o = val::object();
+  if (e.type == TranscriptEvent::Type::Vad) {
+    o.set("type", val("vad"));
+    o.set("pause", to_typed_array(e.pause));
+  } else {
+    o.set("type", val("endOfTurn"));
+    o.set("probability", e.probability);
+  }
+  o.set("time", e.time);
+  o.set("step", double(e.step));
+  return o;
+}
+
+val events_to_js(const std::vector<TranscriptEvent>& events, const SentencePiece* text) {
+  val out = val::array();
+  for (size_t i = 0; i < events.size(); ++i) out.set(i, event_to_js(events[i], text));
   return out;
 }
 
@@ -50,12 +50,12 @@ TranscriberOptions transcriber_options(const val& o) {
 }
 
 // One frame's result: {step, textToken, codes, events} (session/transcriber.h TranscriberStep).
-val step_to_js(const TranscriberStep& s) {
+val step_to_js(const TranscriberStep& s, const SentencePiece* text) {
   val o = val::object();
   o.set("step", double(s.step));
   o.set("textToken", s.text_token);
   o.set("codes", to_typed_array(s.codes));
-  o.set("events", events_to_js(s.events));
+  o.set("events", events_to_js(s.events, text));
   return o;
 }
 
@@ -80,17 +80,24 @@ class TranscriberHandle {
   val push_audio(val samples) {
     return guarded([&] {
       std::vector<float> pcm = read_float32(samples, "audio frame");
-      return step_to_js(transcriber().push_audio(pcm.data(), int(pcm.size())));
+      return step_to_js(transcriber().push_audio(pcm.data(), int(pcm.size())), text_.get());
     });
   }
   val push_codes(val codes) {
     return guarded([&] {
       std::vector<int32_t> frame = read_int32(codes, "audio token frame");
-      return step_to_js(transcriber().push_codes(frame.data(), int(frame.size())));
+      return step_to_js(transcriber().push_codes(frame.data(), int(frame.size())), text_.get());
     });
   }
   val flush() {
-    return guarded([&] { return events_to_js(transcriber().flush()); });
+    return guarded([&] { return events_to_js(transcriber().flush(), text_.get()); });
+  }
+  // The model's SentencePiece: words come with their text.
+  val set_tokenizer(const TokenizerHandle& tokenizer) {
+    return guarded([&] {
+      text_ = tokenizer.shared();
+      return val::undefined();
+    });
   }
   val reset() {
     return guarded([&] {
@@ -122,6 +129,7 @@ class TranscriberHandle {
 
   std::shared_ptr<const LmModel> lm_;  // declared before the transcriber: outlive it
   std::shared_ptr<const Mimi> mimi_;
+  std::shared_ptr<const SentencePiece> text_;
   std::unique_ptr<Transcriber> transcriber_;
 };
 
@@ -134,6 +142,7 @@ EMSCRIPTEN_BINDINGS(kyutai_stt) {
       .function("pushCodes", &TranscriberHandle::push_codes)
       .function("flush", &TranscriberHandle::flush)
       .function("reset", &TranscriberHandle::reset)
+      .function("setTokenizer", &TranscriberHandle::set_tokenizer)
       .function("info", &TranscriberHandle::info);
 }
 

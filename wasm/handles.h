@@ -108,6 +108,10 @@ class TokenizerHandle {
   std::shared_ptr<const SentencePiece> model_;
 };
 
+// A word as JS, {tokens, text, start, end} (bind_sessions.cpp): its text decoded by `text`,
+// the model's SentencePiece, or null without one; its end null until known.
+val word_to_js(const Word& w, const SentencePiece* text);
+
 // A voice latent as JS, {data: Float32Array [C * T], shape: [1, C, T]} (bind_tts.cpp), and back
 // (validated by Voice::from_latent).
 val voice_to_js(const Voice& voice);

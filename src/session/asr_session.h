@@ -45,7 +45,7 @@ class AsrSession {
   AsrStep run_local();  // the open frame on the local forward (also the redo of a failed remote one)
   void reset();
   // End of the audio: the word still being spelled.
-  std::vector<Word> flush_words() { return words_.flush(); }
+  std::vector<Word> flush_words() { return words_.flush().words; }
 
   const LmModel& model() const { return model_; }
   int64_t steps() const { return step_; }

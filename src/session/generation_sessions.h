@@ -30,7 +30,7 @@ class GenerationSession {
   GeneratedFrame run_local();  // the open frame on the local forward (also the redo of a failed remote one)
   void reset();
   // End of the input: the word still being spelled.
-  std::vector<Word> flush_words() { return words_.flush(); }
+  std::vector<Word> flush_words() { return words_.flush().words; }
   bool frame_open() const { return gen_.frame_open(); }
   int64_t steps() const { return gen_.steps(); }
   const LmModel& model() const { return gen_.model(); }

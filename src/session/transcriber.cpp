@@ -13,7 +13,7 @@ Transcriber::Transcriber(const LmModel& model, const Mimi* codec, TranscriberOpt
       options_(std::move(options)),
       asr_(model, options_.asr),
       words_(model.config().effective_asr_delay_in_tokens(), model.config().existing_text_padding_id,
-             model.config().existing_text_end_padding_id, codec ? codec->frame_rate() : 12.5),
+             model.config().existing_text_end_padding_id, codec ? codec->frame_rate() : 12.5, WordTiming::OnceEnded),
       frame_rate_(codec ? codec->frame_rate() : 12.5),
       prefix_seconds_(model.config().stt_config ? model.config().stt_config->audio_silence_prefix_seconds : 0.0),
       turn_(options_.end_of_turn_threshold) {
@@ -47,17 +47,17 @@ void Transcriber::reset() {
   turn_.reset();
 }
 
-void Transcriber::emit_words(std::vector<WordEvent>& words, int64_t step, std::vector<TranscriptEvent>* out) {
-  for (WordEvent& w : words) {
+void Transcriber::emit_words(WordUpdate words, int64_t step, std::vector<TranscriptEvent>* out) {
+  for (int i = 0; i < words.started; ++i) turn_.on_word();
+  for (Word& w : words.words) {
     TranscriptEvent e;
-    e.type = w.kind == WordEvent::Kind::Word ? TranscriptEvent::Type::Word : TranscriptEvent::Type::EndWord;
-    e.tokens = std::move(w.tokens);
-    e.time = std::max(0.0, w.time - prefix_seconds_);
+    e.type = TranscriptEvent::Type::Word;
+    e.word = std::move(w);
+    e.word.start = std::max(0.0, e.word.start - prefix_seconds_);
+    e.word.end = std::max(0.0, *e.word.end - prefix_seconds_);
     e.step = step;
-    if (e.type == TranscriptEvent::Type::Word) turn_.on_word();
     out->push_back(std::move(e));
   }
-  words.clear();
 }
 
 void Transcriber::step_codes(const int32_t* codes, int count, TranscriberStep* result) {
@@ -66,9 +66,7 @@ void Transcriber::step_codes(const int32_t* codes, int count, TranscriberStep* r
   result->step = s.step;
   result->text_token = s.text_token;
   result->codes.assign(codes, codes + count);
-  std::vector<WordEvent> words;
-  words_.push(s.text_token, &words);
-  emit_words(words, s.step, out);
+  emit_words(words_.push(s.text_token), s.step, out);
   const LmConfig& c = model_.config();
   if (c.extra_heads_num_heads > 0) {
     TranscriptEvent vad;
@@ -136,9 +134,7 @@ std::vector<TranscriptEvent> Transcriber::flush() {
   const double delay = c.stt_config ? c.stt_config->audio_delay_seconds
                                     : double(c.effective_asr_delay_in_tokens()) / frame_rate_;
   silence(int(std::ceil((delay + 1.0) * frame_rate_)), &out);
-  std::vector<WordEvent> words;
-  words_.flush(&words);
-  emit_words(words, asr_.steps(), &out.events);
+  emit_words(words_.flush(), asr_.steps(), &out.events);
   return std::move(out.events);
 }
 

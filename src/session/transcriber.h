@@ -3,10 +3,12 @@
 // get the last words when the audio stops.
 //
 //  * Each frame runs one ASR step (asr_session.h: Kyutai's Rust alignment) and feeds the
-//    predicted text token to a WordStream (word_stream.h: Kyutai's word rules).
+//    predicted text token to Kyutai's word rule (word_stream.h), whose words are given whole
+//    once their end is known (WordTiming::OnceEnded).
 //  * VAD: the pause probability of extra head h is element 0 of its softmax. End of turn
 //    fires when the chosen head's pause probability rises above the threshold (defaults:
-//    head 2, 0.5, as Kyutai's clients use), at most once until the next word starts.
+//    head 2, 0.5, as Kyutai's clients use), at most once until the next word starts (its
+//    pieces are complete, which may be steps before the word is given).
 //  * audio_silence_prefix_seconds of silence go in before the first frame; flush() feeds
 //    audio_delay_seconds + 1 s of silence (zeros through Mimi when a codec is attached,
 //    otherwise the codes given as `silence_codes`, or absent tokens) so the last words come
@@ -34,13 +36,13 @@ struct TranscriberOptions {
 };
 
 struct TranscriptEvent {
-  enum class Type { Word, EndWord, Vad, EndOfTurn };
+  enum class Type { Word, Vad, EndOfTurn };
   Type type;
-  std::vector<int32_t> tokens;  // Word: its pieces
-  double time = 0;              // Word: start; EndWord: stop; Vad/EndOfTurn: frame time
-  std::vector<float> pause;     // Vad: pause probability of each head
-  float probability = 0;        // EndOfTurn: the chosen head's pause probability
-  int64_t step = 0;             // the ASR step that produced the event
+  Word word;                 // Word: its pieces, start and end (always set)
+  double time = 0;           // Vad/EndOfTurn: frame time
+  std::vector<float> pause;  // Vad: pause probability of each head
+  float probability = 0;     // EndOfTurn: the chosen head's pause probability
+  int64_t step = 0;          // the ASR step that produced the event
 };
 
 // One frame's result (as moshi-core's AsrMsg): the last step it ran, what that step read and
@@ -72,13 +74,13 @@ class Transcriber {
   void step_codes(const int32_t* codes, int count, TranscriberStep* out);
   void silence(int frames, TranscriberStep* out);
   void prefix_if_first(TranscriberStep* out);
-  void emit_words(std::vector<WordEvent>& words, int64_t step, std::vector<TranscriptEvent>* out);
+  void emit_words(WordUpdate words, int64_t step, std::vector<TranscriptEvent>* out);
 
   const LmModel& model_;
   const Mimi* codec_;
   TranscriberOptions options_;
   AsrSession asr_;
-  WordStream words_;
+  SessionWords words_;
   std::optional<MimiState> codec_state_;
   double frame_rate_;
   double prefix_seconds_;

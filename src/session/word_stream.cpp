@@ -55,26 +55,35 @@ void WordStream::flush(std::vector<WordEvent>* out) {
   last_stop_ = stop;
 }
 
-SessionWords::SessionWords(int delay, int32_t padding_id, int32_t end_padding_id, double frame_rate)
-    : stream_(delay, padding_id, end_padding_id, frame_rate) {}
+SessionWords::SessionWords(int delay, int32_t padding_id, int32_t end_padding_id, double frame_rate, WordTiming timing)
+    : stream_(delay, padding_id, end_padding_id, frame_rate), timing_(timing) {}
+
+// The unended word ends at `time` (never before its start). Given at once, it was given at
+// this step (index `given_here` in out->words) or at an earlier one (then it is `ended`).
+void SessionWords::end_unended(double time, int given_here, WordUpdate* out) {
+  Word w = std::move(*unended_);
+  unended_.reset();
+  w.end = std::max(time, w.start);
+  if (timing_ == WordTiming::OnceEnded) out->words.push_back(std::move(w));
+  else if (given_here >= 0) out->words[size_t(given_here)].end = w.end;
+  else out->ended = std::move(w);
+}
 
 WordUpdate SessionWords::pair(std::vector<WordEvent> events) {
   WordUpdate out;
-  int unended_here = -1;  // index in out.words of the unended word, when this step gave it
+  int given_here = -1;  // index in out.words of the unended word, when this step gave it at once
   for (WordEvent& e : events) {
     if (e.kind == WordEvent::Kind::Word) {
-      out.words.push_back({std::move(e.tokens), e.time, std::nullopt});
-      unended_ = out.words.back();
-      unended_here = int(out.words.size()) - 1;
-    } else if (unended_) {
-      if (unended_here >= 0) {
-        out.words[size_t(unended_here)].end = e.time;
-      } else {
-        out.ended = std::move(*unended_);
-        out.ended->end = e.time;
+      if (timing_ == WordTiming::OnceEnded && unended_) end_unended(e.time, -1, &out);
+      ++out.started;
+      unended_ = Word{std::move(e.tokens), e.time, std::nullopt};
+      if (timing_ == WordTiming::AtOnce) {
+        out.words.push_back(*unended_);
+        given_here = int(out.words.size()) - 1;
       }
-      unended_.reset();
-      unended_here = -1;
+    } else if (unended_) {
+      end_unended(e.time, given_here, &out);
+      given_here = -1;
     }
   }
   return out;
@@ -86,10 +95,10 @@ WordUpdate SessionWords::push(int32_t token) {
   return pair(std::move(events));
 }
 
-std::vector<Word> SessionWords::flush() {
+WordUpdate SessionWords::flush() {
   std::vector<WordEvent> events;
   stream_.flush(&events);
-  return pair(std::move(events)).words;
+  return pair(std::move(events));
 }
 
 void SessionWords::reset() {

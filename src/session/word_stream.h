@@ -58,28 +58,45 @@ struct Word {
   std::optional<double> end;
 };
 
-// What one step means for a live session's words: those it completed (an end already set
-// when the same step closed them), and a word given at an earlier step whose end it fixed.
+// What one step means for a live session's words: those it gave (at once: completed at this
+// step, an end already set when the same step closed them; once ended: ended at this step),
+// a word given at an earlier step whose end it fixed (at once only), and how many words'
+// pieces it completed (a word starts a turn when its pieces are complete, not when given).
 struct WordUpdate {
   std::vector<Word> words;
   std::optional<Word> ended;
+  int started = 0;
 };
 
+// When a word is given. AtOnce: at the step its pieces are complete, its end set when known
+// (WordUpdate::ended): the live sessions' words. OnceEnded: whole, once its end is known, as
+// Kyutai's STT clients pair Word and EndWord: the transcriber's words. Kyutai's stream can
+// leave a word unended (closed by padding 3, then the next word's pieces come before any
+// end-of-padding 0): given once ended, it ends where the next word starts (its own start in
+// Kyutai's stream: the model never said when it ended); given at once, its end stays unknown.
+enum class WordTiming { AtOnce, OnceEnded };
+
 // Kyutai's word rule (WordStream) for a session fed one text token per step, its Word and
-// EndWord events paired into words: what the ASR, TTS and duplex sessions report per step.
+// EndWord events paired into words: what the ASR, TTS and duplex sessions and the
+// transcriber report per step.
 class SessionWords {
  public:
-  SessionWords(int delay, int32_t padding_id, int32_t end_padding_id, double frame_rate = 12.5);
+  SessionWords(int delay, int32_t padding_id, int32_t end_padding_id, double frame_rate = 12.5,
+               WordTiming timing = WordTiming::AtOnce);
   WordUpdate push(int32_t token);
-  // End of input: the pieces still pending form the last word, ended now.
-  std::vector<Word> flush();
+  // End of input: the pieces still pending form the last word, ended now; every word ends.
+  WordUpdate flush();
   void reset();
+  // Seconds of audio the stream has reported on (WordStream::now).
+  double now() const { return stream_.now(); }
 
  private:
   WordUpdate pair(std::vector<WordEvent> events);
+  void end_unended(double time, int given_here, WordUpdate* out);
 
   WordStream stream_;
-  std::optional<Word> unended_;  // the last word given, while its end is unknown
+  WordTiming timing_;
+  std::optional<Word> unended_;  // the last word whose pieces are complete, while its end is unknown
 };
 
 }  // namespace kyutai

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { read } from './data.mjs';
 import { createEngine } from '../../web/src/engine.js';
 import { Host } from '../../web/src/host/host.js';
+import { talkative } from '../../web/demo/talkative.js';
 
 const FRAME_SIZE = 1920;
 const engine = await createEngine();
@@ -77,7 +78,8 @@ async function measure(call, posted, counter, sessionId, frames, measured) {
     await waitFor(f + 1);  // one frame at a time: nothing dropped, steady state
   }
   const streamMessages = posted.slice(messages0).filter((m) => !(m.type === 'event' && (m.name === 'stats' || m.name === 'progress')));
-  const out = { crossings: (counter.calls - calls0) / measured, messages: streamMessages.length / measured, byName: Object.fromEntries(counter.byName) };
+  const words = streamMessages.flatMap((m) => m.data?.events ?? []).filter((e) => e.type === 'word');  // a transcriber's
+  const out = { crossings: (counter.calls - calls0) / measured, messages: streamMessages.length / measured, byName: Object.fromEntries(counter.byName), words };
   await call(streamId, 'close');
   port1.close();
   return out;
@@ -91,14 +93,21 @@ const spec = (dir) => ({
   cache: false,
 });
 
-test('a connected transcriber costs one engine call and one message per frame', async () => {
+test('a connected transcriber costs one engine call and one message per frame, its words decoded inside it', async () => {
   const { posted, call } = inProcessHost();
-  const model = await call(0, 'loadModel', spec('stt'));
+  // With the model's tokenizer (100 pieces, as the STT's text card) and words every few frames
+  // (talkative: the tiny checkpoint pads like a real model): the engine decodes each word's
+  // text in the frame's one call, not in a call per word.
+  const model = await call(0, 'loadModel', {
+    ...spec('stt'), weights: talkative(read('stt/weights.safetensors')), tokenizer: new Uint8Array(read('tts/tokenizer.model')),
+  });
   const transcriber = await call(model.id, 'createTranscriber', {});
-  const r = await measure(call, posted, counter, transcriber.id, 16, 10);
+  const r = await measure(call, posted, counter, transcriber.id, 40, 34);
   assert.equal(r.crossings, 1, `crossings per frame: ${JSON.stringify(r.byName)}`);
   assert.deepEqual(Object.keys(r.byName), ['Transcriber.pushAudio']);
   assert.equal(r.messages, 1);
+  assert.ok(r.words.length > 0, 'words came in the measured frames');
+  for (const w of r.words) assert.equal(typeof w.text, 'string');
   await call(0, 'dispose', model.id);
 });
 

@@ -1,15 +1,16 @@
 // Speech-to-text through the public API (web/src/transcriber.js, host.js's TranscriberServant)
 // on the bundled default model (dist/models/default: tiny STT + tiny Mimi + SentencePiece;
 // random weights, so the words are random but the plumbing is real): events, word times,
-// flush, reset, errors; word assembly from hand-made Word/EndWord events; transcribe() at
-// 24 and 16 kHz; the resampler; WebVTT / SRT written and read back. Most tests use the
+// flush, reset, errors (the engine's pairing of a word with its end has its own cases:
+// tests/session/word_stream_test.cpp SessionWordsOnceEnded); transcribe() at 24 and 16 kHz;
+// the resampler; WebVTT / SRT written and read back. Most tests use the
 // bundle with its padding rows made "talkative" (web/demo/talkative.js, as the demo does) so that words
 // come one at a time as with a real model; one checks the bundle exactly as shipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  loadModel, KyutaiError, WordAssembler, resample, toMono24k,
+  loadModel, KyutaiError, resample, toMono24k,
   wordsToCues, toWebVTT, toSRT, parseWebVTT, parseSRT,
 } from '../../web/src/index.js';
 import { talkative } from '../../web/demo/talkative.js';
@@ -97,6 +98,7 @@ test('the transcriber: events in order with their types, words with text and tim
   let previous = null;
   for (const [i, e] of all.entries()) {
     if (e.type !== 'word') continue;
+    assert.deepEqual(Object.keys(e).sort(), ['end', 'start', 'text', 'tokens', 'type']);
     assert.equal(typeof e.text, 'string');
     assert.equal(e.text, await model.textTokenizer.decodeWord(e.tokens));
     assert.ok(e.tokens.length > 0 && !e.tokens.some((id) => PADDING.includes(id)));
@@ -241,42 +243,6 @@ test('disposing transcribers (and sessions, whose words now come from the engine
   for (let i = 0; i < 20; i++) await run();
   assert.deepEqual(usage(), before);
   await own.dispose();
-});
-
-test('word assembly from hand-made Word / EndWord events', () => {
-  const decode = (ids) => Array.from(ids, (i) => `w${i}`).join('');
-  const a = new WordAssembler({ decode });
-  const word = (tokens, time) => ({ type: 'word', tokens: Int32Array.from(tokens), time });
-  const end = (time) => ({ type: 'endWord', time });
-  const simple = (w) => ({ text: w.text, tokens: Array.from(w.tokens), start: w.start, end: w.end });
-
-  // A word ends at its EndWord; other event types pass through untouched.
-  assert.deepEqual(a.push([word([1, 2], 0), { type: 'vad', time: 0.08 }]), []);
-  assert.deepEqual(a.pending && Array.from(a.pending.tokens), [1, 2]);
-  assert.deepEqual(a.push([end(0.4)]).map(simple), [{ text: 'w1w2', tokens: [1, 2], start: 0, end: 0.4 }]);
-  assert.equal(a.pending, null);
-  // A word left unended (closed by padding 3) when the next starts: it ends at that start.
-  assert.deepEqual(a.push([word([5], 0.4)]), []);
-  assert.deepEqual(a.push([word([6], 0.4)]).map(simple), [{ text: 'w5', tokens: [5], start: 0.4, end: 0.4 }]);
-  assert.deepEqual(a.push([end(0.72), word([7], 0.72)]).map(simple), [{ text: 'w6', tokens: [6], start: 0.4, end: 0.72 }]);
-  // An EndWord with no word waiting is ignored (the engine gives none, but be safe).
-  assert.deepEqual(a.push([end(0.8), end(0.88)]).map(simple), [{ text: 'w7', tokens: [7], start: 0.72, end: 0.8 }]);
-  // flush: a word still waiting ends at the given time (or its start); then nothing.
-  a.push([word([8, 9], 0.88)]);
-  assert.deepEqual(a.flush(1.2).map(simple), [{ text: 'w8w9', tokens: [8, 9], start: 0.88, end: 1.2 }]);
-  assert.deepEqual(a.flush(2), []);
-  a.push([word([4], 1.2)]);
-  assert.deepEqual(a.flush().map(simple), [{ text: 'w4', tokens: [4], start: 1.2, end: 1.2 }]);
-  // An end before the start (never from the engine) is clamped: start <= end always.
-  a.push([word([3], 2)]);
-  assert.deepEqual(a.push([end(1.5)]).map((w) => [w.start, w.end]), [[2, 2]]);
-  // reset forgets the waiting word; no decoder: text is null.
-  a.push([word([1], 3)]);
-  a.reset();
-  assert.deepEqual(a.flush(), []);
-  const b = new WordAssembler();
-  b.push([word([1], 0)]);
-  assert.equal(b.push([end(0.08)])[0].text, null);
 });
 
 test('transcribe(): a clip at 24 kHz equals pushAudio + flush; at 16 kHz it is resampled first', async () => {

@@ -33,6 +33,7 @@ TEST(Transcriber, AudioFramesGiveOneVadEventPerFrameWithIncreasingTimes) {
   for (int f = 0; f < 12; ++f) {
     auto events = t.push_audio(pcm.data() + size_t(f) * 1920, 1920).events;
     for (const auto& e : events) {
+      if (e.type == Type::Word) continue;  // a word's times are its start and end, checked below
       EXPECT_GE(e.time, last - 1e-9);
       if (e.type == Type::Vad) {
         ++vad;
@@ -69,28 +70,31 @@ TEST(Transcriber, MatchesTheAsrSessionOnTheCodecsTokens) {
   }
 }
 
-TEST(Transcriber, FlushFeedsTheDelayPlusOneSecondAndClosesTheLastWord) {
+TEST(Transcriber, FlushFeedsTheDelayPlusOneSecondAndEveryWordComesWholeWithItsEnd) {
   Transcriber t(stt(), &test::mimi_fixture());
   auto pcm = speech_like(8);
-  std::vector<int32_t> pieces;
-  int words = 0, ends = 0;
-  auto count = [&](const std::vector<TranscriptEvent>& ev) {
-    for (const auto& e : ev) {
-      if (e.type == Type::Word) {
-        ++words;
-        EXPECT_FALSE(e.tokens.empty());
-        for (int32_t p : e.tokens) EXPECT_TRUE(p != 3 && p != 0) << "padding is never part of a word";
-      }
-      if (e.type == Type::EndWord) ++ends;
-    }
+  std::vector<Word> words;
+  auto collect = [&](const std::vector<TranscriptEvent>& ev) {
+    for (const auto& e : ev)
+      if (e.type == Type::Word) words.push_back(e.word);
   };
-  for (int f = 0; f < 8; ++f) count(t.push_audio(pcm.data() + size_t(f) * 1920, 1920).events);
+  for (int f = 0; f < 8; ++f) collect(t.push_audio(pcm.data() + size_t(f) * 1920, 1920).events);
   const int64_t before = t.steps();
-  count(t.flush());
+  collect(t.flush());
   // stt_config.audio_delay_seconds = 0.5: (0.5 + 1) * 12.5 = 19 frames of silence (rounded up).
   EXPECT_EQ(t.steps() - before, 19);
-  EXPECT_GT(words, 0);
-  EXPECT_EQ(words, ends) << "after a flush every word has ended";
+  ASSERT_GT(words.size(), 0u);
+  double previous_end = 0;
+  for (const Word& w : words) {
+    EXPECT_FALSE(w.tokens.empty());
+    for (int32_t p : w.tokens) EXPECT_TRUE(p != 3 && p != 0) << "padding is never part of a word";
+    ASSERT_TRUE(w.end.has_value()) << "a transcriber's word is given once ended";
+    EXPECT_LE(w.start, *w.end);
+    EXPECT_GE(w.start, previous_end - 1e-9) << "words do not overlap";
+    previous_end = *w.end;
+  }
+  const int delay = stt().config().effective_asr_delay_in_tokens();
+  EXPECT_LE(previous_end, (8 + 19 - delay) / 12.5 + 1e-9) << "the last word ends by the end of the flush";
 }
 
 TEST(TurnDetector, FiresOncePerTurnAndNeverBeforeTheFirstWord) {

@@ -163,14 +163,93 @@ TEST(SessionWords, AWordEndedLaterComesBackAsEndedWithItsEnd) {
 TEST(SessionWords, FlushGivesThePendingPiecesEndedNowAndResetStartsOver) {
   SessionWords s(2, 3, 0);
   for (int32_t t : {5, 7, 8}) EXPECT_TRUE(s.push(t).words.empty());  // the first step is inside the delay
-  std::vector<Word> last = s.flush();
+  std::vector<Word> last = s.flush().words;
   ASSERT_EQ(last.size(), 1u);
   EXPECT_EQ(last[0].tokens, std::vector<int32_t>({7, 8}));
   EXPECT_DOUBLE_EQ(*last[0].end, 1 / 12.5);
-  EXPECT_TRUE(s.flush().empty());
+  EXPECT_TRUE(s.flush().words.empty());
   s.push(9);
   s.reset();
-  EXPECT_TRUE(s.flush().empty());
+  EXPECT_TRUE(s.flush().words.empty());
+}
+
+// SessionWords given once ended (the transcriber's words): whole words, each once its end is known.
+void expect_whole(const Word& w, std::vector<int32_t> tokens, double start, double end) {
+  EXPECT_EQ(w.tokens, tokens);
+  EXPECT_DOUBLE_EQ(w.start, start);
+  ASSERT_TRUE(w.end.has_value());
+  EXPECT_DOUBLE_EQ(*w.end, end);
+}
+
+TEST(SessionWordsOnceEnded, AWordIsGivenAtTheEndOfPaddingThatEndsIt) {
+  SessionWords s(0, 3, 0, 12.5, WordTiming::OnceEnded);
+  EXPECT_TRUE(s.push(1).words.empty());
+  EXPECT_TRUE(s.push(2).words.empty());
+  WordUpdate u = s.push(0);
+  ASSERT_EQ(u.words.size(), 1u);
+  expect_whole(u.words[0], {1, 2}, 0, 3 / 12.5);
+  EXPECT_EQ(u.started, 1);
+  EXPECT_FALSE(u.ended.has_value()) << "never given twice";
+}
+
+TEST(SessionWordsOnceEnded, AWordLeftUnendedByPaddingEndsWhereTheNextStarts) {
+  SessionWords s(0, 3, 0, 12.5, WordTiming::OnceEnded);
+  s.push(1);
+  s.push(0);  // [1] ends at 2 / 12.5, where the next word starts
+  s.push(5);
+  WordUpdate closed = s.push(3);
+  EXPECT_TRUE(closed.words.empty()) << "closed by padding: its end is not known yet";
+  EXPECT_EQ(closed.started, 1) << "its pieces are complete: a turn starts here";
+  s.push(6);
+  WordUpdate next = s.push(3);
+  ASSERT_EQ(next.words.size(), 1u);
+  expect_whole(next.words[0], {5}, 2 / 12.5, 2 / 12.5);  // the model never said when it ended
+  EXPECT_EQ(next.started, 1);
+  WordUpdate ended = s.push(0);
+  ASSERT_EQ(ended.words.size(), 1u);
+  expect_whole(ended.words[0], {6}, 2 / 12.5, 7 / 12.5);
+  EXPECT_EQ(ended.started, 0);
+  EXPECT_TRUE(s.push(0).words.empty()) << "an end-of-padding with no word waiting gives nothing";
+}
+
+TEST(SessionWordsOnceEnded, FlushGivesTheWaitingWordAndThePendingPiecesEndedNow) {
+  SessionWords s(0, 3, 0, 12.5, WordTiming::OnceEnded);
+  for (int32_t t : {4, 3, 8, 9}) EXPECT_TRUE(s.push(t).words.empty());
+  WordUpdate last = s.flush();
+  ASSERT_EQ(last.words.size(), 2u);
+  expect_whole(last.words[0], {4}, 0, 0);
+  expect_whole(last.words[1], {8, 9}, 0, 4 / 12.5);
+  EXPECT_EQ(last.started, 1);
+  EXPECT_TRUE(s.flush().words.empty());
+  s.push(7);
+  s.push(3);
+  last = s.flush();
+  ASSERT_EQ(last.words.size(), 1u);
+  expect_whole(last.words[0], {7}, 4 / 12.5, 6 / 12.5);
+}
+
+TEST(SessionWordsOnceEnded, ResetForgetsTheWaitingWord) {
+  SessionWords s(0, 3, 0, 12.5, WordTiming::OnceEnded);
+  s.push(1);
+  s.push(3);
+  s.reset();
+  EXPECT_TRUE(s.flush().words.empty());
+  s.push(2);
+  EXPECT_EQ(s.push(0).words.size(), 1u);
+}
+
+TEST(SessionWords, GivenAtOnceAWordLeftUnendedKeepsAnUnknownEnd) {
+  // Kyutai's stream never ends it; the live sessions report what it says (OnceEnded differs).
+  SessionWords s(0, 3, 0);
+  s.push(5);
+  EXPECT_EQ(s.push(3).words.size(), 1u);
+  s.push(6);
+  WordUpdate next = s.push(3);
+  ASSERT_EQ(next.words.size(), 1u);
+  EXPECT_FALSE(next.ended.has_value());
+  WordUpdate ended = s.push(0);
+  ASSERT_TRUE(ended.ended.has_value());
+  EXPECT_EQ(ended.ended->tokens, std::vector<int32_t>({6}));
 }
 
 }  // namespace

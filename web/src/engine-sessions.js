@@ -85,9 +85,10 @@ export class DuplexSession extends Session {
   }
 }
 
-// Events: {type: 'word', tokens, time (start)}, {type: 'endWord', time (stop)},
-// {type: 'vad', time, pause: Float32Array}, {type: 'endOfTurn', time, probability}; times in
-// seconds of the input audio, `step` the ASR step that produced the event.
+// Events: {type: 'word', tokens, text, start, end} (whole, once its end is known; text null
+// unless setTokenizer gave the model's SentencePiece), {type: 'vad', time, pause:
+// Float32Array}, {type: 'endOfTurn', time, probability}; times in seconds of the input audio,
+// `step` the ASR step that produced the event.
 export class Transcriber extends Session {
   pushAudio(samples) {
     return this.pushAudioFrame(samples).events;

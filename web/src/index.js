@@ -26,7 +26,6 @@ const STREAM_OPTIONS = optionsOf({ playback: optional(withMethod('channel', 'an 
 
 export { KyutaiError } from './errors.js';
 export { MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE, SAMPLE_RATE, FRAME_RATE } from './frame-tokenizer.js';
-export { WordAssembler } from './words.js';
 export { Transcriber, toMono24k } from './transcriber.js';
 export { resample } from './resample.js';
 export { wordsToCues, toWebVTT, toSRT, parseWebVTT, parseSRT } from './captions.js';

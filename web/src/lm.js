@@ -200,10 +200,12 @@ export class LmModel extends Disposable {
   }
   // Speech-to-text as Kyutai's STT server does it (src/session/transcriber.h): audio frames
   // through `mimi` (a MimiCodec) or token frames when it is omitted. Options: vadHead (2),
-  // endOfTurnThreshold (0.5), temperature, seed, silenceCodes (token frames only).
+  // endOfTurnThreshold (0.5), temperature, seed, silenceCodes (token frames only), tokenizer
+  // (as the sessions': words come with their text).
   createTranscriber({ mimi, ...options } = {}) {
-    return this.#session('Transcriber', Transcriber, options,
+    const transcriber = this.#session('Transcriber', Transcriber, options,
       mimi ? (handle) => handle.initWithCodec(this.handle, mimi.handle, options) : undefined);
+    return this.#withText(transcriber, options);
   }
   // Disposes the model and every session created from it.
   dispose() {

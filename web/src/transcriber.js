@@ -1,7 +1,7 @@
 // Speech-to-text as Kyutai ships it, on the caller's side. The work happens where the engine
 // is (the worker in browsers; host/transcriber.js's TranscriberServant): the engine's Transcriber
 // (src/session/transcriber.h) steps the model on 80 ms frames and Kyutai's word rule makes
-// words (src/session/word_stream.h); words.js only pairs a word with its end. What reaches
+// words (src/session/word_stream.h), each given whole once its end is known. What reaches
 // this object are the events, delivered three ways: as the value of the call that caused
 // them (pushAudio, flush), as DOM events ('word', 'vad', 'endOfTurn'; event.detail is the
 // event), and through the async iterator.

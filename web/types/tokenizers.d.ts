@@ -1,6 +1,5 @@
-// Frame tokenizers (Mimi) and words, usable on their own.
+// Frame tokenizers (Mimi), usable on their own.
 import type { FrameTokenizer } from './load.js';
-import type { TranscriptWord } from './transcriber.js';
 
 /** One stream of 80 ms frames through Mimi: encoder and decoder states of its own. */
 export interface MimiStreamLike {
@@ -72,23 +71,3 @@ export class MimiFrameTokenizer implements FrameTokenizer {
 }
 
 export function checkFrameTokenizer<T extends FrameTokenizer>(tokenizer: T, what?: string): T;
-
-/** The engine's word-stream events (src/session/word_stream.h: Kyutai's rule, in C++). */
-export type WordStreamEvent =
-  | { type: 'word'; tokens: Int32Array | number[]; time: number; step?: number }
-  | { type: 'endWord'; time: number; step?: number };
-
-/**
- * Pairs the engine's Word / EndWord events into words with both times. A word left unended
- * when the next one starts ends at that word's start; flush(time) gives a word still waiting.
- */
-export class WordAssembler {
-  /** `decode`: ids -> text (e.g. a synchronous tokenizer's decodeWord); without it `text` is null. */
-  constructor(options?: { decode?: ((ids: Int32Array) => string) | null });
-  /** The word whose end is not known yet. */
-  readonly pending: { tokens: Int32Array; start: number } | null;
-  /** Events in order (other types ignored) -> the words they complete. */
-  push(events: Iterable<WordStreamEvent | { type: string }>): TranscriptWord[];
-  flush(time?: number): TranscriptWord[];
-  reset(): void;
-}

@@ -2,7 +2,7 @@
 // declarations in web/types/index.d.ts, reached through the package's own "exports" map,
 // must accept the documented usage and reject misuse (each @ts-expect-error must be an error).
 import {
-  loadModel, KyutaiError, createCapture, createPlayback, WordAssembler,
+  loadModel, KyutaiError, createCapture, createPlayback,
   FRAME_SIZE, type AsrStep, type GeneratedStep, type FrameTokenizer, type KyutaiModel,
   toWebVTT, toSRT, parseWebVTT, resample, type TranscriptWord, type TranscriptEvent,
 } from 'kyutai-wasm';
@@ -51,8 +51,7 @@ async function transcribe(): Promise<string[]> {
 }
 
 const mine: FrameTokenizer = { frameSize: 1920, codebooks: 8, encode: (f) => new Int32Array(8).fill(f.length) };
-const words = new WordAssembler({ decode: (ids) => `[${ids.join(' ')}]` });
-console.log(words.push([{ type: 'word', tokens: [7], time: 0 }, { type: 'endWord', time: 0.08 }]), mine, transcribe);
+console.log(mine, transcribe);
 
 // Live captions: microphone -> words -> WebVTT.
 async function captions(model: KyutaiModel): Promise<string> {

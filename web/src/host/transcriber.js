@@ -1,5 +1,4 @@
 import { FRAME_RATE, FRAME_SIZE } from '../frame-tokenizer.js';
-import { WordAssembler } from '../words.js';
 import { AudioStreamServant } from './streams.js';
 import { samples as finiteSamples } from '../validate.js';
 
@@ -11,10 +10,11 @@ const checkSamples = finiteSamples();
 // is cut into frames here (a partial frame waits for the next push; flush pads it with
 // silence). With the model's Mimi the engine encodes the audio itself; with another frame
 // tokenizer this encodes each frame and the engine steps on the codes. The engine's events
-// become the caller's: Word + EndWord -> one {type: 'word', text, tokens, start, end}
-// (words.js pairs them, the rule itself stays in C++), 'vad' -> {probabilities (the pause
-// probability of each head), pause (the chosen head's), time}, 'endOfTurn' -> {probability,
-// time}. It steps the LM on WebAssembly even when the model's sessions run on WebGPU.
+// become the caller's: 'word' -> {type: 'word', text, tokens, start, end} (the engine gives
+// each word whole once its end is known, its text decoded by the model's tokenizer), 'vad' ->
+// {probabilities (the pause probability of each head), pause (the chosen head's), time},
+// 'endOfTurn' -> {probability, time}. It steps the LM on WebAssembly even when the model's
+// sessions run on WebGPU.
 export class TranscriberServant {
   static protocol = 'transcriber';
 
@@ -22,9 +22,8 @@ export class TranscriberServant {
     this.model = model;
     this.codec = model.frames.codec ?? null;  // Mimi, when the model was loaded with it
     const options = Object.fromEntries(Object.entries({ vadHead, endOfTurnThreshold, temperature, seed, silenceCodes }).filter(([, v]) => v !== undefined));
-    this.transcriber = model.lm.createTranscriber({ mimi: this.codec, ...options });
+    this.transcriber = model.lm.createTranscriber({ mimi: this.codec, tokenizer: model.text, ...options });
     this.vadHead = vadHead ?? 2;
-    this.words = new WordAssembler({ decode: model.text ? (ids) => model.text.decodeWord(ids) : null });
     this.buffer = new Float32Array(FRAME_SIZE);  // a partial frame between pushes
     this.filled = 0;
     this.tokenizer = null;  // the frame tokenizer, when it is not Mimi
@@ -63,7 +62,7 @@ export class TranscriberServant {
   #convert(events) {
     const out = [];
     for (const e of events) {
-      if (e.type === 'word' || e.type === 'endWord') out.push(...this.words.push([e]));
+      if (e.type === 'word') out.push({ type: 'word', text: e.text, tokens: e.tokens, start: e.start, end: e.end });
       else if (e.type === 'vad') out.push({ type: 'vad', probabilities: Array.from(e.pause), pause: e.pause[this.vadHead], time: e.time, step: e.step });
       else if (e.type === 'endOfTurn') out.push({ type: 'endOfTurn', probability: e.probability, time: e.time, step: e.step });
     }
@@ -130,15 +129,12 @@ export class TranscriberServant {
       events.push(...(this.#frame(this.buffer)?.events ?? []));
     }
     events.push(...this.transcriber.flush());
-    const out = this.#convert(events);
-    out.push(...this.words.flush());  // nothing after the engine's flush; kept for safety
-    return out;
+    return this.#convert(events);
   }
 
   // A new transcript from step 0; a connected capture keeps streaming into it.
   reset() {
     this.transcriber.reset();
-    this.words.reset();
     this.filled = 0;
     this.tokenizer?.reset?.();
   }
