@@ -17,19 +17,9 @@ int int_pow(int base, int exponent) {
 // output channel (a transposed one: each input row, kernel products per output channel of its group).
 MimiLayerCost conv(const std::string& name, MimiLayerCost::Op op, int in, int out, int kernel, int stride, int dilation,
                    int groups, int rows) {
-  MimiLayerCost l;
-  l.name = name;
-  l.op = op;
-  l.in_channels = in;
-  l.out_channels = out;
-  l.kernel = kernel;
-  l.stride = stride;
-  l.dilation = dilation;
-  l.groups = groups;
-  l.rows = rows;
-  if (op == MimiLayerCost::Op::Conv1d) l.macs = int64_t(rows / stride) * out * (in / groups) * kernel;
-  else l.macs = int64_t(rows) * in * (out / groups) * kernel;
-  return l;
+  const int64_t macs = op == MimiLayerCost::Op::Conv1d ? int64_t(rows / stride) * out * (in / groups) * kernel
+                                                       : int64_t(rows) * in * (out / groups) * kernel;
+  return {name, op, in, out, kernel, stride, dilation, groups, rows, macs};
 }
 
 MimiLayerCost conv1d(const std::string& name, int in, int out, int kernel, int stride, int dilation, int rows) {
