@@ -40,6 +40,29 @@ void panel_f32(const float* panel, size_t stride, int in, const float* x, float*
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
+// Two activation rows against one panel: each weight vector loaded once serves both rows, so
+// a layer run on a few rows at once (Mimi's transformers take 2 steps per frame) reads its
+// weights once instead of once per row. 8 accumulators, 4 weights and 2 splats fit V8's 16
+// vector registers; a second panel would not.
+void panel_f32_rows2(const float* panel, int in, const float* x0, const float* x1, float* out0, float* out1) {
+  v128_t a[2][4];
+  for (auto& r : a)
+    for (auto& v : r) v = wasm_f32x4_splat(0);
+  for (int k = 0; k < in; ++k) {
+    const v128_t xv0 = wasm_f32x4_splat(x0[k]), xv1 = wasm_f32x4_splat(x1[k]);
+    const float* w = panel + size_t(k) * kPanel;
+    for (int j = 0; j < 4; ++j) {
+      const v128_t wv = wasm_v128_load(w + 4 * j);
+      a[0][j] = wasm_f32x4_add(a[0][j], wasm_f32x4_mul(wv, xv0));
+      a[1][j] = wasm_f32x4_add(a[1][j], wasm_f32x4_mul(wv, xv1));
+    }
+  }
+  for (int j = 0; j < 4; ++j) {
+    wasm_v128_store(out0 + 4 * j, a[0][j]);
+    wasm_v128_store(out1 + 4 * j, a[1][j]);
+  }
+}
+
 template <int NP>
 void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, float* out) {
   v128_t a[NP][4];
@@ -274,10 +297,21 @@ float quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q,
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,
                  int panel_end) {
   alignas(16) float acc[2 * kPanel];
+  const size_t values = size_t(w.in_padded) * kPanel;  // weights per panel
   for (int p = panel_begin; p < panel_end;) {
     const int np = p + 1 < panel_end ? 2 : 1;
     const int count = std::min(np * kPanel, w.out - p * kPanel);
-    for (int r = 0; r < rows; ++r) {
+    int r = 0;
+    if (w.format == WeightFormat::F32)
+      for (; r + 1 < rows; r += 2)
+        for (int q = p; q < p + np; ++q) {
+          const float* panel = reinterpret_cast<const float*>(w.data.data()) + q * values;
+          const int n = std::min(kPanel, w.out - q * kPanel);
+          panel_f32_rows2(panel, w.in, x + size_t(r) * w.in, x + size_t(r + 1) * w.in, acc, acc + kPanel);
+          std::memcpy(y + size_t(r) * w.out + size_t(q) * kPanel, acc, sizeof(float) * n);
+          std::memcpy(y + size_t(r + 1) * w.out + size_t(q) * kPanel, acc + kPanel, sizeof(float) * n);
+        }
+    for (; r < rows; ++r) {
       panels(w, x, xq, r, p, np == 2, acc);
       std::memcpy(y + size_t(r) * w.out + size_t(p) * kPanel, acc, sizeof(float) * count);
     }
