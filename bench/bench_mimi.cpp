@@ -140,7 +140,8 @@ std::string mimi_frame(int threads, int frames) {
   double peak = 0;
   for (float v : out) peak = std::max(peak, double(std::fabs(v)));
   const double frame_ms = 1000.0 / mimi->frame_rate();
-  // Multiply-adds of the middle timed frame (attention grows with the stream until its window is full).
+  // Multiply-adds of the middle timed frame (attention grows with the stream until its window is full);
+  // weight bytes as Mimi holds them (f32, its checkpoint dtype).
   const MimiFrameCost cost = mimi_frame_cost(mimi->config(), warmup + frames / 2);
   const double e = median(enc), d = median(dec);
   // The fastest frame: what a frame costs when no other process takes the cores.
@@ -157,11 +158,23 @@ std::string mimi_frame(int threads, int frames) {
                 "\"encode_ms_min\": %.3f, \"decode_ms_min\": %.3f, "
                 "\"encode_cpu_ms_per_frame\": %.3f, \"decode_cpu_ms_per_frame\": %.3f, \"parameters\": %zu, "
                 "\"load_ms\": %.0f, \"heap_in_use\": %zu, \"changed_semantic_codes\": %d, \"output_peak\": %.4g, "
-                "\"encode_macs\": %lld, \"decode_macs\": %lld}",
+                "\"encode_macs\": %lld, \"decode_macs\": %lld, \"encode_weight_bytes\": %lld, "
+                "\"decode_weight_bytes\": %lld, ",
                 platform(), mimi->pool()->threads(), frames, codebooks, e, d, e + d, (e + d) / frame_ms, e / frame_ms,
                 d / frame_ms, e_min, d_min, ec, dc, parameters, load_ms, heap_in_use(), distinct, peak,
-                (long long)cost.encode_macs(), (long long)cost.decode_macs());
-  return line;
+                (long long)cost.encode_macs(), (long long)cost.decode_macs(),
+                (long long)(cost.encode_weights() * sizeof(float)), (long long)(cost.decode_weights() * sizeof(float)));
+  // Per layer, [multiply-adds, weight bytes]: the report's roofline floor takes each layer's
+  // slower limit, arithmetic or reading its weights (bench/mimi.mjs).
+  auto layers = [](const std::vector<MimiLayerCost>& part) {
+    std::string out = "[";
+    for (const MimiLayerCost& l : part)
+      out += (out.size() > 1 ? ", [" : "[") + std::to_string(l.macs) + ", " +
+             std::to_string(l.weights * int64_t(sizeof(float))) + "]";
+    return out + "]";
+  };
+  return line + std::string("\"encode_layers\": ") + layers(cost.encode) + ", \"decode_layers\": " + layers(cost.decode) +
+         "}";
 }
 
 namespace {
@@ -242,7 +255,8 @@ std::string mimi_layers(int threads, int frames) {
   }
   char totals[160];
   std::snprintf(totals, sizeof totals, "], \"encode_macs\": %lld, \"decode_macs\": %lld}",
-                (long long)cost.encode_macs(), (long long)cost.decode_macs());
+                (long long)cost.encode_macs(), (long long)cost.decode_macs(),
+                (long long)(cost.encode_weights() * sizeof(float)), (long long)(cost.decode_weights() * sizeof(float)));
   return out + totals;
 }
 

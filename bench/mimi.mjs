@@ -14,15 +14,23 @@ const macsMillions = (n) => (n / 1e6).toFixed(1);
 // ms for `macs` at `gmacs` GMAC/s on `threads` threads.
 const floorMs = (macs, gmacs, threads) => (gmacs > 0 ? macs / (gmacs * 1e6 * threads) : null);
 
-function floorRow(where, threads, rate, r, fmt) {
+// The roofline floor: each layer at its slower limit, its multiply-adds at the rate or its
+// weight bytes at the read rate `gbs` (the transformers, the RVQ codebooks and the widest
+// convolutions read more than they compute).
+function rooflineMs(layers, gmacs, gbs, threads) {
+  if (!(gmacs > 0 && gbs > 0)) return null;
+  return layers.reduce((s, [macs, bytes]) => s + Math.max(floorMs(macs, gmacs, threads), bytes / (gbs * 1e6)), 0);
+}
+
+function floorRow({ where, threads, rate, r, bw }, fmt) {
   const cells = [];
   for (const part of ['encode', 'decode']) {
     const ms = r[`${part}_ms_per_frame`];
-    const macs = r[`${part}_macs`];
-    const floor = floorMs(macs, rate.simd128_gmacs, threads);
-    cells.push(fmt(ms), macsMillions(macs), fmt(floor), fmt(ms / floor));
+    const floor = floorMs(r[`${part}_macs`], rate.simd128_gmacs, threads);
+    const roof = rooflineMs(r[`${part}_layers`], rate.simd128_gmacs, bw?.gb_per_s, threads);
+    cells.push(fmt(ms), fmt(floor), fmt(ms / floor), fmt(roof), fmt(ms / roof));
   }
-  return [where, threads, fmt(rate.simd128_gmacs, 1), ...cells];
+  return [where, threads, fmt(rate.simd128_gmacs, 1), fmt(bw?.gb_per_s, 1), ...cells];
 }
 
 // Sums of a part's layers: ours, the peer's, and the peer's time / ours.
@@ -40,17 +48,19 @@ export async function runMimiBench({ quick, frames, chromiumRuns, log, table, fm
   const node = await withFreshInstance((instance) => {
     const frame = log({ ...JSON.parse(instance.mimiFrame(1, frames)), where: 'node' });
     const rate = log({ ...JSON.parse(instance.macRate(200)), where: 'node' });
+    const bw = log({ ...JSON.parse(instance.readBandwidth(512, 1)), where: 'node' });
     const layers = log({ ...JSON.parse(instance.mimiLayers(1, layerFrames)), where: 'node' });
-    return { rate, frame, layers };
+    return { rate, bw, frame, layers };
   }, true);
   const peerRows = await timeOrtConvLayers(node.layers.layers, layerFrames);
   for (const p of peerRows) log({ kind: 'mimi_layer_peer', impl: 'onnxruntime-web', ...p });
   const peer = new Map(peerRows.map((p) => [p.name, p.ms]));
 
-  const runs = [{ where: 'Node, relaxed module', threads: 1, rate: node.rate, r: node.frame }, ...chromiumRuns];
-  table(`(e) Mimi at the released shape (synthetic weights), one streaming 80 ms frame against its compute floor: MACs = multiply-adds of the frame counted from the config (codec/mimi_cost.h); rate = GMAC/s of one thread in the convolutions' 4x8 register tile (SIMD128 mul + add, L1-resident operands), measured in the same engine; floor = MACs / rate (/ threads); ${frames} frames, median; target: encode and decode each within 1.5x of the floor on one thread in Chromium`,
-    ['where', 'threads', 'GMAC/s', 'encode ms', 'enc MMAC', 'enc floor ms', 'enc x floor', 'decode ms', 'dec MMAC', 'dec floor ms', 'dec x floor'],
-    runs.map((x) => floorRow(x.where, x.threads, x.rate, x.r, fmt)));
+  const runs = [{ where: 'Node, relaxed module', threads: 1, rate: node.rate, bw: node.bw, r: node.frame }, ...chromiumRuns];
+  const f = node.frame;
+  table(`(e) Mimi at the released shape (synthetic weights), one streaming 80 ms frame against its compute floor: multiply-adds of the frame counted from the config (codec/mimi_cost.h: encode ${macsMillions(f.encode_macs)} M, decode ${macsMillions(f.decode_macs)} M); rate = GMAC/s of one thread in the convolutions' 4x8 register tile (SIMD128 mul + add, L1-resident operands), measured in the same engine; floor = MACs / rate (/ threads); roofline = each layer at its slower limit, MACs / rate or its f32 weights (encode ${(f.encode_weight_bytes / 1e6).toFixed(0)} MB, decode ${(f.decode_weight_bytes / 1e6).toFixed(0)} MB per frame) / the read rate measured after the frame in the same engine and thread count; ${frames} frames, median; target: encode and decode each within 1.5x of the floor on one thread in Chromium`,
+    ['where', 'threads', 'GMAC/s', 'read GB/s', 'encode ms', 'enc floor ms', 'enc x floor', 'enc roofline ms', 'enc x roofline', 'decode ms', 'dec floor ms', 'dec x floor', 'dec roofline ms', 'dec x roofline'],
+    runs.map((x) => floorRow(x, fmt)));
 
   const layers = node.layers.layers;
   const totals = ['encode', 'decode'].map((part) => sums(layers, peer, part));
@@ -75,8 +85,9 @@ export function mimiHeadline({ runs, totals }, fmt) {
     const ms = run.r[`${part}_ms_per_frame`];
     const macs = run.r[`${part}_macs`];
     const floor = floorMs(macs, run.rate.simd128_gmacs, 1);
+    const roof = rooflineMs(run.r[`${part}_layers`], run.rate.simd128_gmacs, run.bw?.gb_per_s, 1);
     const t = totals.find((x) => x.part === part);
     return [`Mimi ${part}, 1 thread (${run.where})`, `${fmt(ms)} ms`, `${fmt(ms / floor)}x its compute floor (${fmt(floor)} ms; target 1.5x)`,
-      `convs ${fmt(t.vsPeer)}x faster than ORT (${fmt(t.oursMs)} vs ${fmt(t.peerMs)} ms, Node)`];
+      `${fmt(ms / roof)}x its roofline (${fmt(roof)} ms); convs ${fmt(t.vsPeer)}x faster than ORT (${fmt(t.oursMs)} vs ${fmt(t.peerMs)} ms, Node)`];
   });
 }

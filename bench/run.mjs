@@ -210,7 +210,8 @@ await withBrowser(build, async (open) => {
     // After the frame: a page compiles the module's optimized code on background threads for
     // its first seconds, which took a core from a rate timed first (10 vs 15 GMAC/s in Node).
     if (threads === 1) chromiumRate = log({ ...JSON.parse(await page.call('macRate', 200)), where: 'chromium' });
-    mimiRuns.push({ where: threads > 1 ? 'Chromium /coi/, relaxed module' : 'Chromium, relaxed module', threads, rate: chromiumRate, r: m });
+    const bw = log({ ...JSON.parse(await page.call('readBandwidth', 512, threads)), where: 'chromium' });
+    mimiRuns.push({ where: threads > 1 ? 'Chromium /coi/, relaxed module' : 'Chromium, relaxed module', threads, rate: chromiumRate, bw, r: m });
     await page.close();
   }
 });

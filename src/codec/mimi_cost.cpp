@@ -19,7 +19,7 @@ MimiLayerCost conv(const std::string& name, MimiLayerCost::Op op, int in, int ou
                    int groups, int rows) {
   const int64_t macs = op == MimiLayerCost::Op::Conv1d ? int64_t(rows / stride) * out * (in / groups) * kernel
                                                        : int64_t(rows) * in * (out / groups) * kernel;
-  return {name, op, in, out, kernel, stride, dilation, groups, rows, macs};
+  return {name, op, in, out, kernel, stride, dilation, groups, rows, macs, int64_t(in / groups) * out * kernel};
 }
 
 MimiLayerCost conv1d(const std::string& name, int in, int out, int kernel, int stride, int dilation, int rows) {
@@ -86,8 +86,12 @@ MimiLayerCost transformer(const std::string& name, const MimiTransformerConfig& 
     const int64_t keys = t.context ? std::min<int64_t>(position + 1, *t.context) : position + 1;
     l.macs += t.num_layers * (per_step + 2 * keys * d);
   }
-  if (mc.d_model != mc.input_dimension) l.macs += int64_t(steps) * mc.input_dimension * mc.d_model;
-  if (mc.d_model != mc.output_dimensions.at(0)) l.macs += int64_t(steps) * mc.output_dimensions[0] * mc.d_model;
+  l.weights = t.num_layers * per_step;
+  int64_t projections = 0;
+  if (mc.d_model != mc.input_dimension) projections += int64_t(mc.input_dimension) * mc.d_model;
+  if (mc.d_model != mc.output_dimensions.at(0)) projections += int64_t(mc.output_dimensions[0]) * mc.d_model;
+  l.macs += steps * projections;
+  l.weights += projections;
   return l;
 }
 
@@ -104,17 +108,20 @@ std::vector<Rvq> rvqs(const QuantizerConfig& q) {
 
 }  // namespace
 
-int64_t MimiFrameCost::encode_macs() const {
+namespace {
+
+int64_t total(const std::vector<MimiLayerCost>& layers, int64_t MimiLayerCost::*field) {
   int64_t n = 0;
-  for (const auto& l : encode) n += l.macs;
+  for (const auto& l : layers) n += l.*field;
   return n;
 }
 
-int64_t MimiFrameCost::decode_macs() const {
-  int64_t n = 0;
-  for (const auto& l : decode) n += l.macs;
-  return n;
-}
+}  // namespace
+
+int64_t MimiFrameCost::encode_macs() const { return total(encode, &MimiLayerCost::macs); }
+int64_t MimiFrameCost::decode_macs() const { return total(decode, &MimiLayerCost::macs); }
+int64_t MimiFrameCost::encode_weights() const { return total(encode, &MimiLayerCost::weights); }
+int64_t MimiFrameCost::decode_weights() const { return total(decode, &MimiLayerCost::weights); }
 
 const char* mimi_op_name(MimiLayerCost::Op op) {
   switch (op) {
@@ -142,7 +149,7 @@ MimiFrameCost mimi_frame_cost(const MimiConfig& c, int64_t frame_index) {
     search.name = r.name + ".vq";
     search.op = MimiLayerCost::Op::RvqSearch;
     search.rows = 1;
-    search.macs = int64_t(r.codebooks) * q.bins * q.dimension;
+    search.macs = search.weights = int64_t(r.codebooks) * q.bins * q.dimension;
     cost.encode.push_back(search);
   }
 

@@ -4,7 +4,8 @@
 // network order. The benchmark divides the sum by a measured multiply-add rate to get the
 // compute floor of encode and decode, and times the convolution layers one by one, with a
 // peer, from the same list (bench/bench_mimi.cpp). Elementwise work (activations, norms,
-// softmax, RoPE, residual adds) is not counted: it does no multiply-adds.
+// softmax, RoPE, residual adds) is not counted: it does no multiply-adds. Each layer also
+// counts the weight values it reads, for the time a frame needs just to read them.
 #pragma once
 
 #include <cstdint>
@@ -22,13 +23,16 @@ struct MimiLayerCost {
   // Convolutions: the layer's shape and the input rows (time steps) it takes per frame.
   int in_channels = 0, out_channels = 0, kernel = 1, stride = 1, dilation = 1, groups = 1;
   int rows = 0;
-  int64_t macs = 0;  // multiply-adds of the layer for one frame
+  int64_t macs = 0;     // multiply-adds of the layer for one frame
+  int64_t weights = 0;  // weight values (matrices, kernels, codebooks) it reads, each once per frame
 };
 
 struct MimiFrameCost {
   std::vector<MimiLayerCost> encode, decode;  // network order
   int64_t encode_macs() const;
   int64_t decode_macs() const;
+  int64_t encode_weights() const;
+  int64_t decode_weights() const;
 };
 
 // Multiply-adds of frame number `frame_index` of a stream (0: the first frame). Only the

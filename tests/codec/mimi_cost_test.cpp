@@ -70,10 +70,22 @@ void expect_layers_match_the_model(const MimiConfig& config) {
   std::map<std::string, std::vector<int64_t>> declared;
   for (const auto& e : loader.expected()) declared[e.name] = e.shape;
   const MimiFrameCost cost = mimi_frame_cost(config, 0);
+  auto numel = [](const std::vector<int64_t>& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  };
   int convs = 0;
   for (const auto* part : {&cost.encode, &cost.decode}) {
     for (const MimiLayerCost& l : *part) {
-      if (l.op != MimiLayerCost::Op::Conv1d && l.op != MimiLayerCost::Op::ConvTranspose1d) continue;
+      if (l.op != MimiLayerCost::Op::Conv1d && l.op != MimiLayerCost::Op::ConvTranspose1d) {
+        // A transformer or codebook set reads its matrices: the 2-D tensors under its name.
+        int64_t matrices = 0;
+        for (const auto& [name, shape] : declared)
+          if (name.rfind(l.name + ".", 0) == 0 && shape.size() == 2) matrices += numel(shape);
+        EXPECT_EQ(l.weights, matrices) << l.name;
+        continue;
+      }
       ++convs;
       auto found = declared.find(l.name + ".weight");
       ASSERT_NE(found, declared.end()) << l.name;
@@ -82,6 +94,7 @@ void expect_layers_match_the_model(const MimiConfig& config) {
                                              ? std::vector<int64_t>{l.in_channels, l.out_channels / l.groups, l.kernel}
                                              : std::vector<int64_t>{l.out_channels, l.in_channels / l.groups, l.kernel};
       EXPECT_EQ(found->second, shape) << l.name;
+      EXPECT_EQ(l.weights, numel(shape)) << l.name;
     }
   }
   int declared_convs = 0;
