@@ -173,8 +173,8 @@ std::string mimi_frame(int threads, int frames) {
              std::to_string(l.weights * int64_t(sizeof(float))) + "]";
     return out + "]";
   };
-  return line + std::string("\"encode_layers\": ") + layers(cost.encode) + ", \"decode_layers\": " + layers(cost.decode) +
-         "}";
+  return line + std::string("\"encode_layers\": ") + layers(cost.encode) +
+         ", \"decode_layers\": " + layers(cost.decode) + "}";
 }
 
 namespace {
