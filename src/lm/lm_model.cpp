@@ -200,6 +200,7 @@ std::unique_ptr<LmModel> LmLoader::finish() {
 std::unique_ptr<LmModel> load_lm(const LmConfig& config, const uint8_t* bytes, size_t size,
                                  const LoadOptions& options) {
   SafetensorsFile file(bytes, size);
+  check_stored_layout(file.header());
   LmLoader loader(config, options);
   for (const TensorInfo& t : file.header().tensors) loader.add_tensor(t, file.tensor_data(t));
   return loader.finish();

@@ -122,7 +122,9 @@ void export_weights(const std::vector<WeightLoader::TensorRef>& directory,
   }
   std::vector<TensorInfo> infos;
   for (const auto& t : tensors) infos.push_back(t.info);
-  std::vector<uint8_t> header = safetensors_header_bytes(infos, metadata);
+  std::vector<std::pair<std::string, std::string>> tagged = metadata;
+  tagged.emplace_back(kStoredLayoutKey, std::to_string(kStoredLayout));
+  std::vector<uint8_t> header = safetensors_header_bytes(infos, tagged);
   sink(header.data(), header.size());
   for (const auto& t : tensors) {
     std::vector<uint8_t> bytes = t.bytes();

@@ -293,8 +293,21 @@ void WeightLoader::add(const TensorInfo& info, const uint8_t* bytes) {
   ++loaded_;
 }
 
+void check_stored_layout(const SafetensorsHeader& header) {
+  const std::string* layout = header.find_metadata(kStoredLayoutKey);
+  if (!layout || *layout == std::to_string(kStoredLayout)) return;
+  fail(ErrorCode::InvalidCheckpoint, "this file stores its weights in layout '", *layout, "' (metadata '",
+       kStoredLayoutKey, "'); this build reads layout ", kStoredLayout,
+       " only: convert the original checkpoint again with this build's kyutai_convert, or load the original "
+       "with format 'q8' or 'q4' (converted at load)");
+}
+
 std::unique_ptr<SafetensorsStream> WeightLoader::stream(SafetensorsStream::HeaderCallback on_header) {
-  auto s = std::make_unique<SafetensorsStream>(std::move(on_header),
+  auto checked = [on_header = std::move(on_header)](const SafetensorsHeader& h) {
+    check_stored_layout(h);
+    if (on_header) on_header(h);
+  };
+  auto s = std::make_unique<SafetensorsStream>(std::move(checked),
                                                [this](const TensorInfo& t, const uint8_t* b) { add(t, b); });
   s->set_tensor_check([this](const TensorInfo& t) { return check(t); });
   return s;

@@ -34,6 +34,14 @@ struct LoadOptions {
   bool allow_non_finite = false;
 };
 
+// The layout of the pre-quantized weights a converted file stores, in its metadata under
+// kStoredLayoutKey (export_weights writes it). Files written before the key existed hold
+// layout 1. A build reads only its own layout: a file of another is refused at its header,
+// saying to convert the original checkpoint again.
+inline constexpr const char* kStoredLayoutKey = "kyutai_wasm.layout";
+inline constexpr int kStoredLayout = 1;
+void check_stored_layout(const SafetensorsHeader& header);
+
 class WeightLoader {
  public:
   explicit WeightLoader(LoadOptions options) : options_(std::move(options)) {}

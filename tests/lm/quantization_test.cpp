@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "lm/lm_model.h"
+#include "lm/lm_stream_loader.h"
 #include "lm/quantized_export.h"
 #include "lm/sampling.h"
 #include "lm_fixture.h"
@@ -138,6 +139,9 @@ TEST(Quantization, ConvertedFileLoadsToTheSameModelAsLoadTimeQuantization) {
     const size_t source_size = test::read_file(test::data_path(dir + "/weights.safetensors")).size();
     EXPECT_LT(file.size(), source_size * (f == WeightFormat::Q8 ? 0.6 : 0.5)) << "the quantized file is smaller";
     SafetensorsFile converted(file.data(), file.size());
+    const std::string* layout = converted.header().find_metadata(kStoredLayoutKey);
+    ASSERT_NE(layout, nullptr) << "the file says which layout it stores";
+    EXPECT_EQ(*layout, std::to_string(kStoredLayout));
     ASSERT_NE(converted.header().find("transformer.layers.0.linear1.weight_scale"), nullptr);
     EXPECT_EQ(converted.header().find("transformer.layers.0.linear1.weight")->dtype,
               f == WeightFormat::Q8 ? DType::I8 : DType::U8);
@@ -147,6 +151,50 @@ TEST(Quantization, ConvertedFileLoadsToTheSameModelAsLoadTimeQuantization) {
     EXPECT_EQ(a.audio_logits, b.audio_logits);
     EXPECT_EQ(a.text.text_logits, b.text.text_logits);
   }
+}
+
+// The converted file's tensors rewritten with `metadata` as the only header metadata.
+std::vector<uint8_t> with_metadata(const std::vector<uint8_t>& file,
+                                   const std::vector<std::pair<std::string, std::string>>& metadata) {
+  SafetensorsFile converted(file.data(), file.size());
+  std::vector<TensorToWrite> tensors;
+  for (const auto& t : converted.header().tensors)
+    tensors.push_back({t.name, t.dtype, t.shape,
+                       std::vector<uint8_t>(converted.tensor_data(t), converted.tensor_data(t) + t.byte_size())});
+  return serialize_safetensors(tensors, metadata);
+}
+
+TEST(Quantization, FileOfAnotherStoredLayoutIsRefusedSayingHowToConvert) {
+  const std::string dir = "lm";
+  std::unique_ptr<LmModel> model;
+  const auto file = with_metadata(export_converted(dir, WeightFormat::Q4, {}, &model), {{kStoredLayoutKey, "2"}});
+  auto expect_refused = [](const std::function<void()>& load) {
+    try {
+      load();
+      FAIL() << "a file of layout 2 loaded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::InvalidCheckpoint);
+      const std::string m = e.what();
+      EXPECT_NE(m.find("layout '2'"), std::string::npos) << m;
+      EXPECT_NE(m.find("reads layout 1"), std::string::npos) << m;
+      EXPECT_NE(m.find("kyutai_convert"), std::string::npos) << m;
+    }
+  };
+  expect_refused([&] { load_lm(test::lm_fixture(dir).config, file.data(), file.size()); });
+  // Streamed (what the browser does): refused at the header, before any tensor is converted.
+  LmStreamLoader streamed(test::lm_fixture(dir).config, LoadOptions{});
+  expect_refused(
+      [&] { streamed.push(file.data(), 8 + SafetensorsFile(file.data(), file.size()).header().header_bytes); });
+}
+
+TEST(Quantization, FileWrittenBeforeTheLayoutKeyLoadsAsLayout1) {
+  const std::string dir = "lm";
+  std::unique_ptr<LmModel> model;
+  const auto file = with_metadata(export_converted(dir, WeightFormat::Q8, {}, &model), {});
+  ASSERT_EQ(SafetensorsFile(file.data(), file.size()).header().find_metadata(kStoredLayoutKey), nullptr);
+  auto reloaded = load_lm(test::lm_fixture(dir).config, file.data(), file.size());
+  MultistreamInput codes = test::multistream(test::tensor(test::vectors(dir).at("cases").as_array()[0].at("codes")));
+  EXPECT_EQ(model->forward(codes).text.text_logits, reloaded->forward(codes).text.text_logits);
 }
 
 TEST(Quantization, QuantizedWeightWithoutItsScaleIsNamed) {
