@@ -162,21 +162,44 @@ float exp_shifted(const float* x, float shift, int n, float* out) {
   return sum;
 }
 
-// exp(x) - 1 without the cancellation near 0: a Taylor polynomial to x^8 where |x| < 0.5
-// (truncation < 1e-7 relative), exp4(x) - 1 elsewhere (|result| > 0.39 there).
-inline v128_t expm1_4(v128_t x) {
-  v128_t p = wasm_f32x4_splat(1.0f / 40320);
-  for (float c : {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f})
-    p = wasm_f32x4_add(wasm_f32x4_mul(p, x), wasm_f32x4_splat(c));
-  p = wasm_f32x4_mul(p, x);
-  const v128_t big = wasm_f32x4_sub(exp4(x), wasm_f32x4_splat(1.0f));
-  return wasm_v128_bitselect(p, big, wasm_f32x4_lt(wasm_f32x4_abs(x), wasm_f32x4_splat(0.5f)));
+// exp(x) - 1 where x <= 0 (ELU's negative side; the caller discards the other lanes): with
+// x = n ln2 + r, |r| <= ln2 / 2, expm1(x) = 2^n expm1(r) + (2^n - 1), expm1(r) = r + r^2 q(r)
+// by its Taylor series to r^7 (truncation < 6e-9). With n = 0 it is the series itself, so no
+// cancellation near 0; below -87 the result is -1 to float precision and 2^n stays normal.
+inline v128_t expm1_nonpositive4(v128_t x) {
+  x = wasm_f32x4_pmax(x, wasm_f32x4_splat(-87.0f));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));  // Cody-Waite: exact part
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t q = wasm_f32x4_splat(1.0f / 5040);
+  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f})
+    q = wasm_f32x4_add(wasm_f32x4_mul(q, r), wasm_f32x4_splat(c));
+  const v128_t p = wasm_f32x4_add(wasm_f32x4_mul(q, wasm_f32x4_mul(r, r)), r);
+  const v128_t pow2 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_add(wasm_f32x4_mul(pow2, p), wasm_f32x4_sub(pow2, wasm_f32x4_splat(1.0f)));
 }
 
-// ELU (SEANet's activation, the codec's hottest element-wise op) and SiLU over 4 lanes; the
-// other activations go through the scalar formulas. NaN stays NaN.
+// GELU(x) = x Phi(x) = x erfc(-x / sqrt 2) / 2, through erfc of |x| / sqrt 2 (Numerical
+// Recipes' erfcc, relative error < 1.2e-7 everywhere): the negative side is erfc itself, with
+// no 1 + erf(x) cancellation in its tail, the positive side 2 - erfc.
+inline v128_t gelu4(v128_t x) {
+  const v128_t z = wasm_f32x4_mul(wasm_f32x4_abs(x), wasm_f32x4_splat(0.70710678118654752f));
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  const v128_t t = wasm_f32x4_div(one, wasm_f32x4_add(one, wasm_f32x4_mul(wasm_f32x4_splat(0.5f), z)));
+  v128_t poly = wasm_f32x4_splat(0.17087277f);
+  for (float c : {-0.82215223f, 1.48851587f, -1.13520398f, 0.27886807f, -0.18628806f, 0.09678418f, 0.37409196f,
+                  1.00002368f, -1.26551223f})
+    poly = wasm_f32x4_add(wasm_f32x4_mul(poly, t), wasm_f32x4_splat(c));
+  const v128_t erfc = wasm_f32x4_mul(t, exp4(wasm_f32x4_sub(poly, wasm_f32x4_mul(z, z))));
+  const v128_t phi2 = wasm_v128_bitselect(erfc, wasm_f32x4_sub(wasm_f32x4_splat(2.0f), erfc),
+                                          wasm_f32x4_lt(x, wasm_f32x4_splat(0.0f)));  // 2 Phi(x)
+  return wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_splat(0.5f), x), phi2);
+}
+
+// ELU (SEANet's activation, the codec's hottest element-wise op), SiLU and GELU (Mimi's
+// transformers) over 4 lanes; the other activations go through the scalar formulas. NaN stays NaN.
 void activate_inplace(Activation a, float* x, int n) {
-  if (a != Activation::Elu && a != Activation::Silu) {
+  if (a != Activation::Elu && a != Activation::Silu && a != Activation::Gelu) {
     scalar::activate_inplace(a, x, n);
     return;
   }
@@ -185,7 +208,9 @@ void activate_inplace(Activation a, float* x, int n) {
     const v128_t v = wasm_v128_load(x + i);
     v128_t y;
     if (a == Activation::Elu) {
-      y = wasm_v128_bitselect(expm1_4(v), v, wasm_f32x4_le(v, wasm_f32x4_splat(0.0f)));
+      y = wasm_v128_bitselect(expm1_nonpositive4(v), v, wasm_f32x4_le(v, wasm_f32x4_splat(0.0f)));
+    } else if (a == Activation::Gelu) {
+      y = gelu4(v);
     } else {  // x / (1 + exp(-x)); exp4 saturates at exp(88.4): SiLU(-100) ~ -4e-37, SiLU(-inf) = -inf
       y = wasm_f32x4_div(v, wasm_f32x4_add(wasm_f32x4_splat(1.0f), exp4(wasm_f32x4_neg(v))));
     }
@@ -352,7 +377,7 @@ void scale_inplace(const float* s, int n, float* y) {
 
 float activate(Activation a, float x) {
   switch (a) {
-    case Activation::Gelu: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+    case Activation::Gelu: return 0.5f * x * std::erfc(-x * 0.70710678118654752f);  // no 1 + erf cancellation
     case Activation::Silu: return x / (1.0f + std::exp(-x));
     case Activation::Sigmoid: return 1.0f / (1.0f + std::exp(-x));
     case Activation::Tanh: return std::tanh(x);
