@@ -1,5 +1,7 @@
 #include "lm/depformer.h"
 
+#include <cstring>
+
 #include "core/error.h"
 #include "nn/weight_loader.h"
 
@@ -51,12 +53,20 @@ size_t Depformer::streamed_bytes() const {
   return n;
 }
 
-TransformerState Depformer::new_state() const { return transformer_.new_state(transformer_.streaming_capacity()); }
+DepformerState Depformer::new_state() const {
+  DepformerState s;
+  s.transformer = transformer_.new_state(transformer_.streaming_capacity());
+  return s;
+}
 
-void Depformer::input(int k, int32_t token, const float* transformer_out, float* out, ThreadPool* pool) const {
+void Depformer::check_token(int k, int32_t token) const {
   if (token != -1 && (token < 0 || token > embedding(k).max_token()))
     fail(ErrorCode::InvalidArgument, "Depformer position ", k, ": token ", token,
          " is out of range (expected -1 or 0..", embedding(k).max_token(), ")");
+}
+
+void Depformer::input(int k, int32_t token, const float* transformer_out, float* out, ThreadPool* pool) const {
+  check_token(k, token);
   in_[config_.depformer_in_index(k)].forward(transformer_out, 1, out, pool);
   embedding(k).accumulate(token, out, pool);
 }
@@ -71,13 +81,24 @@ void Depformer::head(int k, const float* x, float* logits, ThreadPool* pool) con
   linears_[k].forward(normed.data(), 1, logits, pool);
 }
 
-void Depformer::step(int k, int32_t token, const float* transformer_out, TransformerState& state, float* logits,
+void Depformer::step(int k, int32_t token, const float* transformer_out, DepformerState& state, float* logits,
                      ThreadPool* pool) const {
-  if (state.offset != k)
-    fail(ErrorCode::InvalidState, "Depformer step for position ", k, " but the state is at position ", state.offset);
-  std::vector<float> x(dim_);
-  input(k, token, transformer_out, x.data(), pool);
-  transformer_.forward(x.data(), 1, state, pool);
+  if (state.transformer.offset != k)
+    fail(ErrorCode::InvalidState, "Depformer step for position ", k, " but the state is at position ",
+         state.transformer.offset);
+  check_token(k, token);
+  const int set = config_.depformer_in_index(k);
+  const size_t lm_dim = size_t(config_.dim);
+  if (state.projected_set != set ||
+      std::memcmp(state.source.data(), transformer_out, lm_dim * sizeof(float)) != 0) {  // bytes: NaN too
+    state.source.assign(transformer_out, transformer_out + lm_dim);
+    state.projected.resize(dim_);
+    in_[set].forward(transformer_out, 1, state.projected.data(), pool);
+    state.projected_set = set;
+  }
+  std::vector<float> x(state.projected);
+  embedding(k).accumulate(token, x.data(), pool);
+  transformer_.forward(x.data(), 1, state.transformer, pool);
   head(k, x.data(), logits, pool);
 }
 

@@ -16,6 +16,21 @@ namespace kyutai {
 class ThreadPool;
 class WeightLoader;
 
+// One time step's Depformer state: the KV cache over positions, and the last input projection.
+// Positions that share a weight set (depformer_weights_per_step_schedule) project the same LM
+// output with the same matrix, so the product is computed once and reused while both match.
+struct DepformerState {
+  TransformerState transformer;
+  int projected_set = -1;        // depformer_in index of `projected`; -1: none
+  std::vector<float> source;     // the LM output it projected
+  std::vector<float> projected;  // [depformer_dim]
+  void reset() {
+    transformer.reset();
+    projected_set = -1;
+  }
+  size_t bytes() const { return transformer.bytes() + (source.capacity() + projected.capacity()) * sizeof(float); }
+};
+
 class Depformer {
  public:
   explicit Depformer(const LmConfig& config);
@@ -26,9 +41,9 @@ class Depformer {
   int64_t max_token(int position) const { return embedding(position).max_token(); }
 
   // Streaming over positions (reset at every time step): capacity = dep_q.
-  TransformerState new_state() const;
-  // Logits [card] of position `k` (= state.offset) given its input token.
-  void step(int k, int32_t token, const float* transformer_out, TransformerState& state, float* logits,
+  DepformerState new_state() const;
+  // Logits [card] of position `k` (= state.transformer.offset) given its input token.
+  void step(int k, int32_t token, const float* transformer_out, DepformerState& state, float* logits,
             ThreadPool* pool) const;
   // All positions of one time step at once (teacher forcing): tokens[dep_q] -> logits
   // [dep_q, card]. `inputs` / `layers` receive intermediates when non-null.
@@ -41,6 +56,7 @@ class Depformer {
 
  private:
   const ScaledEmbedding& embedding(int position) const { return position == 0 ? text_emb_ : emb_[position - 1]; }
+  void check_token(int k, int32_t token) const;
   void input(int k, int32_t token, const float* transformer_out, float* out, ThreadPool* pool) const;
   void head(int k, const float* x, float* logits, ThreadPool* pool) const;
 

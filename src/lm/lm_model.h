@@ -49,7 +49,7 @@ struct LmForward {
 // Streaming state of one stream (B = 1): the temporal transformer's KV caches and offset.
 struct LmState {
   TransformerState transformer;
-  TransformerState depformer;
+  DepformerState depformer;
   std::vector<float> condition_sum;  // [dim] added to every step's input (conditioned models)
   void reset() {
     transformer.reset();
