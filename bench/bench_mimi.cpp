@@ -255,8 +255,7 @@ std::string mimi_layers(int threads, int frames) {
   }
   char totals[160];
   std::snprintf(totals, sizeof totals, "], \"encode_macs\": %lld, \"decode_macs\": %lld}",
-                (long long)cost.encode_macs(), (long long)cost.decode_macs(),
-                (long long)(cost.encode_weights() * sizeof(float)), (long long)(cost.decode_weights() * sizeof(float)));
+                (long long)cost.encode_macs(), (long long)cost.decode_macs());
   return out + totals;
 }
 
