@@ -384,13 +384,18 @@ std::string quant_accuracy(const std::string& format_name, const std::string& di
   const QuantAccuracy engine = measure_quant_accuracy(format, *d, out, in);
   const QuantAccuracy ggml = measure_quant_accuracy(format, *d, out, in, QuantMethod::GgmlReference);
   const QuantAccuracy bound = quant_accuracy_bound(format, *d);
-  char line[512];
+  // What a model loaded in the matching weight format computes (q8 is Q8_0; q4 not yet Q4_K).
+  const WeightFormat packed_format = format == BlockFormat::Q8_0 ? WeightFormat::Q8 : WeightFormat::Q4;
+  const QuantAccuracy packed = measure_packed_accuracy(packed_format, *d, out, in);
+  char line[768];
   std::snprintf(line, sizeof line,
                 "\"kind\": \"quant_accuracy\", \"format\": \"%s\", \"distribution\": \"%s\", \"out\": %d, "
                 "\"in\": %d, \"weight_rmse\": %.5f, \"gemv_rmse\": %.5f, \"ggml_weight_rmse\": %.5f, "
-                "\"ggml_gemv_rmse\": %.5f, \"issue_weight_rmse\": %.5f, \"issue_gemv_rmse\": %.5f",
+                "\"ggml_gemv_rmse\": %.5f, \"issue_weight_rmse\": %.5f, \"issue_gemv_rmse\": %.5f, "
+                "\"packed_format\": \"%s\", \"packed_weight_rmse\": %.5f, \"packed_gemv_rmse\": %.5f",
                 format_name.c_str(), distribution.c_str(), out, in, engine.weight_rmse, engine.gemv_rmse,
-                ggml.weight_rmse, ggml.gemv_rmse, bound.weight_rmse / 1.02, bound.gemv_rmse / 1.02);
+                ggml.weight_rmse, ggml.gemv_rmse, bound.weight_rmse / 1.02, bound.gemv_rmse / 1.02,
+                weight_format_name(packed_format), packed.weight_rmse, packed.gemv_rmse);
   return json_line(line);
 }
 

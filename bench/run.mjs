@@ -111,7 +111,8 @@ table(`(a) GEMV y = W x, batch 1, one thread, cold (weights cycled through > 1.1
 // Issue 31's accuracy table: the block formats' relative RMSE (weights; GEMV with 0.5% activation
 // channels x30, 8-bit activations) for the engine's quantizers, for ggml's reference schemes
 // re-implemented on the same synthetic matrices (Q8_0 x Q8_0, Q4_K x Q8_K) and as the issue
-// measured them; tests/kernels/quant_accuracy_test.cpp asserts these (src/kernels/quant_accuracy.h).
+// measured them, and for the engine's packed q8 (Q8_0) and q4 through its kernels;
+// tests/kernels/quant_accuracy_test.cpp asserts these (src/kernels/quant_accuracy.h).
 if (!quick) {
   const accuracyRows = [];
   for (const format of ['Q8_0', 'Q4_K'])
@@ -119,10 +120,11 @@ if (!quick) {
       for (const [out, inputs] of [[2048, 5632], [5632, 2048]]) {
         const r = native('quant-accuracy', format, dist, out, inputs);
         accuracyRows.push([format, dist, `${out}x${inputs}`, fmt(r.weight_rmse, 4), fmt(r.ggml_weight_rmse, 4),
-          fmt(r.issue_weight_rmse, 4), fmt(r.gemv_rmse, 4), fmt(r.ggml_gemv_rmse, 4), fmt(r.issue_gemv_rmse, 4)]);
+          fmt(r.issue_weight_rmse, 4), fmt(r.gemv_rmse, 4), fmt(r.ggml_gemv_rmse, 4), fmt(r.issue_gemv_rmse, 4),
+          `${r.packed_format}: ${fmt(r.packed_weight_rmse, 4)} / ${fmt(r.packed_gemv_rmse, 4)}`]);
       }
   table('quantization accuracy (relative RMSE, synthetic sigma-0.02 matrices, fixed seeds): engine vs ggml reference on the same data vs the issue\'s figures',
-    ['format', 'weights', 'shape', 'weights', 'ggml', 'issue', 'GEMV', 'ggml', 'issue'], accuracyRows);
+    ['format', 'weights', 'shape', 'weights', 'ggml', 'issue', 'GEMV', 'ggml', 'issue', 'engine format: weights / GEMV'], accuracyRows);
 }
 
 // ---- (b) frames in Node ----

@@ -12,25 +12,19 @@ namespace kyutai {
 Q4Layout preferred_q4_layout() { return relaxed_simd_linked() ? Q4Layout::Bytes : Q4Layout::Lanes; }
 
 void quantize_rows(const float* x, int rows, int in, int in_padded, int max_q, QuantizedRows* out) {
+  const int blocks = in_padded / kQuantBlock;
   out->values.assign(size_t(rows) * in_padded, 0);
-  out->scales.assign(rows, 0.0f);
-  const int blocks = in_padded / kQ4Block, spans = (in_padded + kQ8Flush - 1) / kQ8Flush;
+  out->scales.assign(size_t(rows) * blocks, 0.0f);
   out->block_sums.assign(size_t(rows) * blocks, 0);
-  out->span_sums.assign(size_t(rows) * spans, 0);
   for (int r = 0; r < rows; ++r) {
     int16_t* q = out->values.data() + size_t(r) * in_padded;
+    float* scales = out->scales.data() + size_t(r) * blocks;
     int32_t* block_sums = out->block_sums.data() + size_t(r) * blocks;
 #ifdef __wasm_simd128__
-    out->scales[r] = simd128::quantize_row(x + size_t(r) * in, in, in_padded, max_q, q, block_sums);
+    simd128::quantize_row(x + size_t(r) * in, in, in_padded, max_q, q, scales, block_sums);
 #else
-    out->scales[r] = scalar::quantize_row(x + size_t(r) * in, in, in_padded, max_q, q, block_sums);
+    scalar::quantize_row(x + size_t(r) * in, in, in_padded, max_q, q, scales, block_sums);
 #endif
-    // The 4-bit kernel multiplies stored nibbles (q + 8) and subtracts 8 * sum(x) per block;
-    // the 8-bit one stores half its rows as q + 128 and subtracts 128 * sum(x) per span: a
-    // span is whole blocks (kQ8Flush is a multiple of kQ4Block) plus the values after them.
-    int32_t* span_sums = out->span_sums.data() + size_t(r) * spans;
-    for (int b = 0; b < blocks; ++b) span_sums[b * kQ4Block / kQ8Flush] += block_sums[b];
-    for (int k = blocks * kQ4Block; k < in_padded; ++k) span_sums[k / kQ8Flush] += q[k];
   }
   // Only the relaxed-SIMD kernel reads the int8 copy: modules without it skip the copy.
   if (max_q <= 127 && relaxed_simd_linked()) out->bytes.assign(out->values.begin(), out->values.end());

@@ -36,14 +36,15 @@ static inline void step(const uint8_t* w, const int8_t* x, v128_t mask, v128_t* 
 }
 
 // One panel: per block, the four int16 accumulators as one int32 per row (an i32x4 dot product
-// with ones adds each row's two lanes), less the 8 sum(x) the stored q + 8 added, scaled into
-// four float sums that stay in registers (4 + 4 accumulators, the mask, the activations and
-// the loads fit V8's 16 vector registers). Two panels side by side, their float sums kept in
-// memory between blocks as the SIMD128 kernels do, took 1.6-2x this one's time on the AMD
-// EPYC VM (27-31 GB/s read per core), where the kernel is bound by its instructions, not by
-// the reads: 2048x5632 cold, 0.545-0.553 vs 0.331-0.341 ms in one process, three runs.
-static void panel(const uint8_t* w, int blocks, const int8_t* x, const int32_t* block_sums, const float* scales,
-                  float sx, int nibble_mask, float* out) {
+// with ones adds each row's two lanes), less the 8 sum(x) the stored q + 8 added, times (weight
+// scale x the block's activation scale) into four float sums that stay in registers (4 + 4
+// accumulators, the mask, the activations and the loads fit V8's 16 vector registers). Two
+// panels side by side, their float sums kept in memory between blocks, took 1.6-2x this one's
+// time on the AMD EPYC VM (27-31 GB/s read per core), where the kernel is bound by its
+// instructions, not by the reads: 2048x5632 cold, 0.545-0.553 vs 0.331-0.341 ms in one
+// process, three runs.
+void kyutai_relaxed_q4_panel(const uint8_t* w, int blocks, const int8_t* x, const int32_t* block_sums,
+                             const float* scales, const float* sx, int nibble_mask, float* out) {
   const v128_t mask = wasm_i8x16_splat((int8_t)nibble_mask), ones = wasm_i16x8_splat(1);
   v128_t f[4];
   for (int i = 0; i < 4; ++i) f[i] = wasm_f32x4_splat(0);
@@ -58,18 +59,12 @@ static void panel(const uint8_t* w, int blocks, const int8_t* x, const int32_t* 
       step(w + kStepBytes, x + 4, mask, &a[0], &a[1], &a[2], &a[3]);
     }
     const v128_t offset = wasm_i32x4_splat((int32_t)(8u * (uint32_t)block_sums[b]));
+    const v128_t t = wasm_f32x4_splat(sx[b]);
     for (int i = 0; i < 4; ++i) {
       const v128_t rows = wasm_i32x4_sub(wasm_i32x4_dot_i16x8(a[i], ones), offset);
-      f[i] = wasm_f32x4_add(f[i], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(rows), wasm_v128_load(scales + 4 * i)));
+      f[i] = wasm_f32x4_add(
+          f[i], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(rows), wasm_f32x4_mul(wasm_v128_load(scales + 4 * i), t)));
     }
   }
-  const v128_t s = wasm_f32x4_splat(sx);
-  for (int i = 0; i < 4; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_mul(f[i], s));
-}
-
-void kyutai_relaxed_q4_panels(const uint8_t* w, size_t panel_bytes, size_t scale_stride, int pair, int blocks,
-                              const int8_t* x, const int32_t* block_sums, const float* scales, float sx,
-                              int nibble_mask, float* out) {
-  panel(w, blocks, x, block_sums, scales, sx, nibble_mask, out);
-  if (pair) panel(w + panel_bytes, blocks, x, block_sums, scales + scale_stride, sx, nibble_mask, out + kPanel);
+  for (int i = 0; i < 4; ++i) wasm_v128_store(out + 4 * i, f[i]);
 }

@@ -8,21 +8,27 @@
 
 namespace kyutai::scalar {
 
-float quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, int32_t* block_sums) {
-  float amax = 0;
-  bool finite = true;
-  for (int k = 0; k < in; ++k) {
-    float a = std::fabs(x[k]);
-    if (!(a <= 3.4e38f)) finite = false;
-    amax = std::max(amax, a);
+void quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, float* scales, int32_t* block_sums) {
+  for (int b = 0; b < in_padded / kQuantBlock; ++b) {
+    const int k0 = b * kQuantBlock, k1 = std::min(in, k0 + kQuantBlock);
+    float amax = 0;
+    bool finite = true;
+    for (int k = k0; k < k1; ++k) {
+      const float a = std::fabs(x[k]);
+      if (!(a <= 3.4e38f)) finite = false;
+      amax = std::max(amax, a);
+    }
+    if (!finite) {  // NaN/Inf: the products are NaN, never garbage integers
+      scales[b] = NAN;
+      continue;
+    }
+    scales[b] = activation_scale(amax, max_q);
+    const float inv = 1.0f / scales[b];
+    for (int k = k0; k < k1; ++k) {
+      q[k] = quantize_value(x[k], inv, max_q);
+      block_sums[b] += q[k];
+    }
   }
-  if (!finite) return NAN;  // NaN/Inf input: the product is NaN, never garbage integers
-  const float scale = activation_scale(amax, max_q);
-  const float inv = 1.0f / scale;
-  for (int k = 0; k < in; ++k) q[k] = quantize_value(x[k], inv, max_q);
-  for (int b = 0; b < in_padded / kQ4Block; ++b)
-    for (int k = b * kQ4Block; k < (b + 1) * kQ4Block; ++k) block_sums[b] += q[k];
-  return scale;
 }
 
 namespace {
@@ -50,41 +56,27 @@ void panel_float(const PackedMatrix& w, const uint8_t* panel, const float* x, fl
   }
 }
 
-void panel_q8(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t* xq, float sx, float* acc) {
-  for (int o = 0; o < kPanel; ++o) acc[o] = 0;
-  for (int k0 = 0; k0 < w.in_padded; k0 += kQ8Flush) {
-    int32_t isum[kPanel] = {0};
-    int k1 = std::min(w.in_padded, k0 + kQ8Flush);
-    for (int k = k0; k < k1; k += 2) {
-      const uint8_t* pair = panel + size_t(k / 2) * 32;
-      for (int o = 0; o < kPanel; ++o) {
-        const int q0 = q8_value(o, pair[q8_offset(o, 0)]), q1 = q8_value(o, pair[q8_offset(o, 1)]);
-        isum[o] += q0 * xq[k] + q1 * xq[k + 1];
-      }
-    }
-    for (int o = 0; o < kPanel; ++o) acc[o] += float(isum[o]);
-  }
-  for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] * w.scales[size_t(p) * kPanel + o] * sx;
+// The stored weight of (row o, input k) of a quantized panel, as a signed integer.
+int q8_weight(const PackedMatrix&, const uint8_t* panel, int o, int k) { return q8_value(o, panel[q8_offset(o, k)]); }
+int q4_weight(const PackedMatrix& w, const uint8_t* panel, int o, int k) {
+  const uint8_t* block = panel + size_t(k / kQuantBlock) * kQuantBlock * kPanel / 2;
+  return int(q4_biased(w.q4_layout, block, o, k % kQuantBlock)) - 8;
 }
 
-void panel_q4(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t* xq, float sx, float* acc) {
+// Both integer formats: per block of 32 inputs an exact integer sum per row, added to the
+// row's float sum times (weight scale x activation scale), the order every kernel keeps.
+template <int (*weight)(const PackedMatrix&, const uint8_t*, int, int)>
+void panel_quantized(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t* xq, const float* sx,
+                     float* acc) {
   for (int o = 0; o < kPanel; ++o) acc[o] = 0;
   const int blocks = w.blocks();
   for (int b = 0; b < blocks; ++b) {
     int32_t isum[kPanel] = {0};
-    const uint8_t* block = panel + size_t(b) * kQ4Block * kPanel / 2;
-    for (int j = 0; j < kQ4Block / 2; ++j) {
-      int k = b * kQ4Block + 2 * j;
-      for (int o = 0; o < kPanel; ++o) {
-        const int q0 = int(q4_biased(w.q4_layout, block, o, 2 * j)) - 8,
-                  q1 = int(q4_biased(w.q4_layout, block, o, 2 * j + 1)) - 8;
-        isum[o] += q0 * xq[k] + q1 * xq[k + 1];
-      }
-    }
+    for (int k = b * kQuantBlock; k < (b + 1) * kQuantBlock; ++k)
+      for (int o = 0; o < kPanel; ++o) isum[o] += weight(w, panel, o, k) * xq[k];
     const float* s = w.scales.data() + (size_t(p) * blocks + b) * kPanel;
-    for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] + float(isum[o]) * s[o];
+    for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] + float(isum[o]) * (s[o] * sx[b]);
   }
-  for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] * sx;
 }
 
 }  // namespace
@@ -101,10 +93,12 @@ void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq,
         case WeightFormat::F32:
         case WeightFormat::BF16: panel_float(w, panel, x + size_t(r) * w.in, acc); break;
         case WeightFormat::Q8:
-          panel_q8(w, p, panel, xq->values.data() + size_t(r) * w.in_padded, xq->scales[r], acc);
+          panel_quantized<q8_weight>(w, p, panel, xq->values.data() + size_t(r) * w.in_padded,
+                                     xq->scales.data() + size_t(r) * w.blocks(), acc);
           break;
         case WeightFormat::Q4:
-          panel_q4(w, p, panel, xq->values.data() + size_t(r) * w.in_padded, xq->scales[r], acc);
+          panel_quantized<q4_weight>(w, p, panel, xq->values.data() + size_t(r) * w.in_padded,
+                                     xq->scales.data() + size_t(r) * w.blocks(), acc);
           break;
       }
       std::memcpy(y + size_t(r) * w.out + size_t(p) * kPanel, acc, sizeof(float) * count);

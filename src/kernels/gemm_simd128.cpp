@@ -83,25 +83,22 @@ void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, fl
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
-// sums[0..4) += v: the integer kernels' float sums, kept in the output between spans or blocks.
-inline void add_into(float* sums, v128_t v) { wasm_v128_store(sums, wasm_f32x4_add(wasm_v128_load(sums), v)); }
-
-// Both integer kernels take two k-pairs per loop iteration: V8 adds counter updates, an exit
-// test and (every few iterations) a stack check to each iteration, so fewer iterations issue
-// fewer instructions. V8's optimized code, run natively on data in L1 (cycles per k-pair):
-//   q8: Node 20 3.61 -> 3.07, Chromium 156 3.17 -> 2.84;
-//   q4: Node 20 3.81 -> 3.47, Chromium 156 3.63 -> 3.46 (with the zero starts below).
-// Timed in V8 the gain is smaller: the cold q4 GEMV 2048x5632 in Node took 0.93x the time
-// (geometric mean of 10 interleaved pairs), q8 0.98x (within the noise of where pages lie).
-// Unrolled further, clang groups the work by accumulator and V8 spills vectors.
+// The integer kernels run one panel at a time with the float sums in registers: each block ends
+// by adding its exact integer sums, times (weight scale x the block's activation scale), into
+// four float vectors (the scalar kernel's order). Both take two k-pairs per loop iteration: V8
+// adds counter updates, an exit test and (every few iterations) a stack check to each
+// iteration, so fewer iterations issue fewer instructions; unrolled further, clang groups the
+// work by accumulator and V8 spills vectors.
+inline void add_block(v128_t& f, v128_t sums, const float* scales, v128_t sx) {
+  f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), wasm_f32x4_mul(wasm_v128_load(scales), sx)));
+}
 
 // An 8-bit k-pair is 32 bytes, two vectors of 8 16-bit lanes: lane 2i + (k % 2) of vector h
 // holds row 8h + i in its low byte (as q + 128) and row 8h + 4 + i in its high byte (as q),
 // so the lane read as a signed integer is low + 256 high (packed_matrix.h). Per vector one
 // load and one arithmetic shift give both row groups without widening:
 //   D0 = dot(lane), D1 = dot(lane >> 8) = the high rows' sum, low rows' sum = D0 - 256 D1,
-// exact although D0 can wrap around int32 (WebAssembly integer arithmetic wraps and the sum
-// itself is small).
+// less the 128 sum(x) that the stored q + 128 added.
 inline void q8_step(const uint8_t* w, const int16_t* x, v128_t& a0, v128_t& a1, v128_t& a2, v128_t& a3) {
   const v128_t xv = wasm_v128_load32_splat(x), v0 = wasm_v128_load(w), v1 = wasm_v128_load(w + 16);
   a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(v0, xv));
@@ -110,44 +107,26 @@ inline void q8_step(const uint8_t* w, const int16_t* x, v128_t& a0, v128_t& a1, 
   a3 = wasm_i32x4_add(a3, wasm_i32x4_dot_i16x8(wasm_i16x8_shr(v1, 8), xv));
 }
 
-// The low rows carry 128 sum(x) too much: their accumulators start at minus that, per span of
-// kQ8Flush inputs (128 k-pairs, so this start costs little). Only the last span can have an odd
-// number of k-pairs. NP panels (stride bytes apart) side by side, as for f32: their float sums
-// live in `out` between spans so the integer accumulators keep the registers.
-template <int NP>
-void panel_q8(const uint8_t* panel, size_t stride, int in_padded, const int16_t* x, const int32_t* span_sums,
-              const float* scales, float sx, float* out) {
-  for (int i = 0; i < NP * 4; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_splat(0));
-  for (int k0 = 0; k0 < in_padded; k0 += kQ8Flush, ++span_sums) {
-    const v128_t start = wasm_i32x4_splat(int32_t(0u - 128u * uint32_t(*span_sums)));
-    v128_t a[NP][4];
-    for (auto& p : a) p[0] = p[2] = start, p[1] = p[3] = wasm_i32x4_splat(0);
-    const int pairs = (std::min(in_padded, k0 + kQ8Flush) - k0) / 2;
-    const uint8_t* w = panel + size_t(k0) * 16;
-    const int16_t* xs = x + k0;
-    int j = 0;
+void panel_q8(const uint8_t* w, int blocks, const int16_t* x, const int32_t* block_sums, const float* scales,
+              const float* sx, float* out) {
+  static_assert(kQuantBlock % 4 == 0, "two k-pairs per iteration");
+  v128_t f[4];
+  for (auto& v : f) v = wasm_f32x4_splat(0);
+  for (int b = 0; b < blocks; ++b, scales += kPanel) {
+    v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
 #pragma clang loop unroll(disable)
-    for (; j + 1 < pairs; j += 2, w += 64, xs += 4)
-      for (int p = 0; p < NP; ++p) {
-        q8_step(w + p * stride, xs, a[p][0], a[p][1], a[p][2], a[p][3]);
-        q8_step(w + p * stride + 32, xs + 2, a[p][0], a[p][1], a[p][2], a[p][3]);
-      }
-    if (j < pairs)
-      for (int p = 0; p < NP; ++p) q8_step(w + p * stride, xs, a[p][0], a[p][1], a[p][2], a[p][3]);
-    for (int p = 0; p < NP; ++p) {
-      float* o = out + p * kPanel;
-      const v128_t lo0 = wasm_i32x4_sub(a[p][0], wasm_i32x4_shl(a[p][1], 8));
-      const v128_t lo2 = wasm_i32x4_sub(a[p][2], wasm_i32x4_shl(a[p][3], 8));
-      add_into(o, wasm_f32x4_convert_i32x4(lo0));
-      add_into(o + 4, wasm_f32x4_convert_i32x4(a[p][1]));
-      add_into(o + 8, wasm_f32x4_convert_i32x4(lo2));
-      add_into(o + 12, wasm_f32x4_convert_i32x4(a[p][3]));
+    for (int j = 0; j < kQuantBlock / 2; j += 2, w += 64, x += 4) {
+      q8_step(w, x, a0, a1, a2, a3);
+      q8_step(w + 32, x + 2, a0, a1, a2, a3);
     }
+    const v128_t offset = wasm_i32x4_splat(int32_t(128u * uint32_t(block_sums[b])));
+    const v128_t t = wasm_f32x4_splat(sx[b]);
+    add_block(f[0], wasm_i32x4_sub(wasm_i32x4_sub(a0, wasm_i32x4_shl(a1, 8)), offset), scales, t);
+    add_block(f[1], a1, scales + 4, t);
+    add_block(f[2], wasm_i32x4_sub(wasm_i32x4_sub(a2, wasm_i32x4_shl(a3, 8)), offset), scales + 8, t);
+    add_block(f[3], a3, scales + 12, t);
   }
-  const v128_t s = wasm_f32x4_splat(sx);
-  for (int i = 0; i < NP * 4; ++i)
-    wasm_v128_store(out + 4 * i,
-                    wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(out + 4 * i), wasm_v128_load(scales + 4 * i)), s));
+  for (int i = 0; i < 4; ++i) wasm_v128_store(out + 4 * i, f[i]);
 }
 
 // A 4-bit k-pair is 16 bytes, 8 16-bit lanes: lane 2i + (k % 2) holds rows i, 4 + i, 8 + i and
@@ -157,7 +136,7 @@ void panel_q8(const uint8_t* panel, size_t stride, int in_padded, const int16_t*
 //   D0 = dot(lane), D1 = dot(lane >> 4), D2 = dot(lane >> 8), D3 = dot(lane >> 12),
 // give the row groups' sums as S3 = D3, S2 = D2 - 16 D3, S1 = D1 - 16 D2, S0 = D0 - 16 D1.
 // The D sums can overflow int32, but WebAssembly integer arithmetic wraps, so each S, whose
-// true value is small (|S| <= 32 x 8 x 127 < 2^15 with Q4's 8-bit activations), comes out exact.
+// true value is small (|S| <= 32 x 8 x 127 < 2^15), comes out exact.
 inline void q4_step(const uint8_t* w, const int16_t* x, v128_t& d0, v128_t& d1, v128_t& d2, v128_t& d3) {
   const v128_t xv = wasm_v128_load32_splat(x), lanes = wasm_v128_load(w);
   d0 = wasm_i32x4_add(d0, wasm_i32x4_dot_i16x8(lanes, xv));
@@ -168,42 +147,26 @@ inline void q4_step(const uint8_t* w, const int16_t* x, v128_t& d0, v128_t& d1, 
 
 // Rows 0..11 hold q + 8, so their sums carry offset = 8 sum(x) too much, taken off each S at the
 // block's end. The D sums start from zero, not from minus the offset: a start that depends on
-// the block's activation sum would hold the block's first additions back while it is loaded
-// and multiplied (a block is only 16 k-pairs). The pointers walk the panels, the activations
-// and the scales in order: V8 then addresses with one register and a constant instead of
-// recomputing each address (~3% here). NP panels (stride bytes and scale_stride scales apart)
-// side by side, their float sums in `out` between blocks, as for Q8.
-template <int NP>
-void panel_q4(const uint8_t* panel, size_t stride, int blocks, const int16_t* x, const int32_t* block_sums,
-              const float* scales, size_t scale_stride, float sx, float* out) {
-  static_assert(kQ4Block % 4 == 0, "two k-pairs per iteration");
-  for (int i = 0; i < NP * 4; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_splat(0));
-  const uint8_t* w = panel;
+// the block's activation sum would hold the block's first additions back while it is loaded.
+void panel_q4(const uint8_t* w, int blocks, const int16_t* x, const int32_t* block_sums, const float* scales,
+              const float* sx, float* out) {
+  v128_t f[4];
+  for (auto& v : f) v = wasm_f32x4_splat(0);
   for (int b = 0; b < blocks; ++b, scales += kPanel) {
-    v128_t d[NP][4];
-    for (auto& p : d)
-      for (auto& v : p) v = wasm_i32x4_splat(0);
+    v128_t d0 = wasm_i32x4_splat(0), d1 = d0, d2 = d0, d3 = d0;
 #pragma clang loop unroll(disable)
-    for (int j = 0; j < kQ4Block / 2; j += 2, w += 32, x += 4)
-      for (int p = 0; p < NP; ++p) {
-        q4_step(w + p * stride, x, d[p][0], d[p][1], d[p][2], d[p][3]);
-        q4_step(w + p * stride + 16, x + 2, d[p][0], d[p][1], d[p][2], d[p][3]);
-      }
-    const v128_t offset = wasm_i32x4_splat(int32_t(8u * uint32_t(block_sums[b])));  // wraps like the sums
-    for (int p = 0; p < NP; ++p) {
-      float* o = out + p * kPanel;
-      const float* sc = scales + p * scale_stride;
-      const v128_t s0 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][0], wasm_i32x4_shl(d[p][1], 4)), offset);
-      const v128_t s1 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][1], wasm_i32x4_shl(d[p][2], 4)), offset);
-      const v128_t s2 = wasm_i32x4_sub(wasm_i32x4_sub(d[p][2], wasm_i32x4_shl(d[p][3], 4)), offset);
-      add_into(o, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s0), wasm_v128_load(sc)));
-      add_into(o + 4, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s1), wasm_v128_load(sc + 4)));
-      add_into(o + 8, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(s2), wasm_v128_load(sc + 8)));
-      add_into(o + 12, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(d[p][3]), wasm_v128_load(sc + 12)));
+    for (int j = 0; j < kQuantBlock / 2; j += 2, w += 32, x += 4) {
+      q4_step(w, x, d0, d1, d2, d3);
+      q4_step(w + 16, x + 2, d0, d1, d2, d3);
     }
+    const v128_t offset = wasm_i32x4_splat(int32_t(8u * uint32_t(block_sums[b])));  // wraps like the sums
+    const v128_t t = wasm_f32x4_splat(sx[b]);
+    add_block(f[0], wasm_i32x4_sub(wasm_i32x4_sub(d0, wasm_i32x4_shl(d1, 4)), offset), scales, t);
+    add_block(f[1], wasm_i32x4_sub(wasm_i32x4_sub(d1, wasm_i32x4_shl(d2, 4)), offset), scales + 4, t);
+    add_block(f[2], wasm_i32x4_sub(wasm_i32x4_sub(d2, wasm_i32x4_shl(d3, 4)), offset), scales + 8, t);
+    add_block(f[3], d3, scales + 12, t);
   }
-  const v128_t s = wasm_f32x4_splat(sx);
-  for (int i = 0; i < NP * 4; ++i) wasm_v128_store(out + 4 * i, wasm_f32x4_mul(wasm_v128_load(out + 4 * i), s));
+  for (int i = 0; i < 4; ++i) wasm_v128_store(out + 4 * i, f[i]);
 }
 
 // Panel p for activation row r into out[kPanel]; with `pair`, panels p and p + 1 side by side
@@ -223,28 +186,25 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
       else panel_bf16<1>(panel, values, w.in, x + size_t(r) * w.in, out);
       break;
     }
-    case WeightFormat::Q8: {
-      const uint8_t* panel = w.data.data() + p * values;
-      const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
-      const int32_t* spans = xq->span_sums.data() + size_t(r) * ((w.in_padded + kQ8Flush - 1) / kQ8Flush);
-      const float* scales = w.scales.data() + size_t(p) * kPanel;
-      if (pair) panel_q8<2>(panel, values, w.in_padded, xr, spans, scales, xq->scales[r], out);
-      else panel_q8<1>(panel, values, w.in_padded, xr, spans, scales, xq->scales[r], out);
-      break;
-    }
+    case WeightFormat::Q8:
     case WeightFormat::Q4: {
-      const uint8_t* panel = w.data.data() + p * values / 2;
-      const int32_t* block_sums = xq->block_sums.data() + size_t(r) * w.blocks();
+      // One panel at a time (see panel_q8); with `pair` the next one follows.
+      const size_t panel_bytes = w.format == WeightFormat::Q8 ? values : values / 2;
       const size_t scale_stride = size_t(w.blocks()) * kPanel;  // scales per panel
-      const float* scales = w.scales.data() + p * scale_stride;
-      const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
-      if (w.q4_layout == Q4Layout::Bytes)  // gemm() sends these here only where the kernel is linked
-        kyutai_relaxed_q4_panels(panel, values / 2, scale_stride, pair, w.blocks(),
-                                 xq->bytes.data() + size_t(r) * w.in_padded, block_sums, scales, xq->scales[r], 15,
-                                 out);
-      else if (pair)
-        panel_q4<2>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
-      else panel_q4<1>(panel, values / 2, w.blocks(), xr, block_sums, scales, scale_stride, xq->scales[r], out);
+      const size_t row = size_t(r) * w.blocks();
+      for (int q = 0; q < (pair ? 2 : 1); ++q) {
+        const uint8_t* panel = w.data.data() + (p + q) * panel_bytes;
+        const float* scales = w.scales.data() + (p + q) * scale_stride;
+        const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
+        const int32_t* sums = xq->block_sums.data() + row;
+        const float* sx = xq->scales.data() + row;
+        float* o = out + q * kPanel;
+        if (w.format == WeightFormat::Q8) panel_q8(panel, w.blocks(), xr, sums, scales, sx, o);
+        else if (w.q4_layout == Q4Layout::Lanes) panel_q4(panel, w.blocks(), xr, sums, scales, sx, o);
+        else  // gemm() sends the Bytes layout here only where the relaxed kernel is linked
+          kyutai_relaxed_q4_panel(panel, w.blocks(), xq->bytes.data() + size_t(r) * w.in_padded, sums, scales, sx, 15,
+                                  o);
+      }
       break;
     }
   }
@@ -272,26 +232,33 @@ inline v128_t quantize4(const float* x, v128_t inv, v128_t max_q) {
 
 }  // namespace
 
-// The same arithmetic as scalar::quantize_row, 8 values per step: identical output.
-float quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, int32_t* block_sums) {
-  const float amax = abs_max(x, in);
-  if (!(amax <= 3.4e38f)) return NAN;  // NaN/Inf input: the product is NaN, never garbage integers
-  const float scale = activation_scale(amax, max_q);
-  const float inv = 1.0f / scale;
-  const v128_t inv4 = wasm_f32x4_splat(inv), max4 = wasm_f32x4_splat(float(max_q));
-  int k = 0;
-  for (; k + 8 <= in; k += 8)
-    wasm_v128_store(q + k, wasm_i16x8_narrow_i32x4(quantize4(x + k, inv4, max4), quantize4(x + k + 4, inv4, max4)));
-  for (; k < in; ++k) q[k] = quantize_value(x[k], inv, max_q);
-  for (int b = 0; b < in_padded / kQ4Block; ++b) {
-    const int16_t* block = q + b * kQ4Block;
-    v128_t sum = wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block));
-    for (int j = 8; j < kQ4Block; j += 8)
-      sum = wasm_i32x4_add(sum, wasm_i32x4_extadd_pairwise_i16x8(wasm_v128_load(block + j)));
+// The same arithmetic as scalar::quantize_row, 8 values per step: identical output. A last
+// block cut short by the row's end goes through the scalar version itself.
+void quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, float* scales, int32_t* block_sums) {
+  const v128_t max4 = wasm_f32x4_splat(float(max_q));
+  for (int b = 0; b < in_padded / kQuantBlock; ++b) {
+    const int k0 = b * kQuantBlock;
+    if (k0 + kQuantBlock > in) {
+      if (k0 < in) scalar::quantize_row(x + k0, in - k0, kQuantBlock, max_q, q + k0, scales + b, block_sums + b);
+      else scales[b] = activation_scale(0, max_q);
+      continue;
+    }
+    const float amax = abs_max(x + k0, kQuantBlock);
+    if (!(amax <= 3.4e38f)) {  // NaN/Inf: the products are NaN, never garbage integers
+      scales[b] = NAN;
+      continue;
+    }
+    scales[b] = activation_scale(amax, max_q);
+    const v128_t inv4 = wasm_f32x4_splat(1.0f / scales[b]);
+    v128_t sum = wasm_i32x4_splat(0);
+    for (int k = k0; k < k0 + kQuantBlock; k += 8) {
+      const v128_t v = wasm_i16x8_narrow_i32x4(quantize4(x + k, inv4, max4), quantize4(x + k + 4, inv4, max4));
+      wasm_v128_store(q + k, v);
+      sum = wasm_i32x4_add(sum, wasm_i32x4_extadd_pairwise_i16x8(v));
+    }
     sum = wasm_i32x4_add(sum, wasm_i32x4_shuffle(sum, sum, 2, 3, 0, 1));
     block_sums[b] = wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1);
   }
-  return scale;
 }
 
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,

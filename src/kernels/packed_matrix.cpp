@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/quant_blocks.h"
 
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
@@ -36,8 +37,8 @@ namespace {
 
 int padded_inputs(WeightFormat format, int in) {
   switch (format) {
-    case WeightFormat::Q8: return (in + 1) / 2 * 2;
-    case WeightFormat::Q4: return (in + kQ4Block - 1) / kQ4Block * kQ4Block;
+    case WeightFormat::Q8:
+    case WeightFormat::Q4: return (in + kQuantBlock - 1) / kQuantBlock * kQuantBlock;
     default: return in;
   }
 }
@@ -61,8 +62,8 @@ PackedMatrix allocate(WeightFormat format, int out, int in, Q4Layout q4_layout) 
   m.q4_layout = q4_layout;
   m.in_padded = padded_inputs(format, in);
   m.data.resize(panel_bytes(format, m.in_padded) * m.panels());
-  if (format == WeightFormat::Q8) m.scales.resize(size_t(m.panels()) * kPanel);
-  if (format == WeightFormat::Q4) m.scales.resize(size_t(m.panels()) * m.blocks() * kPanel);
+  if (format == WeightFormat::Q8 || format == WeightFormat::Q4)
+    m.scales.resize(size_t(m.panels()) * m.blocks() * kPanel);
   return m;
 }
 
@@ -111,17 +112,19 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
       break;
     }
     case WeightFormat::Q8: {
-      // Padding rows and inputs hold q = 0 (stored 128 in the low bytes).
+      // Q8_0 blocks (quant_blocks.h); padding rows and inputs hold q = 0 (stored 128 in the low
+      // bytes) with scale 0.
+      const int blocks = m.blocks();
       std::vector<int8_t> q(m.in_padded);
+      float block[kQuantBlock];
       for (int r = 0; r < kPanel; ++r) {
         std::fill(q.begin(), q.end(), int8_t(0));
-        if (r < count) {
-          const float* w = rows + size_t(r) * in;
-          float amax = 0;
-          for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[k]));
-          const float scale = amax > 0 ? amax / 127.0f : 1.0f, inv = 1.0f / scale;
-          m.scales[size_t(panel) * kPanel + r] = scale;
-          for (int k = 0; k < in; ++k) q[k] = round_clamp(w[k] * inv, -127, 127);
+        for (int b = 0; r < count && b < blocks; ++b) {
+          const int k0 = b * kQuantBlock, n = std::min(in, k0 + kQuantBlock) - k0;
+          std::fill(block, block + kQuantBlock, 0.0f);
+          std::memcpy(block, rows + size_t(r) * in + k0, sizeof(float) * n);
+          const uint16_t d = quant::quantize_q8_0(block, q.data() + k0);
+          m.scales[(size_t(panel) * blocks + b) * kPanel + r] = f16_to_f32(d);
         }
         uint8_t* even = base + q8_offset(r, 0);  // input k sits k / 2 pairs further
         uint8_t* odd = base + q8_offset(r, 1);
@@ -140,7 +143,7 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count) {
         const float* w = rows + size_t(r) * in;
         uint8_t* n = nib.data() + size_t(r) * kp;
         for (int b = 0; b < blocks; ++b) {
-          const int k0 = b * kQ4Block, k1 = std::min(in, k0 + kQ4Block);
+          const int k0 = b * kQuantBlock, k1 = std::min(in, k0 + kQuantBlock);
           const float scale = q4_block_scale(w + k0, k1 - k0), inv = 1.0f / scale;
           m.scales[(size_t(panel) * blocks + b) * kPanel + r] = scale;
           q4_nibbles(w + k0, k1 - k0, inv, n + k0);
@@ -258,18 +261,21 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
                                Q4Layout q4_layout) {
   PackedMatrix m = allocate(format, out, in, q4_layout);
   if (format == WeightFormat::Q8) {
+    const int blocks = m.blocks();
     for (int p = 0; p < m.panels(); ++p) {
       uint8_t* base = m.data.data() + panel_bytes(format, m.in_padded) * p;
       for (int r = 0; r < kPanel; ++r) {
         const int o = p * kPanel + r;
         for (int k = 0; k < m.in_padded; ++k)
           base[q8_offset(r, k)] = q8_stored_byte(r, o < out && k < in ? int8_t(weight[size_t(o) * in + k]) : 0);
-        if (o < out) m.scales[o] = scale[o];
+        if (o < out)
+          for (int b = 0; b < blocks; ++b)
+            m.scales[(size_t(p) * blocks + b) * kPanel + r] = scale[size_t(o) * blocks + b];
       }
     }
   } else if (format == WeightFormat::Q4) {
     const int blocks = m.blocks();
-    const size_t row_bytes = size_t(blocks) * kQ4Block / 2;
+    const size_t row_bytes = size_t(blocks) * kQuantBlock / 2;
     for (int p = 0; p < m.panels(); ++p) {
       uint8_t* base = m.data.data() + panel_bytes(format, m.in_padded) * p;
       for (int r = 0; r < kPanel; ++r) {
@@ -299,17 +305,19 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
 void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::vector<float>* scale) {
   const size_t pb = panel_bytes(m.format, m.in_padded);
   if (m.format == WeightFormat::Q8) {
+    const int blocks = m.blocks();
     weight->assign(size_t(m.out) * m.in, 0);
-    scale->assign(m.out, 0);
+    scale->assign(size_t(m.out) * blocks, 0);
     for (int o = 0; o < m.out; ++o) {
-      const uint8_t* base = m.data.data() + pb * (o / kPanel);
-      for (int k = 0; k < m.in; ++k)
-        (*weight)[size_t(o) * m.in + k] = uint8_t(q8_value(o % kPanel, base[q8_offset(o % kPanel, k)]));
-      (*scale)[o] = m.scales[o];
+      const int p = o / kPanel, r = o % kPanel;
+      const uint8_t* base = m.data.data() + pb * p;
+      for (int k = 0; k < m.in; ++k) (*weight)[size_t(o) * m.in + k] = uint8_t(q8_value(r, base[q8_offset(r, k)]));
+      for (int b = 0; b < blocks; ++b)
+        (*scale)[size_t(o) * blocks + b] = m.scales[(size_t(p) * blocks + b) * kPanel + r];
     }
   } else if (m.format == WeightFormat::Q4) {
     const int blocks = m.blocks();
-    const size_t row_bytes = size_t(blocks) * kQ4Block / 2;
+    const size_t row_bytes = size_t(blocks) * kQuantBlock / 2;
     weight->assign(size_t(m.out) * row_bytes, 0x88);
     scale->assign(size_t(m.out) * blocks, 0);
     for (int o = 0; o < m.out; ++o) {
@@ -337,10 +345,13 @@ void unpack_row(const PackedMatrix& m, int row, float* out) {
       case WeightFormat::BF16:
         out[k] = bf16_to_f32(reinterpret_cast<const uint16_t*>(base)[size_t(k) * kPanel + r]);
         break;
-      case WeightFormat::Q8: out[k] = float(q8_value(r, base[q8_offset(r, k)])) * m.scales[row]; break;
+      case WeightFormat::Q8:
+        out[k] = float(q8_value(r, base[q8_offset(r, k)])) *
+                 m.scales[(size_t(p) * m.blocks() + k / kQuantBlock) * kPanel + r];
+        break;
       case WeightFormat::Q4: {
         const int q = int(q4_biased(m.q4_layout, base, r, k)) - 8;
-        out[k] = float(q) * m.scales[(size_t(p) * m.blocks() + k / kQ4Block) * kPanel + r];
+        out[k] = float(q) * m.scales[(size_t(p) * m.blocks() + k / kQuantBlock) * kPanel + r];
         break;
       }
     }

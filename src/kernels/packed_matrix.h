@@ -6,14 +6,18 @@
 // that reached 93% of DRAM bandwidth here, ../shared/notes/gemv-anchors.md).
 //
 // Quantized formats keep that order for small groups of inputs (pairs, or fours for Q4's Bytes
-// order), because the integer dot products multiply and add adjacent pairs:
-//   Q8: one f32 scale per row (absmax / 127); per k-pair 32 bytes, read as two vectors of 8
-//       little-endian 16-bit lanes: lane 2i + (k % 2) of vector h holds row 8h + i in its low
-//       byte, stored as q + 128, and row 8h + 4 + i in its high byte, stored as q (see
-//       q8_offset). The lane read as a signed integer is then low + 256 high exactly.
-//   Q4: blocks of 32 inputs with one f32 scale per (row, block) (least-squares, see
-//       q4_block_scale), 256 bytes per block and panel in one of two orders (Q4Layout), picked
-//       at load for the kernel the build runs (preferred_q4_layout).
+// order), because the integer dot products multiply and add adjacent pairs. Both take one
+// scale per (row, block of kQuantBlock = 32 inputs), stored per panel and block as 16 floats
+// (`scales`), and meet activations quantized per block of 32 too (gemm.h):
+//   Q8: the Q8_0 scheme (llama.cpp, candle): the block's absmax / 127 rounded to fp16, so a
+//       file stores it in 16 bits (8.5 bits per weight) and loads it exactly. Per k-pair 32
+//       bytes, read as two vectors of 8 little-endian 16-bit lanes: lane 2i + (k % 2) of vector
+//       h holds row 8h + i in its low byte, stored as q + 128, and row 8h + 4 + i in its high
+//       byte, stored as q (see q8_offset). The lane read as a signed integer is then
+//       low + 256 high exactly.
+//   Q4: one f32 scale per block (least-squares, see q4_block_scale), 256 bytes per block and
+//       panel in one of two orders (Q4Layout), picked at load for the kernel the build runs
+//       (preferred_q4_layout).
 #pragma once
 
 #include <cstdint>
@@ -43,10 +47,7 @@ const char* weight_format_name(WeightFormat f);
 bool parse_weight_format(const std::string& name, WeightFormat* out);
 
 constexpr int kPanel = 16;
-constexpr int kQ4Block = 32;
-// Q8 integer sums are flushed to float every kQ8Flush inputs so int32 lanes cannot overflow
-// (each lane adds kQ8Flush/2 pair products of at most 2 * 127 * 32767).
-constexpr int kQ8Flush = 256;
+constexpr int kQuantBlock = 32;
 
 // Produces rows [row, row + count) of W as float32, row-major with `in` columns. Lets packing
 // convert a bf16/f16 tensor a panel at a time instead of holding a float copy of the matrix.
@@ -59,13 +60,13 @@ struct PackedMatrix {
   int in = 0;
   WeightFormat format = WeightFormat::F32;
   Q4Layout q4_layout = Q4Layout::Lanes;  // Q4 only
-  int in_padded = 0;                     // inputs rounded up to the format's pairing / block size
+  int in_padded = 0;                     // inputs rounded up to the format's block size
   AlignedBuffer<uint8_t> data;           // panels, see above
-  AlignedBuffer<float> scales;           // Q8: [panels * 16]; Q4: [panels][blocks][16]
+  AlignedBuffer<float> scales;           // Q8, Q4: [panels][blocks][16]
   std::shared_ptr<NativeLinear> native;  // when set, products go through it
 
   int panels() const { return (out + kPanel - 1) / kPanel; }
-  int blocks() const { return in_padded / kQ4Block; }
+  int blocks() const { return in_padded / kQuantBlock; }
   // Bytes a product streams (a native operator holds its own f32 copy).
   size_t bytes() const { return native ? size_t(out) * in * 4 : data.bytes() + scales.bytes(); }
 };
@@ -81,9 +82,10 @@ PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader,
 PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows,
                              Q4Layout q4_layout = preferred_q4_layout());
 
-// Pre-quantized tensors as stored by the converter: Q8 `weight` int8 [out, in] with
-// `scale` [out]; Q4 `weight` uint8 [out, ceil(in/32)*16] (two values per byte, low nibble
-// first, q + 8) with `scale` [out, ceil(in/32)].
+// Pre-quantized tensors as stored by the converter: Q8 `weight` int8 [out, in] with `scale`
+// [out, ceil(in/32)] (fp16 values, given here as float); Q4 `weight` uint8
+// [out, ceil(in/32)*16] (two values per byte, low nibble first, q + 8) with `scale`
+// [out, ceil(in/32)].
 PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight, const float* scale,
                                Q4Layout q4_layout = preferred_q4_layout());
 // The inverse: what the converter writes (row-major quantized values + scales).

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "io/dtype.h"
+#include "kernels/gemm.h"
 #include "kernels/quant_blocks.h"
 
 namespace kyutai {
@@ -242,14 +243,27 @@ std::vector<float> outlier_activations(int in, uint64_t seed) {
   return x;
 }
 
-QuantAccuracy measure_quant_accuracy(BlockFormat format, WeightDistribution d, int out, int in, QuantMethod method) {
+namespace {
+
+constexpr int kAccuracyVectors = 4;
+
+// The matrix and the activation vectors every measurement of one (distribution, shape) uses.
+std::vector<float> accuracy_weights(WeightDistribution d, int out, int in) {
   if (out <= 0 || in <= 0) fail(ErrorCode::InvalidArgument, "accuracy matrix [", out, ", ", in, "] is empty");
-  const std::vector<float> w = synthetic_weights(d, out, in, 0x5eed0000u + uint64_t(d) * 7919 + uint64_t(in));
+  return synthetic_weights(d, out, in, 0x5eed0000u + uint64_t(d) * 7919 + uint64_t(in));
+}
+std::vector<float> accuracy_activations(int in, int v) { return outlier_activations(in, 0xac7u + uint64_t(v)); }
+
+}  // namespace
+
+QuantAccuracy measure_quant_accuracy(BlockFormat format, WeightDistribution d, int out, int in, QuantMethod method) {
+  const std::vector<float> w = accuracy_weights(d, out, in);
   const int n = padded(in, quant::kSuperBlock);
   const int group = format == BlockFormat::Q4_K && method == QuantMethod::GgmlReference ? quant::kSuperBlock
                                                                                         : quant::kBlock;
   std::vector<Activations> acts;
-  for (uint64_t v = 0; v < 4; ++v) acts.push_back(quantize_activations(outlier_activations(in, 0xac7u + v), n, group));
+  for (int v = 0; v < kAccuracyVectors; ++v)
+    acts.push_back(quantize_activations(accuracy_activations(in, v), n, group));
   double werr = 0, wnorm = 0, yerr = 0, ynorm = 0;
   std::vector<float> back(in);
   std::vector<double> y(acts.size());
@@ -265,6 +279,35 @@ QuantAccuracy measure_quant_accuracy(BlockFormat format, WeightDistribution d, i
       double exact = 0;
       for (int k = 0; k < in; ++k) exact += double(row[k]) * acts[v].x[k];
       yerr += (exact - y[v]) * (exact - y[v]);
+      ynorm += exact * exact;
+    }
+  }
+  return {std::sqrt(werr / wnorm), std::sqrt(yerr / ynorm)};
+}
+
+QuantAccuracy measure_packed_accuracy(WeightFormat format, WeightDistribution d, int out, int in) {
+  const std::vector<float> w = accuracy_weights(d, out, in);
+  const PackedMatrix m = pack_matrix_f32(format, out, in, w.data());
+  std::vector<float> x;
+  for (int v = 0; v < kAccuracyVectors; ++v) {
+    const std::vector<float> a = accuracy_activations(in, v);
+    x.insert(x.end(), a.begin(), a.end());
+  }
+  std::vector<float> y(size_t(kAccuracyVectors) * out), back(in);
+  gemm(m, x.data(), kAccuracyVectors, y.data(), nullptr, nullptr);
+  double werr = 0, wnorm = 0, yerr = 0, ynorm = 0;
+  for (int o = 0; o < out; ++o) {
+    const float* row = w.data() + size_t(o) * in;
+    unpack_row(m, o, back.data());
+    for (int k = 0; k < in; ++k) {
+      werr += (double(row[k]) - back[k]) * (double(row[k]) - back[k]);
+      wnorm += double(row[k]) * row[k];
+    }
+    for (int v = 0; v < kAccuracyVectors; ++v) {
+      double exact = 0;
+      for (int k = 0; k < in; ++k) exact += double(row[k]) * x[size_t(v) * in + k];
+      const double got = y[size_t(v) * out + o];
+      yerr += (exact - got) * (exact - got);
       ynorm += exact * exact;
     }
   }

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/packed_matrix.h"
+
 namespace kyutai {
 
 // The block formats of quant_blocks.h.
@@ -41,6 +43,11 @@ enum class QuantMethod { Engine, GgmlReference };
 // the same data rather than against the table.
 QuantAccuracy measure_quant_accuracy(BlockFormat format, WeightDistribution d, int out, int in,
                                      QuantMethod method = QuantMethod::Engine);
+
+// The same measurement through the engine's packed matrices and products (pack_matrix_f32,
+// unpack_row, gemm with the per-32 8-bit activations of gemm.h): what a model loaded in
+// `format` computes. q8 is Q8_0; q4 is still the project's symmetric 4-bit format.
+QuantAccuracy measure_packed_accuracy(WeightFormat format, WeightDistribution d, int out, int in);
 
 // The table (ggml: Q8_0 x Q8_0 activations, Q4_K x Q8_K) within 2%:
 // {weights, GEMV with outlier activations} per distribution.

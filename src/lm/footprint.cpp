@@ -14,10 +14,11 @@ uint64_t packed_bytes(WeightFormat f, int64_t out, int64_t in) {
   switch (f) {
     case WeightFormat::F32: return uint64_t(rows * in * 4);
     case WeightFormat::BF16: return uint64_t(rows * in * 2);
-    case WeightFormat::Q8: return uint64_t(rows * ((in + 1) / 2 * 2) + rows * 4);
-    case WeightFormat::Q4: {
-      const int64_t blocks = (in + kQ4Block - 1) / kQ4Block;
-      return uint64_t(rows * blocks * kQ4Block / 2 + rows * blocks * 4);
+    case WeightFormat::Q8:
+    case WeightFormat::Q4: {  // values, and an f32 scale per (row, block of 32)
+      const int64_t blocks = (in + kQuantBlock - 1) / kQuantBlock;
+      const int64_t value_bytes = f == WeightFormat::Q8 ? kQuantBlock : kQuantBlock / 2;
+      return uint64_t(rows * blocks * (value_bytes + 4));
     }
   }
   return 0;

@@ -122,9 +122,9 @@ void WeightLoader::load_linear(const std::string& name, int out, int in, Linear*
     fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "': dtype ", dtype_name(info.dtype),
          " is neither float nor a quantized weight (I8 = q8, U8 = q4)");
   WeightFormat format = info.dtype == DType::I8 ? WeightFormat::Q8 : WeightFormat::Q4;
-  int blocks = (in + kQ4Block - 1) / kQ4Block;
+  int blocks = (in + kQuantBlock - 1) / kQuantBlock;
   if (format == WeightFormat::Q8) expect_shape(info, {out, in});
-  else expect_shape(info, {out, int64_t(blocks) * kQ4Block / 2});
+  else expect_shape(info, {out, int64_t(blocks) * kQuantBlock / 2});
   const std::string scale_name = name + ".weight_scale";
   auto it = pending_.find(scale_name);
   if (it == pending_.end()) {
@@ -132,13 +132,15 @@ void WeightLoader::load_linear(const std::string& name, int out, int in, Linear*
     pending_info_[name + ".weight"] = info;
     return;
   }
+  // q8 scales are fp16 values (Q8_0), stored as F16; q4's are F32.
   const TensorInfo& sinfo = pending_info_[scale_name];
-  if (sinfo.dtype != DType::F32)
-    fail(ErrorCode::InvalidCheckpoint, "tensor '", scale_name, "': expected F32, got ", dtype_name(sinfo.dtype));
-  if (format == WeightFormat::Q8) expect_shape(sinfo, {out});
-  else expect_shape(sinfo, {out, blocks});
+  const DType scale_dtype = format == WeightFormat::Q8 ? DType::F16 : DType::F32;
+  if (sinfo.dtype != scale_dtype)
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", scale_name, "': expected ", dtype_name(scale_dtype), ", got ",
+         dtype_name(sinfo.dtype));
+  expect_shape(sinfo, {out, blocks});
   std::vector<float> scale(sinfo.numel());
-  std::memcpy(scale.data(), it->second.data(), scale.size() * 4);
+  convert_to_f32(sinfo.dtype, it->second.data(), scale.size(), scale.data());
   dst->weight = pack_prequantized(format, out, in, bytes, scale.data());
   pending_.erase(it);
   pending_info_.erase(scale_name);
@@ -294,12 +296,23 @@ void WeightLoader::add(const TensorInfo& info, const uint8_t* bytes) {
 }
 
 void check_stored_layout(const SafetensorsHeader& header) {
-  const std::string* layout = header.find_metadata(kStoredLayoutKey);
-  if (!layout || *layout == std::to_string(kStoredLayout)) return;
-  fail(ErrorCode::InvalidCheckpoint, "this file stores its weights in layout '", *layout, "' (metadata '",
-       kStoredLayoutKey, "'); this build reads layout ", kStoredLayout,
-       " only: convert the original checkpoint again with this build's kyutai_convert, or load the original "
-       "with format 'q8' or 'q4' (converted at load)");
+  const std::string* key = header.find_metadata(kStoredLayoutKey);
+  const std::string layout = key ? *key : "1";
+  const char* how =
+      ": convert the original checkpoint again with this build's kyutai_convert, or load the original with "
+      "format 'q8' or 'q4' (converted at load)";
+  if (layout == std::to_string(kStoredLayout)) return;
+  if (layout == "1") {  // q4 is unchanged since layout 1; q8 had one scale per row
+    for (const TensorInfo& t : header.tensors)
+      if (t.dtype == DType::I8)
+        fail(ErrorCode::InvalidCheckpoint, "tensor '", t.name,
+             "' is q8 with one scale per row (stored layout 1, before q8 took an fp16 scale per 32 inputs); "
+             "this build reads layout ",
+             kStoredLayout, how);
+    return;
+  }
+  fail(ErrorCode::InvalidCheckpoint, "this file stores its weights in layout '", layout, "' (metadata '",
+       kStoredLayoutKey, "'); this build reads layouts 1 (q4 and float only) and ", kStoredLayout, how);
 }
 
 std::unique_ptr<SafetensorsStream> WeightLoader::stream(SafetensorsStream::HeaderCallback on_header) {

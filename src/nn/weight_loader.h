@@ -36,10 +36,11 @@ struct LoadOptions {
 
 // The layout of the pre-quantized weights a converted file stores, in its metadata under
 // kStoredLayoutKey (export_weights writes it). Files written before the key existed hold
-// layout 1. A build reads only its own layout: a file of another is refused at its header,
-// saying to convert the original checkpoint again.
+// layout 1. Layout 2 stores q8 as Q8_0 blocks (an fp16 scale per 32 inputs) where layout 1 had
+// one f32 scale per row; q4 is the same in both. A file of another layout, or a layout-1 file
+// holding q8 weights, is refused at its header, saying to convert the original checkpoint again.
 inline constexpr const char* kStoredLayoutKey = "kyutai_wasm.layout";
-inline constexpr int kStoredLayout = 1;
+inline constexpr int kStoredLayout = 2;
 void check_stored_layout(const SafetensorsHeader& header);
 
 class WeightLoader {

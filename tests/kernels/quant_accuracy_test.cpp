@@ -36,6 +36,32 @@ INSTANTIATE_TEST_SUITE_P(All, QuantAccuracyTest,
                                             ::testing::Values(WeightDistribution::Gauss, WeightDistribution::StudentT4,
                                                               WeightDistribution::OutlierChannels)));
 
+// The engine's q8 is Q8_0: a model loaded as q8 (pack_matrix, the per-32 activations of gemm.h,
+// the kernels) meets the Q8_0 rows of the table, and its weights are exactly the block
+// quantizer's.
+class PackedQ8Accuracy : public ::testing::TestWithParam<WeightDistribution> {};
+
+TEST_P(PackedQ8Accuracy, EngineQ8MeetsQ8_0) {
+  const WeightDistribution dist = GetParam();
+  const QuantAccuracy bound = quant_accuracy_bound(BlockFormat::Q8_0, dist);
+  for (auto [out, in] : {std::pair{2048, 5632}, std::pair{5632, 2048}}) {
+    const QuantAccuracy packed = measure_packed_accuracy(WeightFormat::Q8, dist, out, in);
+    const QuantAccuracy blocks = measure_quant_accuracy(BlockFormat::Q8_0, dist, out, in);
+    const QuantAccuracy ggml = measure_quant_accuracy(BlockFormat::Q8_0, dist, out, in, QuantMethod::GgmlReference);
+    SCOPED_TRACE(testing::Message() << weight_distribution_name(dist) << " " << out << "x" << in << ": weights "
+                                    << packed.weight_rmse << ", gemv " << packed.gemv_rmse << " (ggml "
+                                    << ggml.gemv_rmse << ")");
+    EXPECT_NEAR(packed.weight_rmse, blocks.weight_rmse, 1e-9);
+    EXPECT_LE(packed.weight_rmse, bound.weight_rmse);
+    EXPECT_LE(packed.gemv_rmse, ggml.gemv_rmse * 1.02);
+    EXPECT_GT(packed.gemv_rmse, 0.0);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, PackedQ8Accuracy,
+                         ::testing::Values(WeightDistribution::Gauss, WeightDistribution::StudentT4,
+                                           WeightDistribution::OutlierChannels));
+
 // A Q4_K super-block: codes in range, the dequantized block is what quantize_q4_k's search
 // chose (a block of equal values is exact, a zero block stays zero).
 TEST(QuantBlocks, Q4KCodesAndExactCases) {

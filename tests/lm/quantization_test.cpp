@@ -164,37 +164,72 @@ std::vector<uint8_t> with_metadata(const std::vector<uint8_t>& file,
   return serialize_safetensors(tensors, metadata);
 }
 
-TEST(Quantization, FileOfAnotherStoredLayoutIsRefusedSayingHowToConvert) {
-  const std::string dir = "lm";
-  std::unique_ptr<LmModel> model;
-  const auto file = with_metadata(export_converted(dir, WeightFormat::Q4, {}, &model), {{kStoredLayoutKey, "2"}});
-  auto expect_refused = [](const std::function<void()>& load) {
+// Loads through both paths (whole file, and streamed as the browser does, where the refusal
+// must come at the header, before any tensor is converted) and expects INVALID_CHECKPOINT whose
+// message holds every one of `parts`.
+void expect_refused_at_header(const std::string& dir, const std::vector<uint8_t>& file,
+                              const std::vector<std::string>& parts) {
+  auto expect_refused = [&](const std::function<void()>& load) {
     try {
       load();
-      FAIL() << "a file of layout 2 loaded";
+      FAIL() << "the file loaded";
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidCheckpoint);
       const std::string m = e.what();
-      EXPECT_NE(m.find("layout '2'"), std::string::npos) << m;
-      EXPECT_NE(m.find("reads layout 1"), std::string::npos) << m;
-      EXPECT_NE(m.find("kyutai_convert"), std::string::npos) << m;
+      for (const std::string& part : parts) EXPECT_NE(m.find(part), std::string::npos) << m;
     }
   };
   expect_refused([&] { load_lm(test::lm_fixture(dir).config, file.data(), file.size()); });
-  // Streamed (what the browser does): refused at the header, before any tensor is converted.
   LmStreamLoader streamed(test::lm_fixture(dir).config, LoadOptions{});
   expect_refused(
       [&] { streamed.push(file.data(), 8 + SafetensorsFile(file.data(), file.size()).header().header_bytes); });
 }
 
-TEST(Quantization, FileWrittenBeforeTheLayoutKeyLoadsAsLayout1) {
+TEST(Quantization, FileOfAnotherStoredLayoutIsRefusedSayingHowToConvert) {
   const std::string dir = "lm";
   std::unique_ptr<LmModel> model;
-  const auto file = with_metadata(export_converted(dir, WeightFormat::Q8, {}, &model), {});
+  const auto file = with_metadata(export_converted(dir, WeightFormat::Q4, {}, &model), {{kStoredLayoutKey, "3"}});
+  expect_refused_at_header(dir, file, {"layout '3'", "reads layouts 1 (q4 and float only) and 2", "kyutai_convert"});
+}
+
+// Layout 1 stored q8 with one scale per row; its q4 is today's.
+TEST(Quantization, Layout1Q8FileIsRefusedSayingHowToConvert) {
+  const std::string dir = "lm";
+  std::unique_ptr<LmModel> model;
+  const auto q8 = export_converted(dir, WeightFormat::Q8, {}, &model);
+  for (const auto& metadata : {std::vector<std::pair<std::string, std::string>>{{kStoredLayoutKey, "1"}},
+                               std::vector<std::pair<std::string, std::string>>{}}) {
+    SCOPED_TRACE(metadata.empty() ? "no layout key" : "layout 1");
+    expect_refused_at_header(dir, with_metadata(q8, metadata),
+                             {"is q8 with one scale per row", "stored layout 1", "kyutai_convert"});
+  }
+}
+
+TEST(Quantization, Q4FileWrittenBeforeTheLayoutKeyLoadsAsLayout1) {
+  const std::string dir = "lm";
+  std::unique_ptr<LmModel> model;
+  const auto file = with_metadata(export_converted(dir, WeightFormat::Q4, {}, &model), {});
   ASSERT_EQ(SafetensorsFile(file.data(), file.size()).header().find_metadata(kStoredLayoutKey), nullptr);
   auto reloaded = load_lm(test::lm_fixture(dir).config, file.data(), file.size());
   MultistreamInput codes = test::multistream(test::tensor(test::vectors(dir).at("cases").as_array()[0].at("codes")));
   EXPECT_EQ(model->forward(codes).text.text_logits, reloaded->forward(codes).text.text_logits);
+}
+
+// q8 scales are fp16 values and stored as F16: 8.5 bits per weight.
+TEST(Quantization, Q8FileStoresFp16ScalesPerBlockOf32) {
+  const std::string dir = "lm";
+  std::unique_ptr<LmModel> model;
+  const auto file = export_converted(dir, WeightFormat::Q8, {}, &model);
+  SafetensorsFile converted(file.data(), file.size());
+  const TensorInfo* w = converted.header().find("text_linear.weight");
+  const TensorInfo* s = converted.header().find("text_linear.weight_scale");
+  ASSERT_NE(w, nullptr);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(w->dtype, DType::I8);
+  EXPECT_EQ(s->dtype, DType::F16);
+  ASSERT_EQ(w->shape[1] % 32, 0);
+  EXPECT_EQ(s->shape, (std::vector<int64_t>{w->shape[0], w->shape[1] / 32}));
+  EXPECT_DOUBLE_EQ(double(w->byte_size() + s->byte_size()) * 8 / double(w->numel()), 8.5);
 }
 
 TEST(Quantization, QuantizedWeightWithoutItsScaleIsNamed) {
@@ -207,7 +242,7 @@ TEST(Quantization, QuantizedWeightWithoutItsScaleIsNamed) {
     if (t.name != "text_linear.weight_scale")
       kept.push_back({t.name, t.dtype, t.shape,
                       std::vector<uint8_t>(converted.tensor_data(t), converted.tensor_data(t) + t.byte_size())});
-  auto broken = serialize_safetensors(kept);
+  auto broken = serialize_safetensors(kept, {{kStoredLayoutKey, std::to_string(kStoredLayout)}});
   try {
     load_lm(test::lm_fixture(dir).config, broken.data(), broken.size());
     FAIL();

@@ -1,8 +1,8 @@
 // WGSL matrix-vector products over the engine's packed weights, one kernel per weight format
 // (kernels.js compiles them). They read the panels as they are (src/kernels/packed_matrix.h):
 // panels of 16 output rows; f32 / bf16 store, for each input k, the 16 rows' values side by
-// side; q8 stores per input pair (k, k+1) 32 bytes (q, or q + 128 for rows 0..3 and 8..11)
-// with one scale per row; q4 has one scale per (row, block of 32 inputs) and two orders: Lanes,
+// side. The quantized formats have one scale per (row, block of 32 inputs): q8 stores per input
+// pair (k, k+1) 32 bytes (q, or q + 128 for rows 0..3 and 8..11); q4 has two orders: Lanes,
 // per pair 16 bytes of nibbles, q + 8 except rows 12..15, which hold q as a signed nibble;
 // Bytes (the relaxed-SIMD builds), per 4 inputs 32 bytes, all q + 8.
 
@@ -86,83 +86,71 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
 }
 `;
 
-export const MATVEC_Q8 = MATVEC_HEAD + /* wgsl */ `
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-fn rowscale(panel: u32, r: u32) -> f32 { return scales[panel * 4u + r / 4u][r % 4u]; }
-fn s8(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 8u)); }
-fn b8(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 8u)) - 128.0; }
-// Word i of each 16-byte half h holds, from its low byte up, row 8h + i at k (as q + 128),
-// row 8h + 4 + i at k (q), then the same two rows at k + 1. s = 0 selects k, s = 16 k + 1.
-fn lo(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(b8(a, s), b8(b, s), b8(c, s), b8(d, s)); }
-fn hi(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(s8(a, 8u + s), s8(b, 8u + s), s8(c, 8u + s), s8(d, 8u + s)); }
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let panel = wg.x + wg.y * nwg.x;
-  if (panel >= p.panels) { return; }
-  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
-  let base = panel * p.in_padded * 4u;
-  let pairs = p.in_padded / 2u;
-  for (var q = t; q < pairs; q += 64u) {
-    let x0 = xin(2u * q);
-    let x1 = xin(2u * q + 1u);
-    let o = base + q * 8u;
-    let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
-    let w4 = w[o + 4u]; let w5 = w[o + 5u]; let w6 = w[o + 6u]; let w7 = w[o + 7u];
-    a0 += lo(w0, w1, w2, w3, 0u) * x0 + lo(w0, w1, w2, w3, 16u) * x1;
-    a1 += hi(w0, w1, w2, w3, 0u) * x0 + hi(w0, w1, w2, w3, 16u) * x1;
-    a2 += lo(w4, w5, w6, w7, 0u) * x0 + lo(w4, w5, w6, w7, 16u) * x1;
-    a3 += hi(w4, w5, w6, w7, 0u) * x0 + hi(w4, w5, w6, w7, 16u) * x1;
-  }
-  finish(t, panel, a0, a1, a2, a3);
-}
-`;
-
-// The 4-bit kernels take the activations as the engine's do (src/kernels/gemm.h): scale =
-// max|x| / 127, each value rounded to the nearest integer (ties to even) and clamped, the
-// product multiplied by the scale at the end. So both give the same sums, instead of the
-// engine's 8-bit rounding showing as differences of 1e-1 on the self-test model.
-const Q4_ACTIVATIONS = /* wgsl */ `
-var<workgroup> xmax: array<f32, 64>;
-fn activation_scale(t: u32) -> f32 {
+// The quantized kernels take the activations as the engine's do (src/kernels/gemm.h): per block
+// of 32 inputs, scale = max|x| / maxQ (32767 for q8, 127 for q4), each value rounded to the
+// nearest integer (ties to even) and clamped; each block's integer sums are multiplied by
+// (weight scale x activation scale). So both give the same sums, instead of the engine's
+// rounding showing as differences of 1e-1 on the self-test model. One thread takes whole blocks.
+const blockActivations = (maxQ) => /* wgsl */ `
+fn block_scale(b: u32) -> f32 {
   var m = 0.0;
-  for (var k = t; k < p.in_; k += 64u) { m = max(m, abs(x[p.x_off + k])); }
-  xmax[t] = m;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s >>= 1u) {
-    if (t < s) { xmax[t] = max(xmax[t], xmax[t + s]); }
-    workgroupBarrier();
-  }
-  let amax = xmax[0];
-  return select(1.0, amax / 127.0, amax > 0.0);
+  for (var k = b * 32u; k < b * 32u + 32u; k++) { m = max(m, abs(xin(k))); }
+  return select(1.0, m / ${maxQ}.0, m > 0.0);
 }
-fn xq(k: u32, inv: f32) -> f32 { return clamp(round(xin(k) * inv), -127.0, 127.0); }
+fn xq(k: u32, inv: f32) -> f32 { return clamp(round(xin(k) * inv), -${maxQ}.0, ${maxQ}.0); }
 `;
 
-// A 4-bit kernel for one packed order: `decode` adds that order's helpers, `block` the loop that
-// adds block b's products into s0..s3 (rows 0-3, 4-7, 8-11, 12-15 of the panel).
-const matvecQ4 = (decode, block) => MATVEC_HEAD + Q4_ACTIVATIONS + /* wgsl */ `
+// A quantized kernel: `decode` adds the format's helpers, `block` the loop that adds block b's
+// integer products into s0..s3 (rows 0-3, 4-7, 8-11, 12-15 of the panel); `wordsPerInput` is
+// the panel's u32 words per input (4 for q8, 2 for q4), `maxQ` the activations' range.
+const matvecQuantized = (decode, block, wordsPerInput, maxQ) => MATVEC_HEAD + blockActivations(maxQ) + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 fn rowscale(panel: u32, r: u32) -> f32 { return select(1.0, scales[0][0], false); }
-fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)) - 8.0; }
-fn rows(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(u4(w0, b), u4(w1, b), u4(w2, b), u4(w3, b)); }
 ${decode}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let panel = wg.x + wg.y * nwg.x;
   if (panel >= p.panels) { return; }
-  let sx = activation_scale(t);
-  let inv = 1.0 / sx;
   var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
-  let base = panel * p.in_padded * 2u;
+  let base = panel * p.in_padded * ${wordsPerInput}u;
   for (var b = t; b < p.blocks; b += 64u) {
+    let sx = block_scale(b);
+    let inv = 1.0 / sx;
     var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
 ${block}
     let sc = (panel * p.blocks + b) * 4u;
-    a0 += s0 * scales[sc]; a1 += s1 * scales[sc + 1u]; a2 += s2 * scales[sc + 2u]; a3 += s3 * scales[sc + 3u];
+    a0 += s0 * (scales[sc] * sx); a1 += s1 * (scales[sc + 1u] * sx);
+    a2 += s2 * (scales[sc + 2u] * sx); a3 += s3 * (scales[sc + 3u] * sx);
   }
-  finish(t, panel, a0 * sx, a1 * sx, a2 * sx, a3 * sx);
+  finish(t, panel, a0, a1, a2, a3);
 }
 `;
+
+// Word i of each 16-byte half h holds, from its low byte up, row 8h + i at k (as q + 128),
+// row 8h + 4 + i at k (q), then the same two rows at k + 1. s = 0 selects k, s = 16 k + 1.
+export const MATVEC_Q8 = matvecQuantized(/* wgsl */ `
+fn s8(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 8u)); }
+fn b8(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 8u)) - 128.0; }
+fn lo(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(b8(a, s), b8(b, s), b8(c, s), b8(d, s)); }
+fn hi(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(s8(a, 8u + s), s8(b, 8u + s), s8(c, 8u + s), s8(d, 8u + s)); }`, /* wgsl */ `
+    for (var j = 0u; j < 16u; j++) {
+      let q = b * 16u + j;
+      let x0 = xq(2u * q, inv);
+      let x1 = xq(2u * q + 1u, inv);
+      let o = base + q * 8u;
+      let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
+      let w4 = w[o + 4u]; let w5 = w[o + 5u]; let w6 = w[o + 6u]; let w7 = w[o + 7u];
+      s0 += lo(w0, w1, w2, w3, 0u) * x0 + lo(w0, w1, w2, w3, 16u) * x1;
+      s1 += hi(w0, w1, w2, w3, 0u) * x0 + hi(w0, w1, w2, w3, 16u) * x1;
+      s2 += lo(w4, w5, w6, w7, 0u) * x0 + lo(w4, w5, w6, w7, 16u) * x1;
+      s3 += hi(w4, w5, w6, w7, 0u) * x0 + hi(w4, w5, w6, w7, 16u) * x1;
+    }`, 4, 32767);
+
+// The 4-bit kernels: one per packed order (Q4Layout).
+const matvecQ4 = (decode, block) => matvecQuantized(/* wgsl */ `
+fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)) - 8.0; }
+fn rows(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(u4(w0, b), u4(w1, b), u4(w2, b), u4(w3, b)); }
+${decode}`, block, 2, 127);
 
 // The Lanes order: word i of a pair holds rows i, 4 + i, 8 + i and 12 + i at k in its nibbles
 // 0..3 and at k + 1 in nibbles 4..7 (rows 4g..4g+3 are nibble g (k) or 4 + g (k + 1) of the four
