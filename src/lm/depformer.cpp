@@ -1,5 +1,6 @@
 #include "lm/depformer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/error.h"
@@ -65,9 +66,19 @@ void Depformer::check_token(int k, int32_t token) const {
          " is out of range (expected -1 or 0..", embedding(k).max_token(), ")");
 }
 
-void Depformer::input(int k, int32_t token, const float* transformer_out, float* out, ThreadPool* pool) const {
+void Depformer::input(int k, int32_t token, const float* transformer_out, DepformerProjection& cache, float* out,
+                      ThreadPool* pool) const {
   check_token(k, token);
-  in_[config_.depformer_in_index(k)].forward(transformer_out, 1, out, pool);
+  const int set = config_.depformer_in_index(k);
+  const size_t lm_dim = size_t(config_.dim);
+  if (cache.set != set ||
+      std::memcmp(cache.source.data(), transformer_out, lm_dim * sizeof(float)) != 0) {  // bytes: NaN too
+    cache.source.assign(transformer_out, transformer_out + lm_dim);
+    cache.projected.resize(dim_);
+    in_[set].forward(transformer_out, 1, cache.projected.data(), pool);
+    cache.set = set;
+  }
+  std::copy(cache.projected.begin(), cache.projected.end(), out);
   embedding(k).accumulate(token, out, pool);
 }
 
@@ -86,18 +97,8 @@ void Depformer::step(int k, int32_t token, const float* transformer_out, Depform
   if (state.transformer.offset != k)
     fail(ErrorCode::InvalidState, "Depformer step for position ", k, " but the state is at position ",
          state.transformer.offset);
-  check_token(k, token);
-  const int set = config_.depformer_in_index(k);
-  const size_t lm_dim = size_t(config_.dim);
-  if (state.projected_set != set ||
-      std::memcmp(state.source.data(), transformer_out, lm_dim * sizeof(float)) != 0) {  // bytes: NaN too
-    state.source.assign(transformer_out, transformer_out + lm_dim);
-    state.projected.resize(dim_);
-    in_[set].forward(transformer_out, 1, state.projected.data(), pool);
-    state.projected_set = set;
-  }
-  std::vector<float> x(state.projected);
-  embedding(k).accumulate(token, x.data(), pool);
+  std::vector<float> x(dim_);
+  input(k, token, transformer_out, state.projection, x.data(), pool);
   transformer_.forward(x.data(), 1, state.transformer, pool);
   head(k, x.data(), logits, pool);
 }
@@ -113,7 +114,9 @@ void Depformer::forward_step(const int32_t* tokens, const float* transformer_out
          "' cannot run teacher-forced: Kyutai's LMModel.forward fails with "
          "\"AssertionError: RMSNorm expects 3D inputs\" (streaming generation works)");
   std::vector<float> x(size_t(dep_q_) * dim_);
-  for (int k = 0; k < dep_q_; ++k) input(k, tokens[k], transformer_out, x.data() + size_t(k) * dim_, pool);
+  DepformerProjection projection;
+  for (int k = 0; k < dep_q_; ++k)
+    input(k, tokens[k], transformer_out, projection, x.data() + size_t(k) * dim_, pool);
   if (inputs) inputs->insert(inputs->end(), x.begin(), x.end());
   TransformerState state = transformer_.new_state(dep_q_);
   transformer_.forward(x.data(), dep_q_, state, pool, layers);

@@ -16,19 +16,25 @@ namespace kyutai {
 class ThreadPool;
 class WeightLoader;
 
-// One time step's Depformer state: the KV cache over positions, and the last input projection.
-// Positions that share a weight set (depformer_weights_per_step_schedule) project the same LM
-// output with the same matrix, so the product is computed once and reused while both match.
-struct DepformerState {
-  TransformerState transformer;
-  int projected_set = -1;        // depformer_in index of `projected`; -1: none
+// The last input projection of a time step. Positions that share a weight set
+// (depformer_weights_per_step_schedule) project the same LM output with the same matrix, so the
+// product is computed once and reused while both match.
+struct DepformerProjection {
+  int set = -1;                  // depformer_in index of `projected`; -1: none
   std::vector<float> source;     // the LM output it projected
   std::vector<float> projected;  // [depformer_dim]
+  size_t bytes() const { return (source.capacity() + projected.capacity()) * sizeof(float); }
+};
+
+// One time step's Depformer state: the KV cache over positions, and the last input projection.
+struct DepformerState {
+  TransformerState transformer;
+  DepformerProjection projection;
   void reset() {
     transformer.reset();
-    projected_set = -1;
+    projection.set = -1;
   }
-  size_t bytes() const { return transformer.bytes() + (source.capacity() + projected.capacity()) * sizeof(float); }
+  size_t bytes() const { return transformer.bytes() + projection.bytes(); }
 };
 
 class Depformer {
@@ -57,7 +63,9 @@ class Depformer {
  private:
   const ScaledEmbedding& embedding(int position) const { return position == 0 ? text_emb_ : emb_[position - 1]; }
   void check_token(int k, int32_t token) const;
-  void input(int k, int32_t token, const float* transformer_out, float* out, ThreadPool* pool) const;
+  // Position k's input: the (cached) projection of the LM output plus the token's embedding.
+  void input(int k, int32_t token, const float* transformer_out, DepformerProjection& cache, float* out,
+             ThreadPool* pool) const;
   void head(int k, const float* x, float* logits, ThreadPool* pool) const;
 
   const LmConfig& config_;

@@ -27,7 +27,7 @@ std::vector<float> run_positions(const LmModel& model, const std::vector<std::ve
   state.depformer.reset();
   std::vector<float> logits(size_t(positions) * card);
   for (int k = 0; k < positions; ++k) {
-    if (fresh) state.depformer.projected_set = -1;
+    if (fresh) state.depformer.projection.set = -1;
     model.depformer_step(k, k == 0 ? 3 : k, outs[k].data(), state, logits.data() + size_t(k) * card);
   }
   return logits;
