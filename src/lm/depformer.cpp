@@ -115,8 +115,7 @@ void Depformer::forward_step(const int32_t* tokens, const float* transformer_out
          "\"AssertionError: RMSNorm expects 3D inputs\" (streaming generation works)");
   std::vector<float> x(size_t(dep_q_) * dim_);
   DepformerProjection projection;
-  for (int k = 0; k < dep_q_; ++k)
-    input(k, tokens[k], transformer_out, projection, x.data() + size_t(k) * dim_, pool);
+  for (int k = 0; k < dep_q_; ++k) input(k, tokens[k], transformer_out, projection, x.data() + size_t(k) * dim_, pool);
   if (inputs) inputs->insert(inputs->end(), x.begin(), x.end());
   TransformerState state = transformer_.new_state(dep_q_);
   transformer_.forward(x.data(), dep_q_, state, pool, layers);
