@@ -132,7 +132,7 @@ export interface LoadModelOptions {
    * (`model.safetensors.index.json`); `{shards}` lists the files yourself.
    */
   weights: ByteSource | ShardedWeights;
-  /** Convert weights at load time: 'q8' (8-bit) or 'q4' (4-bit) shrink memory; default 'auto' keeps the stored type. */
+  /** Convert weights at load time: 'q8' (8-bit, llama.cpp's Q8_0: a scale per 32 weights) or 'q4' (4-bit) shrink memory; default 'auto' keeps the stored type. */
   format?: WeightFormat;
   /** Threads of the kernels (pthreads build only, i.e. cross-origin isolated pages). Default: one per core. */
   threads?: number;
