@@ -151,7 +151,7 @@ test('a checkpoint too large for the heap is refused after its header, naming th
   console.log(`refused in ${fmt(r.ms)} ms: ${r.error?.message}; progress reported ${r.maxLoaded} bytes converted, ` +
     `the server sent ${fmt(sent.bytes / MiB, 2)} MiB of the ${fmt(big.bytes / MiB, 0)} MiB file`);
   expect(r.error).toMatchObject({ name: 'KyutaiError', code: 'LIMIT_EXCEEDED' });
-  expect(r.error.message).toMatch(/^model does not fit: f32 needs 10\d{3} MiB \(weights \d+ MiB, KV cache 468 MiB, load buffer 68 MiB\) but the WebAssembly heap can take 40\d\d MiB more; format 'q8' would need 33\d\d MiB and fits$/);
+  expect(r.error.message).toMatch(/^model does not fit: f32 needs 10\d{3} MiB \(weights \d+ MiB, KV cache 468 MiB, load buffer 68 MiB\) but the WebAssembly heap can take 40\d\d MiB more; format 'q8' would need 36\d\d MiB and fits$/);
   // Only the header (about 25 KB) and what was in flight: nothing was converted, the download
   // was cancelled.
   expect(r.maxLoaded).toBeLessThan(4 * MiB);

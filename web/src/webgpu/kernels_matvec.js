@@ -126,25 +126,29 @@ ${block}
 }
 `;
 
+// The loop over block b's 16 input pairs of the orders stored per pair (q8, q4 Lanes): the pair's
+// two activations x0, x1 and its `words` u32 words w0, w1, ...; `body` adds their products.
+const pairLoop = (words, body) => /* wgsl */ `
+    for (var j = 0u; j < 16u; j++) {
+      let q = b * 16u + j;
+      let x0 = xq(2u * q, inv);
+      let x1 = xq(2u * q + 1u, inv);
+      let o = base + q * ${words}u;
+      ${Array.from({ length: words }, (_, i) => `let w${i} = w[o + ${i}u];`).join(' ')}
+${body}
+    }`;
+
 // Word i of each 16-byte half h holds, from its low byte up, row 8h + i at k (as q + 128),
 // row 8h + 4 + i at k (q), then the same two rows at k + 1. s = 0 selects k, s = 16 k + 1.
 export const MATVEC_Q8 = matvecQuantized(/* wgsl */ `
 fn s8(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 8u)); }
 fn b8(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 8u)) - 128.0; }
 fn lo(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(b8(a, s), b8(b, s), b8(c, s), b8(d, s)); }
-fn hi(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(s8(a, 8u + s), s8(b, 8u + s), s8(c, 8u + s), s8(d, 8u + s)); }`, /* wgsl */ `
-    for (var j = 0u; j < 16u; j++) {
-      let q = b * 16u + j;
-      let x0 = xq(2u * q, inv);
-      let x1 = xq(2u * q + 1u, inv);
-      let o = base + q * 8u;
-      let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
-      let w4 = w[o + 4u]; let w5 = w[o + 5u]; let w6 = w[o + 6u]; let w7 = w[o + 7u];
+fn hi(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(s8(a, 8u + s), s8(b, 8u + s), s8(c, 8u + s), s8(d, 8u + s)); }`, pairLoop(8, /* wgsl */ `
       s0 += lo(w0, w1, w2, w3, 0u) * x0 + lo(w0, w1, w2, w3, 16u) * x1;
       s1 += hi(w0, w1, w2, w3, 0u) * x0 + hi(w0, w1, w2, w3, 16u) * x1;
       s2 += lo(w4, w5, w6, w7, 0u) * x0 + lo(w4, w5, w6, w7, 16u) * x1;
-      s3 += hi(w4, w5, w6, w7, 0u) * x0 + hi(w4, w5, w6, w7, 16u) * x1;
-    }`, 4, 32767);
+      s3 += hi(w4, w5, w6, w7, 0u) * x0 + hi(w4, w5, w6, w7, 16u) * x1;`), 4, 32767);
 
 // The 4-bit kernels: one per packed order (Q4Layout).
 const matvecQ4 = (decode, block) => matvecQuantized(/* wgsl */ `
@@ -157,18 +161,11 @@ ${decode}`, block, 2, 127);
 // words); rows 12..15 are signed nibbles.
 export const MATVEC_Q4 = matvecQ4(/* wgsl */ `
 fn s4(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 4u)); }
-fn rows_signed(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(s4(w0, b), s4(w1, b), s4(w2, b), s4(w3, b)); }`, /* wgsl */ `
-    for (var j = 0u; j < 16u; j++) {
-      let q = b * 16u + j;
-      let x0 = xq(2u * q, inv);
-      let x1 = xq(2u * q + 1u, inv);
-      let o = base + q * 4u;
-      let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
+fn rows_signed(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(s4(w0, b), s4(w1, b), s4(w2, b), s4(w3, b)); }`, pairLoop(4, /* wgsl */ `
       s0 += rows(w0, w1, w2, w3, 0u) * x0 + rows(w0, w1, w2, w3, 16u) * x1;
       s1 += rows(w0, w1, w2, w3, 4u) * x0 + rows(w0, w1, w2, w3, 20u) * x1;
       s2 += rows(w0, w1, w2, w3, 8u) * x0 + rows(w0, w1, w2, w3, 24u) * x1;
-      s3 += rows_signed(w0, w1, w2, w3, 12u) * x0 + rows_signed(w0, w1, w2, w3, 28u) * x1;
-    }`);
+      s3 += rows_signed(w0, w1, w2, w3, 12u) * x0 + rows_signed(w0, w1, w2, w3, 28u) * x1;`));
 
 // The Bytes order: per 4 inputs 8 words; word i < 4 holds row i in its low nibbles and row 4 + i
 // in its high ones, input 4s + j in byte j; words 4..7 likewise rows 8 + i and 12 + i.
