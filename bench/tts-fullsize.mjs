@@ -8,7 +8,8 @@
 // bandwidth floor (weight bytes of a frame / read rate of the same page and thread count).
 // Shared by e2e/fullsize.spec.mjs (assertions) and bench/run.mjs (rows).
 //
-//   node bench/tts-fullsize.mjs      prints the rows (BUILD_DIR picks the build, default build)
+//   node bench/tts-fullsize.mjs      prints the rows (BUILD_DIR picks the build, default build;
+//                                    TTS_FORMATS=q4 runs only those formats, default q8,q4)
 import { printTable } from './table.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -72,7 +73,8 @@ export function printTtsTable(title, rows, log = console.log) {
   printTable(title, header, cells, log);
 }
 
-// The benchmark: q8 and q4, 1 thread and 2 (/coi/), each at n_q 32 and 24. Returns the rows.
+// The benchmark: q8 and q4 (or TTS_FORMATS), 1 thread and 2 (/coi/), each at n_q 32 and 24.
+// Returns the rows.
 export async function runTtsFullsizeBench({ log = console.log, frames = 12 } = {}) {
   const t0 = performance.now();
   const files = ensureTts();
@@ -81,7 +83,7 @@ export async function runTtsFullsizeBench({ log = console.log, frames = 12 } = {
   const browser = await launchBrowser();
   const rows = [];
   try {
-    for (const format of ['q8', 'q4']) {
+    for (const format of (process.env.TTS_FORMATS ?? 'q8,q4').split(',')) {
       for (const threads of [1, 2]) {
         const page = await openPage(browser.context, server.url, { coi: threads > 1 });
         const bw = await page.bandwidth(threads);
