@@ -1,7 +1,8 @@
 // Writes a loaded model back to safetensors in its in-memory formats: quantized linear
 // weights as Kyutai-named `<name>.weight` (I8 for q8, U8 nibble pairs for q4) with
-// `<name>.weight_scale` (q8: F16 per 32 inputs; q4: F32 per 32 inputs), tables as bf16, small tensors as f32. The loader reads such a file
-// directly (no load-time quantization), so users download a quarter of the bytes.
+// `<name>.weight_scale` (q8: F16 per 32 inputs; q4: F32 per 32 inputs), tables as bf16,
+// small tensors as f32. The loader reads such a file directly (no load-time quantization),
+// so users download a quarter of the bytes.
 #pragma once
 
 #include <cstdint>
