@@ -192,12 +192,12 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
       const size_t panel_bytes = w.format == WeightFormat::Q8 ? values : values / 2;
       const size_t scale_stride = size_t(w.blocks()) * kPanel;  // scales per panel
       const size_t row = size_t(r) * w.blocks();
+      const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
+      const int32_t* sums = xq->block_sums.data() + row;
+      const float* sx = xq->scales.data() + row;
       for (int q = 0; q < (pair ? 2 : 1); ++q) {
         const uint8_t* panel = w.data.data() + (p + q) * panel_bytes;
         const float* scales = w.scales.data() + (p + q) * scale_stride;
-        const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
-        const int32_t* sums = xq->block_sums.data() + row;
-        const float* sx = xq->scales.data() + row;
         float* o = out + q * kPanel;
         if (w.format == WeightFormat::Q8) panel_q8(panel, w.blocks(), xr, sums, scales, sx, o);
         else if (w.q4_layout == Q4Layout::Lanes) panel_q4(panel, w.blocks(), xr, sums, scales, sx, o);
@@ -238,9 +238,8 @@ void quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, 
   const v128_t max4 = wasm_f32x4_splat(float(max_q));
   for (int b = 0; b < in_padded / kQuantBlock; ++b) {
     const int k0 = b * kQuantBlock;
-    if (k0 + kQuantBlock > in) {
-      if (k0 < in) scalar::quantize_row(x + k0, in - k0, kQuantBlock, max_q, q + k0, scales + b, block_sums + b);
-      else scales[b] = activation_scale(0, max_q);
+    if (k0 + kQuantBlock > in) {  // in_padded rounds in up to whole blocks, so k0 < in
+      scalar::quantize_row(x + k0, in - k0, kQuantBlock, max_q, q + k0, scales + b, block_sums + b);
       continue;
     }
     const float amax = abs_max(x + k0, kQuantBlock);

@@ -257,6 +257,18 @@ PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* 
       rows, q4_layout);
 }
 
+namespace {
+
+// Row o's per-block scales between a file's row-major [out, blocks] and the panels' [panel][block][row].
+float& panel_scale(PackedMatrix& m, int o, int b) {
+  return m.scales[(size_t(o / kPanel) * m.blocks() + b) * kPanel + o % kPanel];
+}
+float panel_scale(const PackedMatrix& m, int o, int b) {
+  return m.scales[(size_t(o / kPanel) * m.blocks() + b) * kPanel + o % kPanel];
+}
+
+}  // namespace
+
 PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight, const float* scale,
                                Q4Layout q4_layout) {
   PackedMatrix m = allocate(format, out, in, q4_layout);
@@ -269,8 +281,7 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
         for (int k = 0; k < m.in_padded; ++k)
           base[q8_offset(r, k)] = q8_stored_byte(r, o < out && k < in ? int8_t(weight[size_t(o) * in + k]) : 0);
         if (o < out)
-          for (int b = 0; b < blocks; ++b)
-            m.scales[(size_t(p) * blocks + b) * kPanel + r] = scale[size_t(o) * blocks + b];
+          for (int b = 0; b < blocks; ++b) panel_scale(m, o, b) = scale[size_t(o) * blocks + b];
       }
     }
   } else if (format == WeightFormat::Q4) {
@@ -292,8 +303,7 @@ PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8
           base[off] = high ? uint8_t((base[off] & 0x0f) | (nib << 4)) : uint8_t((base[off] & 0xf0) | nib);
         }
         if (o < out)
-          for (int b = 0; b < blocks; ++b)
-            m.scales[(size_t(p) * blocks + b) * kPanel + r] = scale[size_t(o) * blocks + b];
+          for (int b = 0; b < blocks; ++b) panel_scale(m, o, b) = scale[size_t(o) * blocks + b];
       }
     }
   } else {
@@ -312,8 +322,7 @@ void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::
       const int p = o / kPanel, r = o % kPanel;
       const uint8_t* base = m.data.data() + pb * p;
       for (int k = 0; k < m.in; ++k) (*weight)[size_t(o) * m.in + k] = uint8_t(q8_value(r, base[q8_offset(r, k)]));
-      for (int b = 0; b < blocks; ++b)
-        (*scale)[size_t(o) * blocks + b] = m.scales[(size_t(p) * blocks + b) * kPanel + r];
+      for (int b = 0; b < blocks; ++b) (*scale)[size_t(o) * blocks + b] = panel_scale(m, o, b);
     }
   } else if (m.format == WeightFormat::Q4) {
     const int blocks = m.blocks();
@@ -328,8 +337,7 @@ void export_quantized(const PackedMatrix& m, std::vector<uint8_t>* weight, std::
         uint8_t& byte = (*weight)[size_t(o) * row_bytes + k / 2];
         byte = (k % 2) ? uint8_t((byte & 0x0f) | (nib << 4)) : uint8_t((byte & 0xf0) | nib);
       }
-      for (int b = 0; b < blocks; ++b)
-        (*scale)[size_t(o) * blocks + b] = m.scales[(size_t(p) * blocks + b) * kPanel + r];
+      for (int b = 0; b < blocks; ++b) (*scale)[size_t(o) * blocks + b] = panel_scale(m, o, b);
     }
   } else {
     fail(ErrorCode::InvalidArgument, "export_quantized: format ", weight_format_name(m.format), " is not quantized");
