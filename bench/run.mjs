@@ -111,7 +111,7 @@ table(`(a) GEMV y = W x, batch 1, one thread, cold (weights cycled through > 1.1
 // Issue 31's accuracy table: the block formats' relative RMSE (weights; GEMV with 0.5% activation
 // channels x30, 8-bit activations) for the engine's quantizers, for ggml's reference schemes
 // re-implemented on the same synthetic matrices (Q8_0 x Q8_0, Q4_K x Q8_K) and as the issue
-// measured them, and for the engine's packed q8 (Q8_0) and q4 through its kernels;
+// measured them, and for the engine's packed q8 (Q8_0) and q4 (Q4_K converted at load) through its kernels;
 // tests/kernels/quant_accuracy_test.cpp asserts these (src/kernels/quant_accuracy.h).
 if (!quick) {
   const accuracyRows = [];
@@ -124,7 +124,7 @@ if (!quick) {
           `${r.packed_format}: ${fmt(r.packed_weight_rmse, 4)} / ${fmt(r.packed_gemv_rmse, 4)}`]);
       }
   table('quantization accuracy (relative RMSE, synthetic sigma-0.02 matrices, fixed seeds): engine vs ggml reference on the same data vs the issue\'s figures',
-    ['format', 'weights', 'shape', 'weights', 'ggml', 'issue', 'GEMV', 'ggml', 'issue', 'engine format: weights / GEMV'], accuracyRows);
+    ['format', 'weights', 'shape', 'weights', 'ggml', 'issue', 'GEMV', 'ggml', 'issue', 'engine format at load: weights / GEMV'], accuracyRows);
 }
 
 // ---- (b) frames in Node ----

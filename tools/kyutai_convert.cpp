@@ -1,7 +1,7 @@
 // Converts a Kyutai LM checkpoint (f32/bf16/f16 safetensors, split or released attention
-// layout) into one the library loads directly in its final format: q8 (int8 per-row
-// scales), q4 (4-bit, one scale per 32 inputs) or bf16. The input is streamed tensor by
-// tensor; the output is written tensor by tensor.
+// layout) into one the library loads directly in its final format: q8 (Q8_0: int8 with an
+// fp16 scale per 32 inputs), q4 (Q4_K, 4.5 bits per weight, with the full scale search) or
+// bf16. The input is streamed tensor by tensor; the output is written tensor by tensor.
 //
 //   kyutai_convert --config config.json --weights model.safetensors --format q4 --out model.q4.safetensors
 #include <cstdio>
@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     LoadOptions options;
     options.format = format;
     options.use_xnnpack = false;
+    options.q4_search_steps = quant::kQ4KSearchSteps;  // the full search: converting is done once
     LmLoader loader(config, options);
     auto stream = loader.stream();
     std::ifstream in(weights_path, std::ios::binary);

@@ -9,8 +9,9 @@
 
 extern "C" {
 // One Q4 panel in the Bytes layout against one row of 8-bit activations: out[16] = the sum over
-// blocks of (sum of (q + 8) x over the block - 8 block_sum) * (scale[row][block] * sx[block]),
-// in that order (the scalar kernel's). `nibble_mask` is 15, passed in so the compiler cannot
+// blocks of (sum of c x over the block) * (scale[row] * sx[block]) - min[row] * (sx[block] *
+// block_sum), in that order (the scalar kernel's); per block `scales` holds the 16 rows' scales
+// then their mins. `nibble_mask` is 15, passed in so the compiler cannot
 // fold it into a constant: V8 would rebuild a v128 constant at each use inside the loop.
 void kyutai_relaxed_q4_panel(const uint8_t* panel, int blocks, const int8_t* x, const int32_t* block_sums,
                              const float* scales, const float* sx, int nibble_mask, float* out) __attribute__((weak));

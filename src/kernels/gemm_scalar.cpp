@@ -60,22 +60,26 @@ void panel_float(const PackedMatrix& w, const uint8_t* panel, const float* x, fl
 int q8_weight(const PackedMatrix&, const uint8_t* panel, int o, int k) { return q8_value(o, panel[q8_offset(o, k)]); }
 int q4_weight(const PackedMatrix& w, const uint8_t* panel, int o, int k) {
   const uint8_t* block = panel + size_t(k / kQuantBlock) * kQuantBlock * kPanel / 2;
-  return int(q4_biased(w.q4_layout, block, o, k % kQuantBlock)) - 8;
+  return int(q4_code(w.q4_layout, block, o, k % kQuantBlock));
 }
 
 // Both integer formats: per block of 32 inputs an exact integer sum per row, added to the
-// row's float sum times (weight scale x activation scale), the order every kernel keeps.
+// row's float sum times (weight scale x activation scale), the order every kernel keeps. Q4's
+// w = s c - mn then takes mn x (activation scale x the block's sum of x) off each row.
 template <int (*weight)(const PackedMatrix&, const uint8_t*, int, int)>
 void panel_quantized(const PackedMatrix& w, int p, const uint8_t* panel, const int16_t* xq, const float* sx,
-                     float* acc) {
+                     const int32_t* block_sums, float* acc) {
   for (int o = 0; o < kPanel; ++o) acc[o] = 0;
   const int blocks = w.blocks();
   for (int b = 0; b < blocks; ++b) {
     int32_t isum[kPanel] = {0};
     for (int k = b * kQuantBlock; k < (b + 1) * kQuantBlock; ++k)
       for (int o = 0; o < kPanel; ++o) isum[o] += weight(w, panel, o, k) * xq[k];
-    const float* s = w.scales.data() + (size_t(p) * blocks + b) * kPanel;
+    const float* s = w.scales.data() + (size_t(p) * blocks + b) * w.scale_stride();
     for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] + float(isum[o]) * (s[o] * sx[b]);
+    if (w.format != WeightFormat::Q4) continue;
+    const float t = sx[b] * float(block_sums[b]);
+    for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] - s[kPanel + o] * t;
   }
 }
 
@@ -94,11 +98,13 @@ void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq,
         case WeightFormat::BF16: panel_float(w, panel, x + size_t(r) * w.in, acc); break;
         case WeightFormat::Q8:
           panel_quantized<q8_weight>(w, p, panel, xq->values.data() + size_t(r) * w.in_padded,
-                                     xq->scales.data() + size_t(r) * w.blocks(), acc);
+                                     xq->scales.data() + size_t(r) * w.blocks(),
+                                     xq->block_sums.data() + size_t(r) * w.blocks(), acc);
           break;
         case WeightFormat::Q4:
           panel_quantized<q4_weight>(w, p, panel, xq->values.data() + size_t(r) * w.in_padded,
-                                     xq->scales.data() + size_t(r) * w.blocks(), acc);
+                                     xq->scales.data() + size_t(r) * w.blocks(),
+                                     xq->block_sums.data() + size_t(r) * w.blocks(), acc);
           break;
       }
       std::memcpy(y + size_t(r) * w.out + size_t(p) * kPanel, acc, sizeof(float) * count);

@@ -93,6 +93,12 @@ inline void add_block(v128_t& f, v128_t sums, const float* scales, v128_t sx) {
   f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), wasm_f32x4_mul(wasm_v128_load(scales), sx)));
 }
 
+// Q4's w = s c - mn: the block's 16 mins times t = sx sum(x) come off the four float sums.
+inline void sub_mins(v128_t* f, const float* mins, float t) {
+  const v128_t tv = wasm_f32x4_splat(t);
+  for (int i = 0; i < 4; ++i) f[i] = wasm_f32x4_sub(f[i], wasm_f32x4_mul(wasm_v128_load(mins + 4 * i), tv));
+}
+
 // An 8-bit k-pair is 32 bytes, two vectors of 8 16-bit lanes: lane 2i + (k % 2) of vector h
 // holds row 8h + i in its low byte (as q + 128) and row 8h + 4 + i in its high byte (as q),
 // so the lane read as a signed integer is low + 256 high (packed_matrix.h). Per vector one
@@ -145,14 +151,16 @@ inline void q4_step(const uint8_t* w, const int16_t* x, v128_t& d0, v128_t& d1, 
   d3 = wasm_i32x4_add(d3, wasm_i32x4_dot_i16x8(wasm_i16x8_shr(lanes, 12), xv));
 }
 
-// Rows 0..11 hold q + 8, so their sums carry offset = 8 sum(x) too much, taken off each S at the
-// block's end. The D sums start from zero, not from minus the offset: a start that depends on
-// the block's activation sum would hold the block's first additions back while it is loaded.
+// Rows 0..11 hold c, so their sums are sum(c x); rows 12..15 hold c - 8 and get offset =
+// 8 sum(x) added at the block's end. Then w = s c - mn takes mn (sx sum(x)) off each row (Q4_K's
+// min; `scales` holds the block's 16 scales, then its 16 mins). The D sums start from zero, not
+// from the offset: a start that depends on the block's activation sum would hold the block's
+// first additions back while it is loaded.
 void panel_q4(const uint8_t* w, int blocks, const int16_t* x, const int32_t* block_sums, const float* scales,
               const float* sx, float* out) {
   v128_t f[4];
   for (auto& v : f) v = wasm_f32x4_splat(0);
-  for (int b = 0; b < blocks; ++b, scales += kPanel) {
+  for (int b = 0; b < blocks; ++b, scales += 2 * kPanel) {
     v128_t d0 = wasm_i32x4_splat(0), d1 = d0, d2 = d0, d3 = d0;
 #pragma clang loop unroll(disable)
     for (int j = 0; j < kQuantBlock / 2; j += 2, w += 32, x += 4) {
@@ -161,10 +169,11 @@ void panel_q4(const uint8_t* w, int blocks, const int16_t* x, const int32_t* blo
     }
     const v128_t offset = wasm_i32x4_splat(int32_t(8u * uint32_t(block_sums[b])));  // wraps like the sums
     const v128_t t = wasm_f32x4_splat(sx[b]);
-    add_block(f[0], wasm_i32x4_sub(wasm_i32x4_sub(d0, wasm_i32x4_shl(d1, 4)), offset), scales, t);
-    add_block(f[1], wasm_i32x4_sub(wasm_i32x4_sub(d1, wasm_i32x4_shl(d2, 4)), offset), scales + 4, t);
-    add_block(f[2], wasm_i32x4_sub(wasm_i32x4_sub(d2, wasm_i32x4_shl(d3, 4)), offset), scales + 8, t);
-    add_block(f[3], d3, scales + 12, t);
+    add_block(f[0], wasm_i32x4_sub(d0, wasm_i32x4_shl(d1, 4)), scales, t);
+    add_block(f[1], wasm_i32x4_sub(d1, wasm_i32x4_shl(d2, 4)), scales + 4, t);
+    add_block(f[2], wasm_i32x4_sub(d2, wasm_i32x4_shl(d3, 4)), scales + 8, t);
+    add_block(f[3], wasm_i32x4_add(d3, offset), scales + 12, t);
+    sub_mins(f, scales + kPanel, sx[b] * float(block_sums[b]));
   }
   for (int i = 0; i < 4; ++i) wasm_v128_store(out + 4 * i, f[i]);
 }
@@ -190,7 +199,7 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
     case WeightFormat::Q4: {
       // One panel at a time (see panel_q8); with `pair` the next one follows.
       const size_t panel_bytes = w.format == WeightFormat::Q8 ? values : values / 2;
-      const size_t scale_stride = size_t(w.blocks()) * kPanel;  // scales per panel
+      const size_t scale_stride = size_t(w.blocks()) * w.scale_stride();  // scales per panel
       const size_t row = size_t(r) * w.blocks();
       const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
       const int32_t* sums = xq->block_sums.data() + row;

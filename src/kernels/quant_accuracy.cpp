@@ -285,9 +285,9 @@ QuantAccuracy measure_quant_accuracy(BlockFormat format, WeightDistribution d, i
   return {std::sqrt(werr / wnorm), std::sqrt(yerr / ynorm)};
 }
 
-QuantAccuracy measure_packed_accuracy(WeightFormat format, WeightDistribution d, int out, int in) {
+QuantAccuracy measure_packed_accuracy(WeightFormat format, WeightDistribution d, int out, int in, int q4_search_steps) {
   const std::vector<float> w = accuracy_weights(d, out, in);
-  const PackedMatrix m = pack_matrix_f32(format, out, in, w.data());
+  const PackedMatrix m = pack_matrix_f32(format, out, in, w.data(), preferred_q4_layout(), q4_search_steps);
   std::vector<float> x;
   for (int v = 0; v < kAccuracyVectors; ++v) {
     const std::vector<float> a = accuracy_activations(in, v);

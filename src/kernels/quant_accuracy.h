@@ -46,8 +46,9 @@ QuantAccuracy measure_quant_accuracy(BlockFormat format, WeightDistribution d, i
 
 // The same measurement through the engine's packed matrices and products (pack_matrix_f32,
 // unpack_row, gemm with the per-32 8-bit activations of gemm.h): what a model loaded in
-// `format` computes. q8 is Q8_0; q4 is still the project's symmetric 4-bit format.
-QuantAccuracy measure_packed_accuracy(WeightFormat format, WeightDistribution d, int out, int in);
+// `format` computes. q8 is Q8_0; q4 is Q4_K, searched with `q4_search_steps` scales per block.
+QuantAccuracy measure_packed_accuracy(WeightFormat format, WeightDistribution d, int out, int in,
+                                      int q4_search_steps = quant::kQ4KSearchSteps);
 
 // The table (ggml: Q8_0 x Q8_0 activations, Q4_K x Q8_K) within 2%:
 // {weights, GEMV with outlier activations} per distribution.

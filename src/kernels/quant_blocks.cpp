@@ -16,43 +16,58 @@ inline int round_clamp(float v, int lo, int hi) {
 // A block's affine fit w ~ scale * L + offset, L in 0..15, offset <= 0 (Q4_K stores -offset
 // as a non-negative min).
 struct Fit {
-  float scale = 0, offset = 0, err = INFINITY;
+  float scale = 0, offset = 0;
+  double err = INFINITY;
 };
 
-float fit_error(const float* w, const uint8_t* L, float scale, float offset) {
-  float err = 0;
-  for (int i = 0; i < kBlock; ++i) {
-    const float d = scale * float(L[i]) + offset - w[i];
-    err += d * d;
-  }
-  return err;
+// The sums that give any fit's squared error without another pass over the block: the search
+// tries dozens of fits per block, and loading converts whole models with it.
+struct BlockSums {
+  double sx = 0, sx2 = 0;
+};
+struct LevelSums {
+  double sl = 0, sl2 = 0, sxl = 0;
+};
+
+BlockSums block_sums(const float* w) {
+  BlockSums b;
+  for (int i = 0; i < kBlock; ++i) b.sx += w[i], b.sx2 += double(w[i]) * w[i];
+  return b;
 }
 
-void levels(const float* w, float inv, float offset, uint8_t* L) {
-  for (int i = 0; i < kBlock; ++i) L[i] = uint8_t(round_clamp((w[i] - offset) * inv, 0, 15));
+// sum over the block of (scale L + offset - w)^2, expanded.
+double fit_error(const BlockSums& b, const LevelSums& s, double scale, double offset) {
+  return scale * scale * s.sl2 + 2 * scale * offset * s.sl - 2 * scale * s.sxl + kBlock * offset * offset -
+         2 * offset * b.sx + b.sx2;
 }
 
-// Least-squares scale and offset for fixed levels L, offset kept <= 0.
-Fit least_squares(const float* w, const uint8_t* L) {
-  double sl = 0, sl2 = 0, sx = 0, sxl = 0;
+// Each value's level under (1 / inv, offset), rounded, into L, with the levels' sums.
+LevelSums levels(const float* w, float inv, float offset, uint8_t* L) {
+  int sl = 0, sl2 = 0;
+  double sxl = 0;
   for (int i = 0; i < kBlock; ++i) {
-    sl += L[i];
-    sl2 += double(L[i]) * L[i];
-    sx += w[i];
-    sxl += double(w[i]) * L[i];
+    const int l = round_clamp((w[i] - offset) * inv, 0, 15);
+    L[i] = uint8_t(l);
+    sl += l, sl2 += l * l;
+    sxl += double(w[i]) * l;
   }
+  return {double(sl), double(sl2), sxl};
+}
+
+// Least-squares scale and offset for fixed levels, offset kept <= 0.
+Fit least_squares(const BlockSums& b, const LevelSums& s) {
   Fit f;
-  const double det = kBlock * sl2 - sl * sl;
+  const double det = kBlock * s.sl2 - s.sl * s.sl;
   if (det > 0) {
-    f.scale = float((kBlock * sxl - sx * sl) / det);
-    f.offset = float((sl2 * sx - sl * sxl) / det);
+    f.scale = float((kBlock * s.sxl - b.sx * s.sl) / det);
+    f.offset = float((s.sl2 * b.sx - s.sl * s.sxl) / det);
   }
   if (f.offset > 0 || det <= 0) {
     f.offset = 0;
-    f.scale = sl2 > 0 ? float(sxl / sl2) : 0.0f;
+    f.scale = s.sl2 > 0 ? float(s.sxl / s.sl2) : 0.0f;
   }
   f.scale = std::max(f.scale, 0.0f);
-  f.err = fit_error(w, L, f.scale, f.offset);
+  f.err = fit_error(b, s, f.scale, f.offset);
   return f;
 }
 
@@ -62,24 +77,22 @@ Fit least_squares(const float* w, const uint8_t* L) {
 Fit search_block(const float* w, int steps) {
   float lo = 0, hi = w[0];
   for (int i = 0; i < kBlock; ++i) lo = std::min(lo, w[i]), hi = std::max(hi, w[i]);
+  const BlockSums sums = block_sums(w);
   Fit best;
   if (hi <= lo) {
-    const uint8_t zeros[kBlock] = {};
     best.offset = lo;
-    best.err = fit_error(w, zeros, 0, lo);
+    best.err = fit_error(sums, LevelSums{}, 0, lo);
     return best;
   }
   uint8_t L[kBlock];
   for (int s = 0; s <= steps; ++s) {
     // s = 0 is the plain min-max grid; the others span 14 to 14 + steps / 10 steps.
     const float span = s == 0 ? 15.0f : 14.0f + 0.1f * float(s - 1);
-    levels(w, span / (hi - lo), lo, L);
-    const Fit f = least_squares(w, L);
+    const Fit f = least_squares(sums, levels(w, span / (hi - lo), lo, L));
     if (f.err < best.err) best = f;
   }
   for (int iter = 0; iter < 4 && best.scale > 0; ++iter) {
-    levels(w, 1.0f / best.scale, best.offset, L);
-    const Fit f = least_squares(w, L);
+    const Fit f = least_squares(sums, levels(w, 1.0f / best.scale, best.offset, L));
     if (!(f.err < best.err)) break;
     best = f;
   }
@@ -88,11 +101,12 @@ Fit search_block(const float* w, int steps) {
 
 // Squared error of a block under 6-bit codes (sc, m) of the super-block's d and dmin, with
 // each value's level chosen by rounding.
-float code_error(const float* w, float d, float dmin, int sc, int m, uint8_t* L) {
+double code_error(const float* w, const BlockSums& sums, float d, float dmin, int sc, int m, uint8_t* L) {
   const float scale = d * float(sc), offset = -dmin * float(m);
-  if (scale > 0) levels(w, 1.0f / scale, offset, L);
+  LevelSums s;
+  if (scale > 0) s = levels(w, 1.0f / scale, offset, L);
   else std::fill(L, L + kBlock, uint8_t(0));
-  return fit_error(w, L, scale, offset);
+  return fit_error(sums, s, scale, offset);
 }
 
 }  // namespace
@@ -125,16 +139,17 @@ void quantize_q4_k(const float* w, Q4KSuper* out, int steps) {
     const int sc0 = d > 0 ? round_clamp(fits[b].scale / d, 0, 63) : 0;
     const int m0 = dmin > 0 ? round_clamp(-fits[b].offset / dmin, 0, 63) : 0;
     // Rounding the codes moves the block's grid: the neighbouring codes may fit it better.
+    const BlockSums sums = block_sums(x);
     int best_sc = sc0, best_m = m0;
-    float best_err = INFINITY;
+    double best_err = INFINITY;
     for (int sc = std::max(0, sc0 - 1); sc <= std::min(63, sc0 + 1); ++sc)
       for (int m = std::max(0, m0 - 1); m <= std::min(63, m0 + 1); ++m) {
-        const float err = code_error(x, d, dmin, sc, m, L);
+        const double err = code_error(x, sums, d, dmin, sc, m, L);
         if (err < best_err) best_err = err, best_sc = sc, best_m = m;
       }
     out->sc[b] = uint8_t(best_sc);
     out->m[b] = uint8_t(best_m);
-    code_error(x, d, dmin, best_sc, best_m, out->q + b * kBlock);
+    code_error(x, sums, d, dmin, best_sc, best_m, out->q + b * kBlock);
   }
 }
 
@@ -143,6 +158,27 @@ void dequantize_q4_k(const Q4KSuper& s, float* w) {
   for (int b = 0; b < kSubBlocks; ++b) {
     const float scale = d * float(s.sc[b]), offset = dmin * float(s.m[b]);
     for (int i = 0; i < kBlock; ++i) w[b * kBlock + i] = scale * float(s.q[b * kBlock + i]) - offset;
+  }
+}
+
+void store_q4_k_scales(const Q4KSuper& s, uint8_t* out) {
+  std::fill(out, out + kQ4KScaleBytes, uint8_t(0));
+  out[0] = uint8_t(s.d), out[1] = uint8_t(s.d >> 8), out[2] = uint8_t(s.dmin), out[3] = uint8_t(s.dmin >> 8);
+  for (int i = 0; i < 2 * kSubBlocks; ++i) {
+    const unsigned code = (i < kSubBlocks ? s.sc[i] : s.m[i - kSubBlocks]) & 63u, bit = 6u * unsigned(i);
+    out[4 + bit / 8] |= uint8_t(code << (bit % 8));
+    if (bit % 8 > 2) out[4 + bit / 8 + 1] |= uint8_t(code >> (8 - bit % 8));
+  }
+}
+
+void load_q4_k_scales(const uint8_t* in, Q4KSuper* s) {
+  s->d = uint16_t(in[0] | in[1] << 8);
+  s->dmin = uint16_t(in[2] | in[3] << 8);
+  for (int i = 0; i < 2 * kSubBlocks; ++i) {
+    const unsigned bit = 6u * unsigned(i);
+    unsigned v = in[4 + bit / 8] >> (bit % 8);
+    if (bit % 8 > 2) v |= unsigned(in[4 + bit / 8 + 1]) << (8 - bit % 8);
+    (i < kSubBlocks ? s->sc[i] : s->m[i - kSubBlocks]) = uint8_t(v & 63u);
   }
 }
 

@@ -35,6 +35,14 @@ void quantize_q4_k(const float* w, Q4KSuper* out, int steps = kQ4KSearchSteps);
 // The weights a super-block stands for: w[i] = d sc q - dmin m, in float.
 void dequantize_q4_k(const Q4KSuper& s, float* w);
 
+// A super-block's scales as a file stores them, kQ4KScaleBytes bytes: d and dmin (fp16, little
+// endian), then the 16 six-bit codes sc[0..7], m[0..7] as one little-endian bit stream (the
+// same 12 bytes per super-block as ggml's block_q4_K, in a plainer order). With the 4-bit values
+// that is 4.5 bits per weight.
+constexpr int kQ4KScaleBytes = 16;
+void store_q4_k_scales(const Q4KSuper& s, uint8_t* out);
+void load_q4_k_scales(const uint8_t* in, Q4KSuper* s);
+
 // One block of activations: q[i] = round(x[i] / scale), scale = max|x| / 127 (1 for a zero
 // block); returns scale and stores the sum of q in *sum.
 float quantize_activations(const float* x, int8_t* q, int32_t* sum);

@@ -15,10 +15,10 @@ uint64_t packed_bytes(WeightFormat f, int64_t out, int64_t in) {
     case WeightFormat::F32: return uint64_t(rows * in * 4);
     case WeightFormat::BF16: return uint64_t(rows * in * 2);
     case WeightFormat::Q8:
-    case WeightFormat::Q4: {  // values, and an f32 scale per (row, block of 32)
+    case WeightFormat::Q4: {  // values, and per (row, block of 32) an f32 scale (q4: and min)
       const int64_t blocks = (in + kQuantBlock - 1) / kQuantBlock;
-      const int64_t value_bytes = f == WeightFormat::Q8 ? kQuantBlock : kQuantBlock / 2;
-      return uint64_t(rows * blocks * (value_bytes + 4));
+      const int64_t block_bytes = f == WeightFormat::Q8 ? kQuantBlock + 4 : kQuantBlock / 2 + 8;
+      return uint64_t(rows * blocks * block_bytes);
     }
   }
   return 0;

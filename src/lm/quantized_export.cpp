@@ -19,15 +19,6 @@ std::vector<uint8_t> float_bytes(const std::vector<float>& v) {
   return out;
 }
 
-std::vector<uint8_t> f16_bytes(const std::vector<float>& v) {
-  std::vector<uint8_t> out(v.size() * 2);
-  for (size_t i = 0; i < v.size(); ++i) {
-    const uint16_t h = f32_to_f16(v[i]);
-    std::memcpy(out.data() + 2 * i, &h, 2);
-  }
-  return out;
-}
-
 }  // namespace
 
 void export_weights(const std::vector<WeightLoader::TensorRef>& directory,
@@ -81,22 +72,12 @@ void export_weights(const std::vector<WeightLoader::TensorRef>& directory,
         const PackedMatrix& m = l->weight;
         if (m.format == WeightFormat::Q8 || m.format == WeightFormat::Q4) {
           const bool q8 = m.format == WeightFormat::Q8;
-          const int blocks = m.blocks();
           std::vector<int64_t> wshape = q8 ? std::vector<int64_t>{m.out, m.in}
-                                           : std::vector<int64_t>{m.out, int64_t(blocks) * kQuantBlock / 2};
-          add(name, q8 ? DType::I8 : DType::U8, wshape, [&m] {
-            std::vector<uint8_t> q;
-            std::vector<float> s;
-            export_quantized(m, &q, &s);
-            return q;
-          });
-          // q8's scales are fp16 values (Q8_0), so F16 stores them exactly.
-          add(name + "_scale", q8 ? DType::F16 : DType::F32, {m.out, blocks}, [&m, q8] {
-            std::vector<uint8_t> q;
-            std::vector<float> s;
-            export_quantized(m, &q, &s);
-            return q8 ? f16_bytes(s) : float_bytes(s);
-          });
+                                           : std::vector<int64_t>{m.out, int64_t(m.blocks()) * kQuantBlock / 2};
+          add(name, q8 ? DType::I8 : DType::U8, wshape, [&m] { return export_quantized_weight(m); });
+          const DType scale_dtype = stored_scale_dtype(m);
+          add(name + "_scale", scale_dtype, {m.out, stored_scale_columns(m.format, scale_dtype, m.in)},
+              [&m] { return export_quantized_scale(m); });
         } else {
           if (m.native)
             fail(ErrorCode::InvalidState, "export: '", name,

@@ -72,7 +72,7 @@ PackedMatrix WeightLoader::pack_float(const TensorInfo& info, const uint8_t* byt
     m.native = make_xnnpack_f32(out, in, w.data(), options_.threads);
     return m;
   }
-  return pack_matrix(format, out, in, read_rows, &src);
+  return pack_matrix(format, out, in, read_rows, &src, preferred_q4_layout(), options_.q4_search_steps);
 }
 
 WeightLoader::Entry& WeightLoader::declare(const std::string& name,
@@ -132,16 +132,15 @@ void WeightLoader::load_linear(const std::string& name, int out, int in, Linear*
     pending_info_[name + ".weight"] = info;
     return;
   }
-  // q8 scales are fp16 values (Q8_0), stored as F16; q4's are F32.
+  // q8 scales are fp16 values (Q8_0), stored as F16; q4's are Q4_K bytes (U8), or F32 in files
+  // of stored layouts 1 and 2 (packed_matrix.h).
   const TensorInfo& sinfo = pending_info_[scale_name];
-  const DType scale_dtype = format == WeightFormat::Q8 ? DType::F16 : DType::F32;
-  if (sinfo.dtype != scale_dtype)
-    fail(ErrorCode::InvalidCheckpoint, "tensor '", scale_name, "': expected ", dtype_name(scale_dtype), ", got ",
-         dtype_name(sinfo.dtype));
-  expect_shape(sinfo, {out, blocks});
-  std::vector<float> scale(sinfo.numel());
-  convert_to_f32(sinfo.dtype, it->second.data(), scale.size(), scale.data());
-  dst->weight = pack_prequantized(format, out, in, bytes, scale.data());
+  const int64_t columns = stored_scale_columns(format, sinfo.dtype, in);
+  if (columns < 0)
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", scale_name, "': expected ",
+         format == WeightFormat::Q8 ? "F16" : "U8 (Q4_K) or F32", ", got ", dtype_name(sinfo.dtype));
+  expect_shape(sinfo, {out, columns});
+  dst->weight = pack_prequantized(format, out, in, bytes, sinfo.dtype, it->second.data());
   pending_.erase(it);
   pending_info_.erase(scale_name);
 }
@@ -301,8 +300,8 @@ void check_stored_layout(const SafetensorsHeader& header) {
   const char* how =
       ": convert the original checkpoint again with this build's kyutai_convert, or load the original with "
       "format 'q8' or 'q4' (converted at load)";
-  if (layout == std::to_string(kStoredLayout)) return;
-  if (layout == "1") {  // q4 is unchanged since layout 1; q8 had one scale per row
+  if (layout == std::to_string(kStoredLayout) || layout == "2") return;  // layout 2's symmetric q4 loads
+  if (layout == "1") {                                                   // q4 as in layout 2; q8 had one scale per row
     for (const TensorInfo& t : header.tensors)
       if (t.dtype == DType::I8)
         fail(ErrorCode::InvalidCheckpoint, "tensor '", t.name,
@@ -312,7 +311,7 @@ void check_stored_layout(const SafetensorsHeader& header) {
     return;
   }
   fail(ErrorCode::InvalidCheckpoint, "this file stores its weights in layout '", layout, "' (metadata '",
-       kStoredLayoutKey, "'); this build reads layouts 1 (q4 and float only) and ", kStoredLayout, how);
+       kStoredLayoutKey, "'); this build reads layouts 1 (q4 and float only), 2 and ", kStoredLayout, how);
 }
 
 std::unique_ptr<SafetensorsStream> WeightLoader::stream(SafetensorsStream::HeaderCallback on_header) {

@@ -22,6 +22,10 @@
 
 namespace kyutai {
 
+// Candidate scales per block when loading converts to q4: the load's weights still meet issue
+// 31's Q4_K figures (tests/kernels/quant_accuracy_test.cpp) at about twice the full search's speed.
+inline constexpr int kQ4KLoadSearchSteps = 4;
+
 struct LoadOptions {
   // Format of linear weights; nullopt keeps the checkpoint's precision (f32 stays f32,
   // bf16 stays bf16, f16 becomes f32). Pre-quantized tensors keep their own format.
@@ -32,15 +36,21 @@ struct LoadOptions {
   KvFormat kv_cache = KvFormat::F32;
   // A NaN or infinite weight is refused at load (naming the tensor) unless this is set.
   bool allow_non_finite = false;
+  // Candidate scales per block when q4 is quantized here (quant::quantize_q4_k). Loading
+  // converts the whole model, so it tries fewer than the converter (kyutai_convert).
+  int q4_search_steps = kQ4KLoadSearchSteps;
 };
 
 // The layout of the pre-quantized weights a converted file stores, in its metadata under
 // kStoredLayoutKey (export_weights writes it). Files written before the key existed hold
 // layout 1. Layout 2 stores q8 as Q8_0 blocks (an fp16 scale per 32 inputs) where layout 1 had
-// one f32 scale per row; q4 is the same in both. A file of another layout, or a layout-1 file
-// holding q8 weights, is refused at its header, saying to convert the original checkpoint again.
+// one f32 scale per row; layout 3 stores q4 as Q4_K (asymmetric blocks, 4.5 bits per weight)
+// where layouts 1 and 2 had symmetric blocks with an f32 scale, which still load (the scale
+// tensor's dtype tells them apart, packed_matrix.h). A file of another layout, or a layout-1
+// file holding q8 weights, is refused at its header, saying to convert the original checkpoint
+// again.
 inline constexpr const char* kStoredLayoutKey = "kyutai_wasm.layout";
-inline constexpr int kStoredLayout = 2;
+inline constexpr int kStoredLayout = 3;
 void check_stored_layout(const SafetensorsHeader& header);
 
 class WeightLoader {

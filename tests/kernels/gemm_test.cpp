@@ -11,6 +11,7 @@
 #include "kernels/gemm.h"
 #include "kernels/gemm_relaxed.h"
 #include "kernels/packed_matrix.h"
+#include "kernels/quant_blocks.h"
 #include "test_util.h"
 
 namespace kyutai {
@@ -87,9 +88,9 @@ TEST_P(GemmFormats, QuantizationErrorIsBoundedByTheFormat) {
   }
   const double rms = std::sqrt(squares / (double(shape.out) * shape.in));
   // |w| <= 1. q8: half a step of the block's absmax (1/254), with the scale rounded to fp16
-  // (relative 2^-11, times 127 steps at most). bf16: 2^-9 relative. q4: the
-  // scale is the least-squares choice per block, which may clip the largest value a little:
-  // bound the RMS error by a third of a step (uniform rounding error is step / sqrt 12).
+  // (relative 2^-11, times 127 steps at most). bf16: 2^-9 relative. q4: the scale and min are
+  // least-squares choices per block, which may clip the extremes a little: bound the RMS error
+  // by a third of a symmetric step (uniform rounding error is step / sqrt 12).
   if (format == WeightFormat::Q4) {
     EXPECT_LE(rms, 1.0 / 7 / 3);
     EXPECT_LE(worst, 0.25);
@@ -136,21 +137,90 @@ INSTANTIATE_TEST_SUITE_P(All, GemmFormats,
                                   std::to_string(s.out) + "x" + std::to_string(s.in) + "x" + std::to_string(s.rows);
                          });
 
+void expect_same_packing(const PackedMatrix& a, const PackedMatrix& b) {
+  ASSERT_EQ(a.data.bytes(), b.data.bytes());
+  ASSERT_EQ(a.scales.bytes(), b.scales.bytes());
+  EXPECT_EQ(std::memcmp(a.data.data(), b.data.data(), a.data.bytes()), 0);
+  EXPECT_EQ(std::memcmp(a.scales.data(), b.scales.data(), a.scales.bytes()), 0);
+}
+
 TEST(Quantization, PrequantizedExportRoundTripsExactly) {
   for (WeightFormat format : {WeightFormat::Q8, WeightFormat::Q4})
     for (Q4Layout layout : {Q4Layout::Lanes, Q4Layout::Bytes})
-      for (Shape shape : {Shape{16, 32, 1}, Shape{37, 61, 1}, Shape{5, 7, 1}}) {
-        SCOPED_TRACE(testing::Message() << weight_format_name(format) << " " << q4_layout_name(layout));
+      for (Shape shape : {Shape{16, 32, 1}, Shape{37, 61, 1}, Shape{5, 7, 1}, Shape{20, 600, 1}}) {
+        SCOPED_TRACE(testing::Message() << weight_format_name(format) << " " << q4_layout_name(layout) << " "
+                                        << shape.out << "x" << shape.in);
         auto w = random_matrix(shape.out, shape.in, 4);
         PackedMatrix m = pack_matrix_f32(format, shape.out, shape.in, w.data(), layout);
-        std::vector<uint8_t> q;
-        std::vector<float> s;
-        export_quantized(m, &q, &s);
-        PackedMatrix back = pack_prequantized(format, shape.out, shape.in, q.data(), s.data(), layout);
-        ASSERT_EQ(back.data.bytes(), m.data.bytes());
-        EXPECT_EQ(std::memcmp(back.data.data(), m.data.data(), m.data.bytes()), 0);
-        EXPECT_EQ(std::memcmp(back.scales.data(), m.scales.data(), m.scales.bytes()), 0);
+        EXPECT_EQ(stored_scale_dtype(m), format == WeightFormat::Q8 ? DType::F16 : DType::U8);
+        const std::vector<uint8_t> q = export_quantized_weight(m), s = export_quantized_scale(m);
+        EXPECT_EQ(int64_t(s.size()), shape.out * stored_scale_columns(format, stored_scale_dtype(m), shape.in) *
+                                         int64_t(dtype_size(stored_scale_dtype(m))));
+        PackedMatrix back = pack_prequantized(format, shape.out, shape.in, q.data(), stored_scale_dtype(m), s.data(),
+                                              layout);
+        expect_same_packing(back, m);
       }
+}
+
+// Files of stored layouts 1 and 2 hold symmetric q4 blocks with f32 scales: they load as
+// w = s (c - 8) and export as they came.
+TEST(Quantization, SymmetricQ4FromOlderFilesLoadsAndExportsUnchanged) {
+  const int out = 20, in = 70, blocks = 3;
+  std::vector<uint8_t> weight(size_t(out) * blocks * 16);
+  for (size_t i = 0; i < weight.size(); ++i) weight[i] = uint8_t(i * 37 + 11);
+  std::vector<float> scale(size_t(out) * blocks);
+  for (size_t i = 0; i < scale.size(); ++i) scale[i] = (i % 3 == 0 ? -0.01f : 0.02f) * float(1 + i % 5);
+  const uint8_t* scale_bytes = reinterpret_cast<const uint8_t*>(scale.data());
+  PackedMatrix m = pack_prequantized(WeightFormat::Q4, out, in, weight.data(), DType::F32, scale_bytes);
+  EXPECT_TRUE(m.q4_symmetric);
+  std::vector<float> row(in);
+  for (int o = 0; o < out; ++o) {
+    unpack_row(m, o, row.data());
+    for (int k = 0; k < in; ++k) {
+      const uint8_t byte = weight[size_t(o) * blocks * 16 + k / 2];
+      const int c = k % 2 ? byte >> 4 : byte & 15;
+      const float s = scale[size_t(o) * blocks + k / 32];  // s c - 8 s rounds like s (c - 8) or next to it
+      ASSERT_NEAR(row[k], s * float(c - 8), 1e-6f * std::fabs(s)) << o << ", " << k;
+    }
+  }
+  EXPECT_EQ(stored_scale_dtype(m), DType::F32);
+  EXPECT_EQ(export_quantized_weight(m), weight);
+  const std::vector<uint8_t> s = export_quantized_scale(m);
+  EXPECT_EQ(s, std::vector<uint8_t>(scale_bytes, scale_bytes + scale.size() * 4));
+  // The same scales taken as Q4_K ones have no 6-bit codes: export refuses instead of guessing.
+  m.q4_symmetric = false;
+  try {
+    export_quantized_scale(m);
+    FAIL() << "exported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Internal);
+  }
+}
+
+// A q4 file stores 4.5 bits per weight where rows are whole super-blocks (issue 31).
+TEST(Quantization, Q4FileFormatTakesFourAndAHalfBitsPerWeight) {
+  auto w = random_matrix(16, 512, 5);
+  PackedMatrix m = pack_matrix_f32(WeightFormat::Q4, 16, 512, w.data());
+  const size_t bytes = export_quantized_weight(m).size() + export_quantized_scale(m).size();
+  EXPECT_DOUBLE_EQ(double(bytes) * 8 / (16 * 512), 4.5);
+}
+
+TEST(Quantization, Q4KScalesRoundTripThroughTheirSixteenBytes) {
+  quant::Q4KSuper s;
+  s.d = 0x3c01;
+  s.dmin = 0x8123;
+  for (int i = 0; i < quant::kSubBlocks; ++i) s.sc[i] = uint8_t((i * 29 + 63) % 64), s.m[i] = uint8_t((i * 41) % 64);
+  uint8_t bytes[quant::kQ4KScaleBytes];
+  quant::store_q4_k_scales(s, bytes);
+  quant::Q4KSuper back;
+  quant::load_q4_k_scales(bytes, &back);
+  EXPECT_EQ(back.d, s.d);
+  EXPECT_EQ(back.dmin, s.dmin);
+  for (int i = 0; i < quant::kSubBlocks; ++i) {
+    EXPECT_EQ(back.sc[i], s.sc[i]);
+    EXPECT_EQ(back.m[i], s.m[i]);
+  }
+  EXPECT_EQ(bytes[4] & 63, s.sc[0]);  // the first code in the low bits of the first code byte
 }
 
 // Products with full-scale activations (+-1 quantizes to +-max_q exactly): all +1, all -1 and
@@ -172,22 +242,31 @@ void expect_exact_with_full_scale_inputs(const PackedMatrix& m) {
 
 // The SIMD128 q4 kernel reads each 16-bit lane of four nibbles (rows 12..15 stored signed) as
 // one integer, so with extreme nibbles and full-scale activations its per-lane sums wrap around
-// int32; the block sums it recovers from them must still be exact. Panel 0 holds q = 7
-// everywhere (lanes of 32767), panel 1 q = -8 (lanes of -32768), panel 2 a mix.
+// int32; the block sums it recovers from them must still be exact. Panel 0 holds c = 15
+// everywhere (lanes of 32767), panel 1 c = 0 (lanes of -32768), panel 2 a mix; with symmetric
+// f32 scales and with Q4_K ones at the largest codes (sc = m = 63).
 TEST(Gemm, Q4ExtremeValuesStayExactInBothLayouts) {
   const int out = 48, in = 64, blocks = in / kQuantBlock;
   std::vector<uint8_t> weight(size_t(out) * in / 2, 0);
   for (int o = 0; o < out; ++o)
     for (int k = 0; k < in; ++k) {
       const int panel = o / kPanel;
-      const uint8_t biased = panel == 0 ? 15 : panel == 1 ? 0 : ((o + k / 3) % 2 ? 15 : 0);
-      weight[(size_t(o) * in + k) / 2] |= uint8_t(biased << (4 * (k % 2)));
+      const uint8_t code = panel == 0 ? 15 : panel == 1 ? 0 : ((o + k / 3) % 2 ? 15 : 0);
+      weight[(size_t(o) * in + k) / 2] |= uint8_t(code << (4 * (k % 2)));
     }
-  std::vector<float> scale(size_t(out) * blocks, 0.5f);
+  std::vector<float> symmetric(size_t(out) * blocks, 0.5f);
+  quant::Q4KSuper super;
+  super.d = f32_to_f16(1.0f / 64);
+  super.dmin = f32_to_f16(1.0f / 128);
+  for (int i = 0; i < quant::kSubBlocks; ++i) super.sc[i] = 63, super.m[i] = 63;
+  std::vector<uint8_t> q4k(size_t(out) * quant::kQ4KScaleBytes);
+  for (int o = 0; o < out; ++o) quant::store_q4_k_scales(super, q4k.data() + size_t(o) * quant::kQ4KScaleBytes);
   for (Q4Layout layout : {Q4Layout::Lanes, Q4Layout::Bytes}) {
     SCOPED_TRACE(q4_layout_name(layout));
-    PackedMatrix m = pack_prequantized(WeightFormat::Q4, out, in, weight.data(), scale.data(), layout);
-    expect_exact_with_full_scale_inputs(m);
+    expect_exact_with_full_scale_inputs(pack_prequantized(WeightFormat::Q4, out, in, weight.data(), DType::F32,
+                                                          reinterpret_cast<const uint8_t*>(symmetric.data()), layout));
+    expect_exact_with_full_scale_inputs(
+        pack_prequantized(WeightFormat::Q4, out, in, weight.data(), DType::U8, q4k.data(), layout));
   }
 }
 
@@ -244,8 +323,9 @@ TEST(Gemm, Q8ExtremeValuesStayExactWhenTheLaneSumsWrap) {
       weight[size_t(o) * in + k] = uint8_t(int8_t(o % 3 == 0   ? 127
                                                   : o % 3 == 1 ? -127
                                                                : ((o + k / 7) % 2 ? 127 : -127)));
-  std::vector<float> scale(size_t(out) * ((in + kQuantBlock - 1) / kQuantBlock), 0.25f);
-  PackedMatrix m = pack_prequantized(WeightFormat::Q8, out, in, weight.data(), scale.data());
+  std::vector<uint16_t> scale(size_t(out) * ((in + kQuantBlock - 1) / kQuantBlock), f32_to_f16(0.25f));
+  PackedMatrix m = pack_prequantized(WeightFormat::Q8, out, in, weight.data(), DType::F16,
+                                     reinterpret_cast<const uint8_t*>(scale.data()));
   expect_exact_with_full_scale_inputs(m);
 }
 
@@ -338,56 +418,27 @@ TEST(Quantization, ActivationScalesArePerBlockOf32) {
 namespace kyutai {
 namespace {
 
-// q4_block_scale written out plainly: the least-squares choice among the five candidate
-// levels. The library's version (SIMD128 in WebAssembly) must pick exactly the same scale.
-float plain_q4_block_scale(const float* w, int n) {
-  float amax = 0, signed_max = 0;
-  for (int i = 0; i < n; ++i)
-    if (std::fabs(w[i]) > amax) amax = std::fabs(w[i]), signed_max = w[i];
-  if (amax == 0) return 1.0f;
-  float best = signed_max / -8.0f, best_err = INFINITY;
-  for (float level : {-8.0f, -8.6f, -7.4f, -9.2f, -6.8f}) {
-    const float scale = signed_max / level, inv = level / signed_max;
-    float err[4] = {0, 0, 0, 0};
-    for (int i = 0; i < n; ++i) {
-      const float q = std::min(7.0f, std::max(-8.0f, std::nearbyint(w[i] * inv)));
-      err[i % 4] += (w[i] - q * scale) * (w[i] - q * scale);
-    }
-    const float total = (err[0] + err[1]) + (err[2] + err[3]);
-    if (total < best_err) best_err = total, best = scale;
-  }
-  return best;
-}
-
-TEST(Q4BlockScale, PicksTheSameScaleAsThePlainLeastSquaresSearch) {
-  for (int n : {32, 64, 28, 7, 1}) {
-    for (uint64_t seed = 1; seed <= 200; ++seed) {
-      auto w = random_matrix(1, n, seed * 31 + n, seed % 3 == 0 ? 1e-3f : 1.0f);
-      if (seed % 7 == 0) w[seed % n] = 0;
-      EXPECT_EQ(q4_block_scale(w.data(), n), plain_q4_block_scale(w.data(), n)) << "n " << n << " seed " << seed;
-    }
-  }
-  std::vector<float> zeros(32, 0.0f);
-  EXPECT_EQ(q4_block_scale(zeros.data(), 32), 1.0f);
-}
-
-TEST(Q4BlockScale, PackedValuesAreThePlainRoundingOfEachBlock) {
-  // 37 rows x 100 inputs: partial panels, a partial last block, blocks of 32 and 4 values.
-  const int out = 37, in = 100;
+// Every row of a packed q4 matrix holds what quant::quantize_q4_k makes of each of its
+// super-blocks (zero-padded past the row's end), bit for bit: 37 rows x 300 inputs give partial
+// panels, a partial super-block and a partial block.
+TEST(Q4K, PackedRowsAreTheQ4KQuantizerOfEachSuperBlock) {
+  const int out = 37, in = 300;
   auto w = random_matrix(out, in, 11);
-  w[5] = NAN;         // quantizes to -8, as round_clamp does
-  w[in + 7] = 40.0f;  // one large value per block: the rest rounds towards 0
-  PackedMatrix m = pack_matrix_f32(WeightFormat::Q4, out, in, w.data());
-  std::vector<float> row(in);
-  for (int r = 0; r < out; ++r) {
-    unpack_row(m, r, row.data());
-    for (int k0 = 0; k0 < in; k0 += kQuantBlock) {
-      const int n = std::min(kQuantBlock, in - k0);
-      const float* b = w.data() + size_t(r) * in + k0;
-      const float scale = plain_q4_block_scale(b, n);
-      for (int k = 0; k < n; ++k) {
-        const float q = std::min(7.0f, std::max(-8.0f, std::nearbyint(b[k] * (1.0f / scale))));
-        ASSERT_EQ(row[k0 + k], q * scale) << "row " << r << " input " << k0 + k;
+  w[in + 7] = 40.0f;  // one large value in a block
+  for (int steps : {quant::kQ4KSearchSteps, 4}) {
+    SCOPED_TRACE(steps);
+    PackedMatrix m = pack_matrix_f32(WeightFormat::Q4, out, in, w.data(), preferred_q4_layout(), steps);
+    std::vector<float> row(in), chunk(quant::kSuperBlock), expect(quant::kSuperBlock);
+    for (int r = 0; r < out; ++r) {
+      unpack_row(m, r, row.data());
+      for (int k0 = 0; k0 < in; k0 += quant::kSuperBlock) {
+        const int n = std::min(quant::kSuperBlock, in - k0);
+        std::fill(chunk.begin(), chunk.end(), 0.0f);
+        std::copy(w.begin() + size_t(r) * in + k0, w.begin() + size_t(r) * in + k0 + n, chunk.begin());
+        quant::Q4KSuper super;
+        quant::quantize_q4_k(chunk.data(), &super, steps);
+        quant::dequantize_q4_k(super, expect.data());
+        for (int k = 0; k < n; ++k) ASSERT_EQ(row[k0 + k], expect[k]) << "row " << r << " input " << k0 + k;
       }
     }
   }

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "kernels/quant_blocks.h"
 #include "lm/lm_model.h"
 #include "lm/lm_stream_loader.h"
 #include "lm/quantized_export.h"
@@ -137,7 +138,8 @@ TEST(Quantization, ConvertedFileLoadsToTheSameModelAsLoadTimeQuantization) {
     std::unique_ptr<LmModel> model;
     const auto file = export_converted(dir, f, {{"kyutai_wasm.format", weight_format_name(f)}}, &model);
     const size_t source_size = test::read_file(test::data_path(dir + "/weights.safetensors")).size();
-    EXPECT_LT(file.size(), source_size * (f == WeightFormat::Q8 ? 0.6 : 0.5)) << "the quantized file is smaller";
+    // The fixture's rows are short (64 inputs): q4's 16 bytes of scales per 256 inputs weigh more.
+    EXPECT_LT(file.size(), source_size * 0.6) << "the quantized file is smaller";
     SafetensorsFile converted(file.data(), file.size());
     const std::string* layout = converted.header().find_metadata(kStoredLayoutKey);
     ASSERT_NE(layout, nullptr) << "the file says which layout it stores";
@@ -188,8 +190,8 @@ void expect_refused_at_header(const std::string& dir, const std::vector<uint8_t>
 TEST(Quantization, FileOfAnotherStoredLayoutIsRefusedSayingHowToConvert) {
   const std::string dir = "lm";
   std::unique_ptr<LmModel> model;
-  const auto file = with_metadata(export_converted(dir, WeightFormat::Q4, {}, &model), {{kStoredLayoutKey, "3"}});
-  expect_refused_at_header(dir, file, {"layout '3'", "reads layouts 1 (q4 and float only) and 2", "kyutai_convert"});
+  const auto file = with_metadata(export_converted(dir, WeightFormat::Q4, {}, &model), {{kStoredLayoutKey, "4"}});
+  expect_refused_at_header(dir, file, {"layout '4'", "reads layouts 1 (q4 and float only), 2 and 3", "kyutai_convert"});
 }
 
 // Layout 1 stored q8 with one scale per row; its q4 is today's.
@@ -205,14 +207,66 @@ TEST(Quantization, Layout1Q8FileIsRefusedSayingHowToConvert) {
   }
 }
 
-TEST(Quantization, Q4FileWrittenBeforeTheLayoutKeyLoadsAsLayout1) {
+// The converted q4 file rewritten as layouts 1 and 2 stored q4: symmetric blocks, each with
+// an F32 scale (here the Q4_K file's s = d sc; the min dropped).
+std::vector<uint8_t> as_symmetric_q4(const std::vector<uint8_t>& file,
+                                     const std::vector<std::pair<std::string, std::string>>& metadata) {
+  SafetensorsFile converted(file.data(), file.size());
+  std::vector<TensorToWrite> tensors;
+  for (const auto& t : converted.header().tensors) {
+    const uint8_t* data = converted.tensor_data(t);
+    if (t.dtype != DType::U8 || t.name.size() < 6 || t.name.substr(t.name.size() - 6) != "_scale") {
+      tensors.push_back({t.name, t.dtype, t.shape, std::vector<uint8_t>(data, data + t.byte_size())});
+      continue;
+    }
+    const TensorInfo* w = converted.header().find(t.name.substr(0, t.name.size() - 6));
+    const int64_t out = t.shape[0], blocks = w->shape[1] / 16, supers = t.shape[1] / quant::kQ4KScaleBytes;
+    std::vector<float> scale(size_t(out * blocks));
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t b = 0; b < blocks; ++b) {
+        quant::Q4KSuper super;
+        quant::load_q4_k_scales(data + (o * supers + b / 8) * quant::kQ4KScaleBytes, &super);
+        scale[size_t(o * blocks + b)] = f16_to_f32(super.d) * float(super.sc[b % 8]);
+      }
+    const uint8_t* bytes = reinterpret_cast<const uint8_t*>(scale.data());
+    tensors.push_back({t.name, DType::F32, {out, blocks}, std::vector<uint8_t>(bytes, bytes + scale.size() * 4)});
+  }
+  return serialize_safetensors(tensors, metadata);
+}
+
+TEST(Quantization, SymmetricQ4FilesOfLayouts1And2StillLoad) {
   const std::string dir = "lm";
   std::unique_ptr<LmModel> model;
-  const auto file = with_metadata(export_converted(dir, WeightFormat::Q4, {}, &model), {});
-  ASSERT_EQ(SafetensorsFile(file.data(), file.size()).header().find_metadata(kStoredLayoutKey), nullptr);
-  auto reloaded = load_lm(test::lm_fixture(dir).config, file.data(), file.size());
+  const auto q4k = export_converted(dir, WeightFormat::Q4, {}, &model);
+  const auto layout2 = as_symmetric_q4(q4k, {{kStoredLayoutKey, "2"}}), keyless = as_symmetric_q4(q4k, {});
+  auto a = load_lm(test::lm_fixture(dir).config, layout2.data(), layout2.size());
+  auto b = load_lm(test::lm_fixture(dir).config, keyless.data(), keyless.size());
   MultistreamInput codes = test::multistream(test::tensor(test::vectors(dir).at("cases").as_array()[0].at("codes")));
-  EXPECT_EQ(model->forward(codes).text.text_logits, reloaded->forward(codes).text.text_logits);
+  const auto logits = a->forward(codes).text.text_logits;
+  EXPECT_EQ(logits, b->forward(codes).text.text_logits);
+  EXPECT_NE(logits, model->forward(codes).text.text_logits) << "the mins were dropped: other weights";
+  // Exported again (the model cache does), they keep their symmetric scales.
+  std::vector<uint8_t> again;
+  export_weights(a->tensors(), {}, [&](const uint8_t* p, size_t n) { again.insert(again.end(), p, p + n); });
+  SafetensorsFile reexported(again.data(), again.size());
+  EXPECT_EQ(reexported.header().find("text_linear.weight_scale")->dtype, DType::F32);
+  EXPECT_EQ(*reexported.header().find_metadata(kStoredLayoutKey), std::to_string(kStoredLayout));
+}
+
+// q4 is Q4_K: a U8 record of d, dmin and 6-bit codes per 256 inputs beside the 4-bit codes.
+TEST(Quantization, Q4FileStoresQ4KScalesPerSuperBlock) {
+  const std::string dir = "lm";
+  std::unique_ptr<LmModel> model;
+  const auto file = export_converted(dir, WeightFormat::Q4, {}, &model);
+  SafetensorsFile converted(file.data(), file.size());
+  const TensorInfo* w = converted.header().find("text_linear.weight");
+  const TensorInfo* s = converted.header().find("text_linear.weight_scale");
+  ASSERT_NE(w, nullptr);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(w->dtype, DType::U8);
+  EXPECT_EQ(s->dtype, DType::U8);
+  const int64_t in = w->shape[1] * 2;
+  EXPECT_EQ(s->shape, (std::vector<int64_t>{w->shape[0], (in + 255) / 256 * quant::kQ4KScaleBytes}));
 }
 
 // q8 scales are fp16 values and stored as F16: 8.5 bits per weight.

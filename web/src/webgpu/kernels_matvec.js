@@ -2,9 +2,10 @@
 // (kernels.js compiles them). They read the panels as they are (src/kernels/packed_matrix.h):
 // panels of 16 output rows; f32 / bf16 store, for each input k, the 16 rows' values side by
 // side. The quantized formats have one scale per (row, block of 32 inputs): q8 stores per input
-// pair (k, k+1) 32 bytes (q, or q + 128 for rows 0..3 and 8..11); q4 has two orders: Lanes,
-// per pair 16 bytes of nibbles, q + 8 except rows 12..15, which hold q as a signed nibble;
-// Bytes (the relaxed-SIMD builds), per 4 inputs 32 bytes, all q + 8.
+// pair (k, k+1) 32 bytes (q, or q + 128 for rows 0..3 and 8..11); q4 (Q4_K, w = s c - mn) has a
+// min per (row, block) too, after the block's 16 scales, and two orders of its codes c: Lanes,
+// per pair 16 bytes of nibbles, c except rows 12..15, which hold c - 8 as a signed nibble; Bytes
+// (the relaxed-SIMD builds), per 4 inputs 32 bytes, all c.
 
 const MATVEC_HEAD = /* wgsl */ `
 struct P { in_: u32, out: u32, panel0: u32, panels: u32, x_off: u32, y_off: u32, flags: u32, in_padded: u32, blocks: u32, _a: u32, _b: u32, _c: u32 }
@@ -101,9 +102,11 @@ fn xq(k: u32, inv: f32) -> f32 { return clamp(round(xin(k) * inv), -${maxQ}.0, $
 `;
 
 // A quantized kernel: `decode` adds the format's helpers, `block` the loop that adds block b's
-// integer products into s0..s3 (rows 0-3, 4-7, 8-11, 12-15 of the panel); `wordsPerInput` is
-// the panel's u32 words per input (4 for q8, 2 for q4), `maxQ` the activations' range.
-const matvecQuantized = (decode, block, wordsPerInput, maxQ) => MATVEC_HEAD + blockActivations(maxQ) + /* wgsl */ `
+// integer products into s0..s3 (rows 0-3, 4-7, 8-11, 12-15 of the panel) and its activations
+// into xs; `wordsPerInput` is the panel's u32 words per input (4 for q8, 2 for q4), `maxQ` the
+// activations' range. With `mins` (q4) each block holds 8 vec4: the rows' scales, then their mins,
+// which take mn (sx sum(x)) off each row.
+const matvecQuantized = (decode, block, wordsPerInput, maxQ, mins = false) => MATVEC_HEAD + blockActivations(maxQ) + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 fn rowscale(panel: u32, r: u32) -> f32 { return select(1.0, scales[0][0], false); }
 ${decode}
@@ -117,10 +120,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     let sx = block_scale(b);
     let inv = 1.0 / sx;
     var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
+    var xs = 0.0;
 ${block}
-    let sc = (panel * p.blocks + b) * 4u;
+    let sc = (panel * p.blocks + b) * ${mins ? 8 : 4}u;
     a0 += s0 * (scales[sc] * sx); a1 += s1 * (scales[sc + 1u] * sx);
-    a2 += s2 * (scales[sc + 2u] * sx); a3 += s3 * (scales[sc + 3u] * sx);
+    a2 += s2 * (scales[sc + 2u] * sx); a3 += s3 * (scales[sc + 3u] * sx);${mins ? `
+    let t = sx * xs;
+    a0 -= scales[sc + 4u] * t; a1 -= scales[sc + 5u] * t; a2 -= scales[sc + 6u] * t; a3 -= scales[sc + 7u] * t;` : ''}
   }
   finish(t, panel, a0, a1, a2, a3);
 }
@@ -133,6 +139,7 @@ const pairLoop = (words, body) => /* wgsl */ `
       let q = b * 16u + j;
       let x0 = xq(2u * q, inv);
       let x1 = xq(2u * q + 1u, inv);
+      xs += x0 + x1;
       let o = base + q * ${words}u;
       ${Array.from({ length: words }, (_, i) => `let w${i} = w[o + ${i}u];`).join(' ')}
 ${body}
@@ -152,15 +159,15 @@ fn hi(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(s8
 
 // The 4-bit kernels: one per packed order (Q4Layout).
 const matvecQ4 = (decode, block) => matvecQuantized(/* wgsl */ `
-fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)) - 8.0; }
+fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)); }
 fn rows(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(u4(w0, b), u4(w1, b), u4(w2, b), u4(w3, b)); }
-${decode}`, block, 2, 127);
+${decode}`, block, 2, 127, true);
 
 // The Lanes order: word i of a pair holds rows i, 4 + i, 8 + i and 12 + i at k in its nibbles
 // 0..3 and at k + 1 in nibbles 4..7 (rows 4g..4g+3 are nibble g (k) or 4 + g (k + 1) of the four
-// words); rows 12..15 are signed nibbles.
+// words); rows 12..15 hold c - 8 as signed nibbles.
 export const MATVEC_Q4 = matvecQ4(/* wgsl */ `
-fn s4(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 4u)); }
+fn s4(v: u32, b: u32) -> f32 { return f32(extractBits(bitcast<i32>(v), b, 4u)) + 8.0; }
 fn rows_signed(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(s4(w0, b), s4(w1, b), s4(w2, b), s4(w3, b)); }`, pairLoop(4, /* wgsl */ `
       s0 += rows(w0, w1, w2, w3, 0u) * x0 + rows(w0, w1, w2, w3, 16u) * x1;
       s1 += rows(w0, w1, w2, w3, 4u) * x0 + rows(w0, w1, w2, w3, 20u) * x1;
@@ -177,6 +184,7 @@ export const MATVEC_Q4_BYTES = matvecQ4('', /* wgsl */ `
       let w4 = w[o + 4u]; let w5 = w[o + 5u]; let w6 = w[o + 6u]; let w7 = w[o + 7u];
       for (var j = 0u; j < 4u; j++) {
         let xj = xq(4u * q + j, inv);
+        xs += xj;
         s0 += rows(w0, w1, w2, w3, 8u * j) * xj;
         s1 += rows(w0, w1, w2, w3, 8u * j + 4u) * xj;
         s2 += rows(w4, w5, w6, w7, 8u * j) * xj;
