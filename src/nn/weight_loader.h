@@ -23,7 +23,8 @@
 namespace kyutai {
 
 // Candidate scales per block when loading converts to q4: the load's weights still meet issue
-// 31's Q4_K figures (tests/kernels/quant_accuracy_test.cpp) at about twice the full search's speed.
+// 31's Q4_K figures (tests/kernels/quant_accuracy_test.cpp) at about twice the full search's
+// speed (65 vs 30 M weights/s in Node, one thread).
 inline constexpr int kQ4KLoadSearchSteps = 4;
 
 struct LoadOptions {
