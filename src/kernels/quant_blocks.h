@@ -28,8 +28,8 @@ struct Q4KSuper {
   uint8_t q[kSuperBlock] = {};                      // 0..15
 };
 
-// `steps`: candidate scales tried per block (ggml's reference tries 20); the converter uses the
-// default, load-time conversion may pass fewer.
+// `steps`: grids tried per block besides the min-max one (ggml's reference tries 20); the
+// converter uses the default, load-time conversion passes fewer (LoadOptions::q4_search_steps).
 constexpr int kQ4KSearchSteps = 24;
 void quantize_q4_k(const float* w, Q4KSuper* out, int steps = kQ4KSearchSteps);
 // The weights a super-block stands for: w[i] = d sc q - dmin m, in float.
