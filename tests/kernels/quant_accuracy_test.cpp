@@ -37,57 +37,35 @@ INSTANTIATE_TEST_SUITE_P(All, QuantAccuracyTest,
                                             ::testing::Values(WeightDistribution::Gauss, WeightDistribution::StudentT4,
                                                               WeightDistribution::OutlierChannels)));
 
-// The engine's q8 is Q8_0: a model loaded as q8 (pack_matrix, the per-32 activations of gemm.h,
-// the kernels) meets the Q8_0 rows of the table, and its weights are exactly the block
-// quantizer's.
-class PackedQ8Accuracy : public ::testing::TestWithParam<WeightDistribution> {};
+// What a model converted at load computes (pack_matrix, the per-32 activations of gemm.h, the
+// kernels) meets the table's rows: q8 is Q8_0, its weights exactly the block quantizer's; q4 is
+// Q4_K with the load's shorter search (LoadOptions::q4_search_steps; with the converter's full
+// search its rows are the block quantizer's bit for bit, gemm_test.cpp). The GEMV stays within 2%
+// of ggml's scheme on the same data.
+class PackedAccuracy : public ::testing::TestWithParam<std::tuple<WeightFormat, WeightDistribution>> {};
 
-TEST_P(PackedQ8Accuracy, EngineQ8MeetsQ8_0) {
-  const WeightDistribution dist = GetParam();
-  const QuantAccuracy bound = quant_accuracy_bound(BlockFormat::Q8_0, dist);
+TEST_P(PackedAccuracy, EngineFormatConvertedAtLoadMeetsTheTable) {
+  const auto [format, dist] = GetParam();
+  const BlockFormat scheme = format == WeightFormat::Q8 ? BlockFormat::Q8_0 : BlockFormat::Q4_K;
+  const QuantAccuracy bound = quant_accuracy_bound(scheme, dist);
   for (auto [out, in] : {std::pair{2048, 5632}, std::pair{5632, 2048}}) {
-    const QuantAccuracy packed = measure_packed_accuracy(WeightFormat::Q8, dist, out, in);
-    const QuantAccuracy blocks = measure_quant_accuracy(BlockFormat::Q8_0, dist, out, in);
-    const QuantAccuracy ggml = measure_quant_accuracy(BlockFormat::Q8_0, dist, out, in, QuantMethod::GgmlReference);
-    SCOPED_TRACE(testing::Message() << weight_distribution_name(dist) << " " << out << "x" << in << ": weights "
-                                    << packed.weight_rmse << ", gemv " << packed.gemv_rmse << " (ggml "
-                                    << ggml.gemv_rmse << ")");
-    EXPECT_NEAR(packed.weight_rmse, blocks.weight_rmse, 1e-9);
+    const QuantAccuracy packed = measure_packed_accuracy(format, dist, out, in, kQ4KLoadSearchSteps);
+    const QuantAccuracy ggml = measure_quant_accuracy(scheme, dist, out, in, QuantMethod::GgmlReference);
+    SCOPED_TRACE(testing::Message() << weight_format_name(format) << " " << weight_distribution_name(dist) << " " << out
+                                    << "x" << in << ": weights " << packed.weight_rmse << ", gemv " << packed.gemv_rmse
+                                    << " (ggml " << ggml.gemv_rmse << ")");
+    if (format == WeightFormat::Q8)
+      EXPECT_NEAR(packed.weight_rmse, measure_quant_accuracy(scheme, dist, out, in).weight_rmse, 1e-9);
     EXPECT_LE(packed.weight_rmse, bound.weight_rmse);
     EXPECT_LE(packed.gemv_rmse, ggml.gemv_rmse * 1.02);
     EXPECT_GT(packed.gemv_rmse, 0.0);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, PackedQ8Accuracy,
-                         ::testing::Values(WeightDistribution::Gauss, WeightDistribution::StudentT4,
-                                           WeightDistribution::OutlierChannels));
-
-// The engine's q4 is Q4_K (with the converter's full search its rows are the block quantizer's
-// bit for bit, gemm_test.cpp). Loading converts with a shorter search
-// (LoadOptions::q4_search_steps): a model quantized at load (pack_matrix, the per-32 8-bit
-// activations of gemm.h, the kernels) still meets the table's Q4_K weight rows, and its GEMV
-// stays within 2% of ggml's Q4_K x Q8_K.
-class PackedQ4Accuracy : public ::testing::TestWithParam<WeightDistribution> {};
-
-TEST_P(PackedQ4Accuracy, EngineQ4QuantizedAtLoadMeetsQ4_K) {
-  const WeightDistribution dist = GetParam();
-  const QuantAccuracy bound = quant_accuracy_bound(BlockFormat::Q4_K, dist);
-  for (auto [out, in] : {std::pair{2048, 5632}, std::pair{5632, 2048}}) {
-    const QuantAccuracy load = measure_packed_accuracy(WeightFormat::Q4, dist, out, in, kQ4KLoadSearchSteps);
-    const QuantAccuracy ggml = measure_quant_accuracy(BlockFormat::Q4_K, dist, out, in, QuantMethod::GgmlReference);
-    SCOPED_TRACE(testing::Message() << weight_distribution_name(dist) << " " << out << "x" << in << ": weights "
-                                    << load.weight_rmse << ", gemv " << load.gemv_rmse << " (ggml " << ggml.gemv_rmse
-                                    << ")");
-    EXPECT_LE(load.weight_rmse, bound.weight_rmse);
-    EXPECT_LE(load.gemv_rmse, ggml.gemv_rmse * 1.02);
-    EXPECT_GT(load.gemv_rmse, 0.0);
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(All, PackedQ4Accuracy,
-                         ::testing::Values(WeightDistribution::Gauss, WeightDistribution::StudentT4,
-                                           WeightDistribution::OutlierChannels));
+INSTANTIATE_TEST_SUITE_P(All, PackedAccuracy,
+                         ::testing::Combine(::testing::Values(WeightFormat::Q8, WeightFormat::Q4),
+                                            ::testing::Values(WeightDistribution::Gauss, WeightDistribution::StudentT4,
+                                                              WeightDistribution::OutlierChannels)));
 
 // A Q4_K super-block: codes in range, the dequantized block is what quantize_q4_k's search
 // chose (a block of equal values is exact, a zero block stays zero).
