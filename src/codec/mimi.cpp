@@ -323,7 +323,7 @@ void Mimi::decode_step(const int32_t* codes, MimiState& state, float* pcm) const
 }
 
 MimiLoader::MimiLoader(MimiConfig config, const LoadOptions& options)
-    : model_(std::make_unique<Mimi>(std::move(config), options)), loader_(options) {
+    : model_(std::make_unique<Mimi>(std::move(config), options)), loader_(options, model_->pool()) {
   model_->declare_weights(loader_);
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "kernels/quant_blocks.h"
 
 #ifdef __wasm_simd128__
@@ -182,14 +183,18 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count, int q4
 const char* q4_layout_name(Q4Layout layout) { return layout == Q4Layout::Bytes ? "bytes" : "lanes"; }
 
 PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source, Q4Layout q4_layout,
-                         int q4_search_steps) {
+                         int q4_search_steps, ThreadPool* pool) {
   PackedMatrix m = allocate(format, out, in, q4_layout);
-  std::vector<float> rows(size_t(kPanel) * in);
-  for (int p = 0; p < m.panels(); ++p) {
-    int count = std::min(kPanel, out - p * kPanel);
-    reader(source, p * kPanel, count, in, rows.data());
-    pack_panel(m, p, rows.data(), count, q4_search_steps);
-  }
+  const auto pack_panels = [&](int begin, int end) {
+    std::vector<float> rows(size_t(kPanel) * in);
+    for (int p = begin; p < end; ++p) {
+      const int count = std::min(kPanel, out - p * kPanel);
+      reader(source, p * kPanel, count, in, rows.data());
+      pack_panel(m, p, rows.data(), count, q4_search_steps);
+    }
+  };
+  if (pool && pool->threads() > 1) pool->parallel_for(m.panels(), pack_panels);
+  else pack_panels(0, m.panels());
   return m;
 }
 

@@ -60,6 +60,7 @@ constexpr int kQuantBlock = 32;
 using RowReader = void (*)(const void* source, int row, int count, int in, float* out);
 
 class NativeLinear;  // backend-specific prepared operator (XNNPACK), native builds only
+class ThreadPool;
 
 struct PackedMatrix {
   int out = 0;
@@ -85,9 +86,11 @@ struct PackedMatrix {
 Q4Layout preferred_q4_layout();
 
 // Packs W [out, in] read through `reader`. Q8 rounds to nearest, ties to even; Q4 quantizes
-// each 256 inputs with quant::quantize_q4_k, trying `q4_search_steps` scales per block.
+// each 256 inputs with quant::quantize_q4_k, trying `q4_search_steps` scales per block. With a
+// pool, its threads pack disjoint panels (the reader is called from each: it must be safe to).
 PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader, const void* source,
-                         Q4Layout q4_layout = preferred_q4_layout(), int q4_search_steps = quant::kQ4KSearchSteps);
+                         Q4Layout q4_layout = preferred_q4_layout(), int q4_search_steps = quant::kQ4KSearchSteps,
+                         ThreadPool* pool = nullptr);
 PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows,
                              Q4Layout q4_layout = preferred_q4_layout(), int q4_search_steps = quant::kQ4KSearchSteps);
 

@@ -186,7 +186,7 @@ void LmModel::depformer_step(int k, int32_t token, const float* transformer_out,
 }
 
 LmLoader::LmLoader(LmConfig config, const LoadOptions& options)
-    : model_(std::make_unique<LmModel>(std::move(config), options)), loader_(options) {
+    : model_(std::make_unique<LmModel>(std::move(config), options)), loader_(options, model_->pool()) {
   model_->declare_weights(loader_);
 }
 

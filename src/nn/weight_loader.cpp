@@ -72,7 +72,7 @@ PackedMatrix WeightLoader::pack_float(const TensorInfo& info, const uint8_t* byt
     m.native = make_xnnpack_f32(out, in, w.data(), options_.threads);
     return m;
   }
-  return pack_matrix(format, out, in, read_rows, &src, preferred_q4_layout(), options_.q4_search_steps);
+  return pack_matrix(format, out, in, read_rows, &src, preferred_q4_layout(), options_.q4_search_steps, pool_);
 }
 
 WeightLoader::Entry& WeightLoader::declare(const std::string& name,

@@ -57,7 +57,9 @@ void check_stored_layout(const SafetensorsHeader& header);
 
 class WeightLoader {
  public:
-  explicit WeightLoader(LoadOptions options) : options_(std::move(options)) {}
+  // With a pool (the model's), converting float weights to a packed format splits each matrix's
+  // panels over its threads.
+  explicit WeightLoader(LoadOptions options, ThreadPool* pool = nullptr) : options_(std::move(options)), pool_(pool) {}
 
   // `name` without the ".weight" suffix. Accepts float tensors [out, in], or pre-quantized
   // ones (I8 -> q8, U8 -> q4) with a sibling "<name>.weight_scale".
@@ -133,6 +135,7 @@ class WeightLoader {
   PackedMatrix pack_float(const TensorInfo& info, const uint8_t* bytes, int row_offset, int out, int in) const;
 
   LoadOptions options_;
+  ThreadPool* pool_ = nullptr;  // not owned
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::vector<uint8_t>> pending_;  // quantized weight waiting for its scale
   std::map<std::string, TensorInfo> pending_info_;

@@ -2,6 +2,7 @@
 // scalar (bit-identical by construction), threads against one thread, quantization bounds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -142,6 +143,25 @@ void expect_same_packing(const PackedMatrix& a, const PackedMatrix& b) {
   ASSERT_EQ(a.scales.bytes(), b.scales.bytes());
   EXPECT_EQ(std::memcmp(a.data.data(), b.data.data(), a.data.bytes()), 0);
   EXPECT_EQ(std::memcmp(a.scales.data(), b.scales.data(), a.scales.bytes()), 0);
+}
+
+void read_float_rows(const void* source, int row, int count, int in, float* out) {
+  const float* rows = static_cast<const float*>(source) + size_t(row) * in;
+  std::copy(rows, rows + size_t(count) * in, out);
+}
+
+// Loading converts with the model's pool: each thread packs its own panels, to the same bytes.
+TEST(Quantization, PackingOnAPoolGivesTheSameBytesAsOneThread) {
+  ThreadPool pool(3);
+  for (WeightFormat format : {WeightFormat::BF16, WeightFormat::Q8, WeightFormat::Q4})
+    for (Shape shape : {Shape{16, 32, 1}, Shape{130, 600, 1}, Shape{37, 300, 1}}) {
+      SCOPED_TRACE(testing::Message() << weight_format_name(format) << " " << shape.out << "x" << shape.in);
+      auto w = random_matrix(shape.out, shape.in, 9);
+      const Q4Layout layout = preferred_q4_layout();
+      PackedMatrix one = pack_matrix(format, shape.out, shape.in, read_float_rows, w.data(), layout, 2);
+      PackedMatrix many = pack_matrix(format, shape.out, shape.in, read_float_rows, w.data(), layout, 2, &pool);
+      expect_same_packing(one, many);
+    }
 }
 
 TEST(Quantization, PrequantizedExportRoundTripsExactly) {
