@@ -197,7 +197,8 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
     }
     case WeightFormat::Q8:
     case WeightFormat::Q4: {
-      // One panel at a time (see panel_q8); with `pair` the next one follows.
+      // One panel at a time (see panel_q8); with `pair` the next one follows. Two Q8 panels in one
+      // loop (8 integer accumulators, float sums in `out`) ran slower in Node: 0.68 vs 0.63 ms cold.
       const size_t panel_bytes = w.format == WeightFormat::Q8 ? values : values / 2;
       const size_t scale_stride = size_t(w.blocks()) * w.scale_stride();  // scales per panel
       const size_t row = size_t(r) * w.blocks();
