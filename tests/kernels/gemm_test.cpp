@@ -142,7 +142,7 @@ void expect_same_packing(const PackedMatrix& a, const PackedMatrix& b) {
   ASSERT_EQ(a.data.bytes(), b.data.bytes());
   ASSERT_EQ(a.scales.bytes(), b.scales.bytes());
   EXPECT_EQ(std::memcmp(a.data.data(), b.data.data(), a.data.bytes()), 0);
-  EXPECT_EQ(std::memcmp(a.scales.data(), b.scales.data(), a.scales.bytes()), 0);
+  if (a.scales.bytes()) EXPECT_EQ(std::memcmp(a.scales.data(), b.scales.data(), a.scales.bytes()), 0);  // bf16: none
 }
 
 void read_float_rows(const void* source, int row, int count, int in, float* out) {
