@@ -193,19 +193,19 @@ PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader,
       pack_panel(m, p, rows.data(), count, q4_search_steps);
     }
   };
-  if (pool && pool->threads() > 1) pool->parallel_for(m.panels(), pack_panels);
+  if (pool) pool->parallel_for(m.panels(), pack_panels);  // inline when the pool has no workers
   else pack_panels(0, m.panels());
   return m;
 }
 
 PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows, Q4Layout q4_layout,
-                             int q4_search_steps) {
+                             int q4_search_steps, ThreadPool* pool) {
   return pack_matrix(
       format, out, in,
       [](const void* src, int row, int count, int in, float* dst) {
         std::memcpy(dst, static_cast<const float*>(src) + size_t(row) * in, sizeof(float) * size_t(count) * in);
       },
-      rows, q4_layout, q4_search_steps);
+      rows, q4_layout, q4_search_steps, pool);
 }
 
 namespace {

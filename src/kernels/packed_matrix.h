@@ -92,7 +92,8 @@ PackedMatrix pack_matrix(WeightFormat format, int out, int in, RowReader reader,
                          Q4Layout q4_layout = preferred_q4_layout(), int q4_search_steps = quant::kQ4KSearchSteps,
                          ThreadPool* pool = nullptr);
 PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* rows,
-                             Q4Layout q4_layout = preferred_q4_layout(), int q4_search_steps = quant::kQ4KSearchSteps);
+                             Q4Layout q4_layout = preferred_q4_layout(), int q4_search_steps = quant::kQ4KSearchSteps,
+                             ThreadPool* pool = nullptr);
 
 // Pre-quantized tensors as a converted file stores them, `weight` and its `scale`:
 //   Q8: weight I8 [out, in]; scale F16 [out, ceil(in/32)] (Q8_0).

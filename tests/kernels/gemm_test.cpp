@@ -2,7 +2,6 @@
 // scalar (bit-identical by construction), threads against one thread, quantization bounds.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -145,11 +144,6 @@ void expect_same_packing(const PackedMatrix& a, const PackedMatrix& b) {
   if (a.scales.bytes()) EXPECT_EQ(std::memcmp(a.scales.data(), b.scales.data(), a.scales.bytes()), 0);  // bf16: none
 }
 
-void read_float_rows(const void* source, int row, int count, int in, float* out) {
-  const float* rows = static_cast<const float*>(source) + size_t(row) * in;
-  std::copy(rows, rows + size_t(count) * in, out);
-}
-
 // Loading converts with the model's pool: each thread packs its own panels, to the same bytes.
 TEST(Quantization, PackingOnAPoolGivesTheSameBytesAsOneThread) {
   ThreadPool pool(3);
@@ -158,8 +152,8 @@ TEST(Quantization, PackingOnAPoolGivesTheSameBytesAsOneThread) {
       SCOPED_TRACE(testing::Message() << weight_format_name(format) << " " << shape.out << "x" << shape.in);
       auto w = random_matrix(shape.out, shape.in, 9);
       const Q4Layout layout = preferred_q4_layout();
-      PackedMatrix one = pack_matrix(format, shape.out, shape.in, read_float_rows, w.data(), layout, 2);
-      PackedMatrix many = pack_matrix(format, shape.out, shape.in, read_float_rows, w.data(), layout, 2, &pool);
+      PackedMatrix one = pack_matrix_f32(format, shape.out, shape.in, w.data(), layout, 2);
+      PackedMatrix many = pack_matrix_f32(format, shape.out, shape.in, w.data(), layout, 2, &pool);
       expect_same_packing(one, many);
     }
 }
