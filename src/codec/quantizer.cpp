@@ -11,15 +11,6 @@ namespace {
 
 // Kyutai's EuclideanCodebook epsilon: usage is clamped before dividing.
 constexpr float kUsageEpsilon = 1e-5f;
-constexpr int kBinPanel = 8;
-
-// GCC would vectorise the dimension loop (shuffling to keep each sum's order); without loop
-// vectorisation its SLP pass turns the lane loop into vector code.
-#if defined(__GNUC__) && !defined(__clang__)
-#define KYUTAI_LANE_VECTORS __attribute__((optimize("no-tree-loop-vectorize")))
-#else
-#define KYUTAI_LANE_VECTORS
-#endif
 
 Conv1d projection(int in, int out, const std::string& what) {
   ConvShape s;
@@ -59,52 +50,22 @@ void ResidualVq::prepare() {
   input_proj_.prepare();
   output_proj_.prepare();
   if (!centroids_.empty()) return;
-  const int panels = (bins_ + kBinPanel - 1) / kBinPanel;
-  centroids_.resize(codebooks_);
+  centroids_.reserve(codebooks_);
   for (int k = 0; k < codebooks_; ++k) {
-    std::vector<float>& packed = centroids_[k];
-    packed.assign(size_t(panels) * dimension_ * kBinPanel, 0.0f);
+    std::vector<float> centroids(size_t(bins_) * dimension_);
     for (int b = 0; b < bins_; ++b) {
       const float usage = std::max(cluster_usage_[k][b], kUsageEpsilon);
-      float* dst = packed.data() + size_t(b / kBinPanel) * dimension_ * kBinPanel + b % kBinPanel;
-      const float* sum = embedding_sum_[k].data() + size_t(b) * dimension_;
-      for (int d = 0; d < dimension_; ++d) dst[size_t(d) * kBinPanel] = sum[d] / usage;
+      for (int d = 0; d < dimension_; ++d)
+        centroids[size_t(b) * dimension_ + d] = embedding_sum_[k][size_t(b) * dimension_ + d] / usage;
     }
+    centroids_.emplace_back(centroids, bins_, dimension_);
   }
   embedding_sum_.clear();
   cluster_usage_.clear();
   initialized_.clear();
 }
 
-void ResidualVq::add_centroid(int k, int code, float sign, float* out) const {
-  const float* c = centroids_[k].data() + size_t(code / kBinPanel) * dimension_ * kBinPanel + code % kBinPanel;
-  for (int d = 0; d < dimension_; ++d) out[d] += sign * c[size_t(d) * kBinPanel];
-}
-
-// The nearest centroid by squared Euclidean distance, which ranks centroids as Kyutai's
-// cdist + argmin does (up to float rounding); the first of equal distances wins, as with
-// torch.argmin. Each distance sums over dimensions in order.
-KYUTAI_LANE_VECTORS int ResidualVq::nearest(int k, const float* v) const {
-  int best = 0;
-  float best_distance = 0;
-  const float* panel = centroids_[k].data();
-  for (int b0 = 0; b0 < bins_; b0 += kBinPanel, panel += size_t(dimension_) * kBinPanel) {
-    float distance[kBinPanel] = {};
-    for (int d = 0; d < dimension_; ++d) {
-      const float* c = panel + size_t(d) * kBinPanel;
-      for (int l = 0; l < kBinPanel; ++l) {
-        const float diff = v[d] - c[l];
-        distance[l] += diff * diff;
-      }
-    }
-    for (int l = 0; l < kBinPanel && b0 + l < bins_; ++l)
-      if (b0 + l == 0 || distance[l] < best_distance) {
-        best = b0 + l;
-        best_distance = distance[l];
-      }
-  }
-  return best;
-}
+void ResidualVq::add_centroid(int k, int code, float sign, float* out) const { centroids_[k].add(code, sign, out); }
 
 void ResidualVq::encode(const float* latent, int frames, int codebooks, int32_t* codes, int code_stride,
                         ThreadPool* pool) const {
@@ -113,7 +74,7 @@ void ResidualVq::encode(const float* latent, int frames, int codebooks, int32_t*
   for (int k = 0; k < codebooks; ++k) {
     for (int t = 0; t < frames; ++t) {
       float* r = residual.data() + size_t(t) * dimension_;
-      const int code = nearest(k, r);
+      const int code = centroids_[k].nearest(r, pool);
       codes[size_t(k) * code_stride + t] = code;
       add_centroid(k, code, -1.0f, r);
     }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/codebook.h"
 #include "codec/conv.h"
 #include "codec/mimi_config.h"
 
@@ -36,15 +37,11 @@ class ResidualVq {
   void add_centroid(int k, int code, float sign, float* out) const;
 
  private:
-  int nearest(int k, const float* v) const;
-
   int codebooks_ = 0, bins_ = 0, dimension_ = 0;
   std::string what_;
   Conv1d input_proj_, output_proj_;
   std::vector<std::vector<float>> embedding_sum_, cluster_usage_, initialized_;  // as loaded
-  // Per codebook, centroids in panels of kBinPanel bins, [bins / kBinPanel][dimension][kBinPanel],
-  // so that the nearest-centroid search computes kBinPanel distances side by side.
-  std::vector<std::vector<float>> centroids_;
+  std::vector<Codebook> centroids_;                                              // one per codebook, after prepare()
 };
 
 class SplitRvq {
