@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "kernels/ops.h"
 
 namespace kyutai {
@@ -73,11 +74,27 @@ struct StateCursor {
   }
 };
 
+// Calls fn(begin, end) over [0, n) values, split across the pool when there are enough: the
+// activations and residual adds between convolutions would otherwise run on one thread while
+// the others wait.
+template <class Fn>
+void for_values(size_t n, ThreadPool* pool, const Fn& fn) {
+  constexpr size_t kChunk = 2048;
+  if (!pool || pool->threads() <= 1 || n < 2 * kChunk) {
+    fn(size_t(0), n);
+    return;
+  }
+  pool->parallel_for(int((n + kChunk - 1) / kChunk),
+                     [&](int a, int b) { fn(size_t(a) * kChunk, std::min(n, size_t(b) * kChunk)); });
+}
+
 // out[0, n) = ELU(x[0, n)): the activation before every convolution but the first, written
 // straight into the convolution's input buffer.
-void elu_into(const float* x, size_t n, float* out) {
-  std::copy(x, x + n, out);
-  activate_inplace(Activation::Elu, out, int(n));
+void elu_into(const float* x, size_t n, float* out, ThreadPool* pool) {
+  for_values(n, pool, [&](size_t a, size_t b) {
+    std::copy(x + a, x + b, out + a);
+    activate_inplace(Activation::Elu, out + a, int(b - a));
+  });
 }
 
 // x [rows][dim] <- skip(x) + conv2(ELU(conv1(ELU(x)))), in place.
@@ -87,18 +104,23 @@ void run_block(const SeanetResBlock& b, int rows, StateCursor& cur, ThreadPool* 
   const size_t n = rows * dim;
   Conv1dState& s1 = cur.next_conv();
   Conv1dState& s2 = cur.next_conv();
-  elu_into(st.signal.data(), n, b.conv1.input(s1, rows));
+  elu_into(st.signal.data(), n, b.conv1.input(s1, rows), pool);
   float* branch = b.conv2.input(s2, rows);
   b.conv1.forward_input(rows, s1, branch, pool);
-  activate_inplace(Activation::Elu, branch, int(rows * hidden));
+  for_values(rows * hidden, pool,
+             [&](size_t a, size_t e) { activate_inplace(Activation::Elu, branch + a, int(e - a)); });
   st.hidden.resize(n);
   b.conv2.forward_input(rows, s2, st.hidden.data(), pool);
   if (b.conv_skip) {
     st.next.resize(n);
     b.shortcut.forward(st.signal.data(), rows, cur.next_conv(), st.next.data(), pool);
-    for (size_t i = 0; i < n; ++i) st.signal[i] = st.next[i] + st.hidden[i];
+    for_values(n, pool, [&](size_t a, size_t e) {
+      for (size_t i = a; i < e; ++i) st.signal[i] = st.next[i] + st.hidden[i];
+    });
   } else {
-    for (size_t i = 0; i < n; ++i) st.signal[i] += st.hidden[i];
+    for_values(n, pool, [&](size_t a, size_t e) {
+      for (size_t i = a; i < e; ++i) st.signal[i] += st.hidden[i];
+    });
   }
 }
 
@@ -174,7 +196,7 @@ void SeanetEncoder::forward(const float* pcm, int samples, SeanetState& st, floa
     for (const SeanetResBlock& b : s.blocks) run_block(b, rows, cur, pool);
     const ConvShape& shape = s.downsample.shape();
     Conv1dState& down = cur.next_conv();
-    elu_into(st.signal.data(), size_t(rows) * shape.in_channels, s.downsample.input(down, rows));
+    elu_into(st.signal.data(), size_t(rows) * shape.in_channels, s.downsample.input(down, rows), pool);
     const int out_rows = s.downsample.output_rows(rows);
     st.next.resize(size_t(out_rows) * shape.out_channels);
     s.downsample.forward_input(rows, down, st.next.data(), pool);
@@ -182,7 +204,7 @@ void SeanetEncoder::forward(const float* pcm, int samples, SeanetState& st, floa
     rows = out_rows;
   }
   Conv1dState& last = cur.next_conv();
-  elu_into(st.signal.data(), size_t(rows) * last_.shape().in_channels, last_.input(last, rows));
+  elu_into(st.signal.data(), size_t(rows) * last_.shape().in_channels, last_.input(last, rows), pool);
   last_.forward_input(rows, last, latent, pool);
 }
 
@@ -250,7 +272,7 @@ void SeanetDecoder::forward(const float* latent, int steps, SeanetState& st, flo
   for (const Stage& s : stages_) {
     const ConvShape& shape = s.upsample.shape();
     ConvTranspose1dState& up = cur.next_convtr();
-    elu_into(st.signal.data(), size_t(rows) * shape.in_channels, s.upsample.input(up, rows));
+    elu_into(st.signal.data(), size_t(rows) * shape.in_channels, s.upsample.input(up, rows), pool);
     const int out_rows = rows * shape.stride;
     st.next.resize(size_t(out_rows) * shape.out_channels);
     s.upsample.forward_input(rows, up, st.next.data(), pool);
@@ -259,7 +281,7 @@ void SeanetDecoder::forward(const float* latent, int steps, SeanetState& st, flo
     for (const SeanetResBlock& b : s.blocks) run_block(b, rows, cur, pool);
   }
   Conv1dState& last = cur.next_conv();
-  elu_into(st.signal.data(), size_t(rows) * last_.shape().in_channels, last_.input(last, rows));
+  elu_into(st.signal.data(), size_t(rows) * last_.shape().in_channels, last_.input(last, rows), pool);
   last_.forward_input(rows, last, pcm, pool);
 }
 
