@@ -141,7 +141,7 @@ std::string mimi_frame(int threads, int frames) {
   for (float v : out) peak = std::max(peak, double(std::fabs(v)));
   const double frame_ms = 1000.0 / mimi->frame_rate();
   // Multiply-adds of the middle timed frame (attention grows with the stream until its window is full);
-  // weight bytes as Mimi holds them (f32, its checkpoint dtype).
+  // weight bytes as Mimi reads them (f32, its checkpoint dtype; half for the RVQ search).
   const MimiFrameCost cost = mimi_frame_cost(mimi->config(), warmup + frames / 2);
   const double e = median(enc), d = median(dec);
   // The fastest frame: what a frame costs when no other process takes the cores.
@@ -162,15 +162,14 @@ std::string mimi_frame(int threads, int frames) {
                 "\"decode_weight_bytes\": %lld, ",
                 platform(), mimi->pool()->threads(), frames, codebooks, e, d, e + d, (e + d) / frame_ms, e / frame_ms,
                 d / frame_ms, e_min, d_min, ec, dc, parameters, load_ms, heap_in_use(), distinct, peak,
-                (long long)cost.encode_macs(), (long long)cost.decode_macs(),
-                (long long)(cost.encode_weights() * sizeof(float)), (long long)(cost.decode_weights() * sizeof(float)));
+                (long long)cost.encode_macs(), (long long)cost.decode_macs(), (long long)cost.encode_weight_bytes(),
+                (long long)cost.decode_weight_bytes());
   // Per layer, [multiply-adds, weight bytes]: the report's roofline floor takes each layer's
   // slower limit, arithmetic or reading its weights (bench/mimi.mjs).
   auto layers = [](const std::vector<MimiLayerCost>& part) {
     std::string out = "[";
     for (const MimiLayerCost& l : part)
-      out += (out.size() > 1 ? ", [" : "[") + std::to_string(l.macs) + ", " +
-             std::to_string(l.weights * int64_t(sizeof(float))) + "]";
+      out += (out.size() > 1 ? ", [" : "[") + std::to_string(l.macs) + ", " + std::to_string(l.weight_bytes()) + "]";
     return out + "]";
   };
   return line + std::string("\"encode_layers\": ") + layers(cost.encode) +

@@ -123,6 +123,17 @@ int64_t MimiFrameCost::decode_macs() const { return total(decode, &MimiLayerCost
 int64_t MimiFrameCost::encode_weights() const { return total(encode, &MimiLayerCost::weights); }
 int64_t MimiFrameCost::decode_weights() const { return total(decode, &MimiLayerCost::weights); }
 
+namespace {
+int64_t total_bytes(const std::vector<MimiLayerCost>& layers) {
+  int64_t n = 0;
+  for (const auto& l : layers) n += l.weight_bytes();
+  return n;
+}
+}  // namespace
+
+int64_t MimiFrameCost::encode_weight_bytes() const { return total_bytes(encode); }
+int64_t MimiFrameCost::decode_weight_bytes() const { return total_bytes(decode); }
+
 const char* mimi_op_name(MimiLayerCost::Op op) {
   switch (op) {
     case MimiLayerCost::Op::Conv1d: return "conv1d";

@@ -25,6 +25,9 @@ struct MimiLayerCost {
   int rows = 0;
   int64_t macs = 0;     // multiply-adds of the layer for one frame
   int64_t weights = 0;  // weight values (matrices, kernels, codebooks) it reads, each once per frame
+  // Bytes those reads take: 4 per f32 value; the RVQ search reads 2 per codebook value (their
+  // high halves, plus both halves of the few centroids it ranks exactly: codec/codebook.h).
+  int64_t weight_bytes() const { return weights * (op == Op::RvqSearch ? 2 : 4); }
 };
 
 struct MimiFrameCost {
@@ -33,6 +36,8 @@ struct MimiFrameCost {
   int64_t decode_macs() const;
   int64_t encode_weights() const;
   int64_t decode_weights() const;
+  int64_t encode_weight_bytes() const;
+  int64_t decode_weight_bytes() const;
 };
 
 // Multiply-adds of frame number `frame_index` of a stream (0: the first frame). Only the

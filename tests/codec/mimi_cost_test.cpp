@@ -103,6 +103,21 @@ void expect_layers_match_the_model(const MimiConfig& config) {
   EXPECT_EQ(convs, declared_convs);
 }
 
+TEST(MimiCost, TheRvqSearchReadsTwoBytesPerCodebookValueAndTheRestFour) {
+  const MimiFrameCost cost = mimi_frame_cost(MimiConfig::parse(released_mimi_config_json(), "released"), 0);
+  int64_t bytes = 0, searches = 0;
+  for (const MimiLayerCost& l : cost.encode) {
+    const bool search = l.op == MimiLayerCost::Op::RvqSearch;
+    searches += search;
+    EXPECT_EQ(l.weight_bytes(), l.weights * (search ? 2 : 4)) << l.name;
+    bytes += l.weight_bytes();
+  }
+  EXPECT_EQ(searches, 2);  // rvq_first and rvq_rest
+  EXPECT_EQ(cost.encode_weight_bytes(), bytes);
+  EXPECT_LT(cost.encode_weight_bytes(), 4 * cost.encode_weights());
+  EXPECT_EQ(cost.decode_weight_bytes(), 4 * cost.decode_weights());
+}
+
 TEST(MimiCost, LayersAreTheModelsOwn) {
   expect_layers_match_the_model(MimiConfig::parse(kTinyConfig, "tiny"));
   expect_layers_match_the_model(MimiConfig::parse(released_mimi_config_json(), "released"));
