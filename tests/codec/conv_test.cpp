@@ -165,12 +165,17 @@ TEST(MimiConv, ResetForgetsTheLeftContext) {
 
 TEST(MimiConv, ThreadsGiveIdenticalResults) {
   ThreadPool pool(3);
-  const ConvShape s = shape(24, 40, 6, 3, 1, 1);
-  const int rows = 3 * 200;
-  Conv1d conv(s, true, PadMode::Constant, "test");
-  conv.set_weights(random_values(size_t(40) * 24 * 6, 10), random_values(40, 11));
-  auto x = random_values(size_t(rows) * 24, 12);
-  EXPECT_EQ(conv.forward(x.data(), rows, &pool), conv.forward(x.data(), rows, nullptr));
+  // Layers with few panels over many rows are also cut by rows: one panel, groups, dilation.
+  for (auto [s, rows] : {std::pair{shape(24, 40, 6, 3, 1, 1), 600}, std::pair{shape(16, 1, 3, 1, 1, 1), 1921},
+                         std::pair{shape(8, 16, 3, 1, 2, 1), 700}, std::pair{shape(16, 16, 3, 1, 1, 4), 300}}) {
+    Conv1d conv(s, true, PadMode::Replicate, "test");
+    const size_t weights = size_t(s.out_channels) * s.in_per_group() * s.kernel;
+    conv.set_weights(random_values(weights, 10), random_values(s.out_channels, 11));
+    auto input = random_values(size_t(rows) * s.in_channels, 12);
+    EXPECT_EQ(conv.forward(input.data(), rows, &pool), conv.forward(input.data(), rows, nullptr))
+        << s.in_channels << " -> " << s.out_channels << ", " << rows << " rows";
+  }
+  auto x = random_values(size_t(600) * 24, 12);
   ConvTranspose1d tr(shape(24, 40, 6, 3, 1, 1), true, "test");
   tr.set_weights(random_values(size_t(24) * 40 * 6, 13), random_values(40, 14));
   EXPECT_EQ(tr.forward(x.data(), 200, &pool), tr.forward(x.data(), 200, nullptr));
