@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "io/dtype.h"
 
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
@@ -41,7 +42,7 @@ Codebook::Codebook(const std::vector<float>& centroids, int bins, int dimension)
   if (bins <= 0 || dimension <= 0 || centroids.size() != size_t(bins) * dimension)
     fail(ErrorCode::InvalidArgument, "codebook: ", centroids.size(), " values for ", bins, " bins of dimension ",
          dimension);
-  const int panels = (bins + kPanel - 1) / kPanel;
+  const int panels = this->panels();
   high_.assign(size_t(panels) * dimension * kPanel, 0);
   low_.assign(high_.size(), 0);
   // Padding bins rank last: an infinite |c|^2 puts both bounds at infinity.
@@ -54,10 +55,10 @@ Codebook::Codebook(const std::vector<float>& centroids, int bins, int dimension)
       const float c = centroids[size_t(b) * dimension + d];
       uint32_t bits;
       std::memcpy(&bits, &c, sizeof bits);
-      const size_t at = (size_t(b / kPanel) * dimension + d) * kPanel + position(b % kPanel);
+      const size_t at = slot(b, d);
       high_[at] = uint16_t(bits >> 16);
       low_[at] = uint16_t(bits & 0xffffu);
-      const double rest = double(c) - double(from_halves(high_[at], 0));
+      const double rest = double(c) - double(bf16_to_f32(high_[at]));
       squares += double(c) * c;
       truncated += rest * rest;
     }
@@ -67,8 +68,14 @@ Codebook::Codebook(const std::vector<float>& centroids, int bins, int dimension)
   }
 }
 
+int Codebook::panels() const { return (bins_ + kPanel - 1) / kPanel; }
+
+size_t Codebook::slot(int code, int d) const {
+  return (size_t(code / kPanel) * dimension_ + d) * kPanel + position(code % kPanel);
+}
+
 float Codebook::value(int code, int d) const {
-  const size_t at = (size_t(code / kPanel) * dimension_ + d) * kPanel + position(code % kPanel);
+  const size_t at = slot(code, d);
   return from_halves(high_[at], low_[at]);
 }
 
@@ -137,7 +144,7 @@ void Codebook::bound_distances(const float* v, float v_norm, int panel_begin, in
     const uint16_t* h = high_.data() + size_t(p) * D * kPanel;
     for (int l = 0; l < kPanel; ++l) {
       float dot = 0;
-      for (int d = 0; d < D; ++d) dot += v[d] * from_halves(h[size_t(d) * kPanel + position(l)], 0);
+      for (int d = 0; d < D; ++d) dot += v[d] * bf16_to_f32(h[size_t(d) * kPanel + position(l)]);
       const size_t at = size_t(p) * kPanel + l;
       const float mid = squared_norm_[at] - 2 * dot, vn_n = v_norm + norm_[at];
       const float gap = 2 * v_norm * truncation_[at] + kRoundingSlack * vn_n * vn_n + kTiny;
@@ -149,7 +156,7 @@ void Codebook::bound_distances(const float* v, float v_norm, int panel_begin, in
 #endif
 
 int Codebook::nearest(const float* v, ThreadPool* pool) const {
-  const int panels = (bins_ + kPanel - 1) / kPanel;
+  const int panels = this->panels();
   double squares = 0;
   for (int d = 0; d < dimension_; ++d) squares += double(v[d]) * v[d];
   const float v_norm = float(std::sqrt(squares) * (1 + 1e-6));

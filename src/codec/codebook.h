@@ -8,6 +8,7 @@
 // bit: same distances, same order of summation, the first of equal distances winning.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -35,6 +36,8 @@ class Codebook {
   // Lower and upper bounds of each bin's distance minus |v|^2, for bins of panels [begin, end).
   void bound_distances(const float* v, float v_norm, int panel_begin, int panel_end, float* lower, float* upper) const;
   float distance(const float* v, int code) const;  // exact, summed over d in order
+  int panels() const;                              // of kPanel bins, the last one padded
+  size_t slot(int code, int d) const;              // where centroid[code][d]'s halves are
 
   int bins_ = 0, dimension_ = 0;
   // Panels of kPanel bins, [bins / kPanel][dimension][kPanel]: the first pass computes a

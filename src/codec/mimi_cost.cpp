@@ -1,6 +1,7 @@
 #include "codec/mimi_cost.h"
 
 #include <algorithm>
+#include <functional>
 #include <string>
 
 namespace kyutai {
@@ -110,9 +111,11 @@ std::vector<Rvq> rvqs(const QuantizerConfig& q) {
 
 namespace {
 
-int64_t total(const std::vector<MimiLayerCost>& layers, int64_t MimiLayerCost::*field) {
+// Sum over layers of a field or of a method (std::invoke takes either).
+template <class Get>
+int64_t total(const std::vector<MimiLayerCost>& layers, Get get) {
   int64_t n = 0;
-  for (const auto& l : layers) n += l.*field;
+  for (const auto& l : layers) n += std::invoke(get, l);
   return n;
 }
 
@@ -122,17 +125,8 @@ int64_t MimiFrameCost::encode_macs() const { return total(encode, &MimiLayerCost
 int64_t MimiFrameCost::decode_macs() const { return total(decode, &MimiLayerCost::macs); }
 int64_t MimiFrameCost::encode_weights() const { return total(encode, &MimiLayerCost::weights); }
 int64_t MimiFrameCost::decode_weights() const { return total(decode, &MimiLayerCost::weights); }
-
-namespace {
-int64_t total_bytes(const std::vector<MimiLayerCost>& layers) {
-  int64_t n = 0;
-  for (const auto& l : layers) n += l.weight_bytes();
-  return n;
-}
-}  // namespace
-
-int64_t MimiFrameCost::encode_weight_bytes() const { return total_bytes(encode); }
-int64_t MimiFrameCost::decode_weight_bytes() const { return total_bytes(decode); }
+int64_t MimiFrameCost::encode_weight_bytes() const { return total(encode, &MimiLayerCost::weight_bytes); }
+int64_t MimiFrameCost::decode_weight_bytes() const { return total(decode, &MimiLayerCost::weight_bytes); }
 
 const char* mimi_op_name(MimiLayerCost::Op op) {
   switch (op) {
