@@ -103,8 +103,16 @@ PackedMatrix pack_matrix_f32(WeightFormat format, int out, int in, const float* 
 // The columns a scale tensor of `dtype` has for this format, or -1 when the format has no such
 // scale tensor.
 int64_t stored_scale_columns(WeightFormat format, DType dtype, int in);
+// With a pool, its threads place disjoint panels.
 PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight, DType scale_dtype,
-                               const uint8_t* scale, Q4Layout q4_layout = preferred_q4_layout());
+                               const uint8_t* scale, Q4Layout q4_layout = preferred_q4_layout(),
+                               ThreadPool* pool = nullptr);
+// Its two halves, for a loader that meets a weight before its scale (a file's tensors come in
+// name order, "w.weight" before "w.weight_scale"): the codes placed, scales zero; then the
+// scales set (checked against the format as pack_prequantized does).
+PackedMatrix pack_prequantized_codes(WeightFormat format, int out, int in, const uint8_t* weight,
+                                     Q4Layout q4_layout = preferred_q4_layout(), ThreadPool* pool = nullptr);
+void set_prequantized_scales(PackedMatrix& m, DType scale_dtype, const uint8_t* scale, ThreadPool* pool = nullptr);
 // The inverse: the tensors a converted file stores (Q4 as Q4_K, or symmetric F32 scales when it
 // was loaded so). Q4 scales that no Q4_K codes give are refused (Internal): pack_matrix and the
 // loader only make ones that do.

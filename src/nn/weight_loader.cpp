@@ -117,7 +117,8 @@ void WeightLoader::load_linear(const std::string& name, int out, int in, Linear*
     dst->weight = pack_float(info, bytes, 0, out, in);
     return;
   }
-  // Pre-quantized: needs the weight and its scale; whichever comes first waits.
+  // Pre-quantized: needs the weight and its scale. A weight that comes first is placed in its
+  // panels at once and waits for its scales there (no copy of its bytes).
   if (info.dtype != DType::I8 && info.dtype != DType::U8)
     fail(ErrorCode::InvalidCheckpoint, "tensor '", info.name, "': dtype ", dtype_name(info.dtype),
          " is neither float nor a quantized weight (I8 = q8, U8 = q4)");
@@ -125,39 +126,41 @@ void WeightLoader::load_linear(const std::string& name, int out, int in, Linear*
   int blocks = (in + kQuantBlock - 1) / kQuantBlock;
   if (format == WeightFormat::Q8) expect_shape(info, {out, in});
   else expect_shape(info, {out, int64_t(blocks) * kQuantBlock / 2});
-  const std::string scale_name = name + ".weight_scale";
-  auto it = pending_.find(scale_name);
-  if (it == pending_.end()) {
-    pending_[name + ".weight"] = std::vector<uint8_t>(bytes, bytes + info.byte_size());
-    pending_info_[name + ".weight"] = info;
+  auto scale = pending_scales_.find(name + ".weight_scale");
+  if (scale == pending_scales_.end()) {
+    pending_codes_[info.name] = pack_prequantized_codes(format, out, in, bytes, preferred_q4_layout(), pool_);
     return;
   }
-  // q8 scales are fp16 values (Q8_0), stored as F16; q4's are Q4_K bytes (U8), or F32 in files
-  // of stored layouts 1 and 2 (packed_matrix.h).
-  const TensorInfo& sinfo = pending_info_[scale_name];
-  const int64_t columns = stored_scale_columns(format, sinfo.dtype, in);
+  check_scale(format, out, in, pending_info_[scale->first]);
+  dst->weight = pack_prequantized(format, out, in, bytes, pending_info_[scale->first].dtype, scale->second.data(),
+                                  preferred_q4_layout(), pool_);
+  pending_info_.erase(scale->first);
+  pending_scales_.erase(scale);
+}
+
+// q8 scales are fp16 values (Q8_0), stored as F16; q4's are Q4_K bytes (U8), or F32 in files
+// of stored layouts 1 and 2 (packed_matrix.h).
+void WeightLoader::check_scale(WeightFormat format, int out, int in, const TensorInfo& scale) {
+  const int64_t columns = stored_scale_columns(format, scale.dtype, in);
   if (columns < 0)
-    fail(ErrorCode::InvalidCheckpoint, "tensor '", scale_name, "': expected ",
-         format == WeightFormat::Q8 ? "F16" : "U8 (Q4_K) or F32", ", got ", dtype_name(sinfo.dtype));
-  expect_shape(sinfo, {out, columns});
-  dst->weight = pack_prequantized(format, out, in, bytes, sinfo.dtype, it->second.data());
-  pending_.erase(it);
-  pending_info_.erase(scale_name);
+    fail(ErrorCode::InvalidCheckpoint, "tensor '", scale.name, "': expected ",
+         format == WeightFormat::Q8 ? "F16" : "U8 (Q4_K) or F32", ", got ", dtype_name(scale.dtype));
+  expect_shape(scale, {out, columns});
 }
 
 void WeightLoader::load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info,
                               const uint8_t* bytes) {
-  // Stash the scale; if its weight already waits, load them now.
-  pending_[info.name] = std::vector<uint8_t>(bytes, bytes + info.byte_size());
-  pending_info_[info.name] = info;
-  const std::string wname = name + ".weight";
-  auto it = pending_.find(wname);
-  if (it == pending_.end()) return;
-  std::vector<uint8_t> w = std::move(it->second);
-  TensorInfo winfo = pending_info_[wname];
-  pending_.erase(wname);
-  pending_info_.erase(wname);
-  load_linear(name, out, in, dst, winfo, w.data());
+  // Its weight placed already: set the scales. Else keep them until the weight comes.
+  auto codes = pending_codes_.find(name + ".weight");
+  if (codes == pending_codes_.end()) {
+    pending_scales_[info.name] = std::vector<uint8_t>(bytes, bytes + info.byte_size());
+    pending_info_[info.name] = info;
+    return;
+  }
+  check_scale(codes->second.format, out, in, info);
+  set_prequantized_scales(codes->second, info.dtype, bytes, pool_);
+  dst->weight = std::move(codes->second);
+  pending_codes_.erase(codes);
 }
 
 void WeightLoader::linear(const std::string& name, int out, int in, Linear* dst, bool with_bias) {
@@ -345,10 +348,8 @@ void WeightLoader::finish() {
     if (!e.group.empty() && name == e.group) continue;  // reported through its split members
     missing.push_back(name);
   }
-  for (auto& [name, bytes] : pending_)
-    missing.push_back(name.size() > 13 && name.compare(name.size() - 13, 13, ".weight_scale") == 0
-                          ? name.substr(0, name.size() - 6)  // scale without its weight
-                          : name + "_scale");
+  for (auto& [name, bytes] : pending_scales_) missing.push_back(name.substr(0, name.size() - 6));  // its weight
+  for (auto& [name, codes] : pending_codes_) missing.push_back(name + "_scale");
   if (!missing.empty()) {
     std::string list;
     for (size_t i = 0; i < missing.size() && i < 12; ++i) list += (i ? ", " : "") + ("'" + missing[i] + "'");

@@ -131,14 +131,16 @@ class WeightLoader {
                  const void* target = nullptr, uint64_t max_bytes = 0);
   void load_linear(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info, const uint8_t* bytes);
   void load_scale(const std::string& name, int out, int in, Linear* dst, const TensorInfo& info, const uint8_t* bytes);
+  static void check_scale(WeightFormat format, int out, int in, const TensorInfo& scale);
   WeightFormat target_format(DType source) const;
   PackedMatrix pack_float(const TensorInfo& info, const uint8_t* bytes, int row_offset, int out, int in) const;
 
   LoadOptions options_;
   ThreadPool* pool_ = nullptr;  // not owned
   std::map<std::string, Entry> entries_;
-  std::map<std::string, std::vector<uint8_t>> pending_;  // quantized weight waiting for its scale
-  std::map<std::string, TensorInfo> pending_info_;
+  std::map<std::string, std::vector<uint8_t>> pending_scales_;  // "x.weight_scale" waiting for "x.weight"
+  std::map<std::string, TensorInfo> pending_info_;              // their headers
+  std::map<std::string, PackedMatrix> pending_codes_;           // "x.weight" placed, waiting for its scale
   size_t loaded_ = 0;
 };
 

@@ -176,6 +176,46 @@ TEST(Quantization, PrequantizedExportRoundTripsExactly) {
       }
 }
 
+// Loading a converted file writes each panel byte once (not one offset per value): every
+// stored value reads back through q8_offset / q4_code where it belongs, padding rows hold
+// q = 0 / c = 8, and a pool's threads write the same bytes.
+TEST(Quantization, PrequantizedValuesReadBackThroughTheLayoutOffsets) {
+  ThreadPool pool(3);
+  for (WeightFormat format : {WeightFormat::Q8, WeightFormat::Q4})
+    for (Q4Layout layout : {Q4Layout::Lanes, Q4Layout::Bytes})
+      for (Shape shape : {Shape{16, 32, 1}, Shape{37, 70, 1}, Shape{5, 300, 1}}) {
+        SCOPED_TRACE(testing::Message() << weight_format_name(format) << " " << q4_layout_name(layout) << " "
+                                        << shape.out << "x" << shape.in);
+        const int blocks = (shape.in + 31) / 32, kp = blocks * 32;
+        const size_t row_bytes = format == WeightFormat::Q8 ? size_t(shape.in) : size_t(kp / 2);
+        std::vector<uint8_t> weight(shape.out * row_bytes);
+        for (size_t i = 0; i < weight.size(); ++i) weight[i] = uint8_t((i * 2654435761u) >> 13);
+        if (format == WeightFormat::Q8)
+          for (auto& b : weight) b = b == 0x80 ? 0x81 : b;  // Q8_0 values stay in -127..127
+        const DType dtype = format == WeightFormat::Q8 ? DType::F16 : DType::U8;
+        std::vector<uint8_t> scale(size_t(shape.out) * stored_scale_columns(format, dtype, shape.in) *
+                                   dtype_size(dtype));
+        for (size_t i = 0; i < scale.size(); ++i) scale[i] = uint8_t(format == WeightFormat::Q8 && i % 2 ? 0x3c : i);
+        PackedMatrix m = pack_prequantized(format, shape.out, shape.in, weight.data(), dtype, scale.data(), layout);
+        const size_t panel_bytes = m.data.bytes() / m.panels();
+        for (int o = 0; o < m.panels() * kPanel; ++o) {
+          const uint8_t* panel = m.data.data() + panel_bytes * (o / kPanel);
+          const int r = o % kPanel;
+          for (int k = 0; k < kp; ++k) {
+            if (format == WeightFormat::Q8) {
+              const int want = o < shape.out && k < shape.in ? int(int8_t(weight[o * row_bytes + k])) : 0;
+              ASSERT_EQ(q8_value(r, panel[q8_offset(r, k)]), want) << o << ", " << k;
+            } else {
+              const int want = o < shape.out ? (weight[o * row_bytes + k / 2] >> (4 * (k % 2))) & 15 : 8;
+              ASSERT_EQ(int(q4_code(layout, panel, r, k)), want) << o << ", " << k;
+            }
+          }
+        }
+        expect_same_packing(
+            pack_prequantized(format, shape.out, shape.in, weight.data(), dtype, scale.data(), layout, &pool), m);
+      }
+}
+
 // Files of stored layouts 1 and 2 hold symmetric q4 blocks with f32 scales: they load as
 // w = s (c - 8) and export as they came.
 TEST(Quantization, SymmetricQ4FromOlderFilesLoadsAndExportsUnchanged) {

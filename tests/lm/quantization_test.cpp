@@ -305,5 +305,43 @@ TEST(Quantization, QuantizedWeightWithoutItsScaleIsNamed) {
   }
 }
 
+// A weight that comes before its scale (name order, as the engine writes) is placed at once and
+// takes its scales later; one that comes after is placed with them. Both give the same model, and
+// a scale whose weight never comes is named.
+TEST(Quantization, ScalesBeforeOrAfterTheirWeightsLoadTheSameModel) {
+  for (WeightFormat f : {WeightFormat::Q8, WeightFormat::Q4}) {
+    SCOPED_TRACE(weight_format_name(f));
+    const std::string dir = "lm";
+    std::unique_ptr<LmModel> model;
+    const auto file = export_converted(dir, f, {}, &model);
+    SafetensorsFile converted(file.data(), file.size());
+    std::vector<TensorToWrite> scales_first, no_weight;
+    for (const auto& t : converted.header().tensors) {
+      TensorToWrite copy{t.name, t.dtype, t.shape,
+                         std::vector<uint8_t>(converted.tensor_data(t), converted.tensor_data(t) + t.byte_size())};
+      const bool scale = t.name.size() > 13 && t.name.compare(t.name.size() - 13, 13, ".weight_scale") == 0;
+      scales_first.insert(scale ? scales_first.begin() : scales_first.end(), copy);
+      if (t.name != "text_linear.weight") no_weight.push_back(std::move(copy));
+    }
+    const std::vector<std::pair<std::string, std::string>> meta{{kStoredLayoutKey, std::to_string(kStoredLayout)}};
+    auto reordered = serialize_safetensors(scales_first, meta);
+    SafetensorsFile check(reordered.data(), reordered.size());
+    ASSERT_LT(check.header().find("text_linear.weight_scale")->begin, check.header().find("text_linear.weight")->begin);
+    auto reloaded = load_lm(test::lm_fixture(dir).config, reordered.data(), reordered.size());
+    MultistreamInput codes = test::multistream(test::tensor(test::vectors(dir).at("cases").as_array()[0].at("codes")));
+    LmForward a = model->forward(codes), b = reloaded->forward(codes);
+    EXPECT_EQ(a.audio_logits, b.audio_logits);
+    EXPECT_EQ(a.text.text_logits, b.text.text_logits);
+
+    auto broken = serialize_safetensors(no_weight, meta);
+    try {
+      load_lm(test::lm_fixture(dir).config, broken.data(), broken.size());
+      FAIL() << "loaded without text_linear.weight";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'text_linear.weight'"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kyutai
