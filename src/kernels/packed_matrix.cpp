@@ -150,6 +150,40 @@ void place_q4_panel(Q4Layout layout, const uint8_t* const* rows, int kp, uint8_t
     }
 }
 
+// The inverse of place_q4_panel: the panel's 16 rows in their stored form. Each pair of panel
+// bytes the placing made from two stored bytes gives them back with the same mask and shift.
+void read_q4_panel(Q4Layout layout, const uint8_t* base, int kp, uint8_t* const* rows) {
+  const auto even = [](uint8_t a, uint8_t b) { return uint8_t((a & 0x0f) | (b << 4)); };
+  const auto odd = [](uint8_t a, uint8_t b) { return uint8_t((a >> 4) | (b & 0xf0)); };
+  if (layout == Q4Layout::Bytes) {
+    for (int k0 = 0; k0 < kp; k0 += 4, base += 32)
+      for (int h = 0; h < 2; ++h)
+        for (int i = 0; i < 4; ++i) {
+          uint8_t *lo = rows[8 * h + i] + k0 / 2, *hi = rows[8 * h + 4 + i] + k0 / 2;
+          const uint8_t* b = base + h * 16 + i * 4;
+          lo[0] = even(b[0], b[1]), hi[0] = odd(b[0], b[1]), lo[1] = even(b[2], b[3]), hi[1] = odd(b[2], b[3]);
+        }
+    return;
+  }
+  for (int m = 0; m < kp / 2; ++m, base += 16)
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t* lane = base + 4 * i;
+      const uint8_t l1 = lane[1] ^ 0x80, l3 = lane[3] ^ 0x80;
+      rows[i][m] = even(lane[0], lane[2]), rows[4 + i][m] = odd(lane[0], lane[2]);
+      rows[8 + i][m] = even(l1, l3), rows[12 + i][m] = odd(l1, l3);
+    }
+}
+
+// The inverse of place_q8_row: row r's values q[0..kp).
+void read_q8_row(int r, const uint8_t* base, int kp, int8_t* q) {
+  const uint8_t* even = base + q8_offset(r, 0);
+  const uint8_t* odd = base + q8_offset(r, 1);
+  for (int k = 0; k < kp; k += 2) {
+    q[k] = int8_t(q8_value(r, even[size_t(k / 2) * 32]));
+    q[k + 1] = int8_t(q8_value(r, odd[size_t(k / 2) * 32]));
+  }
+}
+
 // The stored form of codes c[0..n), two per byte, the even input's low (n even).
 void store_q4_codes(const uint8_t* c, int n, uint8_t* row) {
   for (int k = 0; k < n; k += 2) row[k / 2] = uint8_t(c[k] | c[k + 1] << 4);
@@ -348,23 +382,28 @@ DType stored_scale_dtype(const PackedMatrix& m) {
 
 std::vector<uint8_t> export_quantized_weight(const PackedMatrix& m) {
   stored_scale_dtype(m);  // refuses float formats
-  const size_t pb = panel_bytes(m.format, m.in_padded);
+  const int kp = m.in_padded;
+  const size_t pb = panel_bytes(m.format, kp);
   std::vector<uint8_t> weight;
   if (m.format == WeightFormat::Q8) {
     weight.assign(size_t(m.out) * m.in, 0);
+    std::vector<int8_t> q(kp);
     for (int o = 0; o < m.out; ++o) {
-      const uint8_t* base = m.data.data() + pb * (o / kPanel);
-      for (int k = 0; k < m.in; ++k)
-        weight[size_t(o) * m.in + k] = uint8_t(q8_value(o % kPanel, base[q8_offset(o % kPanel, k)]));
+      read_q8_row(o % kPanel, m.data.data() + pb * (o / kPanel), kp, q.data());
+      std::memcpy(weight.data() + size_t(o) * m.in, q.data(), size_t(m.in));
     }
     return weight;
   }
-  const size_t row_bytes = size_t(m.blocks()) * kQuantBlock / 2;
+  const size_t row_bytes = size_t(kp) / 2;
   weight.assign(size_t(m.out) * row_bytes, 0);
-  for (int o = 0; o < m.out; ++o) {
-    const uint8_t* base = m.data.data() + pb * (o / kPanel);
-    for (int k = 0; k < m.in_padded; ++k)
-      weight[size_t(o) * row_bytes + k / 2] |= uint8_t(q4_code(m.q4_layout, base, o % kPanel, k) << (4 * (k % 2)));
+  std::vector<uint8_t> padding(row_bytes * kPanel);  // where a last panel's padding rows go
+  for (int p = 0; p < m.panels(); ++p) {
+    uint8_t* rows[kPanel];
+    for (int r = 0; r < kPanel; ++r) {
+      const int o = p * kPanel + r;
+      rows[r] = o < m.out ? weight.data() + size_t(o) * row_bytes : padding.data() + size_t(r) * row_bytes;
+    }
+    read_q4_panel(m.q4_layout, m.data.data() + pb * p, kp, rows);
   }
   return weight;
 }

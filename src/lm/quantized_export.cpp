@@ -53,16 +53,9 @@ void export_weights(const std::vector<WeightLoader::TensorRef>& directory,
           });
           break;
         }
-        add(name, DType::BF16, {t->rows, t->width}, [t] {
-          std::vector<uint8_t> out(size_t(t->rows) * t->width * 2);
-          std::vector<float> row(t->width);
-          for (int r = 0; r < t->rows; ++r) {
-            t->row(r, row.data());
-            for (int i = 0; i < t->width; ++i) {
-              uint16_t b = f32_to_bf16(row[i]);
-              std::memcpy(out.data() + (size_t(r) * t->width + i) * 2, &b, 2);
-            }
-          }
+        add(name, DType::BF16, {t->rows, t->width}, [t] {  // the table's own bits (little-endian, as the file)
+          std::vector<uint8_t> out(t->bf16_data.bytes());
+          std::memcpy(out.data(), t->bf16_data.data(), out.size());
           return out;
         });
         break;

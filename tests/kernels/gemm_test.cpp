@@ -178,7 +178,8 @@ TEST(Quantization, PrequantizedExportRoundTripsExactly) {
 
 // Loading a converted file writes each panel byte once (not one offset per value): every
 // stored value reads back through q8_offset / q4_code where it belongs, padding rows hold
-// q = 0 / c = 8, and a pool's threads write the same bytes.
+// q = 0 / c = 8, a pool's threads write the same bytes, and the export (the same walk
+// backwards) gives the file's values back.
 TEST(Quantization, PrequantizedValuesReadBackThroughTheLayoutOffsets) {
   ThreadPool pool(3);
   for (WeightFormat format : {WeightFormat::Q8, WeightFormat::Q4})
@@ -213,6 +214,7 @@ TEST(Quantization, PrequantizedValuesReadBackThroughTheLayoutOffsets) {
         }
         expect_same_packing(
             pack_prequantized(format, shape.out, shape.in, weight.data(), dtype, scale.data(), layout, &pool), m);
+        EXPECT_EQ(export_quantized_weight(m), weight) << "the export gives the stored values back";
       }
 }
 
