@@ -202,6 +202,46 @@ test('bad frames from JavaScript are refused and the session continues as if the
   assert.ok(asr.disposed && duplex.disposed && tts.disposed);
 });
 
+// loadModel with a Mimi frame tokenizer: Mimi's weights stream in after the LM's. When Mimi's
+// load fails, or loadModel is aborted while Mimi's bytes stream in, the LM is freed too, and the
+// abort stops the stream at once instead of after the last byte.
+test('loadModel: a Mimi load that fails or is aborted mid-stream leaves no model behind', { skip: typeof engine.loadMimi !== 'function' }, async () => {
+  const { RpcClient, inProcessEndpoint } = await import('../../web/src/client.js');
+  const sttConfig = text('stt/config.json');
+  const stt = read('stt/weights.safetensors');
+  const mimiConfig = text('mimi/config.json');
+  const mimi = read('mimi/weights.safetensors');
+  let mimiChunks = 0;
+  // Chunks of 4 KiB, each after a macrotask, as a network stream delivers them; `onChunk` runs
+  // before each.
+  const chunked = (bytes, onChunk = () => {}) => (async function* () {
+    for (let at = 0; at < bytes.length; at += 4096) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      onChunk();
+      yield bytes.subarray(at, at + 4096);
+    }
+  })();
+  const load = (mimiWeights, abort = null) => {
+    const client = new RpcClient(inProcessEndpoint({ engine }));
+    return client.call(0, 'loadModel', [{
+      config: sttConfig, weights: stt, abort,
+      frameTokenizer: { type: 'mimi', config: mimiConfig, weights: mimiWeights },
+    }]).finally(() => client.close());
+  };
+  const before = usage();
+  const cut = Math.floor(mimi.length / 2);
+  await expectKyutaiError(() => load(chunked(mimi.subarray(0, cut))), 'INVALID_CHECKPOINT',
+    `safetensors: stream ended after ${cut} bytes, inside tensor '${tensorAt(mimi, cut)}' (file should have ${mimi.length} bytes)`);
+  const channel = new MessageChannel();
+  const chunks = Math.ceil(mimi.length / 4096);
+  await expectKyutaiError(() => load(chunked(mimi, () => {
+    if (++mimiChunks === 3) channel.port1.postMessage('abort');
+  }), channel.port2), 'ABORTED', /: loading was aborted$/);
+  channel.port1.close();
+  assert.ok(mimiChunks < chunks / 2, `the abort stopped Mimi's stream (${mimiChunks} of ${chunks} chunks read)`);
+  assert.deepEqual(usage(), before, 'heap in use / handles after the failed and the aborted load');
+});
+
 // A safetensors file of `total` bytes whose header declares `tensors` ({name: {dtype, shape, data_offsets}}).
 function declaring(tensors, total) {
   const json = Buffer.from(JSON.stringify(tensors));

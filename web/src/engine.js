@@ -260,14 +260,14 @@ export class Engine {
   // safetensors source streamed onto the heap chunk by chunk as for loadLm. Returns a
   // MimiCodec: whole clips (encode/decode), a default stream (encodeStep/decodeStep/reset),
   // and createStream(codebooks) for more streams sharing the same weights.
-  async loadMimi(config, weights, { format, threads, onProgress } = {}) {
+  async loadMimi(config, weights, { format, threads, onProgress, signal } = {}) {
     const M = this.module;
     const configText = typeof config === 'string' ? config : JSON.stringify(config);
     const loader = new M.MimiLoader();
     const model = new M.MimiModel();
     try {
       unwrap(loader.init(configText, { format: format ?? 'auto', threads: threads ?? 1 }));
-      await this.#stream(weights, (ptr, size) => loader.push(ptr, size), onProgress);
+      await this.#stream(weights, (ptr, size) => loader.push(ptr, size), onProgress, signal);
       unwrap(model.load(loader));
     } catch (e) {
       model.delete();  // a failed load leaves no half-made model behind

@@ -62,6 +62,8 @@ export interface LoadLmOptions {
   /** Refuse a model whose footprint exceeds this many bytes (default: what the heap can still take; null: no limit). */
   maxBytes?: number | null;
   onProgress?: (progress: { bytes: number; tensors: number; totalBytes?: number; file: number; files: number }) => void;
+  /** Stops the load with an ABORTED KyutaiError, freeing what was loaded. */
+  signal?: AbortSignal;
 }
 
 export function threadsAvailable(): boolean;
@@ -90,7 +92,7 @@ export class Engine {
   heapAvailable(): number;
   /** Kyutai's config.json (text or object) and a safetensors checkpoint (or `{shards}`). */
   loadLm(config: string | Record<string, unknown>, weights: ByteSource | { shards: ByteSource[] }, options?: LoadLmOptions): Promise<LmModel>;
-  loadMimi(config: string | Record<string, unknown>, weights: ByteSource, options?: { format?: WeightFormat; threads?: number }): Promise<MimiCodec>;
+  loadMimi(config: string | Record<string, unknown>, weights: ByteSource, options?: { format?: WeightFormat; threads?: number; onProgress?: (progress: { bytes: number; tensors: number; totalBytes?: number }) => void; signal?: AbortSignal }): Promise<MimiCodec>;
   loadTokenizer(source: ByteSource): Promise<Tokenizer>;
 }
 

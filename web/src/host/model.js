@@ -14,14 +14,15 @@ import { SpeakerServant } from './speaker.js';
 const ACCEPTED = "{type: 'mimi', config, weights} (Kyutai's codec), {module: url} or a tokenizer object";
 
 export class FrameTokenizerSource {
-  static async create(engine, spec, config, threads) {
+  // signal: loadModel's abort, which stops Mimi's weights mid-stream too.
+  static async create(engine, spec, config, threads, signal) {
     if (spec === undefined || spec === null) return new NoFrameTokenizer();
     if (spec === 'band-energy' || spec.type === 'band-energy') {
       throw new KyutaiError(`frameTokenizer: the 'band-energy' placeholder is no longer part of the package; expected ${ACCEPTED}, or none (code frames only: pushFrame)`, 'INVALID_ARGUMENT');
     }
     if (spec.type === 'mimi') {
       needEngineMethod(engine, 'loadMimi', 'the Mimi codec');
-      const codec = await engine.loadMimi(spec.config, spec.weights, { threads, format: spec.format });
+      const codec = await engine.loadMimi(spec.config, spec.weights, { threads, format: spec.format, signal });
       try {
         if (codec.frameSize !== FRAME_SIZE) {
           throw new KyutaiError(`the Mimi config gives frames of ${codec.frameSize} samples; Kyutai's models step on ${FRAME_SIZE} (80 ms at 24 kHz)`, 'INVALID_CONFIG');
