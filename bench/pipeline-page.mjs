@@ -67,16 +67,18 @@ async function firstWord(model, speech, t0) {
 export async function run(o) {
   const speech = await readWav(o.speechUrl);
   const t0 = performance.now();
+  let lmMs = null;  // the LM's last progress event (its weights in, converted, cached): Mimi and the tokenizer follow
   const model = await kyutai.loadModel({
     config: o.config, weights: o.weights, tokenizer: o.tokenizer, format: o.format, threads: o.threads,
     frameTokenizer: { type: 'mimi', config: o.mimi.config, weights: o.mimi.weights },
+    onProgress: (p) => { if (p.phase !== 'ready') lmMs = performance.now() - t0; },
   });
   const out = {
-    loadMs: performance.now() - t0, source: model.load?.source, threads: model.threads, backend: model.backend,
+    loadMs: performance.now() - t0, lmMs, source: model.load?.source, threads: model.threads, backend: model.backend,
     build: model.engine?.build, crossOriginIsolated: globalThis.crossOriginIsolated === true,
   };
   try {
-    if (o.firstWord) out.firstWord = { ...(await firstWord(model, speech, t0)), loadMs: out.loadMs };
+    if (o.firstWord) out.firstWord = { ...(await firstWord(model, speech, t0)), loadMs: out.loadMs, lmMs };
     const warm = await model.createTranscriber();
     await pushFrames(warm, speech, 0, o.warmupFrames);
     await warm.dispose();

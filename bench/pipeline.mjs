@@ -120,12 +120,12 @@ export function printPipeline(rows, log = console.log) {
     const ms = Math.max(r.msPerFrame, r.msPerFrameFullWindow ?? 0);
     const target = moonshotMs(r.threads);
     const w = r.firstWord;
-    const first = w ? (w.at === null ? `none in ${w.framesPushed} frames + flush` : `${fmt(w.at / 1000, 2)} s (load ${fmt(w.loadMs / 1000, 2)} s, ` +
+    const first = w ? (w.at === null ? `none in ${w.framesPushed} frames + flush` : `${fmt(w.at / 1000, 2)} s (load ${fmt(w.loadMs / 1000, 2)} s, the LM's part ${fmt(w.lmMs / 1000, 2)} s, ` +
       `${w.framesPushed} frames${w.atFlush ? ' + flush' : ''}, "${clip(w.text)}" ends at ${fmt(w.end, 2)} s of audio)`) : '';
     return [r.format, r.threads, r.build, r.source, fmt(r.loadMs / 1000), fmt(r.msPerFrame), fmt(r.msPerFrameFullWindow), fmt(ms / FRAME_MS, 2),
       `<= ${target} ms: ${ms <= target ? 'holds' : 'not yet'}`, first];
   });
-  printTable('Pipeline: 24 kHz PCM -> Mimi encode -> STT-1B LM -> words, through the public transcriber API (loadModel + createTranscriber + pushAudio per 80 ms frame, worker round trip included) in headless Chromium; synthetic weights of the released shapes; ms/frame: median at the start of a stream (after a throwaway warm-up stream); full window: past the LM\'s 750-frame attention window; RTF and the moonshot use the slower of the two; first word: from a cached loadModel call to the first word event, the sentence pushed as fast as it is taken', header, cells, log);
+  printTable('Pipeline: 24 kHz PCM -> Mimi encode -> STT-1B LM -> words, through the public transcriber API (loadModel + createTranscriber + pushAudio per 80 ms frame, worker round trip included) in headless Chromium; synthetic weights of the released shapes; ms/frame: median at the start of a stream (after a throwaway warm-up stream); full window: past the LM\'s 750-frame attention window; RTF and the moonshot use the slower of the two; first word: from a cached loadModel call to the first word event, the sentence pushed as fast as it is taken; the LM\'s part of the load ends at its last progress event (read from the model cache and packed), then Mimi (385 MB of f32 over HTTP) and the tokenizer load', header, cells, log);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
