@@ -21,7 +21,7 @@ test('the demo loads the bundled model and shows it', async ({ page }) => {
   await expect(page.locator('#frame-tokenizer')).toContainText('mimi');
   await expect(page.locator('#frame-tokenizer')).toContainText('8 codebooks of 32 codes');
   await expect(page.locator('#text-tokenizer')).toHaveText('SentencePiece, 100 pieces');
-  expect(model.frameTokenizer).toEqual({ kind: 'mimi', frameSize: 1920, codebooks: 8, canDecode: true, cardinality: 32, threads: 1 });
+  expect(model.frameTokenizer).toEqual({ kind: 'mimi', frameSize: 1920, codebooks: 8, canDecode: true, cardinality: 32, threads: 1, source: 'network' });
   await expect(page.locator('#status')).toContainText('ready');
   await expect(page.locator('#mic')).toBeEnabled();
   await expect(page.locator('#file')).toBeEnabled();

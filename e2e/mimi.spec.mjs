@@ -39,7 +39,7 @@ test('fake microphone -> capture worklet -> Mimi in the worker -> ASR -> words',
   const info = await loadBundle(page);
   expect(info.inWorker).toBe(true);
   expect(info.engine.mimi).toBe(true);
-  expect(info.frameTokenizer).toEqual({ kind: 'mimi', frameSize: 1920, codebooks: 8, canDecode: true, cardinality: 32, threads: 1 });
+  expect(info.frameTokenizer).toEqual({ kind: 'mimi', frameSize: 1920, codebooks: 8, canDecode: true, cardinality: 32, threads: 1, source: 'network' });
   expect(info.vocab).toBe(sttConfig.text_card);
 
   const s = await page.evaluate(async () => {
@@ -189,4 +189,42 @@ test('TTS: generated codes -> Mimi decode in the worker -> the playback worklet 
   expect(r.received).toBe(r.expected);
   expect(r.peak).toBeGreaterThan(0);
   expect(r.mismatches).toBe(0);  // rendered audio = Mimi's decoded frames, back to back
+});
+
+// Mimi's weights by URL go through the model cache like the LM's: the second load in the same
+// origin reads them from OPFS with no request, and the codec gives the same codes.
+test('a second loadModel takes Mimi from the model cache: no request for its weights, same codes', async ({ page }) => {
+  const mimiRequests = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith(`/dist/models/default/${bundle.mimi.weights}`)) mimiRequests.push(r.url());
+  });
+  const first = await loadBundle(page);
+  expect(first.frameTokenizer.source).toBe('network');
+  expect(mimiRequests).toHaveLength(1);
+  const codesOf = () => page.evaluate(async () => {
+    const session = await window.bundleModel.createAsrSession();
+    const samples = Float32Array.from({ length: 1920 * 4 }, (_, i) => 0.3 * Math.sin(i / 17) * Math.sin(i / 900));
+    const codes = [];
+    for (let f = 0; f < 4; f++) codes.push(Array.from((await session.pushAudio(samples.subarray(f * 1920, (f + 1) * 1920))).codes));
+    await session.dispose();
+    return codes;
+  });
+  const firstCodes = await codesOf();
+  const entries = await page.evaluate(async () => {
+    await window.bundleModel.dispose();
+    return (await harness.kyutai.listCachedModels()).filter((e) => e.kind === 'mimi').map((e) => ({ format: e.format, bytes: e.bytes }));
+  });
+  expect(entries).toHaveLength(1);
+  expect(entries[0].format).toBe('mimi');
+  const second = await page.evaluate(async (b) => {
+    const base = new URL('/dist/models/default/', location.href);
+    window.bundleModel = await harness.kyutai.loadModel({
+      config: new URL(b.config, base), weights: new URL(b.weights, base), tokenizer: new URL(b.tokenizer, base),
+      frameTokenizer: { type: 'mimi', config: new URL(b.mimi.config, base), weights: new URL(b.mimi.weights, base) },
+    });
+    return window.bundleModel.frameTokenizer;
+  }, bundle);
+  expect(second.source).toBe('cache');
+  expect(mimiRequests).toHaveLength(1);
+  expect(await codesOf()).toEqual(firstCodes);
 });

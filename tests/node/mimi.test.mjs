@@ -217,7 +217,7 @@ function chirp(frames, phase = 0) {
 
 test('ASR: audio -> Mimi codes (n_q of them) -> LM; sessions share the codec, each with its own stream', async () => {
   const model = await loadWith('stt');
-  assert.deepEqual(model.frameTokenizer, { kind: 'mimi', frameSize: 1920, codebooks: 8, canDecode: true, cardinality: 32, threads: 1 });
+  assert.deepEqual(model.frameTokenizer, { kind: 'mimi', frameSize: 1920, codebooks: 8, canDecode: true, cardinality: 32, threads: 1, source: 'local' });
   assert.equal(model.engine.mimi, true);
   const frames = 12;
   const audioA = chirp(frames);

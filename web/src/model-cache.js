@@ -20,6 +20,7 @@
 // URL.
 import { KyutaiError } from './errors.js';
 import { isShardIndexName, isShardList, fetchShardIndex } from './sharded.js';
+import { readChunks } from './sources.js';
 
 const DIRECTORY = 'kyutai-wasm-models';
 
@@ -351,6 +352,78 @@ export async function loadLmWithCache(engine, config, weights, { loader = {}, ca
   }
   result.cacheError = result.cacheError ?? cacheError;
   return { lm, info: result };
+}
+
+// Mimi's weights by http(s) URL go through the cache too, as downloaded (the engine uses
+// them as they come, so the file is the entry), under the format name 'mimi': a repeat visit
+// then needs no network for the codec either, whatever the browser's HTTP cache keeps of a
+// 385 MB response. The download is written to the entry chunk by chunk as it streams into the
+// engine. `cache` as for loadLmWithCache.
+// Returns {codec, source: 'network' | 'cache' | 'local', cached, cacheError}.
+export const MIMI_CACHE_FORMAT = 'mimi';
+export async function loadMimiWithCache(engine, config, weights, { loader = {}, cache = true, signal } = {}) {
+  const url = isHttpUrl(weights) ? weights : null;
+  const mode = cache === false || cache === 'off' ? 'off' : cache === 'reload' ? 'reload' : 'use';
+  const load = (source) => engine.loadMimi(config, source, { ...loader, signal });
+  let cacheError = null;
+  let store = null;
+  if (url && mode !== 'off') {
+    try {
+      store = await ModelCache.open();
+    } catch (e) {
+      cacheError = describe(e);
+    }
+  }
+  if (!store) return { codec: await load(weights), source: url ? 'network' : 'local', cached: false, cacheError };
+  const key = cacheKey(url, MIMI_CACHE_FORMAT);
+  if (mode === 'use') {
+    const entry = await store.get(key).catch((e) => {
+      cacheError = describe(e);
+      return null;
+    });
+    if (entry) {
+      try {
+        return { codec: await load(entry.blob), source: 'cache', cached: true, cacheError };
+      } catch (e) {
+        if (e?.code === 'LIMIT_EXCEEDED' || e?.code === 'OUT_OF_MEMORY' || e?.code === 'ABORTED') throw e;
+        cacheError = `the cached entry did not load (${describe(e)}); downloaded again`;
+        await store.delete(key).catch(() => {});
+      }
+    }
+  }
+  const writer = await store.begin(key).catch((e) => {
+    cacheError = `could not write the model cache: ${describe(e)}`;
+    return null;
+  });
+  if (!writer) return { codec: await load(weights), source: 'network', cached: false, cacheError };
+  let failure = null;  // a write that failed: the load goes on, the entry is dropped
+  async function* written() {
+    for await (const chunk of readChunks(url, { signal, what: 'Mimi weights' })) {
+      if (!failure) {
+        try {
+          writer.write(chunk);
+        } catch (e) {
+          failure = e;
+        }
+      }
+      yield chunk;
+    }
+  }
+  let codec;
+  try {
+    codec = await load(written());
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+  try {
+    if (failure) throw failure;
+    await writer.commit({ url, format: MIMI_CACHE_FORMAT, kind: 'mimi', sourceBytes: writer.written });
+    return { codec, source: 'network', cached: true, cacheError };
+  } catch (e) {
+    await writer.abort();
+    return { codec, source: 'network', cached: false, cacheError: `could not write the model cache: ${describe(e)}` };
+  }
 }
 
 function heapFigures(engine, lm) {

@@ -76,18 +76,23 @@ export interface LoadInfo {
   };
 }
 
-/** A cache entry (listCachedModels). */
+/**
+ * A cache entry (listCachedModels): an LM converted to `format`, or (kind 'mimi', format
+ * 'mimi') a Mimi frame tokenizer's weights as downloaded, which carry no contentHash, files
+ * or weightBytes.
+ */
 export interface CachedModel {
   key: string;
   url: string;
-  format: WeightFormat;
-  contentHash: string;
+  format: WeightFormat | 'mimi';
+  kind?: 'mimi';
+  contentHash?: string;
   /** Size of the cached (converted) safetensors file. */
   bytes: number;
   /** Size of the checkpoint it was converted from. */
   sourceBytes: number;
-  files: number;
-  weightBytes: number;
+  files?: number;
+  weightBytes?: number;
   savedAt: string;
 }
 
@@ -186,6 +191,7 @@ export interface LoadModelOptions {
    * The model cache (browsers, OPFS), for weights given by URL. true (default): a cached
    * conversion of (URL, format) loads from disk with no network; otherwise the download is
    * converted and then stored. 'reload': download again and replace the entry. false: neither.
+   * A Mimi frame tokenizer's weights by URL follow the same option (stored as downloaded).
    */
   cache?: boolean | 'reload';
   /**
@@ -198,8 +204,8 @@ export interface LoadModelOptions {
 
 /** Records of the models in the cache (OPFS; [] where there is none). Works from the page while models run in workers. */
 export function listCachedModels(): Promise<CachedModel[]>;
-/** Deletes the cached conversion of `url` to `format` (as given to loadModel). Resolves true if there was one. */
-export function deleteCachedModel(url: string | URL, format?: WeightFormat): Promise<boolean>;
+/** Deletes the cached conversion of `url` to `format` (as given to loadModel; 'mimi' for Mimi's weights). Resolves true if there was one. */
+export function deleteCachedModel(url: string | URL, format?: WeightFormat | 'mimi'): Promise<boolean>;
 /** Deletes every cached model; resolves with how many there were. */
 export function clearModelCache(): Promise<number>;
 /** Whether this environment has the model cache (OPFS). */

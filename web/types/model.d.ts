@@ -39,6 +39,10 @@ export interface FrameTokenizerInfo {
   cardinality?: number;
   /** Mimi: threads of its kernels (it shares the pthread pool with the model). */
   threads?: number;
+  /** Mimi: where its weights came from; by http(s) URL they go through the model cache as the LM's do. */
+  source?: 'network' | 'cache' | 'local';
+  /** Mimi: why the model cache was not used or not written, if it was not. */
+  cacheError?: string;
 }
 
 export interface EngineInfo {

@@ -162,7 +162,7 @@ export class Host {
       // WebGPU or WebAssembly (web/src/webgpu/backend.js); the LM stays loaded either way.
       choice = await selectBackend({ engine, lm, configText: config, format: loader.format, backend: backend ?? 'auto' });
       if (hasTokenizer) text = await engine.loadTokenizer(await readAll(tokenizer, { signal, what: 'tokenizer' }));
-      frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, codecThreads(engine, loader.threads), signal);
+      frames = await FrameTokenizerSource.create(engine, frameTokenizer, lm.config, codecThreads(engine, loader.threads), { signal, cache });
       if (signal?.aborted) throw abortedError('loadModel');
     } catch (e) {
       frames?.dispose?.();

@@ -1,6 +1,7 @@
 import { KyutaiError } from '../errors.js';
 import { MimiFrameTokenizer, checkFrameTokenizer, FRAME_SIZE } from '../frame-tokenizer.js';
 import { needEngineMethod } from './common.js';
+import { loadMimiWithCache } from '../model-cache.js';
 import { SessionServant } from './sessions.js';
 import { TranscriberServant } from './transcriber.js';
 import { SpeakerServant } from './speaker.js';
@@ -14,15 +15,18 @@ import { SpeakerServant } from './speaker.js';
 const ACCEPTED = "{type: 'mimi', config, weights} (Kyutai's codec), {module: url} or a tokenizer object";
 
 export class FrameTokenizerSource {
-  // signal: loadModel's abort, which stops Mimi's weights mid-stream too.
-  static async create(engine, spec, config, threads, signal) {
+  // signal: loadModel's abort, which stops Mimi's weights mid-stream too; cache: loadModel's
+  // model-cache option, which Mimi's weights by URL follow as the LM's do (model-cache.js).
+  static async create(engine, spec, config, threads, { signal, cache = true } = {}) {
     if (spec === undefined || spec === null) return new NoFrameTokenizer();
     if (spec === 'band-energy' || spec.type === 'band-energy') {
       throw new KyutaiError(`frameTokenizer: the 'band-energy' placeholder is no longer part of the package; expected ${ACCEPTED}, or none (code frames only: pushFrame)`, 'INVALID_ARGUMENT');
     }
     if (spec.type === 'mimi') {
       needEngineMethod(engine, 'loadMimi', 'the Mimi codec');
-      const codec = await engine.loadMimi(spec.config, spec.weights, { threads, format: spec.format, signal });
+      const { codec, source: loadedFrom, cacheError } = await loadMimiWithCache(engine, spec.config, spec.weights, {
+        loader: { threads, format: spec.format }, cache, signal,
+      });
       try {
         if (codec.frameSize !== FRAME_SIZE) {
           throw new KyutaiError(`the Mimi config gives frames of ${codec.frameSize} samples; Kyutai's models step on ${FRAME_SIZE} (80 ms at 24 kHz)`, 'INVALID_CONFIG');
@@ -53,7 +57,8 @@ export class FrameTokenizerSource {
       };
       const source = new FrameTokenizerSource('mimi', make);
       source.codec = codec;
-      source.info = { kind: 'mimi', frameSize: codec.frameSize, codebooks: codec.numCodebooks, canDecode: true, cardinality: codec.cardinality, threads: codec.threads };
+      source.info = { kind: 'mimi', frameSize: codec.frameSize, codebooks: codec.numCodebooks, canDecode: true, cardinality: codec.cardinality, threads: codec.threads, source: loadedFrom };
+      if (cacheError) source.info.cacheError = cacheError;
       return source;
     }
     if (typeof spec.module === 'string') {
