@@ -239,6 +239,19 @@ export async function clearModelCache() {
 
 const isHttpUrl = (s) => typeof s === 'string' && /^https?:/i.test(s);
 
+// The weights' URL (http(s) only), the cache mode ('use', 'reload' or 'off') and the cache
+// to use (null without a URL, with mode 'off', or where it cannot be opened: `error` says why).
+async function cacheFor(weights, cache) {
+  const url = isHttpUrl(weights) ? weights : null;
+  const mode = cache === false || cache === 'off' ? 'off' : cache === 'reload' ? 'reload' : 'use';
+  if (!url || mode === 'off') return { url, mode, store: null, error: null };
+  try {
+    return { url, mode, store: await ModelCache.open(), error: null };
+  } catch (e) {
+    return { url, mode, store: null, error: describe(e) };
+  }
+}
+
 // Loads an LM from `weights`, using the cache when the weights are an http(s) URL:
 //   cache true (default): a cached conversion of (url, format) loads from disk with no
 //     network; otherwise the file is downloaded, converted as it streams in, and the
@@ -254,17 +267,8 @@ const isHttpUrl = (s) => typeof s === 'string' && /^https?:/i.test(s);
 export async function loadLmWithCache(engine, config, weights, { loader = {}, cache = true, onProgress, signal } = {}) {
   const { format } = loader;
   const started = now();
-  const url = isHttpUrl(weights) ? weights : null;
-  const mode = cache === false || cache === 'off' ? 'off' : cache === 'reload' ? 'reload' : 'use';
-  let store = null;
-  let cacheError = null;
-  if (url && mode !== 'off') {
-    try {
-      store = await ModelCache.open();
-    } catch (e) {
-      cacheError = describe(e);
-    }
-  }
+  const { url, mode, store, error } = await cacheFor(weights, cache);
+  let cacheError = error;
   const key = url ? cacheKey(url, format) : null;
   const info = (lm, extra) => ({
     url,
@@ -362,18 +366,9 @@ export async function loadLmWithCache(engine, config, weights, { loader = {}, ca
 // Returns {codec, source: 'network' | 'cache' | 'local', cached, cacheError}.
 export const MIMI_CACHE_FORMAT = 'mimi';
 export async function loadMimiWithCache(engine, config, weights, { loader = {}, cache = true, signal } = {}) {
-  const url = isHttpUrl(weights) ? weights : null;
-  const mode = cache === false || cache === 'off' ? 'off' : cache === 'reload' ? 'reload' : 'use';
+  const { url, mode, store, error } = await cacheFor(weights, cache);
   const load = (source) => engine.loadMimi(config, source, { ...loader, signal });
-  let cacheError = null;
-  let store = null;
-  if (url && mode !== 'off') {
-    try {
-      store = await ModelCache.open();
-    } catch (e) {
-      cacheError = describe(e);
-    }
-  }
+  let cacheError = error;
   if (!store) return { codec: await load(weights), source: url ? 'network' : 'local', cached: false, cacheError };
   const key = cacheKey(url, MIMI_CACHE_FORMAT);
   if (mode === 'use') {
