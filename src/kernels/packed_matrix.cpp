@@ -123,19 +123,24 @@ void place_q8_row(int r, const int8_t* q, int kp, uint8_t* base) {
   }
 }
 
+// Two bytes a and b of two codes each (the even input's low) give two bytes of one input each,
+// a's code low: join_even(a, b) for the even input, join_odd(a, b) for the odd one. Applied to
+// those two, the same pair gives a and b back, so placing and reading share them.
+inline uint8_t join_even(uint8_t a, uint8_t b) { return uint8_t((a & 0x0f) | (b << 4)); }
+inline uint8_t join_odd(uint8_t a, uint8_t b) { return uint8_t((a >> 4) | (b & 0xf0)); }
+
 // A Q4 panel from its 16 rows as files store them: rows[r] holds kp / 2 bytes, two codes
 // each, the even input's in the low nibble. A panel byte joins two rows' nibbles of one
 // input, so each comes from two stored bytes with a mask or a shift.
 void place_q4_panel(Q4Layout layout, const uint8_t* const* rows, int kp, uint8_t* base) {
-  const auto even = [](uint8_t low_row, uint8_t high_row) { return uint8_t((low_row & 0x0f) | (high_row << 4)); };
-  const auto odd = [](uint8_t low_row, uint8_t high_row) { return uint8_t((low_row >> 4) | (high_row & 0xf0)); };
   if (layout == Q4Layout::Bytes) {  // per 4 inputs, byte 4i + j of vector h: rows 8h + i and 8h + 4 + i
     for (int k0 = 0; k0 < kp; k0 += 4, base += 32)
       for (int h = 0; h < 2; ++h)
         for (int i = 0; i < 4; ++i) {
           const uint8_t *lo = rows[8 * h + i] + k0 / 2, *hi = rows[8 * h + 4 + i] + k0 / 2;
           uint8_t* b = base + h * 16 + i * 4;
-          b[0] = even(lo[0], hi[0]), b[1] = odd(lo[0], hi[0]), b[2] = even(lo[1], hi[1]), b[3] = odd(lo[1], hi[1]);
+          b[0] = join_even(lo[0], hi[0]), b[1] = join_odd(lo[0], hi[0]), b[2] = join_even(lo[1], hi[1]),
+          b[3] = join_odd(lo[1], hi[1]);
         }
     return;
   }
@@ -146,22 +151,22 @@ void place_q4_panel(Q4Layout layout, const uint8_t* const* rows, int kp, uint8_t
     for (int i = 0; i < 4; ++i) {
       const uint8_t r0 = rows[i][m], r4 = rows[4 + i][m], r8 = rows[8 + i][m], r12 = rows[12 + i][m];
       uint8_t* lane = base + 4 * i;
-      lane[0] = even(r0, r4), lane[1] = even(r8, r12) ^ 0x80, lane[2] = odd(r0, r4), lane[3] = odd(r8, r12) ^ 0x80;
+      lane[0] = join_even(r0, r4), lane[1] = join_even(r8, r12) ^ 0x80, lane[2] = join_odd(r0, r4),
+      lane[3] = join_odd(r8, r12) ^ 0x80;
     }
 }
 
 // The inverse of place_q4_panel: the panel's 16 rows in their stored form. Each pair of panel
 // bytes the placing made from two stored bytes gives them back with the same mask and shift.
 void read_q4_panel(Q4Layout layout, const uint8_t* base, int kp, uint8_t* const* rows) {
-  const auto even = [](uint8_t a, uint8_t b) { return uint8_t((a & 0x0f) | (b << 4)); };
-  const auto odd = [](uint8_t a, uint8_t b) { return uint8_t((a >> 4) | (b & 0xf0)); };
   if (layout == Q4Layout::Bytes) {
     for (int k0 = 0; k0 < kp; k0 += 4, base += 32)
       for (int h = 0; h < 2; ++h)
         for (int i = 0; i < 4; ++i) {
           uint8_t *lo = rows[8 * h + i] + k0 / 2, *hi = rows[8 * h + 4 + i] + k0 / 2;
           const uint8_t* b = base + h * 16 + i * 4;
-          lo[0] = even(b[0], b[1]), hi[0] = odd(b[0], b[1]), lo[1] = even(b[2], b[3]), hi[1] = odd(b[2], b[3]);
+          lo[0] = join_even(b[0], b[1]), hi[0] = join_odd(b[0], b[1]), lo[1] = join_even(b[2], b[3]),
+          hi[1] = join_odd(b[2], b[3]);
         }
     return;
   }
@@ -169,8 +174,8 @@ void read_q4_panel(Q4Layout layout, const uint8_t* base, int kp, uint8_t* const*
     for (int i = 0; i < 4; ++i) {
       const uint8_t* lane = base + 4 * i;
       const uint8_t l1 = lane[1] ^ 0x80, l3 = lane[3] ^ 0x80;
-      rows[i][m] = even(lane[0], lane[2]), rows[4 + i][m] = odd(lane[0], lane[2]);
-      rows[8 + i][m] = even(l1, l3), rows[12 + i][m] = odd(l1, l3);
+      rows[i][m] = join_even(lane[0], lane[2]), rows[4 + i][m] = join_odd(lane[0], lane[2]);
+      rows[8 + i][m] = join_even(l1, l3), rows[12 + i][m] = join_odd(l1, l3);
     }
 }
 
