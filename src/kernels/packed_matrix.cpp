@@ -240,8 +240,9 @@ void pack_panel(PackedMatrix& m, int panel, const float* rows, int count, int q4
       break;
     }
     case WeightFormat::Q4: {
-      // The rows in their stored form first (two codes a byte); padding rows hold c = 8 with s = mn = 0, padding inputs
-      // whatever their super-block's zeros quantize to (they meet zero activations).
+      // The rows in their stored form first (two codes a byte); padding rows hold c = 8 with
+      // s = mn = 0, padding inputs whatever their super-block's zeros quantize to (they meet
+      // zero activations).
       const int kp = m.in_padded;
       std::vector<uint8_t> stored(size_t(kPanel) * kp / 2, kPaddingCodes);
       float chunk[quant::kSuperBlock];
@@ -307,6 +308,16 @@ int64_t stored_scale_columns(WeightFormat format, DType dtype, int in) {
   return dtype == DType::F32 ? blocks : -1;
 }
 
+namespace {
+
+void refuse_unless_scales(WeightFormat format, DType scale_dtype, int in) {
+  if (stored_scale_columns(format, scale_dtype, in) < 0)
+    fail(ErrorCode::InvalidArgument, "pack_prequantized: format ", weight_format_name(format), " has no ",
+         dtype_name(scale_dtype), " scales");
+}
+
+}  // namespace
+
 PackedMatrix pack_prequantized_codes(WeightFormat format, int out, int in, const uint8_t* weight, Q4Layout q4_layout,
                                      ThreadPool* pool) {
   if (format != WeightFormat::Q8 && format != WeightFormat::Q4)
@@ -340,9 +351,7 @@ PackedMatrix pack_prequantized_codes(WeightFormat format, int out, int in, const
 }
 
 void set_prequantized_scales(PackedMatrix& m, DType scale_dtype, const uint8_t* scale, ThreadPool* pool) {
-  if (stored_scale_columns(m.format, scale_dtype, m.in) < 0)
-    fail(ErrorCode::InvalidArgument, "pack_prequantized: format ", weight_format_name(m.format), " has no ",
-         dtype_name(scale_dtype), " scales");
+  refuse_unless_scales(m.format, scale_dtype, m.in);
   m.q4_symmetric = m.format == WeightFormat::Q4 && scale_dtype == DType::F32;
   const int blocks = m.blocks();
   const auto row_scales = [&](int o, std::vector<float>& row) {
@@ -370,9 +379,7 @@ void set_prequantized_scales(PackedMatrix& m, DType scale_dtype, const uint8_t* 
 
 PackedMatrix pack_prequantized(WeightFormat format, int out, int in, const uint8_t* weight, DType scale_dtype,
                                const uint8_t* scale, Q4Layout q4_layout, ThreadPool* pool) {
-  if (stored_scale_columns(format, scale_dtype, in) < 0)  // before anything is allocated
-    fail(ErrorCode::InvalidArgument, "pack_prequantized: format ", weight_format_name(format), " has no ",
-         dtype_name(scale_dtype), " scales");
+  refuse_unless_scales(format, scale_dtype, in);  // before anything is allocated
   PackedMatrix m = pack_prequantized_codes(format, out, in, weight, q4_layout, pool);
   set_prequantized_scales(m, scale_dtype, scale, pool);
   return m;

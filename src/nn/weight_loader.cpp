@@ -131,9 +131,10 @@ void WeightLoader::load_linear(const std::string& name, int out, int in, Linear*
     pending_codes_[info.name] = pack_prequantized_codes(format, out, in, bytes, preferred_q4_layout(), pool_);
     return;
   }
-  check_scale(format, out, in, pending_info_[scale->first]);
-  dst->weight = pack_prequantized(format, out, in, bytes, pending_info_[scale->first].dtype, scale->second.data(),
-                                  preferred_q4_layout(), pool_);
+  const TensorInfo& scale_info = pending_info_.at(scale->first);
+  check_scale(format, out, in, scale_info);
+  dst->weight = pack_prequantized(format, out, in, bytes, scale_info.dtype, scale->second.data(), preferred_q4_layout(),
+                                  pool_);
   pending_info_.erase(scale->first);
   pending_scales_.erase(scale);
 }

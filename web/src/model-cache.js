@@ -252,6 +252,29 @@ async function cacheFor(weights, cache) {
   }
 }
 
+// Loads the complete entry of `key` with load(entry): {value}, or {error} when reading the
+// cache failed (a missing entry gives neither). Too big stays too big and an abort stays an
+// abort: those are thrown; an entry that fails otherwise (damaged, or a config that changed)
+// is deleted, so the caller downloads again.
+async function loadEntry(store, key, load) {
+  let entry;
+  try {
+    entry = await store.get(key);
+  } catch (e) {
+    return { error: describe(e) };
+  }
+  if (!entry) return {};
+  try {
+    return { value: await load(entry) };
+  } catch (e) {
+    if (e?.code === 'LIMIT_EXCEEDED' || e?.code === 'OUT_OF_MEMORY' || e?.code === 'ABORTED') throw e;
+    await store.delete(key).catch(() => {});
+    return { error: `the cached entry did not load (${describe(e)}); downloaded again` };
+  }
+}
+
+const writeFailure = (e) => `could not write the model cache: ${describe(e)}`;
+
 // Loads an LM from `weights`, using the cache when the weights are an http(s) URL:
 //   cache true (default): a cached conversion of (url, format) loads from disk with no
 //     network; otherwise the file is downloaded, converted as it streams in, and the
@@ -285,25 +308,13 @@ export async function loadLmWithCache(engine, config, weights, { loader = {}, ca
   });
 
   if (store && mode === 'use') {
-    let entry = null;
-    try {
-      entry = await store.get(key);
-    } catch (e) {
-      cacheError = describe(e);
-    }
-    if (entry) {
-      try {
-        const lm = await engine.loadLm(config, entry.blob, { ...loader, signal, onProgress: (p) => onProgress?.({ phase: 'cache', ...p }) });
-        // The record's hash is the download's; the loader's is of the cached file.
-        return { lm, info: info(lm, { source: 'cache', cached: true, contentHash: entry.record.contentHash, cacheHash: lm.loadStats.contentHash, sourceBytes: entry.record.sourceBytes }) };
-      } catch (e) {
-        // Too big stays too big; anything else (a damaged entry, a config that changed) is
-        // answered by downloading again.
-        if (e?.code === 'LIMIT_EXCEEDED' || e?.code === 'OUT_OF_MEMORY' || e?.code === 'ABORTED') throw e;
-        cacheError = `the cached entry did not load (${describe(e)}); downloaded again`;
-        await store.delete(key).catch(() => {});
-      }
-    }
+    const cached = await loadEntry(store, key, async (entry) => {
+      const lm = await engine.loadLm(config, entry.blob, { ...loader, signal, onProgress: (p) => onProgress?.({ phase: 'cache', ...p }) });
+      // The record's hash is the download's; the loader's is of the cached file.
+      return { lm, info: info(lm, { source: 'cache', cached: true, contentHash: entry.record.contentHash, cacheHash: lm.loadStats.contentHash, sourceBytes: entry.record.sourceBytes }) };
+    });
+    if (cached.value) return cached.value;
+    cacheError = cached.error ?? cacheError;
   }
 
   let source = weights;
@@ -350,7 +361,7 @@ export async function loadLmWithCache(engine, config, weights, { loader = {}, ca
     } catch (e) {
       // A full disk or a refused quota costs the next visit a download, not this load.
       await writer?.abort();
-      result.cacheError = `could not write the model cache: ${describe(e)}`;
+      result.cacheError = writeFailure(e);
     }
     result.exportMs = now() - t0;
   }
@@ -364,7 +375,7 @@ export async function loadLmWithCache(engine, config, weights, { loader = {}, ca
 // 385 MB response. The download is written to the entry chunk by chunk as it streams into the
 // engine. `cache` as for loadLmWithCache.
 // Returns {codec, source: 'network' | 'cache' | 'local', cached, cacheError}.
-export const MIMI_CACHE_FORMAT = 'mimi';
+const MIMI_CACHE_FORMAT = 'mimi';
 export async function loadMimiWithCache(engine, config, weights, { loader = {}, cache = true, signal } = {}) {
   const { url, mode, store, error } = await cacheFor(weights, cache);
   const load = (source) => engine.loadMimi(config, source, { ...loader, signal });
@@ -372,22 +383,14 @@ export async function loadMimiWithCache(engine, config, weights, { loader = {}, 
   if (!store) return { codec: await load(weights), source: url ? 'network' : 'local', cached: false, cacheError };
   const key = cacheKey(url, MIMI_CACHE_FORMAT);
   if (mode === 'use') {
-    const entry = await store.get(key).catch((e) => {
-      cacheError = describe(e);
-      return null;
-    });
-    if (entry) {
-      try {
-        return { codec: await load(entry.blob), source: 'cache', cached: true, cacheError };
-      } catch (e) {
-        if (e?.code === 'LIMIT_EXCEEDED' || e?.code === 'OUT_OF_MEMORY' || e?.code === 'ABORTED') throw e;
-        cacheError = `the cached entry did not load (${describe(e)}); downloaded again`;
-        await store.delete(key).catch(() => {});
-      }
-    }
+    const cached = await loadEntry(store, key, async (entry) => ({
+      codec: await load(entry.blob), source: 'cache', cached: true, cacheError,
+    }));
+    if (cached.value) return cached.value;
+    cacheError = cached.error ?? cacheError;
   }
   const writer = await store.begin(key).catch((e) => {
-    cacheError = `could not write the model cache: ${describe(e)}`;
+    cacheError = writeFailure(e);
     return null;
   });
   if (!writer) return { codec: await load(weights), source: 'network', cached: false, cacheError };
@@ -417,7 +420,7 @@ export async function loadMimiWithCache(engine, config, weights, { loader = {}, 
     return { codec, source: 'network', cached: true, cacheError };
   } catch (e) {
     await writer.abort();
-    return { codec, source: 'network', cached: false, cacheError: `could not write the model cache: ${describe(e)}` };
+    return { codec, source: 'network', cached: false, cacheError: writeFailure(e) };
   }
 }
 
