@@ -40,26 +40,40 @@ void panel_f32(const float* panel, size_t stride, int in, const float* x, float*
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
-// Two activation rows against one panel: each weight vector loaded once serves both rows, so
+// Two activation rows against NP panels: each weight vector loaded once serves both rows, so
 // a layer run on a few rows at once (Mimi's transformers take 2 steps per frame) reads its
 // weights once instead of once per row. 8 accumulators, 4 weights and 2 splats fit V8's 16
-// vector registers; a second panel would not.
-void panel_f32_rows2(const float* panel, int in, const float* x0, const float* x1, float* out0, float* out1) {
-  v128_t a[2][4];
-  for (auto& r : a)
-    for (auto& v : r) v = wasm_f32x4_splat(0);
-  for (int k = 0; k < in; ++k) {
-    const v128_t xv0 = wasm_f32x4_splat(x0[k]), xv1 = wasm_f32x4_splat(x1[k]);
-    const float* w = panel + size_t(k) * kPanel;
-    for (int j = 0; j < 4; ++j) {
-      const v128_t wv = wasm_v128_load(w + 4 * j);
-      a[0][j] = wasm_f32x4_add(a[0][j], wasm_f32x4_mul(wv, xv0));
-      a[1][j] = wasm_f32x4_add(a[1][j], wasm_f32x4_mul(wv, xv1));
-    }
+// vector registers; a second panel's would not. So with NP = 2 the panels take turns, kChunk
+// inputs each, their sums waiting in `out` meanwhile: two weight streams keep more reads in
+// flight than one (each output still sums its inputs in order). Cold 512x2048, 2048x512 and
+// 512x1536 on the AMD EPYC VM, one process, 4 rounds: 11.6 / 12.0 / 10.9 GB/s one panel at a
+// time, 13.5 / 15.1 / 13.9 GB/s taking turns.
+template <int NP>
+void panel_f32_rows2(const float* panel, size_t stride, int in, const float* x0, const float* x1, float* out0,
+                     float* out1) {
+  constexpr int kChunk = 16;
+  for (int j = 0; j < NP * kPanel; j += 4) {
+    wasm_v128_store(out0 + j, wasm_f32x4_splat(0));
+    wasm_v128_store(out1 + j, wasm_f32x4_splat(0));
   }
-  for (int j = 0; j < 4; ++j) {
-    wasm_v128_store(out0 + 4 * j, a[0][j]);
-    wasm_v128_store(out1 + 4 * j, a[1][j]);
+  for (int k0 = 0; k0 < in; k0 += kChunk) {
+    const int k1 = std::min(in, k0 + kChunk);
+    for (int p = 0; p < NP; ++p) {
+      float* o0 = out0 + p * kPanel;
+      float* o1 = out1 + p * kPanel;
+      v128_t a[2][4];
+      for (int j = 0; j < 4; ++j) a[0][j] = wasm_v128_load(o0 + 4 * j), a[1][j] = wasm_v128_load(o1 + 4 * j);
+      for (int k = k0; k < k1; ++k) {
+        const v128_t xv0 = wasm_v128_load32_splat(x0 + k), xv1 = wasm_v128_load32_splat(x1 + k);
+        const float* w = panel + p * stride + size_t(k) * kPanel;
+        for (int j = 0; j < 4; ++j) {
+          const v128_t wv = wasm_v128_load(w + 4 * j);
+          a[0][j] = wasm_f32x4_add(a[0][j], wasm_f32x4_mul(wv, xv0));
+          a[1][j] = wasm_f32x4_add(a[1][j], wasm_f32x4_mul(wv, xv1));
+        }
+      }
+      for (int j = 0; j < 4; ++j) wasm_v128_store(o0 + 4 * j, a[0][j]), wasm_v128_store(o1 + 4 * j, a[1][j]);
+    }
   }
 }
 
@@ -83,9 +97,10 @@ void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, fl
     for (int j = 0; j < 4; ++j) wasm_v128_store(out + p * kPanel + 4 * j, a[p][j]);
 }
 
-// The integer kernels run one panel at a time with the float sums in registers: each block ends
-// by adding its exact integer sums, times (weight scale x the block's activation scale), into
-// four float vectors (the scalar kernel's order). Both take two k-pairs per loop iteration: V8
+// The Q4 kernels run one panel at a time with the float sums in registers, Q8 two panels in
+// turn (panels_q8): each block ends by adding its exact integer sums, times (weight scale x the
+// block's activation scale), into four float vectors (the scalar kernel's order). Both take
+// two k-pairs per loop iteration: V8
 // adds counter updates, an exit test and (every few iterations) a stack check to each
 // iteration, so fewer iterations issue fewer instructions; unrolled further, clang groups the
 // work by accumulator and V8 spills vectors.
@@ -113,26 +128,44 @@ inline void q8_step(const uint8_t* w, const int16_t* x, v128_t& a0, v128_t& a1, 
   a3 = wasm_i32x4_add(a3, wasm_i32x4_dot_i16x8(wasm_i16x8_shr(v1, 8), xv));
 }
 
-void panel_q8(const uint8_t* w, int blocks, const int16_t* x, const int32_t* block_sums, const float* scales,
-              const float* sx, float* out) {
+// One block of one Q8 panel (w: its 512 bytes; x: its 32 activations) into the panel's sums f.
+inline void block_q8(const uint8_t* w, const int16_t* x, int32_t block_sum, const float* scales, float sx, float* f) {
   static_assert(kQuantBlock % 4 == 0, "two k-pairs per iteration");
-  v128_t f[4];
-  for (auto& v : f) v = wasm_f32x4_splat(0);
-  for (int b = 0; b < blocks; ++b, scales += kPanel) {
-    v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+  v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
 #pragma clang loop unroll(disable)
-    for (int j = 0; j < kQuantBlock / 2; j += 2, w += 64, x += 4) {
-      q8_step(w, x, a0, a1, a2, a3);
-      q8_step(w + 32, x + 2, a0, a1, a2, a3);
-    }
-    const v128_t offset = wasm_i32x4_splat(int32_t(128u * uint32_t(block_sums[b])));
-    const v128_t t = wasm_f32x4_splat(sx[b]);
-    add_block(f[0], wasm_i32x4_sub(wasm_i32x4_sub(a0, wasm_i32x4_shl(a1, 8)), offset), scales, t);
-    add_block(f[1], a1, scales + 4, t);
-    add_block(f[2], wasm_i32x4_sub(wasm_i32x4_sub(a2, wasm_i32x4_shl(a3, 8)), offset), scales + 8, t);
-    add_block(f[3], a3, scales + 12, t);
+  for (int j = 0; j < kQuantBlock / 2; j += 2, w += 64, x += 4) {
+    q8_step(w, x, a0, a1, a2, a3);
+    q8_step(w + 32, x + 2, a0, a1, a2, a3);
   }
-  for (int i = 0; i < 4; ++i) wasm_v128_store(out + 4 * i, f[i]);
+  const v128_t offset = wasm_i32x4_splat(int32_t(128u * uint32_t(block_sum)));
+  const v128_t t = wasm_f32x4_splat(sx);
+  v128_t s[4];
+  for (int i = 0; i < 4; ++i) s[i] = wasm_v128_load(f + 4 * i);
+  add_block(s[0], wasm_i32x4_sub(wasm_i32x4_sub(a0, wasm_i32x4_shl(a1, 8)), offset), scales, t);
+  add_block(s[1], a1, scales + 4, t);
+  add_block(s[2], wasm_i32x4_sub(wasm_i32x4_sub(a2, wasm_i32x4_shl(a3, 8)), offset), scales + 8, t);
+  add_block(s[3], a3, scales + 12, t);
+  for (int i = 0; i < 4; ++i) wasm_v128_store(f + 4 * i, s[i]);
+}
+
+// NP Q8 panels (panel_bytes apart, their scales scale_stride floats apart) into
+// out[NP * kPanel], block by block in turn: block b of the first panel, then block b of the
+// second. Two weight streams keep more reads in flight than one; each panel's float sums wait
+// in `out` meanwhile (one panel's integer accumulators, the weights and the activations fit
+// V8's 16 vector registers; two panels' accumulators and float sums would not). Cold GEMVs on
+// the AMD EPYC VM (13-17 GB/s read per core), one process, 5 rounds, one panel at a time with
+// its float sums in registers against taking turns: 2048x5632 1.039 -> 0.941 ms, 5632x2048
+// 1.104 -> 0.885 ms, 2048x2048 0.355 -> 0.326 ms. The Q4 kernels, bound by their instructions
+// at these rates, gained nothing (SIMD128) or lost 8-30% (relaxed SIMD) taking turns.
+template <int NP>
+void panels_q8(const uint8_t* w, size_t panel_bytes, int blocks, const int16_t* x, const int32_t* block_sums,
+               const float* scales, size_t scale_stride, const float* sx, float* out) {
+  constexpr size_t kBlockBytes = kQuantBlock * kPanel;
+  for (int i = 0; i < NP * kPanel; i += 4) wasm_v128_store(out + i, wasm_f32x4_splat(0));
+  for (int b = 0; b < blocks; ++b)
+    for (int q = 0; q < NP; ++q)
+      block_q8(w + q * panel_bytes + b * kBlockBytes, x + b * kQuantBlock, block_sums[b],
+               scales + q * scale_stride + size_t(b) * kPanel, sx[b], out + q * kPanel);
 }
 
 // A 4-bit k-pair is 16 bytes, 8 16-bit lanes: lane 2i + (k % 2) holds rows i, 4 + i, 8 + i and
@@ -197,20 +230,24 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
     }
     case WeightFormat::Q8:
     case WeightFormat::Q4: {
-      // One panel at a time (see panel_q8); with `pair` the next one follows. Two Q8 panels in one
-      // loop (8 integer accumulators, float sums in `out`) ran slower in Node: 0.68 vs 0.63 ms cold.
       const size_t panel_bytes = w.format == WeightFormat::Q8 ? values : values / 2;
       const size_t scale_stride = size_t(w.blocks()) * w.scale_stride();  // scales per panel
       const size_t row = size_t(r) * w.blocks();
       const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
       const int32_t* sums = xq->block_sums.data() + row;
       const float* sx = xq->scales.data() + row;
-      for (int q = 0; q < (pair ? 2 : 1); ++q) {
+      if (w.format == WeightFormat::Q8) {  // both panels in turn (see panels_q8)
+        const uint8_t* panel = w.data.data() + p * panel_bytes;
+        const float* scales = w.scales.data() + p * scale_stride;
+        if (pair) panels_q8<2>(panel, panel_bytes, w.blocks(), xr, sums, scales, scale_stride, sx, out);
+        else panels_q8<1>(panel, panel_bytes, w.blocks(), xr, sums, scales, scale_stride, sx, out);
+        break;
+      }
+      for (int q = 0; q < (pair ? 2 : 1); ++q) {  // Q4: one panel at a time
         const uint8_t* panel = w.data.data() + (p + q) * panel_bytes;
         const float* scales = w.scales.data() + (p + q) * scale_stride;
         float* o = out + q * kPanel;
-        if (w.format == WeightFormat::Q8) panel_q8(panel, w.blocks(), xr, sums, scales, sx, o);
-        else if (w.q4_layout == Q4Layout::Lanes) panel_q4(panel, w.blocks(), xr, sums, scales, sx, o);
+        if (w.q4_layout == Q4Layout::Lanes) panel_q4(panel, w.blocks(), xr, sums, scales, sx, o);
         else  // gemm() sends the Bytes layout here only where the relaxed kernel is linked
           kyutai_relaxed_q4_panel(panel, w.blocks(), xq->bytes.data() + size_t(r) * w.in_padded, sums, scales, sx, 15,
                                   o);
@@ -272,21 +309,21 @@ void quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, 
 
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,
                  int panel_end) {
-  alignas(16) float acc[2 * kPanel];
+  alignas(16) float acc[4 * kPanel];                   // two rows of two panels
   const size_t values = size_t(w.in_padded) * kPanel;  // weights per panel
   for (int p = panel_begin; p < panel_end;) {
     const int np = p + 1 < panel_end ? 2 : 1;
     const int count = std::min(np * kPanel, w.out - p * kPanel);
     int r = 0;
     if (w.format == WeightFormat::F32)
-      for (; r + 1 < rows; r += 2)
-        for (int q = p; q < p + np; ++q) {
-          const float* panel = reinterpret_cast<const float*>(w.data.data()) + q * values;
-          const int n = std::min(kPanel, w.out - q * kPanel);
-          panel_f32_rows2(panel, w.in, x + size_t(r) * w.in, x + size_t(r + 1) * w.in, acc, acc + kPanel);
-          std::memcpy(y + size_t(r) * w.out + size_t(q) * kPanel, acc, sizeof(float) * n);
-          std::memcpy(y + size_t(r + 1) * w.out + size_t(q) * kPanel, acc + kPanel, sizeof(float) * n);
-        }
+      for (; r + 1 < rows; r += 2) {
+        const float* panel = reinterpret_cast<const float*>(w.data.data()) + p * values;
+        const float *x0 = x + size_t(r) * w.in, *x1 = x0 + w.in;
+        if (np == 2) panel_f32_rows2<2>(panel, values, w.in, x0, x1, acc, acc + 2 * kPanel);
+        else panel_f32_rows2<1>(panel, values, w.in, x0, x1, acc, acc + 2 * kPanel);
+        std::memcpy(y + size_t(r) * w.out + size_t(p) * kPanel, acc, sizeof(float) * count);
+        std::memcpy(y + size_t(r + 1) * w.out + size_t(p) * kPanel, acc + 2 * kPanel, sizeof(float) * count);
+      }
     for (; r < rows; ++r) {
       panels(w, x, xq, r, p, np == 2, acc);
       std::memcpy(y + size_t(r) * w.out + size_t(p) * kPanel, acc, sizeof(float) * count);
