@@ -153,10 +153,13 @@ export async function launchBrowser() {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
   });
+  let closed = false;  // by close() or because Chromium went away (a crash, the OOM killer)
+  context.on('close', () => { closed = true; });
   return {
     context,
+    get closed() { return closed; },
     async close() {
-      await context.close();
+      if (!closed) await context.close();
       fs.rmSync(profile, { recursive: true, force: true });
     },
   };

@@ -75,28 +75,38 @@ export async function runPipelineBench({ quick = false, log = console.log, build
   const tokenizer = ensureTokenizer(build, lmConfig.text_card, lmConfig.existing_text_padding_id ?? 3);
   const speech = ensureSpeech(build);
   const server = await startServer();
-  const browser = await launchBrowser();
+  let browser = await launchBrowser();
   const rows = [];
   try {
     const url = (p) => server.url + p;
     for (const r of plan(quick)) {
-      const page = await browser.context.newPage();
+      // A row whose browser went away is reported with its error; the next row gets a fresh one
+      // (and a fresh model cache, so it loads from the network).
+      if (browser.closed) {
+        await browser.close();
+        browser = await launchBrowser();
+      }
       const errors = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`${server.url}${r.coi ? '/coi' : ''}/bench/pipeline.html`);
-      await page.waitForFunction(() => window.pipeline, null, { timeout: 30_000 });
-      const options = {
-        config: url(stt.config), weights: url(stt.weights), tokenizer: url(tokenizer), format: r.format, threads: r.threads,
-        mimi: { config: url(mimi.config), weights: url(mimi.weights) }, speechUrl: url(speech.url), firstWord: !!r.firstWord,
-        warmupFrames: quick ? 20 : 40, frames: quick ? 25 : 40, fullWindow: !quick, context: lmConfig.context,
-      };
+      let page = null;
       try {
+        page = await browser.context.newPage();
+        page.on('pageerror', (e) => errors.push(e.message));
+        page.on('crash', () => errors.push('the page crashed'));
+        await page.goto(`${server.url}${r.coi ? '/coi' : ''}/bench/pipeline.html`);
+        await page.waitForFunction(() => window.pipeline, null, { timeout: 30_000 });
+        const options = {
+          config: url(stt.config), weights: url(stt.weights), tokenizer: url(tokenizer), format: r.format, threads: r.threads,
+          mimi: { config: url(mimi.config), weights: url(mimi.weights) }, speechUrl: url(speech.url), firstWord: !!r.firstWord,
+          warmupFrames: quick ? 20 : 40, frames: quick ? 25 : 40, fullWindow: !quick, context: lmConfig.context,
+        };
         const result = await page.evaluate((o) => window.pipeline.run(o), options);
         rows.push({ kind: 'pipeline', ...r, ...result, speechSeconds: speech.seconds });
       } catch (e) {
-        rows.push({ kind: 'pipeline', ...r, error: String(e.message ?? e).split('\n')[0], pageErrors: errors });
+        const error = [String(e.message ?? e).split('\n')[0], ...errors].join('; ');
+        rows.push({ kind: 'pipeline', ...r, error, pageErrors: errors });
+      } finally {
+        await page?.close().catch(() => {});  // already gone with its browser
       }
-      await page.close();
     }
   } finally {
     await browser.close();
