@@ -15,15 +15,15 @@ namespace kyutai::simd128 {
 
 namespace {
 
-// Every kernel computes NP panels side by side, NP = 2 where the layer has a pair left: two
-// sequential weight streams keep more DRAM reads in flight than one. On the AMD EPYC VM this
-// took f32 from ~22 to ~25 GB/s; on the Intel Xeon VM (9-11 GB/s per core) the cold GEMV
-// 2048x5632 took 0.78x (q8), 0.78x (q4), 0.80x (q4 relaxed) and 0.76x (bf16) of the one-panel
-// time (geometric means of 5-8 alternating pairs), reaching 83-100% of the in-place read
-// where one panel reached 64-72%. Hot (L2) times stay within noise. The integer kernels keep
-// their float sums in `out` between spans or blocks, so that two panels' integer accumulators
-// (8 vectors) fit in the registers; with the float sums too (16) V8 spills. Each output's
-// summation order is the same either way.
+// The f32 and bf16 kernels compute NP panels side by side, NP = 2 where the layer has a pair
+// left: two sequential weight streams keep more DRAM reads in flight than one. On the AMD EPYC
+// VM this took f32 from ~22 to ~25 GB/s; on the Intel Xeon VM (9-11 GB/s per core) the cold
+// GEMV 2048x5632 took 0.78x (q8), 0.78x (q4), 0.80x (q4 relaxed) and 0.76x (bf16) of the
+// one-panel time (geometric means of 5-8 alternating pairs), reaching 83-100% of the in-place
+// read where one panel reached 64-72%. Hot (L2) times stay within noise. Where two panels'
+// sums would not fit V8's 16 vector registers (two activation rows, Q8), the two panels take
+// turns instead, their sums waiting in `out`; the Q4 kernels, bound by their instructions,
+// take one panel at a time. Each output's summation order is the same either way.
 template <int NP>
 void panel_f32(const float* panel, size_t stride, int in, const float* x, float* out) {
   v128_t a[NP][4];
@@ -100,10 +100,9 @@ void panel_bf16(const uint16_t* panel, size_t stride, int in, const float* x, fl
 // The Q4 kernels run one panel at a time with the float sums in registers, Q8 two panels in
 // turn (panels_q8): each block ends by adding its exact integer sums, times (weight scale x the
 // block's activation scale), into four float vectors (the scalar kernel's order). Both take
-// two k-pairs per loop iteration: V8
-// adds counter updates, an exit test and (every few iterations) a stack check to each
-// iteration, so fewer iterations issue fewer instructions; unrolled further, clang groups the
-// work by accumulator and V8 spills vectors.
+// two k-pairs per loop iteration: V8 adds counter updates, an exit test and (every few
+// iterations) a stack check to each iteration, so fewer iterations issue fewer instructions;
+// unrolled further, clang groups the work by accumulator and V8 spills vectors.
 inline void add_block(v128_t& f, v128_t sums, const float* scales, v128_t sx) {
   f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), wasm_f32x4_mul(wasm_v128_load(scales), sx)));
 }
