@@ -16,12 +16,12 @@ namespace kyutai::simd128 {
 namespace {
 
 // The f32 and bf16 kernels compute NP panels side by side, NP = 2 where the layer has a pair
-// left: two sequential weight streams keep more DRAM reads in flight than one. On the AMD EPYC
-// VM this took f32 from ~22 to ~25 GB/s; on the Intel Xeon VM (9-11 GB/s per core) the cold
-// GEMV 2048x5632 took 0.78x (q8), 0.78x (q4), 0.80x (q4 relaxed) and 0.76x (bf16) of the
-// one-panel time (geometric means of 5-8 alternating pairs), reaching 83-100% of the in-place
-// read where one panel reached 64-72%. Hot (L2) times stay within noise. Where two panels'
-// sums would not fit V8's 16 vector registers (two activation rows, Q8), the two panels take
+// left (f32 from 1024 inputs, see pair_panels): two sequential weight streams keep more DRAM
+// reads in flight than one. On the AMD EPYC VM this took f32 from ~22 to ~25 GB/s; on the
+// Intel Xeon VM (9-11 GB/s per core) the cold GEMV 2048x5632 took 0.78x (q8), 0.78x (q4),
+// 0.80x (q4 relaxed) and 0.76x (bf16) of the one-panel time (geometric means of 5-8
+// alternating pairs), reaching 83-100% of the in-place read where one panel reached 64-72%. Hot (L2) times stay within
+// noise. Where two panels' sums would not fit V8's 16 vector registers (two activation rows, Q8), the two panels take
 // turns instead, their sums waiting in `out`; the Q4 kernels, bound by their instructions,
 // take one panel at a time. Each output's summation order is the same either way.
 template <int NP>
@@ -306,12 +306,25 @@ void quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, 
   }
 }
 
+// Whether panels go in pairs. An f32 panel of under 64 KB (fewer than 1024 inputs: Mimi's
+// transformers are 512 wide) goes alone: the next panel follows it in memory, so one panel at a
+// time reads the matrix as one sequential stream, where a pair restarts two streams every 32 KB.
+// Cold 512x2048 on the AMD EPYC VM (27-30 GB/s read), library builds run alternately, 3 rounds:
+// one row 21.0-21.4 -> 26.6-28.1 GB/s, two rows 16.2-17.3 -> 20.2-23.7 GB/s; Mimi's frame
+// 1.1-1.2 ms faster to encode and to decode. At 1024 inputs one panel was even (one row) or
+// slower (two rows, 21.4 -> 18.8 GB/s); at 2048 and 5632 slower (one row 27.7 -> 22 and
+// 32.3 -> 24 GB/s). Quantized panels keep their pairs.
+namespace {
+bool pair_panels(const PackedMatrix& w) { return w.format != WeightFormat::F32 || w.in >= 1024; }
+}  // namespace
+
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,
                  int panel_end) {
   alignas(16) float acc[4 * kPanel];                   // two rows of two panels
   const size_t values = size_t(w.in_padded) * kPanel;  // weights per panel
+  const bool pairs = pair_panels(w);
   for (int p = panel_begin; p < panel_end;) {
-    const int np = p + 1 < panel_end ? 2 : 1;
+    const int np = pairs && p + 1 < panel_end ? 2 : 1;
     const int count = std::min(np * kPanel, w.out - p * kPanel);
     int r = 0;
     if (w.format == WeightFormat::F32)
