@@ -16,7 +16,7 @@ namespace kyutai::simd128 {
 namespace {
 
 // The f32 and bf16 kernels compute NP panels side by side, NP = 2 where the layer has a pair
-// left (f32 from 1024 inputs, see pair_panels): two sequential weight streams keep more DRAM
+// left and its panels are large (see pair_panels): two sequential weight streams keep more DRAM
 // reads in flight than one. On the AMD EPYC VM this took f32 from ~22 to ~25 GB/s; on the
 // Intel Xeon VM (9-11 GB/s per core) the cold GEMV 2048x5632 took 0.78x (q8), 0.78x (q4),
 // 0.80x (q4 relaxed) and 0.76x (bf16) of the one-panel time (geometric means of 5-8
@@ -235,7 +235,7 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
       const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
       const int32_t* sums = xq->block_sums.data() + row;
       const float* sx = xq->scales.data() + row;
-      if (w.format == WeightFormat::Q8) {  // both panels in turn (see panels_q8)
+      if (w.format == WeightFormat::Q8) {  // a pair's panels in turn (see panels_q8)
         const uint8_t* panel = w.data.data() + p * panel_bytes;
         const float* scales = w.scales.data() + p * scale_stride;
         if (pair) panels_q8<2>(panel, panel_bytes, w.blocks(), xr, sums, scales, scale_stride, sx, out);
@@ -306,16 +306,19 @@ void quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, 
   }
 }
 
-// Whether panels go in pairs. An f32 panel of under 64 KB (fewer than 1024 inputs: Mimi's
-// transformers are 512 wide) goes alone: the next panel follows it in memory, so one panel at a
-// time reads the matrix as one sequential stream, where a pair restarts two streams every 32 KB.
-// Cold 512x2048 on the AMD EPYC VM (27-30 GB/s read), library builds run alternately, 3 rounds:
-// one row 21.0-21.4 -> 26.6-28.1 GB/s, two rows 16.2-17.3 -> 20.2-23.7 GB/s; Mimi's frame
-// 1.1-1.2 ms faster to encode and to decode. At 1024 inputs one panel was even (one row) or
-// slower (two rows, 21.4 -> 18.8 GB/s); at 2048 and 5632 slower (one row 27.7 -> 22 and
-// 32.3 -> 24 GB/s). Quantized panels keep their pairs.
+// Whether panels go in pairs: only panels of 64 KB or more. The next panel follows a panel in
+// memory, so one panel at a time reads the matrix as one sequential stream, where a pair of
+// small panels restarts two streams every few KB. Cold GEMVs on the AMD EPYC VM (27-31 GB/s
+// read), library builds run alternately, 3-4 rounds, ms (pairs -> one at a time):
+//   f32 512x2048, one row 0.196-0.199 -> 0.149-0.158, two rows 0.242-0.259 -> 0.177-0.208;
+//   bf16 512x2048 0.180-0.197 -> 0.083-0.105, 1024x4096 0.520-0.609 -> 0.349-0.449;
+//   q8 2048x5632 (32 KB panels) 0.755-1.164 -> 0.671-0.950, faster in 3 rounds of 4.
+// From 64 KB pairs were even or faster: f32 two rows at 1024 inputs 21.4 -> 18.8 GB/s one at a
+// time, one row at 2048 and 5632 inputs 27.7 -> 22 and 32.3 -> 24 GB/s; q8 5632x2048 (88 KB)
+// 0.637-0.817 -> 0.762-0.872 ms. Mimi's frame (f32, 512 wide) encodes and decodes 1.1-1.2 ms
+// faster. The Q4 kernels take one panel at a time regardless.
 namespace {
-bool pair_panels(const PackedMatrix& w) { return w.format != WeightFormat::F32 || w.in >= 1024; }
+bool pair_panels(const PackedMatrix& w) { return w.panel_bytes() >= 64 * 1024; }
 }  // namespace
 
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,

@@ -74,6 +74,7 @@ struct PackedMatrix {
   std::shared_ptr<NativeLinear> native;  // when set, products go through it
 
   int panels() const { return (out + kPanel - 1) / kPanel; }
+  size_t panel_bytes() const { return data.bytes() / size_t(panels()); }  // one panel's weights
   int blocks() const { return in_padded / kQuantBlock; }
   // Floats of `scales` per (panel, block): the rows' scales, then for Q4 their mins.
   int scale_stride() const { return format == WeightFormat::Q4 ? 2 * kPanel : kPanel; }

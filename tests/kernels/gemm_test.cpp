@@ -131,8 +131,9 @@ INSTANTIATE_TEST_SUITE_P(All, GemmFormats,
                                                               WeightFormat::Q4),
                                             ::testing::Values(Shape{16, 32, 1}, Shape{37, 61, 3}, Shape{130, 600, 2},
                                                               Shape{5, 7, 1}, Shape{20, 517, 2},
-                                                              // f32 panels go in pairs from 1024 inputs
-                                                              Shape{40, 1030, 3})),
+                                                              // panels go in pairs from 64 KB: f32 from
+                                                              // 1024 inputs, bf16 2048, q8 4096
+                                                              Shape{40, 1030, 3}, Shape{40, 4100, 3})),
                          [](const auto& info) {
                            auto s = std::get<1>(info.param);
                            return std::string(weight_format_name(std::get<0>(info.param))) + "_" +
