@@ -20,10 +20,11 @@ namespace {
 // reads in flight than one. On the AMD EPYC VM this took f32 from ~22 to ~25 GB/s; on the
 // Intel Xeon VM (9-11 GB/s per core) the cold GEMV 2048x5632 took 0.78x (q8), 0.78x (q4),
 // 0.80x (q4 relaxed) and 0.76x (bf16) of the one-panel time (geometric means of 5-8
-// alternating pairs), reaching 83-100% of the in-place read where one panel reached 64-72%. Hot (L2) times stay within
-// noise. Where two panels' sums would not fit V8's 16 vector registers (two activation rows, Q8), the two panels take
-// turns instead, their sums waiting in `out`; the Q4 kernels, bound by their instructions,
-// take one panel at a time. Each output's summation order is the same either way.
+// alternating pairs), reaching 83-100% of the in-place read where one panel reached 64-72%.
+// Hot (L2) times stay within noise. Where two panels' sums would not fit V8's 16 vector
+// registers (two activation rows, Q8), the two panels take turns instead, their sums waiting
+// in `out`; the Q4 kernels, bound by their instructions, take one panel at a time. Each
+// output's summation order is the same either way.
 template <int NP>
 void panel_f32(const float* panel, size_t stride, int in, const float* x, float* out) {
   v128_t a[NP][4];
@@ -154,8 +155,10 @@ inline void block_q8(const uint8_t* w, const int16_t* x, int32_t block_sum, cons
 // V8's 16 vector registers; two panels' accumulators and float sums would not). Cold GEMVs on
 // the AMD EPYC VM (13-17 GB/s read per core), one process, 5 rounds, one panel at a time with
 // its float sums in registers against taking turns: 2048x5632 1.039 -> 0.941 ms, 5632x2048
-// 1.104 -> 0.885 ms, 2048x2048 0.355 -> 0.326 ms. The Q4 kernels, bound by their instructions
-// at these rates, gained nothing (SIMD128) or lost 8-30% (relaxed SIMD) taking turns.
+// 1.104 -> 0.885 ms, 2048x2048 0.355 -> 0.326 ms. At 27-31 GB/s one panel at a time was the
+// faster for 32 KB panels (2048 inputs), so pairs now need 64 KB panels (pair_panels). The Q4
+// kernels, bound by their instructions, gained nothing (SIMD128) or lost 8-30% (relaxed SIMD)
+// taking turns.
 template <int NP>
 void panels_q8(const uint8_t* w, size_t panel_bytes, int blocks, const int16_t* x, const int32_t* block_sums,
                const float* scales, size_t scale_stride, const float* sx, float* out) {
