@@ -232,7 +232,7 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
     }
     case WeightFormat::Q8:
     case WeightFormat::Q4: {
-      const size_t panel_bytes = w.format == WeightFormat::Q8 ? values : values / 2;
+      const size_t panel_bytes = w.panel_bytes();
       const size_t scale_stride = size_t(w.blocks()) * w.scale_stride();  // scales per panel
       const size_t row = size_t(r) * w.blocks();
       const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;

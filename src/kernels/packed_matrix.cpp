@@ -34,16 +34,6 @@ bool parse_weight_format(const std::string& name, WeightFormat* out) {
   return false;
 }
 
-namespace {
-
-int padded_inputs(WeightFormat format, int in) {
-  switch (format) {
-    case WeightFormat::Q8:
-    case WeightFormat::Q4: return (in + kQuantBlock - 1) / kQuantBlock * kQuantBlock;
-    default: return in;
-  }
-}
-
 size_t panel_bytes(WeightFormat format, int in_padded) {
   switch (format) {
     case WeightFormat::F32: return size_t(in_padded) * kPanel * 4;
@@ -52,6 +42,16 @@ size_t panel_bytes(WeightFormat format, int in_padded) {
     case WeightFormat::Q4: return size_t(in_padded) * kPanel / 2;
   }
   return 0;
+}
+
+namespace {
+
+int padded_inputs(WeightFormat format, int in) {
+  switch (format) {
+    case WeightFormat::Q8:
+    case WeightFormat::Q4: return (in + kQuantBlock - 1) / kQuantBlock * kQuantBlock;
+    default: return in;
+  }
 }
 
 PackedMatrix allocate(WeightFormat format, int out, int in, Q4Layout q4_layout) {
@@ -206,7 +206,7 @@ void for_panels(const PackedMatrix& m, ThreadPool* pool, const Fn& fn) {
 
 void pack_panel(PackedMatrix& m, int panel, const float* rows, int count, int q4_search_steps) {
   const int in = m.in;
-  uint8_t* base = m.data.data() + panel_bytes(m.format, m.in_padded) * panel;
+  uint8_t* base = m.data.data() + m.panel_bytes() * panel;
   switch (m.format) {
     case WeightFormat::F32: {
       float* p = reinterpret_cast<float*>(base);
@@ -452,7 +452,7 @@ std::vector<uint8_t> export_quantized_scale(const PackedMatrix& m) {
 
 void unpack_row(const PackedMatrix& m, int row, float* out) {
   const int p = row / kPanel, r = row % kPanel;
-  const uint8_t* base = m.data.data() + panel_bytes(m.format, m.in_padded) * p;
+  const uint8_t* base = m.data.data() + m.panel_bytes() * p;
   for (int k = 0; k < m.in; ++k) {
     switch (m.format) {
       case WeightFormat::F32: out[k] = reinterpret_cast<const float*>(base)[size_t(k) * kPanel + r]; break;

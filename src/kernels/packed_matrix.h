@@ -55,6 +55,9 @@ bool parse_weight_format(const std::string& name, WeightFormat* out);
 constexpr int kPanel = 16;
 constexpr int kQuantBlock = 32;
 
+// Bytes of one panel's weights (kPanel rows of in_padded inputs) in `format`.
+size_t panel_bytes(WeightFormat format, int in_padded);
+
 // Produces rows [row, row + count) of W as float32, row-major with `in` columns. Lets packing
 // convert a bf16/f16 tensor a panel at a time instead of holding a float copy of the matrix.
 using RowReader = void (*)(const void* source, int row, int count, int in, float* out);
@@ -74,7 +77,7 @@ struct PackedMatrix {
   std::shared_ptr<NativeLinear> native;  // when set, products go through it
 
   int panels() const { return (out + kPanel - 1) / kPanel; }
-  size_t panel_bytes() const { return data.bytes() / size_t(panels()); }  // one panel's weights
+  size_t panel_bytes() const { return kyutai::panel_bytes(format, in_padded); }
   int blocks() const { return in_padded / kQuantBlock; }
   // Floats of `scales` per (panel, block): the rows' scales, then for Q4 their mins.
   int scale_stride() const { return format == WeightFormat::Q4 ? 2 * kPanel : kPanel; }
