@@ -142,7 +142,7 @@ val tensor_info(const WeightLoader::TensorRef& t) {
       o.set("native", bool(w.native));  // packed by an external library: no panel bytes
       o.set("ptr", double(uintptr_t(w.data.data())));
       o.set("bytes", double(w.data.bytes()));
-      o.set("scalesPtr", double(uintptr_t(w.scales.data())));
+      o.set("scalesPtr", double(uintptr_t(w.scales.data())));  // q4 only: q8 keeps its scales in the panels
       o.set("scalesBytes", double(w.scales.bytes()));
       o.set("biasPtr", l.bias.empty() ? 0.0 : double(uintptr_t(l.bias.data())));
       o.set("biasLength", double(l.bias.size()));

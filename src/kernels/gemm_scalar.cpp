@@ -33,16 +33,6 @@ void quantize_row(const float* x, int in, int in_padded, int max_q, int16_t* q, 
 
 namespace {
 
-size_t panel_stride(const PackedMatrix& w) {
-  switch (w.format) {
-    case WeightFormat::F32: return size_t(w.in_padded) * kPanel * 4;
-    case WeightFormat::BF16: return size_t(w.in_padded) * kPanel * 2;
-    case WeightFormat::Q8: return size_t(w.in_padded) * kPanel;
-    case WeightFormat::Q4: return size_t(w.in_padded) * kPanel / 2;
-  }
-  return 0;
-}
-
 void panel_float(const PackedMatrix& w, const uint8_t* panel, const float* x, float* acc) {
   for (int o = 0; o < kPanel; ++o) acc[o] = 0;
   for (int k = 0; k < w.in; ++k) {
@@ -75,7 +65,7 @@ void panel_quantized(const PackedMatrix& w, int p, const uint8_t* panel, const i
     int32_t isum[kPanel] = {0};
     for (int k = b * kQuantBlock; k < (b + 1) * kQuantBlock; ++k)
       for (int o = 0; o < kPanel; ++o) isum[o] += weight(w, panel, o, k) * xq[k];
-    const float* s = w.scales.data() + (size_t(p) * blocks + b) * w.scale_stride();
+    const float* s = w.block_scales(p, b);
     for (int o = 0; o < kPanel; ++o) acc[o] = acc[o] + float(isum[o]) * (s[o] * sx[b]);
     if (w.format != WeightFormat::Q4) continue;
     const float t = sx[b] * float(block_sums[b]);
@@ -87,7 +77,7 @@ void panel_quantized(const PackedMatrix& w, int p, const uint8_t* panel, const i
 
 void gemm_panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int rows, float* y, int panel_begin,
                  int panel_end) {
-  const size_t stride = panel_stride(w);
+  const size_t stride = w.panel_bytes();
   float acc[kPanel];
   for (int p = panel_begin; p < panel_end; ++p) {
     const uint8_t* panel = w.data.data() + stride * p;

@@ -128,9 +128,11 @@ inline void q8_step(const uint8_t* w, const int16_t* x, v128_t& a0, v128_t& a1, 
   a3 = wasm_i32x4_add(a3, wasm_i32x4_dot_i16x8(wasm_i16x8_shr(v1, 8), xv));
 }
 
-// One block of one Q8 panel (w: its 512 bytes; x: its 32 activations) into the panel's sums f.
-inline void block_q8(const uint8_t* w, const int16_t* x, int32_t block_sum, const float* scales, float sx, float* f) {
+// One block of one Q8 panel (w: its weights, then its 16 scales; x: its 32 activations) into the
+// panel's sums f.
+inline void block_q8(const uint8_t* w, const int16_t* x, int32_t block_sum, float sx, float* f) {
   static_assert(kQuantBlock % 4 == 0, "two k-pairs per iteration");
+  const float* scales = reinterpret_cast<const float*>(w + kQ8BlockWeights);
   v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
 #pragma clang loop unroll(disable)
   for (int j = 0; j < kQuantBlock / 2; j += 2, w += 64, x += 4) {
@@ -148,7 +150,7 @@ inline void block_q8(const uint8_t* w, const int16_t* x, int32_t block_sum, cons
   for (int i = 0; i < 4; ++i) wasm_v128_store(f + 4 * i, s[i]);
 }
 
-// NP Q8 panels (panel_bytes apart, their scales scale_stride floats apart) into
+// NP Q8 panels (panel_bytes apart, each block followed by its scales) into
 // out[NP * kPanel], block by block in turn: block b of the first panel, then block b of the
 // second. Two weight streams keep more reads in flight than one; each panel's float sums wait
 // in `out` meanwhile (one panel's integer accumulators, the weights and the activations fit
@@ -161,13 +163,11 @@ inline void block_q8(const uint8_t* w, const int16_t* x, int32_t block_sum, cons
 // taking turns.
 template <int NP>
 void panels_q8(const uint8_t* w, size_t panel_bytes, int blocks, const int16_t* x, const int32_t* block_sums,
-               const float* scales, size_t scale_stride, const float* sx, float* out) {
-  constexpr size_t kBlockBytes = kQuantBlock * kPanel;
+               const float* sx, float* out) {
   for (int i = 0; i < NP * kPanel; i += 4) wasm_v128_store(out + i, wasm_f32x4_splat(0));
   for (int b = 0; b < blocks; ++b)
     for (int q = 0; q < NP; ++q)
-      block_q8(w + q * panel_bytes + b * kBlockBytes, x + b * kQuantBlock, block_sums[b],
-               scales + q * scale_stride + size_t(b) * kPanel, sx[b], out + q * kPanel);
+      block_q8(w + q * panel_bytes + b * kQ8BlockBytes, x + b * kQuantBlock, block_sums[b], sx[b], out + q * kPanel);
 }
 
 // A 4-bit k-pair is 16 bytes, 8 16-bit lanes: lane 2i + (k % 2) holds rows i, 4 + i, 8 + i and
@@ -233,21 +233,19 @@ void panels(const PackedMatrix& w, const float* x, const QuantizedRows* xq, int 
     case WeightFormat::Q8:
     case WeightFormat::Q4: {
       const size_t panel_bytes = w.panel_bytes();
-      const size_t scale_stride = size_t(w.blocks()) * w.scale_stride();  // scales per panel
       const size_t row = size_t(r) * w.blocks();
       const int16_t* xr = xq->values.data() + size_t(r) * w.in_padded;
       const int32_t* sums = xq->block_sums.data() + row;
       const float* sx = xq->scales.data() + row;
       if (w.format == WeightFormat::Q8) {  // a pair's panels in turn (see panels_q8)
         const uint8_t* panel = w.data.data() + p * panel_bytes;
-        const float* scales = w.scales.data() + p * scale_stride;
-        if (pair) panels_q8<2>(panel, panel_bytes, w.blocks(), xr, sums, scales, scale_stride, sx, out);
-        else panels_q8<1>(panel, panel_bytes, w.blocks(), xr, sums, scales, scale_stride, sx, out);
+        if (pair) panels_q8<2>(panel, panel_bytes, w.blocks(), xr, sums, sx, out);
+        else panels_q8<1>(panel, panel_bytes, w.blocks(), xr, sums, sx, out);
         break;
       }
       for (int q = 0; q < (pair ? 2 : 1); ++q) {  // Q4: one panel at a time
         const uint8_t* panel = w.data.data() + (p + q) * panel_bytes;
-        const float* scales = w.scales.data() + (p + q) * scale_stride;
+        const float* scales = w.block_scales(p + q, 0);
         float* o = out + q * kPanel;
         if (w.q4_layout == Q4Layout::Lanes) panel_q4(panel, w.blocks(), xr, sums, scales, sx, o);
         else  // gemm() sends the Bytes layout here only where the relaxed kernel is linked

@@ -34,11 +34,20 @@ bool parse_weight_format(const std::string& name, WeightFormat* out) {
   return false;
 }
 
+const float* PackedMatrix::block_scales(int p, int b) const {
+  if (format == WeightFormat::Q8)
+    return reinterpret_cast<const float*>(data.data() + p * panel_bytes() + b * kQ8BlockBytes + kQ8BlockWeights);
+  return scales.data() + (size_t(p) * blocks() + b) * 2 * kPanel;
+}
+float* PackedMatrix::block_scales(int p, int b) {
+  return const_cast<float*>(static_cast<const PackedMatrix*>(this)->block_scales(p, b));
+}
+
 size_t panel_bytes(WeightFormat format, int in_padded) {
   switch (format) {
     case WeightFormat::F32: return size_t(in_padded) * kPanel * 4;
     case WeightFormat::BF16: return size_t(in_padded) * kPanel * 2;
-    case WeightFormat::Q8: return size_t(in_padded) * kPanel;
+    case WeightFormat::Q8: return size_t(in_padded / kQuantBlock) * kQ8BlockBytes;
     case WeightFormat::Q4: return size_t(in_padded) * kPanel / 2;
   }
   return 0;
@@ -63,22 +72,15 @@ PackedMatrix allocate(WeightFormat format, int out, int in, Q4Layout q4_layout) 
   m.q4_layout = q4_layout;
   m.in_padded = padded_inputs(format, in);
   m.data.resize(panel_bytes(format, m.in_padded) * m.panels());
-  if (format == WeightFormat::Q8 || format == WeightFormat::Q4)
-    m.scales.resize(size_t(m.panels()) * m.blocks() * m.scale_stride());
+  if (format == WeightFormat::Q4) m.scales.resize(size_t(m.panels()) * m.blocks() * 2 * kPanel);
   return m;
 }
 
-// Row o's scale (and, for Q4, min) of block b, in the panels' [panel][block][row] order.
-float& panel_scale(PackedMatrix& m, int o, int b) {
-  return m.scales[(size_t(o / kPanel) * m.blocks() + b) * m.scale_stride() + o % kPanel];
-}
-float panel_scale(const PackedMatrix& m, int o, int b) {
-  return m.scales[(size_t(o / kPanel) * m.blocks() + b) * m.scale_stride() + o % kPanel];
-}
-float& panel_min(PackedMatrix& m, int o, int b) { return (&panel_scale(m, o, b))[kPanel]; }
-float panel_min(const PackedMatrix& m, int o, int b) {
-  return m.scales[(size_t(o / kPanel) * m.blocks() + b) * m.scale_stride() + kPanel + o % kPanel];
-}
+// Row o's scale (and, for Q4, min) of block b.
+float& panel_scale(PackedMatrix& m, int o, int b) { return m.block_scales(o / kPanel, b)[o % kPanel]; }
+float panel_scale(const PackedMatrix& m, int o, int b) { return m.block_scales(o / kPanel, b)[o % kPanel]; }
+float& panel_min(PackedMatrix& m, int o, int b) { return m.block_scales(o / kPanel, b)[kPanel + o % kPanel]; }
+float panel_min(const PackedMatrix& m, int o, int b) { return m.block_scales(o / kPanel, b)[kPanel + o % kPanel]; }
 
 // Blocks [b0, b0 + n) of row o take a Q4_K super-block's s = d sc and mn = dmin m (exact in f32).
 void set_q4_k_scales(PackedMatrix& m, int o, int b0, int n, const quant::Q4KSuper& super) {
@@ -113,13 +115,15 @@ bool q4_k_codes(const float* values, int n, uint16_t* d16, uint8_t* codes) {
 // placing nibbles one at a time. The offsets above stay the definition (tests read back
 // through them).
 
-// Row r of a Q8 panel from its values q[0..kp), kp even.
+// Row r of a Q8 panel from its values q[0..kp), kp a multiple of the block.
 void place_q8_row(int r, const int8_t* q, int kp, uint8_t* base) {
-  uint8_t* even = base + q8_offset(r, 0);  // input k sits k / 2 pairs further
-  uint8_t* odd = base + q8_offset(r, 1);
-  for (int k = 0; k < kp; k += 2) {
-    even[size_t(k / 2) * 32] = q8_stored_byte(r, q[k]);
-    odd[size_t(k / 2) * 32] = q8_stored_byte(r, q[k + 1]);
+  for (int k0 = 0; k0 < kp; k0 += kQuantBlock) {
+    uint8_t* even = base + q8_offset(r, k0);  // input k0 + k sits k / 2 pairs further
+    uint8_t* odd = base + q8_offset(r, k0 + 1);
+    for (int k = 0; k < kQuantBlock; k += 2) {
+      even[size_t(k / 2) * 32] = q8_stored_byte(r, q[k0 + k]);
+      odd[size_t(k / 2) * 32] = q8_stored_byte(r, q[k0 + k + 1]);
+    }
   }
 }
 
@@ -181,11 +185,13 @@ void read_q4_panel(Q4Layout layout, const uint8_t* base, int kp, uint8_t* const*
 
 // The inverse of place_q8_row: row r's values q[0..kp).
 void read_q8_row(int r, const uint8_t* base, int kp, int8_t* q) {
-  const uint8_t* even = base + q8_offset(r, 0);
-  const uint8_t* odd = base + q8_offset(r, 1);
-  for (int k = 0; k < kp; k += 2) {
-    q[k] = int8_t(q8_value(r, even[size_t(k / 2) * 32]));
-    q[k + 1] = int8_t(q8_value(r, odd[size_t(k / 2) * 32]));
+  for (int k0 = 0; k0 < kp; k0 += kQuantBlock) {
+    const uint8_t* even = base + q8_offset(r, k0);
+    const uint8_t* odd = base + q8_offset(r, k0 + 1);
+    for (int k = 0; k < kQuantBlock; k += 2) {
+      q[k0 + k] = int8_t(q8_value(r, even[size_t(k / 2) * 32]));
+      q[k0 + k + 1] = int8_t(q8_value(r, odd[size_t(k / 2) * 32]));
+    }
   }
 }
 

@@ -238,10 +238,11 @@ test('the weight directory lists every tensor with its heap bytes, format and sh
     assert.deepEqual(inProj.shape, [192, 64]);
     assert.equal(inProj.format, format);
     assert.equal(inProj.panels, 12);
-    const perPanel = { f32: 64 * 16 * 4, q8: 64 * 16, q4: 64 * 8 }[format];
+    // Per (row, block of 32): an f32 scale, and for q4 (Q4_K) an f32 min; q8's follow each
+    // block's weights in the panel, q4's are apart.
+    const perPanel = { f32: 64 * 16 * 4, q8: 64 * 16 + 2 * 16 * 4, q4: 64 * 8 }[format];
     assert.equal(inProj.bytes, 12 * perPanel);
-    // Per (row, block of 32): an f32 scale, and for q4 (Q4_K) an f32 min.
-    assert.equal(inProj.scalesBytes, { f32: 0, q8: 12 * 2 * 16 * 4, q4: 12 * 2 * 16 * 8 }[format]);
+    assert.equal(inProj.scalesBytes, { f32: 0, q8: 0, q4: 12 * 2 * 16 * 8 }[format]);
     const table = info.tensors.find((t) => t.name === 'text_emb.weight');
     assert.deepEqual([table.kind, table.rows, table.width, table.format, table.bytes], ['table', 101, 64, 'f32', 101 * 64 * 4]);
     // The heap bytes are the weights: text_emb row 3 read through the directory.

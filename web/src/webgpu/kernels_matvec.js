@@ -2,8 +2,9 @@
 // (kernels.js compiles them). They read the panels as they are (src/kernels/packed_matrix.h):
 // panels of 16 output rows; f32 / bf16 store, for each input k, the 16 rows' values side by
 // side. The quantized formats have one scale per (row, block of 32 inputs): q8 stores per input
-// pair (k, k+1) 32 bytes (q, or q + 128 for rows 0..3 and 8..11); q4 (Q4_K, w = s c - mn) has a
-// min per (row, block) too, after the block's 16 scales, and two orders of its codes c: Lanes,
+// pair (k, k+1) 32 bytes (q, or q + 128 for rows 0..3 and 8..11), and after a block's 16 pairs
+// its 16 scales (f32, in the weights' buffer); q4 (Q4_K, w = s c - mn) keeps its scales in a
+// buffer of their own, with a min per (row, block) after the block's 16 scales, and two orders of its codes c: Lanes,
 // per pair 16 bytes of nibbles, c except rows 12..15, which hold c - 8 as a signed nibble; Bytes
 // (the relaxed-SIMD builds), per 4 inputs 32 bytes, all c.
 
@@ -103,30 +104,38 @@ fn xq(k: u32, inv: f32) -> f32 { return clamp(round(xin(k) * inv), -${maxQ}.0, $
 
 // A quantized kernel: `decode` adds the format's helpers, `block` the loop that adds block b's
 // integer products into s0..s3 (rows 0-3, 4-7, 8-11, 12-15 of the panel) and its activations
-// into xs; `wordsPerInput` is the panel's u32 words per input (4 for q8, 2 for q4), `maxQ` the
-// activations' range. With `mins` (q4) each block holds 8 vec4: the rows' scales, then their mins,
-// which take mn (sx sum(x)) off each row.
-const matvecQuantized = (decode, block, wordsPerInput, maxQ, mins = false) => MATVEC_HEAD + blockActivations(maxQ) + /* wgsl */ `
+// into xs (its words start at w[o0]); `blockWords` is a block's u32 words in a panel (144 for
+// q8: 128 of weights, then 16 scales; 64 for q4), `maxQ` the activations' range. With `mins`
+// (q4) each block holds 8 vec4 in `scales`: the rows' scales, then their mins, which take
+// mn (sx sum(x)) off each row.
+const matvecQuantized = (decode, block, blockWords, maxQ, mins = false) => MATVEC_HEAD + blockActivations(maxQ) + /* wgsl */ `
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 fn rowscale(panel: u32, r: u32) -> f32 { return select(1.0, scales[0][0], false); }
+${mins ? `fn scale4(panel: u32, b: u32, o0: u32, i: u32) -> vec4<f32> { return scales[(panel * p.blocks + b) * 8u + i]; }` : `
+// The rows 4i..4i+3 of the block's scales, after its weights.
+fn scale4(panel: u32, b: u32, o0: u32, i: u32) -> vec4<f32> {
+  let s = o0 + 128u + 4u * i;
+  return vec4<f32>(bitcast<f32>(w[s]), bitcast<f32>(w[s + 1u]), bitcast<f32>(w[s + 2u]), bitcast<f32>(w[s + 3u]));
+}`}
 ${decode}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
   let panel = wg.x + wg.y * nwg.x;
   if (panel >= p.panels) { return; }
   var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
-  let base = panel * p.in_padded * ${wordsPerInput}u;
+  let base = panel * p.blocks * ${blockWords}u;
   for (var b = t; b < p.blocks; b += 64u) {
+    let o0 = base + b * ${blockWords}u;
     let sx = block_scale(b);
     let inv = 1.0 / sx;
     var s0 = vec4<f32>(0.0); var s1 = vec4<f32>(0.0); var s2 = vec4<f32>(0.0); var s3 = vec4<f32>(0.0);
     var xs = 0.0;
 ${block}
-    let sc = (panel * p.blocks + b) * ${mins ? 8 : 4}u;
-    a0 += s0 * (scales[sc] * sx); a1 += s1 * (scales[sc + 1u] * sx);
-    a2 += s2 * (scales[sc + 2u] * sx); a3 += s3 * (scales[sc + 3u] * sx);${mins ? `
+    a0 += s0 * (scale4(panel, b, o0, 0u) * sx); a1 += s1 * (scale4(panel, b, o0, 1u) * sx);
+    a2 += s2 * (scale4(panel, b, o0, 2u) * sx); a3 += s3 * (scale4(panel, b, o0, 3u) * sx);${mins ? `
     let t = sx * xs;
-    a0 -= scales[sc + 4u] * t; a1 -= scales[sc + 5u] * t; a2 -= scales[sc + 6u] * t; a3 -= scales[sc + 7u] * t;` : ''}
+    a0 -= scale4(panel, b, o0, 4u) * t; a1 -= scale4(panel, b, o0, 5u) * t;
+    a2 -= scale4(panel, b, o0, 6u) * t; a3 -= scale4(panel, b, o0, 7u) * t;` : ''}
   }
   finish(t, panel, a0, a1, a2, a3);
 }
@@ -140,7 +149,7 @@ const pairLoop = (words, body) => /* wgsl */ `
       let x0 = xq(2u * q, inv);
       let x1 = xq(2u * q + 1u, inv);
       xs += x0 + x1;
-      let o = base + q * ${words}u;
+      let o = o0 + j * ${words}u;
       ${Array.from({ length: words }, (_, i) => `let w${i} = w[o + ${i}u];`).join(' ')}
 ${body}
     }`;
@@ -155,13 +164,13 @@ fn hi(a: u32, b: u32, c: u32, d: u32, s: u32) -> vec4<f32> { return vec4<f32>(s8
       s0 += lo(w0, w1, w2, w3, 0u) * x0 + lo(w0, w1, w2, w3, 16u) * x1;
       s1 += hi(w0, w1, w2, w3, 0u) * x0 + hi(w0, w1, w2, w3, 16u) * x1;
       s2 += lo(w4, w5, w6, w7, 0u) * x0 + lo(w4, w5, w6, w7, 16u) * x1;
-      s3 += hi(w4, w5, w6, w7, 0u) * x0 + hi(w4, w5, w6, w7, 16u) * x1;`), 4, 32767);
+      s3 += hi(w4, w5, w6, w7, 0u) * x0 + hi(w4, w5, w6, w7, 16u) * x1;`), 144, 32767);
 
 // The 4-bit kernels: one per packed order (Q4Layout).
 const matvecQ4 = (decode, block) => matvecQuantized(/* wgsl */ `
 fn u4(v: u32, b: u32) -> f32 { return f32(extractBits(v, b, 4u)); }
 fn rows(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return vec4<f32>(u4(w0, b), u4(w1, b), u4(w2, b), u4(w3, b)); }
-${decode}`, block, 2, 127, true);
+${decode}`, block, 64, 127, true);
 
 // The Lanes order: word i of a pair holds rows i, 4 + i, 8 + i and 12 + i at k in its nibbles
 // 0..3 and at k + 1 in nibbles 4..7 (rows 4g..4g+3 are nibble g (k) or 4 + g (k + 1) of the four
@@ -179,7 +188,7 @@ fn rows_signed(w0: u32, w1: u32, w2: u32, w3: u32, b: u32) -> vec4<f32> { return
 export const MATVEC_Q4_BYTES = matvecQ4('', /* wgsl */ `
     for (var st = 0u; st < 8u; st++) {
       let q = b * 8u + st;
-      let o = base + q * 8u;
+      let o = o0 + st * 8u;
       let w0 = w[o]; let w1 = w[o + 1u]; let w2 = w[o + 2u]; let w3 = w[o + 3u];
       let w4 = w[o + 4u]; let w5 = w[o + 5u]; let w6 = w[o + 6u]; let w7 = w[o + 7u];
       for (var j = 0u; j < 4u; j++) {
