@@ -221,6 +221,31 @@ TEST(Quantization, PrequantizedValuesReadBackThroughTheLayoutOffsets) {
       }
 }
 
+// A Q8 panel is one stream: each block's 16 f32 scales lie right after its 512 bytes of
+// weights, none in `scales` (the cold GEMV reads one stream per panel).
+TEST(Quantization, Q8ScalesFollowEachBlockInsideThePanel) {
+  const int out = 20, in = 70, blocks = 3;
+  std::vector<uint8_t> weight(size_t(out) * in, 1);
+  std::vector<uint16_t> scale(size_t(out) * blocks);
+  for (size_t i = 0; i < scale.size(); ++i) scale[i] = uint16_t(0x3c00 + i);  // 1 + i / 1024 as fp16
+  const PackedMatrix m = pack_prequantized(WeightFormat::Q8, out, in, weight.data(), DType::F16,
+                                           reinterpret_cast<const uint8_t*>(scale.data()));
+  EXPECT_EQ(m.scales.size(), 0u);
+  ASSERT_EQ(m.panel_bytes(), size_t(blocks) * kQ8BlockBytes);
+  for (int o = 0; o < m.panels() * kPanel; ++o)
+    for (int b = 0; b < blocks; ++b) {
+      float at;
+      std::memcpy(
+          &at, m.data.data() + (o / kPanel) * m.panel_bytes() + b * kQ8BlockBytes + kQ8BlockWeights + (o % kPanel) * 4,
+          4);
+      EXPECT_EQ(at, o < out ? 1.0f + float(o * blocks + b) / 1024 : 0.0f) << o << ", " << b;
+      EXPECT_EQ(m.block_scales(o / kPanel, b) + o % kPanel,
+                reinterpret_cast<const float*>(m.data.data() + (o / kPanel) * m.panel_bytes() + b * kQ8BlockBytes +
+                                               kQ8BlockWeights) +
+                    o % kPanel);
+    }
+}
+
 // Files of stored layouts 1 and 2 hold symmetric q4 blocks with f32 scales: they load as
 // w = s (c - 8) and export as they came.
 TEST(Quantization, SymmetricQ4FromOlderFilesLoadsAndExportsUnchanged) {
