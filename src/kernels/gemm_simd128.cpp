@@ -195,7 +195,7 @@ void panel_q4(const uint8_t* w, int blocks, const int16_t* x, const int32_t* blo
               const float* sx, float* out) {
   v128_t f[4];
   for (auto& v : f) v = wasm_f32x4_splat(0);
-  for (int b = 0; b < blocks; ++b, scales += 2 * kPanel) {
+  for (int b = 0; b < blocks; ++b, scales += kQ4BlockScales) {
     v128_t d0 = wasm_i32x4_splat(0), d1 = d0, d2 = d0, d3 = d0;
 #pragma clang loop unroll(disable)
     for (int j = 0; j < kQuantBlock / 2; j += 2, w += 32, x += 4) {

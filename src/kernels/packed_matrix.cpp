@@ -37,7 +37,7 @@ bool parse_weight_format(const std::string& name, WeightFormat* out) {
 const float* PackedMatrix::block_scales(int p, int b) const {
   if (format == WeightFormat::Q8)
     return reinterpret_cast<const float*>(data.data() + p * panel_bytes() + b * kQ8BlockBytes + kQ8BlockWeights);
-  return scales.data() + (size_t(p) * blocks() + b) * 2 * kPanel;
+  return scales.data() + (size_t(p) * blocks() + b) * kQ4BlockScales;
 }
 float* PackedMatrix::block_scales(int p, int b) {
   return const_cast<float*>(static_cast<const PackedMatrix*>(this)->block_scales(p, b));
@@ -72,7 +72,7 @@ PackedMatrix allocate(WeightFormat format, int out, int in, Q4Layout q4_layout) 
   m.q4_layout = q4_layout;
   m.in_padded = padded_inputs(format, in);
   m.data.resize(panel_bytes(format, m.in_padded) * m.panels());
-  if (format == WeightFormat::Q4) m.scales.resize(size_t(m.panels()) * m.blocks() * 2 * kPanel);
+  if (format == WeightFormat::Q4) m.scales.resize(size_t(m.panels()) * m.blocks() * kQ4BlockScales);
   return m;
 }
 

@@ -57,6 +57,7 @@ bool parse_weight_format(const std::string& name, WeightFormat* out);
 
 constexpr int kPanel = 16;
 constexpr int kQuantBlock = 32;
+constexpr int kQ4BlockScales = 2 * kPanel;  // floats per Q4 panel and block: 16 scales, then 16 mins
 
 // Bytes of one panel's weights (kPanel rows of in_padded inputs) in `format`.
 size_t panel_bytes(WeightFormat format, int in_padded);
