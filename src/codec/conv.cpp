@@ -346,7 +346,8 @@ void for_units(int units, double macs, ThreadPool* pool, const Fn& fn) {
 // rows, 1 to 16 panels) split their rows across the pool, kRowCutUnit at a time, instead of
 // their panels: each thread writes whole output rows (two threads writing halves of each row
 // took 1.05-1.65x the one-thread time on the 32 -> 64 layers, cut by rows 0.73-0.76x), and a
-// layer of one panel still splits. Larger weights keep the panel split: each thread then reads only its panels.
+// layer of one panel still splits. Larger weights keep the panel split: each thread then reads
+// only its panels.
 constexpr int kRowCutRows = 256;
 constexpr size_t kRowCutMaxWeights = 32 << 10;  // floats (128 KB)
 constexpr int kRowCutUnit = 32;                 // a multiple of kRowBlock

@@ -22,9 +22,9 @@
 //       scale s = d sc and a min mn = dmin m (6-bit codes under fp16 d, dmin per 256 inputs; a
 //       file stores them in 4.5 bits per weight). In memory s and mn are f32, exact (a 6-bit
 //       code times an fp16 has at most 17 significant bits): per panel and block the 16 rows'
-//       s, then their 16 mn, in `scales` (6 bits per weight in all). The codes take 256 bytes per block and
-//       panel in one of two orders (Q4Layout), picked at load for the kernel the build runs
-//       (preferred_q4_layout). Files of stored layouts 1 and 2 held symmetric blocks,
+//       s, then their 16 mn, in `scales` (6 bits per weight in all). The codes take 256 bytes
+//       per block and panel in one of two orders (Q4Layout), picked at load for the kernel the
+//       build runs (preferred_q4_layout). Files of stored layouts 1 and 2 held symmetric blocks,
 //       w = s (c - 8): they load as mn = 8 s (`q4_symmetric`).
 #pragma once
 

@@ -234,15 +234,12 @@ TEST(Quantization, Q8ScalesFollowEachBlockInsideThePanel) {
   ASSERT_EQ(m.panel_bytes(), size_t(blocks) * kQ8BlockBytes);
   for (int o = 0; o < m.panels() * kPanel; ++o)
     for (int b = 0; b < blocks; ++b) {
+      const uint8_t* block_scales = m.data.data() + (o / kPanel) * m.panel_bytes() + b * kQ8BlockBytes +
+                                    kQ8BlockWeights;
       float at;
-      std::memcpy(
-          &at, m.data.data() + (o / kPanel) * m.panel_bytes() + b * kQ8BlockBytes + kQ8BlockWeights + (o % kPanel) * 4,
-          4);
+      std::memcpy(&at, block_scales + (o % kPanel) * 4, 4);
       EXPECT_EQ(at, o < out ? 1.0f + float(o * blocks + b) / 1024 : 0.0f) << o << ", " << b;
-      EXPECT_EQ(m.block_scales(o / kPanel, b) + o % kPanel,
-                reinterpret_cast<const float*>(m.data.data() + (o / kPanel) * m.panel_bytes() + b * kQ8BlockBytes +
-                                               kQ8BlockWeights) +
-                    o % kPanel);
+      EXPECT_EQ(m.block_scales(o / kPanel, b), reinterpret_cast<const float*>(block_scales));
     }
 }
 

@@ -4,9 +4,9 @@
 // side. The quantized formats have one scale per (row, block of 32 inputs): q8 stores per input
 // pair (k, k+1) 32 bytes (q, or q + 128 for rows 0..3 and 8..11), and after a block's 16 pairs
 // its 16 scales (f32, in the weights' buffer); q4 (Q4_K, w = s c - mn) keeps its scales in a
-// buffer of their own, with a min per (row, block) after the block's 16 scales, and two orders of its codes c: Lanes,
-// per pair 16 bytes of nibbles, c except rows 12..15, which hold c - 8 as a signed nibble; Bytes
-// (the relaxed-SIMD builds), per 4 inputs 32 bytes, all c.
+// buffer of their own, with a min per (row, block) after the block's 16 scales, and has two
+// orders of its codes c: Lanes, per pair 16 bytes of nibbles, c except rows 12..15, which hold
+// c - 8 as a signed nibble; Bytes (the relaxed-SIMD builds), per 4 inputs 32 bytes, all c.
 
 const MATVEC_HEAD = /* wgsl */ `
 struct P { in_: u32, out: u32, panel0: u32, panels: u32, x_off: u32, y_off: u32, flags: u32, in_padded: u32, blocks: u32, _a: u32, _b: u32, _c: u32 }
